@@ -1,0 +1,282 @@
+// The clock loop: steps the active PEs of each cycle in bands of rows on worker threads, skips idle cycles, and
+// detects deadlock and the max-cycles guard. Links have latency >= 1 and every cross-PE read sees state as of the
+// end of the previous cycle, so the visit order (and the thread count) never changes a result.
+using System.Diagnostics;
+using Wafer.Fabric.Config;
+using Wafer.Fabric.Host;
+using Wafer.Fabric.Pe;
+using Wafer.Fabric.Routing;
+
+namespace Wafer.Fabric.Engine;
+
+public sealed class Simulator
+{
+    private readonly ProcessingElement[] _pes;
+    private readonly Band[] _bands;
+    private readonly SimulatorOptions _options;
+    private readonly List<ProcessingElement> _withCe = [];
+
+    public Simulator(WaferConfig config, FabricLayout layout, SimulatorOptions? options = null)
+    {
+        var errors = config.Validate();
+        if (errors.Count > 0) throw new ConfigException($"wafer '{config.Name}': {string.Join("; ", errors)}");
+        if (layout.Width > config.WidthPes || layout.Height > config.HeightPes)
+            throw new FabricProgramException(
+                $"program rectangle {layout.Width}x{layout.Height} exceeds the '{config.Name}' wafer's {config.WidthPes}x{config.HeightPes} PEs");
+        Config = config;
+        Width = layout.Width;
+        Height = layout.Height;
+        _options = options ?? new SimulatorOptions();
+        if (_options.Threads < 1) throw new WaferInputException($"threads must be >= 1 (is {_options.Threads})");
+        if (_options.MaxCycles < 1) throw new WaferInputException($"max cycles must be >= 1 (is {_options.MaxCycles})");
+
+        _pes = new ProcessingElement[Width * Height];
+        for (var y = 0; y < Height; y++)
+            for (var x = 0; x < Width; x++)
+                _pes[y * Width + x] = new ProcessingElement(this, x, y);
+
+        var threads = Math.Min(_options.Threads, Height);
+        var traceColors = _options.TraceColors.Aggregate(0u, (m, c) => m | (1u << c));
+        _bands = new Band[threads];
+        for (var b = 0; b < threads; b++)
+        {
+            int r0 = (int)((long)Height * b / threads), r1 = (int)((long)Height * (b + 1) / threads);
+            _bands[b] = new Band(b, threads, r0, r1, new TraceBuffer { ColorMask = traceColors });
+            for (var y = r0; y < r1; y++)
+                for (var x = 0; x < Width; x++) _pes[y * Width + x].Band = b;
+        }
+        foreach (var (x, y) in _options.TracePes)
+        {
+            if (x < 0 || y < 0 || x >= Width || y >= Height) throw new WaferInputException($"trace PE ({x},{y}) is outside the {Width}x{Height} program rectangle");
+            _pes[y * Width + x].Watched = true;
+        }
+        Load(layout);
+        Host = new HostIo(this);
+    }
+
+    public WaferConfig Config { get; }
+    public int Width { get; }
+    public int Height { get; }
+    public int Threads => _bands.Length;
+    /// <summary>Cycles simulated so far (over every Run).</summary>
+    public long Cycle { get; private set; }
+    public HostIo Host { get; }
+    /// <summary>Wall-clock seconds spent inside Run.</summary>
+    public double WallSeconds { get; private set; }
+
+    internal ProcessingElement Pe(int x, int y) => _pes[y * Width + x];
+    internal IReadOnlyList<ProcessingElement> AllPes => _pes;
+
+    internal ProcessingElement? Neighbor(ProcessingElement pe, Direction d)
+    {
+        var (dx, dy) = d.Step();
+        int x = pe.X + dx, y = pe.Y + dy;
+        return x < 0 || y < 0 || x >= Width || y >= Height ? null : _pes[y * Width + x];
+    }
+
+    /// <summary>Installs routes and code, then checks that every route lands somewhere that accepts it.</summary>
+    private void Load(FabricLayout layout)
+    {
+        foreach (var (x, y, color, route) in layout.Routes)
+        {
+            if (color < 0 || color >= Config.ColorCount)
+                throw new FabricProgramException($"PE ({x},{y}): color {color} does not exist (the wafer has {Config.ColorCount} colors)");
+            var problem = route.Problems(x, y, color).FirstOrDefault();
+            if (problem is not null) throw new FabricProgramException(problem);
+            Pe(x, y).SetRoute(color, route);
+        }
+        for (var y = 0; y < Height; y++)
+            for (var x = 0; x < Width; x++)
+            {
+                var code = layout.CodeAt(x, y);
+                if (code is null) continue;
+                var pe = Pe(x, y);
+                pe.Ce = new ComputeEngine(pe, code);
+                pe.Ce.BindQueues();
+                _withCe.Add(pe);
+            }
+        foreach (var pe in _pes)
+        {
+            if (pe.Channels is null) continue;
+            foreach (var ch in pe.Channels)
+            {
+                if (ch is null) continue;
+                var tx = ch.Route.AllTx;
+                for (var d = 0; d < DirectionExtensions.LinkCount; d++)
+                {
+                    if (((int)tx & (1 << d)) == 0) continue;
+                    var dir = (Direction)d;
+                    var nb = Neighbor(pe, dir);
+                    if (nb is null)
+                        throw new FabricProgramException($"PE ({pe.X},{pe.Y}) color {ch.Color}: route sends {dir.ToString().ToUpperInvariant()} off the edge of the program rectangle");
+                    var down = nb.Channel(ch.Color);
+                    if (down?.In[(int)dir.Opposite()] is null)
+                        throw new FabricProgramException(
+                            $"PE ({pe.X},{pe.Y}) color {ch.Color}: route sends {dir.ToString().ToUpperInvariant()} but PE ({nb.X},{nb.Y}) has no route of color {ch.Color} accepting {dir.Opposite().ToString().ToUpperInvariant()}");
+                    ch.Down[d] = down;
+                }
+                if ((tx & Ports.Ramp) != 0 && ch.CeIn is null)
+                    throw new FabricProgramException($"PE ({pe.X},{pe.Y}) color {ch.Color}: route delivers to RAMP but no input queue is bound to color {ch.Color}");
+                if ((ch.Route.AllRx & Ports.Ramp) != 0 && ch.In[(int)Direction.Ramp] is null)
+                    throw new FabricProgramException($"PE ({pe.X},{pe.Y}) color {ch.Color}: route takes RAMP as input but no output queue is bound to color {ch.Color}");
+            }
+        }
+    }
+
+    /// <summary>Activates local task <paramref name="task"/> on every PE of the rectangle (the host's launch of an RPC).</summary>
+    public void Launch(int task, int x0 = 0, int y0 = 0, int width = -1, int height = -1)
+    {
+        if (width < 0) width = Width - x0;
+        if (height < 0) height = Height - y0;
+        Host.CheckRect(x0, y0, width, height, "launch");
+        for (var y = y0; y < y0 + height; y++)
+            for (var x = x0; x < x0 + width; x++)
+            {
+                var pe = Pe(x, y);
+                if (pe.Ce is null) throw new FabricProgramException($"launch: PE ({x},{y}) has no code");
+                pe.Ce.HostActivate(task);
+                _bands[pe.Band].ScheduleAt(pe, Cycle);
+            }
+        Host.ChargeCommand();
+    }
+
+    /// <summary>Runs until nothing is pending (or a deadlock, violation, or the max-cycles guard). Returns the cycles this call took.</summary>
+    public long Run()
+    {
+        var start = Cycle;
+        var wall = Stopwatch.StartNew();
+        foreach (var b in _bands) { b.Cycle = Cycle; b.Error = null; }
+        var barrier = new SpinBarrier(_bands.Length);
+        var state = new RunState { Cycle = Cycle };
+        var workers = new Thread[_bands.Length - 1];
+        for (var i = 1; i < _bands.Length; i++)
+        {
+            var band = _bands[i];
+            workers[i - 1] = new Thread(() => BandLoop(band, barrier, state), 16 * 1024 * 1024) { IsBackground = true, Name = $"wafer-band-{i}" };
+            workers[i - 1].Start();
+        }
+        BandLoop(_bands[0], barrier, state);
+        foreach (var w in workers) w.Join();
+        WallSeconds += wall.Elapsed.TotalSeconds;
+        Cycle = state.Cycle;
+        foreach (var pe in _withCe) pe.Ce!.CloseWaits(Cycle);
+        if (state.Failure is not null) throw state.Failure;
+        CheckQuiescent();
+        return Cycle - start;
+    }
+
+    private sealed class RunState
+    {
+        public long Cycle;
+        public bool Done;
+        public long IdleStreak;
+        public Exception? Failure;
+    }
+
+    private void BandLoop(Band band, SpinBarrier barrier, RunState state)
+    {
+        var leader = band.Id == 0;
+        while (true)
+        {
+            var t = band.Cycle;
+            band.Moves = 0;
+            foreach (var pe in band.Active)
+            {
+                if (pe.ScheduledFor != t) continue;
+                try
+                {
+                    var next = pe.Step(t, band);
+                    if (next == t + 1) band.ScheduleNext(pe);
+                    else if (next != long.MaxValue) band.Timers.Enqueue(pe, next);
+                }
+                catch (Exception e) when (e is WaferInputException)
+                {
+                    if (band.Error is null || pe.Index < band.ErrorPe!.Index) { band.Error = e; band.ErrorPe = pe; }
+                }
+            }
+            barrier.SignalAndWait();
+            // Take in wake-ups other bands made for this band's PEs.
+            foreach (var other in _bands)
+            {
+                var list = other.CrossWakes[band.Id];
+                foreach (var pe in list) band.ScheduleNext(pe);
+                list.Clear();
+            }
+            barrier.SignalAndWait();
+            if (leader) Decide(state, t);
+            barrier.SignalAndWait();
+            if (state.Done) { band.Active.Clear(); break; }
+            var nextCycle = state.Cycle;
+            band.Cycle = nextCycle;
+            (band.Active, band.Next) = (band.Next, band.Active);
+            band.Next.Clear();
+            while (band.Timers.TryPeek(out var pe, out var at) && at <= nextCycle)
+            {
+                band.Timers.Dequeue();
+                if (pe.ScheduledFor != nextCycle) { pe.ScheduledFor = nextCycle; band.Active.Add(pe); }
+            }
+        }
+    }
+
+    /// <summary>Leader only, between barriers: the next cycle to simulate, or stop.</summary>
+    private void Decide(RunState state, long t)
+    {
+        Band? failed = null;
+        foreach (var b in _bands)
+            if (b.Error is not null && (failed is null || b.ErrorPe!.Index < failed.ErrorPe!.Index)) failed = b;
+        if (failed is not null) { state.Failure = failed.Error; state.Done = true; state.Cycle = t + 1; return; }
+
+        long moves = 0, nextActive = 0, nextTimer = long.MaxValue;
+        foreach (var b in _bands)
+        {
+            moves += b.Moves;
+            nextActive += b.Next.Count;
+            if (b.Timers.TryPeek(out _, out var at)) nextTimer = Math.Min(nextTimer, at);
+        }
+        if (nextActive == 0 && nextTimer == long.MaxValue) { state.Done = true; state.Cycle = t + 1; return; }
+        // No data movement and no compute while work is pending, and no timed work ahead: deadlock.
+        state.IdleStreak = moves == 0 && nextTimer == long.MaxValue ? state.IdleStreak + 1 : 0;
+        if (state.IdleStreak >= Config.DeadlockWindowCycles)
+        {
+            state.Failure = new DeadlockException(DeadlockReport(t + 1, $"no data movement or compute for {Config.DeadlockWindowCycles} cycles"));
+            state.Done = true;
+            state.Cycle = t + 1;
+            return;
+        }
+        var next = nextActive > 0 ? t + 1 : nextTimer;
+        if (next > _options.MaxCycles)
+        {
+            state.Failure = new MaxCyclesException($"the run passed its max-cycles guard of {_options.MaxCycles} cycles (at cycle {next}); raise --max-cycles if this is expected");
+            state.Done = true;
+            state.Cycle = _options.MaxCycles;
+            return;
+        }
+        state.Cycle = next;
+    }
+
+    private void CheckQuiescent()
+    {
+        if (_withCe.Any(pe => pe.Ce!.IsStuck))
+            throw new DeadlockException(DeadlockReport(Cycle, "the fabric went quiet with work left"));
+    }
+
+    private string DeadlockReport(long cycle, string why)
+    {
+        var stuck = new List<string>();
+        var count = 0;
+        foreach (var pe in _pes)
+        {
+            var parts = pe.StuckRouterState().Concat(pe.Ce?.StuckState() ?? []).ToList();
+            if (parts.Count == 0) continue;
+            count++;
+            if (stuck.Count < 6) stuck.Add($"PE ({pe.X},{pe.Y}): {string.Join(", ", parts)}");
+        }
+        return $"deadlock at cycle {cycle}: {why}; {count} PEs stuck: {string.Join("; ", stuck)}{(count > stuck.Count ? "; ..." : "")}";
+    }
+
+    internal IEnumerable<TraceEvent> TraceEvents() =>
+        _bands.SelectMany(b => b.Trace.Events).OrderBy(e => e.Cycle).ThenBy(e => e.Pe).ThenBy(e => e.Phase == 'E' ? 0 : 1);
+
+    /// <summary>The Chrome/Perfetto trace of the watched PEs (empty trace when none are watched).</summary>
+    public string TraceJson() => TraceBuffer.ToChromeJson(TraceEvents());
+}

@@ -1,0 +1,95 @@
+// Host <-> wafer memcpy in copy mode (SdkRuntime.memcpy_h2d / memcpy_d2h, wse2.md §3.7): writes or reads a symbol on
+// every PE of a rectangle and charges the host link's time: command latency + bytes / bandwidth.
+using Wafer.Fabric.Engine;
+
+namespace Wafer.Fabric.Host;
+
+public sealed class HostIo
+{
+    private readonly Simulator _sim;
+
+    internal HostIo(Simulator sim) => _sim = sim;
+
+    /// <summary>Modelled host-link seconds of every memcpy and launch so far.</summary>
+    public double Seconds { get; private set; }
+    public long BytesToDevice { get; private set; }
+    public long BytesFromDevice { get; private set; }
+    public int Commands { get; private set; }
+
+    internal void ChargeCommand()
+    {
+        Commands++;
+        Seconds += _sim.Config.HostCommandLatencySeconds;
+    }
+
+    private void Charge(long bytes)
+    {
+        ChargeCommand();
+        Seconds += bytes / _sim.Config.HostBytesPerSecond;
+    }
+
+    internal void CheckRect(int x0, int y0, int w, int h, string what)
+    {
+        if (x0 < 0 || y0 < 0 || w < 1 || h < 1 || x0 + w > _sim.Width || y0 + h > _sim.Height)
+            throw new FabricProgramException($"{what}: rectangle at ({x0},{y0}) of {w}x{h} PEs is outside the {_sim.Width}x{_sim.Height} program rectangle");
+    }
+
+    /// <summary>Copies fp32 data into <paramref name="symbol"/> on each PE of the rectangle; PE (x0+i, y0+j) gets
+    /// data[((j * w) + i) * elemsPerPe ..] (row-major over PEs, like MemcpyOrder.ROW_MAJOR).</summary>
+    public void MemcpyH2D(string symbol, int x0, int y0, int w, int h, ReadOnlySpan<float> data, int elemsPerPe)
+    {
+        CheckRect(x0, y0, w, h, $"memcpy_h2d '{symbol}'");
+        if (data.Length != (long)w * h * elemsPerPe)
+            throw new FabricProgramException($"memcpy_h2d '{symbol}': {data.Length} elements given, {w}x{h} PEs x {elemsPerPe} need {(long)w * h * elemsPerPe}");
+        for (var j = 0; j < h; j++)
+            for (var i = 0; i < w; i++)
+                Target(symbol, x0 + i, y0 + j, elemsPerPe, out var sram, out var address)
+                    .CopyFrom(data.Slice((j * w + i) * elemsPerPe, elemsPerPe), sram, address);
+        BytesToDevice += (long)data.Length * 4;
+        Charge((long)data.Length * 4);
+    }
+
+    /// <summary>Fills <paramref name="symbol"/> on one PE; for drivers that generate each PE's block on the fly.</summary>
+    public void MemcpyH2D(string symbol, int x, int y, ReadOnlySpan<float> data)
+    {
+        CheckRect(x, y, 1, 1, $"memcpy_h2d '{symbol}'");
+        Target(symbol, x, y, data.Length, out var sram, out var address).CopyFrom(data, sram, address);
+        BytesToDevice += (long)data.Length * 4;
+        Seconds += data.Length * 4.0 / _sim.Config.HostBytesPerSecond;
+    }
+
+    /// <summary>Charges one command latency for a batch of per-PE copies made with the single-PE overload.</summary>
+    public void EndBatch() => ChargeCommand();
+
+    /// <summary>Reads fp32 <paramref name="symbol"/> from each PE of the rectangle, row-major over PEs.</summary>
+    public float[] MemcpyD2H(string symbol, int x0, int y0, int w, int h, int elemsPerPe)
+    {
+        CheckRect(x0, y0, w, h, $"memcpy_d2h '{symbol}'");
+        var result = new float[(long)w * h * elemsPerPe];
+        for (var j = 0; j < h; j++)
+            for (var i = 0; i < w; i++)
+            {
+                Target(symbol, x0 + i, y0 + j, elemsPerPe, out var sram, out var address);
+                sram.F32(address, elemsPerPe).CopyTo(result.AsSpan((j * w + i) * elemsPerPe, elemsPerPe));
+            }
+        BytesFromDevice += result.LongLength * 4;
+        Charge(result.LongLength * 4);
+        return result;
+    }
+
+    private Copier Target(string symbol, int x, int y, int elems, out Pe.Sram sram, out int address)
+    {
+        var pe = _sim.Pe(x, y);
+        sram = pe.Ce?.Sram ?? throw new FabricProgramException($"memcpy '{symbol}': PE ({x},{y}) has no code");
+        var (a, bytes) = sram.Symbol(symbol);
+        if (elems * 4 > bytes)
+            throw new FabricProgramException($"memcpy '{symbol}': {elems} fp32 elements do not fit the {bytes}-byte symbol on PE ({x},{y})");
+        address = a;
+        return default;
+    }
+
+    private readonly struct Copier
+    {
+        public void CopyFrom(ReadOnlySpan<float> src, Pe.Sram sram, int address) => src.CopyTo(sram.F32(address, src.Length));
+    }
+}

@@ -1,0 +1,594 @@
+// A PE's compute engine (CE): task picker, main thread, microthreads, queues, SRAM (wse2.md §2.6-2.7).
+// Cost model (docs/architecture.md): a DSD op on memory operands takes startup + ceil(n / width) cycles and is
+// evaluated in one go (exact, since nothing outside the PE can observe it); an op with a fabric or FIFO operand moves
+// one element per cycle when its queues allow, and waits (stalls) otherwise.
+using Wafer.Fabric.Config;
+using Wafer.Fabric.Engine;
+using Wafer.Fabric.Routing;
+
+namespace Wafer.Fabric.Pe;
+
+internal sealed class ComputeEngine
+{
+    private struct Stream
+    {
+        public bool Active;
+        public Op Op;
+        public int Next;
+        public long WaitSince;
+    }
+
+    private readonly ProcessingElement _pe;
+    private readonly WaferConfig _cfg;
+    private readonly PeCode _code;
+    public readonly Sram Sram;
+    private readonly TaskContext _ctx;
+
+    private readonly bool[] _activated = new bool[64];
+    private readonly bool[] _blocked = new bool[64];
+    private readonly int[] _boundTasks;
+    private readonly WaveletFifo?[] _inQueues = new WaveletFifo?[PeCode.MaxQueues];
+    private readonly WaveletFifo?[] _outQueues = new WaveletFifo?[PeCode.MaxQueues];
+    private readonly int[] _inQueueOfColor;
+    private readonly FifoBuffer?[] _fifos = new FifoBuffer?[PeCode.MaxQueues];
+
+    private readonly List<Op> _ops = new(16);
+    private int _opHead;
+    private int _insertAt = -1;
+    internal int IssuedThisCall;
+    private int _currentTask = -1;
+    private long _busyUntil;
+    private long _issueWaitSince = -1;
+    private Stream _main;
+    private readonly Stream[] _uts = new Stream[PeCode.MaxQueues];
+    private int _activeUts;
+    private long _lastBusyCycle = -1;
+
+    // Stats
+    internal long BusyCycles, StallCycles, Flops, TasksStarted, ElementsProcessed;
+
+    public ComputeEngine(ProcessingElement pe, PeCode code)
+    {
+        _pe = pe;
+        _cfg = pe.Sim.Config;
+        _code = code;
+        Sram = new Sram(pe.X, pe.Y, _cfg.UsableSramBytesPerPe);
+        foreach (var s in code.Symbols)
+        {
+            var address = Sram.Allocate(s.Name, s.Bytes);
+            if (s.InitialF32 is not null) s.InitialF32.CopyTo(Sram.F32(address, s.InitialF32.Length));
+        }
+        _inQueueOfColor = Enumerable.Repeat(-1, _cfg.ColorCount).ToArray();
+        var bound = new List<int>();
+        for (var id = 0; id < 64; id++)
+        {
+            var def = code.Tasks[id];
+            if (def is null) continue;
+            if (id >= _cfg.TaskIdCount) throw new FabricProgramException($"PE ({pe.X},{pe.Y}): task ID {id} exceeds the wafer's {_cfg.TaskIdCount} task IDs");
+            bound.Add(id);
+            if (def.Kind == TaskKind.Data && def.Color >= _cfg.ColorCount)
+                throw new FabricProgramException($"PE ({pe.X},{pe.Y}): data task on color {def.Color}, but the wafer has {_cfg.ColorCount} colors");
+        }
+        _boundTasks = bound.ToArray();
+        foreach (var id in code.BlockedAtStart) _blocked[id] = true;
+        foreach (var f in code.Fifos)
+        {
+            if (f.Id is < 0 or >= PeCode.MaxQueues || _fifos[f.Id] is not null || f.Capacity < 1)
+                throw new FabricProgramException($"PE ({pe.X},{pe.Y}): FIFO {f.Id} is out of range, declared twice, or has no capacity");
+            _fifos[f.Id] = new FifoBuffer(f.Capacity, f.ActivateOnPushTask);
+        }
+        _ctx = new TaskContext(this, pe);
+    }
+
+    public int X => _pe.X;
+    public int Y => _pe.Y;
+    public int CurrentTask => _currentTask;
+
+    /// <summary>Binds queues to the router's channels; called once routes are known.</summary>
+    public void BindQueues()
+    {
+        for (var q = 0; q < PeCode.MaxQueues; q++)
+        {
+            var color = _code.InputQueueColor[q];
+            if (color >= 0)
+            {
+                CheckQueueColor(q, color, "input");
+                if (q >= _cfg.InputQueueDepthWords.Length)
+                    throw new FabricProgramException($"PE ({X},{Y}): input queue {q} does not exist (the wafer has {_cfg.InputQueueDepthWords.Length})");
+                if (_inQueueOfColor[color] >= 0)
+                    throw new FabricProgramException($"PE ({X},{Y}): color clash: color {color} is bound to input queues {_inQueueOfColor[color]} and {q}");
+                _inQueues[q] = new WaveletFifo(_cfg.InputQueueDepthWords[q]);
+                _inQueueOfColor[color] = q;
+                var ch = _pe.Channel(color);
+                if (ch is not null && (ch.Route.AllTx & Ports.Ramp) != 0) ch.CeIn = _inQueues[q];
+            }
+            color = _code.OutputQueueColor[q];
+            if (color >= 0)
+            {
+                CheckQueueColor(q, color, "output");
+                var depth = q < _cfg.OutputQueueDepthWords.Length ? _cfg.OutputQueueDepthWords[q] : 0;
+                if (depth == 0) throw new FabricProgramException($"PE ({X},{Y}): output queue {q} does not exist on this wafer (wse2.md §2.6)");
+                var ch = _pe.Channel(color);
+                if (ch is null || (ch.Route.AllRx & Ports.Ramp) == 0)
+                    throw new FabricProgramException($"PE ({X},{Y}): output queue {q} is bound to color {color}, but no route of color {color} takes RAMP as input");
+                if (ch.In[(int)Direction.Ramp] is not null)
+                    throw new FabricProgramException($"PE ({X},{Y}): color clash: color {color} is bound to two output queues");
+                ch.In[(int)Direction.Ramp] = _outQueues[q] = new WaveletFifo(depth);
+            }
+        }
+        for (var id = 0; id < 64; id++)
+        {
+            var def = _code.Tasks[id];
+            if (def is { Kind: TaskKind.Data } && _inQueueOfColor[def.Color] < 0)
+                throw new FabricProgramException($"PE ({X},{Y}): data task on color {def.Color} but no input queue is bound to color {def.Color}");
+        }
+    }
+
+    private void CheckQueueColor(int q, int color, string kind)
+    {
+        if (color >= _cfg.ColorCount)
+            throw new FabricProgramException($"PE ({X},{Y}): {kind} queue {q} bound to color {color}, but the wafer has {_cfg.ColorCount} colors");
+    }
+
+    internal WaveletFifo InQueue(int q, int color)
+    {
+        var f = q is >= 0 and < PeCode.MaxQueues ? _inQueues[q] : null;
+        if (f is null || _inQueueOfColor[color] != q)
+            throw new FabricProgramException($"PE ({X},{Y}): fabin DSD uses input queue {q} for color {color}, but that queue is not bound to that color");
+        return f;
+    }
+
+    internal WaveletFifo OutQueue(int q, int color)
+    {
+        var f = q is >= 0 and < PeCode.MaxQueues ? _outQueues[q] : null;
+        if (f is null || _code.OutputQueueColor[q] != color)
+            throw new FabricProgramException($"PE ({X},{Y}): fabout DSD uses output queue {q} for color {color}, but that queue is not bound to that color");
+        return f;
+    }
+
+    internal FifoBuffer Fifo(int id) =>
+        (id is >= 0 and < PeCode.MaxQueues ? _fifos[id] : null)
+        ?? throw new FabricProgramException($"PE ({X},{Y}): FIFO {id} is not declared");
+
+    // ---------------------------------------------------------------- issuing (called from TaskContext)
+
+    internal void Issue(in Op op)
+    {
+        IssuedThisCall++;
+        if (_insertAt >= 0) _ops.Insert(_insertAt++, op);
+        else _ops.Add(op);
+    }
+
+    internal void HostActivate(int task)
+    {
+        if (task is < 0 or >= 64 || _code.Tasks[task] is null)
+            throw new FabricProgramException($"PE ({X},{Y}): launch of task {task}, which is not bound on this PE");
+        _activated[task] = true;
+    }
+
+    internal void SetActivated(int task) => _activated[task] = true;
+    internal void SetBlocked(int task, bool blocked) => _blocked[task] = blocked;
+
+    // ---------------------------------------------------------------- the cycle
+
+    /// <summary>Phase 3 of the cycle. Returns the next cycle this engine must run (long.MaxValue: only an arrival can wake it).</summary>
+    public long Step(long t, Band band)
+    {
+        if (_activeUts != 0)
+            for (var u = 0; u < _uts.Length; u++)
+                if (_uts[u].Active) StepStream(ref _uts[u], t, band, isMain: false);
+
+        for (var guard = 0; guard < 4; guard++)
+        {
+            if (t < _busyUntil) break;
+            if (_main.Active) { StepStream(ref _main, t, band, isMain: true); break; }
+            if (_opHead < _ops.Count) { IssueNext(t, band); break; }
+            if (_currentTask >= 0)
+            {
+                if (_pe.Watched) band.Trace.TaskEnd(t, _pe, _currentTask);
+                _currentTask = -1;
+                _ops.Clear();
+                _opHead = 0;
+                continue;
+            }
+            if (!StartTask(t, band)) break;
+            break;
+        }
+        return NextWake(t);
+    }
+
+    private void CountBusy(long from, long toExclusive)
+    {
+        var start = Math.Max(from, _lastBusyCycle + 1);
+        if (toExclusive <= start) return;
+        BusyCycles += toExclusive - start;
+        _lastBusyCycle = toExclusive - 1;
+    }
+
+    private bool StartTask(long t, Band band)
+    {
+        var id = PickTask(t, out var controlQueue);
+        if (id == -2) { band.Moves++; return true; } // dropped an unbound control wavelet
+        if (id < 0) return false;
+        var def = _code.Tasks[id]!;
+        uint arg = 0;
+        if (def.Kind == TaskKind.Data) arg = _inQueues[_inQueueOfColor[def.Color]]!.Pop().Payload;
+        else if (def.Kind == TaskKind.Control) arg = _inQueues[controlQueue]!.Pop().Payload;
+        else _activated[id] = false;
+        _currentTask = id;
+        TasksStarted++;
+        band.Moves++;
+        _ops.Clear();
+        _opHead = 0;
+        _busyUntil = t + _cfg.TaskStartCycles;
+        CountBusy(t, _busyUntil);
+        if (_pe.Watched) band.Trace.TaskStart(t, _pe, id);
+        _ctx.Begin(id, arg);
+        def.Body(_ctx);
+        _ctx.End();
+        return true;
+    }
+
+    /// <summary>The task picker: runnable = activated (or a visible wavelet for a data/control task) and unblocked;
+    /// high priority first, then the lowest ID. Returns -1 for none, -2 when it dropped a control wavelet with no task.</summary>
+    private int PickTask(long t, out int controlQueue)
+    {
+        controlQueue = -1;
+        int best = -1;
+        var bestHigh = false;
+        foreach (var id in _boundTasks)
+        {
+            if (_blocked[id]) continue;
+            var def = _code.Tasks[id]!;
+            bool runnable = def.Kind switch
+            {
+                TaskKind.Local => _activated[id],
+                TaskKind.Data => _inQueues[_inQueueOfColor[def.Color]]!.HeadReady(t) && !_inQueues[_inQueueOfColor[def.Color]]!.Peek().IsControl,
+                _ => false,
+            };
+            if (!runnable) continue;
+            if (best < 0 || (def.HighPriority && !bestHigh)) { best = id; bestHigh = def.HighPriority; }
+        }
+        if (best >= 0) return best;
+        // Control wavelets at the head of an input queue run their control task (or are dropped when none is bound).
+        for (var q = 0; q < PeCode.MaxQueues; q++)
+        {
+            var f = _inQueues[q];
+            if (f is null || !f.HeadReady(t) || !f.Peek().IsControl) continue;
+            var id = ControlPayload.TaskId(f.Peek().Payload);
+            if (id < 64 && _code.Tasks[id] is { Kind: TaskKind.Control } && !_blocked[id]) { controlQueue = q; return id; }
+            if (id == ControlPayload.NoTask || _code.Tasks[id] is null) { f.Pop(); return -2; }
+        }
+        return -1;
+    }
+
+    private bool HasRunnableTask(long t) => PickTaskPeek(t);
+
+    private bool PickTaskPeek(long t)
+    {
+        foreach (var id in _boundTasks)
+        {
+            if (_blocked[id]) continue;
+            var def = _code.Tasks[id]!;
+            if (def.Kind == TaskKind.Local && _activated[id]) return true;
+            if (def.Kind == TaskKind.Data && _inQueues[_inQueueOfColor[def.Color]]!.HeadReady(t)) return true;
+        }
+        for (var q = 0; q < PeCode.MaxQueues; q++)
+            if (_inQueues[q] is { } f && f.HeadReady(t) && f.Peek().IsControl) return true;
+        return false;
+    }
+
+    private void IssueNext(long t, Band band)
+    {
+        ref var opRef = ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ops)[_opHead];
+        var op = opRef;
+        switch (op.Code)
+        {
+            case OpCode.Vector when op.Async:
+            {
+                var ut = MicrothreadOf(op);
+                if (_uts[ut].Active)
+                {
+                    if (_issueWaitSince < 0) _issueWaitSince = t;
+                    return;
+                }
+                if (_issueWaitSince >= 0) { StallCycles += t - _issueWaitSince; _issueWaitSince = -1; }
+                _opHead++;
+                _uts[ut] = new Stream { Active = true, Op = op, Next = 0, WaitSince = -1 };
+                _activeUts++;
+                _busyUntil = t + 1;
+                CountBusy(t, _busyUntil);
+                break;
+            }
+            case OpCode.Vector:
+                _opHead++;
+                if (IsStreaming(op))
+                {
+                    _main = new Stream { Active = true, Op = op, Next = 0, WaitSince = -1 };
+                    _busyUntil = t + _cfg.DsdOpStartupCycles;
+                    CountBusy(t, _busyUntil);
+                }
+                else
+                {
+                    var cost = _cfg.DsdOpStartupCycles + RunMemoryOp(op);
+                    _busyUntil = t + cost;
+                    CountBusy(t, _busyUntil);
+                    band.Moves++;
+                }
+                break;
+            case OpCode.Activate:
+                _opHead++;
+                _activated[op.TaskId] = true;
+                _busyUntil = t + 1;
+                CountBusy(t, _busyUntil);
+                break;
+            case OpCode.Block:
+            case OpCode.Unblock:
+                _opHead++;
+                _blocked[op.TaskId] = op.Code == OpCode.Block;
+                _busyUntil = t + 1;
+                CountBusy(t, _busyUntil);
+                break;
+            case OpCode.Scalar:
+                _opHead++;
+                _busyUntil = t + op.Cycles;
+                CountBusy(t, _busyUntil);
+                break;
+            case OpCode.Then:
+                _opHead++;
+                _busyUntil = t + op.Cycles;
+                CountBusy(t, _busyUntil);
+                _insertAt = _opHead;
+                _ctx.BeginContinuation();
+                op.Then!(_ctx);
+                _ctx.End();
+                _insertAt = -1;
+                break;
+        }
+        band.Moves++;
+        if (_opHead == _ops.Count && _ops.Count > 64) { _ops.Clear(); _opHead = 0; }
+    }
+
+    private int MicrothreadOf(in Op op)
+    {
+        if (op.Dst.Kind == DsdKind.FabOut) return op.Dst.Queue;
+        if (op.A.Kind == OperandKind.Dsd && op.A.Dsd.Kind == DsdKind.FabIn) return op.A.Dsd.Queue;
+        if (op.B.Kind == OperandKind.Dsd && op.B.Dsd.Kind == DsdKind.FabIn) return op.B.Dsd.Queue;
+        if (op.Dst.Kind == DsdKind.Fifo) return op.Dst.FifoId;
+        if (op.A.Kind == OperandKind.Dsd && op.A.Dsd.Kind == DsdKind.Fifo) return op.A.Dsd.FifoId;
+        throw new FabricProgramException($"PE ({X},{Y}): an async DSD op needs a fabric or FIFO operand (wse2.md §2.6)");
+    }
+
+    private static bool IsStreaming(in Op op) =>
+        !op.Dst.IsMemory || (op.A.Kind == OperandKind.Dsd && !op.A.Dsd.IsMemory) || (op.B.Kind == OperandKind.Dsd && !op.B.Dsd.IsMemory);
+
+    private static int SrcBytes(in Op op) => op.Type == ElemType.F16 || op.Kind == VecKind.H2S ? 2 : 4;
+    private static int DstBytes(in Op op) => op.Type == ElemType.F16 || op.Kind == VecKind.S2H ? 2 : 4;
+
+    /// <summary>Executes a memory-only op at once; returns its cycles: ceil(n / SIMD width), the width capped by strides.</summary>
+    private int RunMemoryOp(in Op op)
+    {
+        var n = op.Dst.Length;
+        var width = VectorMath.SimdWidth(_cfg, op.Kind, op.Type);
+        width = Math.Min(width, op.Dst.StrideWidthCap(width));
+        if (op.A.Kind == OperandKind.Dsd) width = Math.Min(width, op.A.Dsd.StrideWidthCap(width));
+        if (op.B.Kind == OperandKind.Dsd) width = Math.Min(width, op.B.Dsd.StrideWidthCap(width));
+        if (op.Type == ElemType.F32 && op.Kind is VecKind.Fmac or VecKind.Add or VecKind.Mov && ContiguousF32(op)) RunContiguousF32(op);
+        else for (var i = 0; i < n; i++) StepElement(op, i, 0);
+        Flops += (long)n * VectorMath.FlopsPerElement(op.Kind);
+        ElementsProcessed += n;
+        return (n + width - 1) / width;
+    }
+
+    private static bool Contiguous(in Operand o) => o.Kind != OperandKind.Dsd || (o.Dsd.Kind == DsdKind.Mem1D && o.Dsd.Stride == 1);
+
+    private static bool ContiguousF32(in Op op) =>
+        op.Dst.Kind == DsdKind.Mem1D && op.Dst.Stride == 1 && Contiguous(op.A) && Contiguous(op.B) && op.Kind != VecKind.H2S;
+
+    /// <summary>Fast path for contiguous fp32 AXPY, add and move (the GEMV inner loop).</summary>
+    private void RunContiguousF32(in Op op)
+    {
+        var n = op.Dst.Length;
+        var dst = Sram.F32(op.Dst.Address(0, 4), n);
+        var s = ScalarValue(op.S);
+        if (op.A.Kind == OperandKind.Dsd)
+        {
+            var a = Sram.F32(op.A.Dsd.Address(0, 4), n);
+            if (op.Kind == VecKind.Mov) { a.CopyTo(dst); return; }
+            if (op.B.Kind == OperandKind.Dsd)
+            {
+                var b = Sram.F32(op.B.Dsd.Address(0, 4), n);
+                if (op.Kind == VecKind.Fmac) for (var i = 0; i < n; i++) dst[i] = MathF.FusedMultiplyAdd(b[i], s, a[i]);
+                else for (var i = 0; i < n; i++) dst[i] = a[i] + b[i];
+                return;
+            }
+        }
+        for (var i = 0; i < n; i++) StepElement(op, i, 0);
+    }
+
+    private float ScalarValue(in Operand o) => o.Kind switch
+    {
+        OperandKind.Immediate => o.Immediate,
+        OperandKind.MemoryScalar => Sram.ReadF32(o.Address),
+        _ => 0f,
+    };
+
+    /// <summary>One element: read sources (popping fabric/FIFO inputs), compute, write (pushing fabric/FIFO outputs).</summary>
+    private void StepElement(in Op op, int i, long t)
+    {
+        var a = Read(op.A, i, SrcBytes(op), t);
+        var b = op.B.Kind == OperandKind.None ? 0f : Read(op.B, i, SrcBytes(op), t);
+        var s = ScalarValue(op.S);
+        var v = VectorMath.Apply(op.Kind, op.Type, a, b, s);
+        Write(op.Dst, i, DstBytes(op), v, t);
+    }
+
+    private float Read(in Operand o, int i, int elemBytes, long t)
+    {
+        switch (o.Kind)
+        {
+            case OperandKind.Immediate: return o.Immediate;
+            case OperandKind.MemoryScalar: return elemBytes == 4 ? Sram.ReadF32(o.Address) : (float)Sram.ReadF16(o.Address);
+            case OperandKind.Dsd:
+                var d = o.Dsd;
+                switch (d.Kind)
+                {
+                    case DsdKind.Mem1D:
+                    case DsdKind.Mem4D:
+                        var addr = d.Address(i, elemBytes);
+                        return elemBytes == 4 ? Sram.ReadF32(addr) : (float)Sram.ReadF16(addr);
+                    case DsdKind.FabIn:
+                        var w = _inQueues[d.Queue]!.Pop();
+                        return elemBytes == 4 ? w.AsFloat : (float)BitConverter.UInt16BitsToHalf(w.Low16);
+                    case DsdKind.Fifo:
+                        return _fifos[d.FifoId]!.Pop();
+                }
+                break;
+        }
+        return 0f;
+    }
+
+    private void Write(in Dsd d, int i, int elemBytes, float v, long t)
+    {
+        switch (d.Kind)
+        {
+            case DsdKind.Mem1D:
+            case DsdKind.Mem4D:
+                var addr = d.Address(i, elemBytes);
+                if (elemBytes == 4) Sram.WriteF32(addr, v); else Sram.WriteF16(addr, (Half)v);
+                break;
+            case DsdKind.FabOut:
+                var payload = elemBytes == 4 ? BitConverter.SingleToUInt32Bits(v) : BitConverter.HalfToUInt16Bits((Half)v);
+                var w = d.Control ? Wavelet.Control(d.Color, payload) : Wavelet.Data(d.Color, payload);
+                _outQueues[d.Queue]!.Push(w, t + _cfg.RampLatencyCycles);
+                _pe.RampInputPushed(d.Color);
+                break;
+            case DsdKind.Fifo:
+                var f = _fifos[d.FifoId]!;
+                f.Push(v);
+                if (f.ActivateOnPushTask >= 0) _activated[f.ActivateOnPushTask] = true;
+                break;
+        }
+    }
+
+    /// <summary>Whether every streaming operand of <paramref name="op"/> can move one element in cycle <paramref name="t"/>.</summary>
+    private bool CanStep(in Op op, long t)
+    {
+        if (!CanRead(op.A, t) || !CanRead(op.B, t)) return false;
+        return op.Dst.Kind switch
+        {
+            DsdKind.FabOut => !_outQueues[op.Dst.Queue]!.IsFull,
+            DsdKind.Fifo => !_fifos[op.Dst.FifoId]!.IsFull,
+            _ => true,
+        };
+    }
+
+    private bool CanRead(in Operand o, long t)
+    {
+        if (o.Kind != OperandKind.Dsd) return true;
+        return o.Dsd.Kind switch
+        {
+            DsdKind.FabIn => _inQueues[o.Dsd.Queue]!.HeadReady(t) && !_inQueues[o.Dsd.Queue]!.Peek().IsControl,
+            DsdKind.Fifo => !_fifos[o.Dsd.FifoId]!.IsEmpty,
+            _ => true,
+        };
+    }
+
+    /// <summary>Moves one element of a streaming op if its queues allow (fabric links carry one wavelet per cycle).</summary>
+    private void StepStream(ref Stream s, long t, Band band, bool isMain)
+    {
+        if (!CanStep(s.Op, t))
+        {
+            if (s.WaitSince < 0) s.WaitSince = t;
+            return;
+        }
+        if (s.WaitSince >= 0) { StallCycles += t - s.WaitSince; s.WaitSince = -1; }
+        StepElement(s.Op, s.Next, t);
+        s.Next++;
+        Flops += VectorMath.FlopsPerElement(s.Op.Kind);
+        ElementsProcessed++;
+        band.Moves++;
+        CountBusy(t, t + 1);
+        if (s.Next < s.Op.Dst.Length) return;
+        s.Active = false;
+        if (!isMain)
+        {
+            _activeUts--;
+            if (s.Op.OnDone.ActivateTask >= 0) _activated[s.Op.OnDone.ActivateTask] = true;
+            if (s.Op.OnDone.UnblockTask >= 0) _blocked[s.Op.OnDone.UnblockTask] = false;
+        }
+        else _busyUntil = t + 1;
+    }
+
+    private long NextWake(long t)
+    {
+        var next = long.MaxValue;
+        var t1 = t + 1;
+        if (_activeUts != 0)
+            for (var u = 0; u < _uts.Length; u++)
+                if (_uts[u].Active) next = Math.Min(next, StreamWake(_uts[u].Op, t1));
+        if (t1 < _busyUntil) return Math.Min(next, _busyUntil);
+        if (_main.Active) next = Math.Min(next, StreamWake(_main.Op, t1));
+        else if (_opHead < _ops.Count)
+        {
+            var op = _ops[_opHead];
+            if (!(op.Code == OpCode.Vector && op.Async && _uts[MicrothreadOf(op)].Active)) return t1;
+        }
+        else if (_currentTask >= 0 || HasRunnableTask(t1)) return t1;
+        // Wavelets already in input queues but not yet through the ramp may start a task when they become visible.
+        for (var q = 0; q < PeCode.MaxQueues; q++)
+            if (_inQueues[q] is { IsEmpty: false } f && f.HeadReadyCycle > t) next = Math.Min(next, f.HeadReadyCycle);
+        return next;
+    }
+
+    private long StreamWake(in Op op, long t1)
+    {
+        if (CanStep(op, t1)) return t1;
+        var next = long.MaxValue;
+        if (op.A.Kind == OperandKind.Dsd && op.A.Dsd.Kind == DsdKind.FabIn && _inQueues[op.A.Dsd.Queue] is { IsEmpty: false } qa)
+            next = Math.Min(next, Math.Max(t1, qa.HeadReadyCycle));
+        if (op.B.Kind == OperandKind.Dsd && op.B.Dsd.Kind == DsdKind.FabIn && _inQueues[op.B.Dsd.Queue] is { IsEmpty: false } qb)
+            next = Math.Min(next, Math.Max(t1, qb.HeadReadyCycle));
+        return next;
+    }
+
+    /// <summary>Closes open waits at the end of a run so stall counts cover the whole run.</summary>
+    internal void CloseWaits(long endCycle)
+    {
+        if (_main.Active && _main.WaitSince >= 0) { StallCycles += endCycle - _main.WaitSince; _main.WaitSince = endCycle; }
+        for (var u = 0; u < _uts.Length; u++)
+            if (_uts[u].Active && _uts[u].WaitSince >= 0) { StallCycles += endCycle - _uts[u].WaitSince; _uts[u].WaitSince = endCycle; }
+    }
+
+    /// <summary>Anything left undone at quiescence: a deadlock report lists these.</summary>
+    internal IEnumerable<string> StuckState()
+    {
+        if (_main.Active) yield return $"main thread waits in a {_main.Op.Kind} op at element {_main.Next}/{_main.Op.Dst.Length} ({Waiting(_main.Op)})";
+        for (var u = 0; u < _uts.Length; u++)
+            if (_uts[u].Active) yield return $"microthread {u} waits in a {_uts[u].Op.Kind} op at element {_uts[u].Next}/{_uts[u].Op.Dst.Length} ({Waiting(_uts[u].Op)})";
+        if (_opHead < _ops.Count) yield return $"task {_currentTask} has {_ops.Count - _opHead} ops not issued";
+        for (var q = 0; q < PeCode.MaxQueues; q++)
+            if (_inQueues[q] is { IsEmpty: false } f) yield return $"input queue {q} (color {_code.InputQueueColor[q]}) holds {f.Count} unconsumed wavelets";
+        for (var id = 0; id < 64; id++)
+            if (_activated[id] && _blocked[id]) yield return $"task {id} is activated but blocked";
+    }
+
+    private string Waiting(in Op op)
+    {
+        var parts = new List<string>();
+        if (op.A.Kind == OperandKind.Dsd && op.A.Dsd.Kind == DsdKind.FabIn) parts.Add($"fabin color {op.A.Dsd.Color} queue {op.A.Dsd.Queue}");
+        if (op.B.Kind == OperandKind.Dsd && op.B.Dsd.Kind == DsdKind.FabIn) parts.Add($"fabin color {op.B.Dsd.Color} queue {op.B.Dsd.Queue}");
+        if (op.Dst.Kind == DsdKind.FabOut) parts.Add($"fabout color {op.Dst.Color} queue {op.Dst.Queue}");
+        if (op.Dst.Kind == DsdKind.Fifo || op.A.Dsd.Kind == DsdKind.Fifo) parts.Add("FIFO");
+        return string.Join(", ", parts);
+    }
+
+    internal bool IsStuck => _main.Active || _activeUts != 0 || _opHead < _ops.Count || StuckQueues();
+
+    private bool StuckQueues()
+    {
+        for (var q = 0; q < PeCode.MaxQueues; q++) if (_inQueues[q] is { IsEmpty: false }) return true;
+        for (var id = 0; id < 64; id++) if (_activated[id] && _blocked[id]) return true;
+        return false;
+    }
+}

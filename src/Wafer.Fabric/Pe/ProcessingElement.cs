@@ -1,0 +1,208 @@
+// One PE: its router (this file) and its compute engine (ComputeEngine.cs). A PE's cycle: link arrivals, router
+// forwarding (one wavelet per output port), then the compute engine (docs/architecture.md, phases 1-3).
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using Wafer.Fabric.Engine;
+using Wafer.Fabric.Routing;
+
+namespace Wafer.Fabric.Pe;
+
+public sealed class ProcessingElement
+{
+    internal readonly int X, Y, Index;
+    internal readonly Simulator Sim;
+    internal ColorChannel?[]? Channels;
+    internal LinkOut?[]? Out;
+    internal uint NonEmpty;
+    internal ComputeEngine? Ce;
+    internal int Band;
+    internal long ScheduledFor = -1;
+    internal bool Watched;
+    private int _roundRobinColor;
+
+    // Stats: plain counters on the hot path (DESIGN.md §3).
+    internal long WaveletsForwarded;
+    internal long[]? WaveletsOutByPort;
+
+    internal ProcessingElement(Simulator sim, int x, int y)
+    {
+        Sim = sim;
+        X = x;
+        Y = y;
+        Index = y * sim.Config.WidthPes + x;
+    }
+
+    public int PosX => X;
+    public int PosY => Y;
+    public Sram? Sram => Ce?.Sram;
+
+    internal ColorChannel? Channel(int color) => Channels?[color];
+
+    internal void SetRoute(int color, ColorRoute route)
+    {
+        Channels ??= new ColorChannel?[Sim.Config.ColorCount];
+        if (Channels[color] is not null)
+            throw new FabricProgramException($"PE ({X},{Y}): color clash: color {color} is routed twice");
+        var ch = new ColorChannel(color, route);
+        var depth = Sim.Config.RouterBufferDepthWavelets;
+        for (var d = 0; d < DirectionExtensions.LinkCount; d++)
+            if (((int)route.AllRx & (1 << d)) != 0) ch.In[d] = new WaveletFifo(depth);
+        for (var d = 0; d < DirectionExtensions.LinkCount; d++)
+            if (((int)route.AllTx & (1 << d)) != 0)
+            {
+                Out ??= new LinkOut?[DirectionExtensions.LinkCount];
+                Out[d] ??= new LinkOut(Sim.Config.HopLatencyCycles);
+                WaveletsOutByPort ??= new long[DirectionExtensions.PortCount];
+            }
+        if ((route.AllTx & Ports.Ramp) != 0) WaveletsOutByPort ??= new long[DirectionExtensions.PortCount];
+        Channels[color] = ch;
+    }
+
+    /// <summary>Phase 1 and 2 of the cycle for this PE, then the compute engine. Returns the next cycle this PE needs
+    /// to run (t+1, a later cycle, or long.MaxValue to sleep until a neighbour wakes it).</summary>
+    internal long Step(long t, Band band)
+    {
+        var inboundPending = Channels is not null && ReceiveLinks(t, band);
+        if (NonEmpty != 0) Forward(t, band);
+        var next = NonEmpty != 0 || inboundPending ? t + 1 : long.MaxValue;
+        if (Ce is not null) next = Math.Min(next, Ce.Step(t, band));
+        return next;
+    }
+
+    /// <summary>Phase 1: take the wavelets arriving this cycle off the four incoming links. Returns true when
+    /// wavelets are still in flight towards this PE (hop latency above 1).</summary>
+    private bool ReceiveLinks(long t, Band band)
+    {
+        var latency = Sim.Config.HopLatencyCycles;
+        var ring = latency + 1;
+        var slot = (int)(t % ring);
+        uint arrived = 0;
+        var pending = false;
+        for (var d = 0; d < DirectionExtensions.LinkCount; d++)
+        {
+            var from = Sim.Neighbor(this, (Direction)d);
+            var link = from?.Out?[(int)((Direction)d).Opposite()];
+            if (link is null) continue;
+            if (link.Arrival[slot] == t)
+            {
+                var w = link.Slots[slot];
+                var c = w.Color;
+                var fifo = Channels![c]?.In[d];
+                if (fifo is null)
+                    throw new FabricProgramException(
+                        $"PE ({X},{Y}): cycle {t}: a wavelet on color {c} arrived from {(Direction)d} but no route of color {c} accepts {(Direction)d}");
+                if ((arrived & (1u << c)) != 0)
+                    throw new ArchitectureViolationException(
+                        $"PE ({X},{Y}): cycle {t}: color {c} arrived from two inputs in the same cycle (second from {(Direction)d}); this violates architecture rules (wse2.md §3.1)");
+                arrived |= 1u << c;
+                fifo.Push(w, t);
+                NonEmpty |= 1u << c;
+                if (Watched) band.Trace.Wavelet(t, this, w, "arrive", (Direction)d);
+            }
+            for (var k = 1; k < latency && !pending; k++)
+                if (link.Arrival[(int)((t + k) % ring)] == t + k) pending = true;
+        }
+        return pending;
+    }
+
+    /// <summary>Phase 2: each output port (N, E, S, W, RAMP) sends at most one wavelet; colors take turns (round robin).</summary>
+    private void Forward(long t, Band band)
+    {
+        var cfg = Sim.Config;
+        var colors = cfg.ColorCount;
+        var used = Ports.None;
+        var start = _roundRobinColor;
+        _roundRobinColor = start + 1 == colors ? 0 : start + 1;
+        var mask = BitOperations.RotateRight(NonEmpty, start) ;
+        // Visit colors start, start+1, ... (mod 32 rotation; bits above ColorCount are never set).
+        while (mask != 0)
+        {
+            var k = BitOperations.TrailingZeroCount(mask);
+            mask &= mask - 1;
+            var c = (k + start) & 31;
+            var ch = Channels![c]!;
+            if (ch.HeadIn < 0 && !PickHead(ch, t)) continue;
+            var fifo = ch.In[ch.HeadIn]!;
+            var w = fifo.Peek();
+            var left = ch.HeadLeft;
+            var want = left & ~used;
+            while (want != 0)
+            {
+                var p = BitOperations.TrailingZeroCount((uint)want);
+                want &= want - 1;
+                var port = (Ports)(1 << p);
+                if (p == (int)Direction.Ramp)
+                {
+                    var q = ch.CeIn!;
+                    if (q.IsFull) continue;
+                    q.Push(w, t + cfg.RampLatencyCycles);
+                }
+                else
+                {
+                    var down = ch.Down[p]!;
+                    var inFlight = (ushort)(ch.Sent[p] - down.ConsumedBefore((int)((Direction)p).Opposite(), t));
+                    if (inFlight >= cfg.RouterBufferDepthWavelets) continue;
+                    var link = Out![p]!;
+                    var s = (int)((t + cfg.HopLatencyCycles) % (cfg.HopLatencyCycles + 1));
+                    link.Slots[s] = w;
+                    link.Arrival[s] = t + cfg.HopLatencyCycles;
+                    ch.Sent[p]++;
+                    band.Wake(Sim.Neighbor(this, (Direction)p)!);
+                }
+                used |= port;
+                left &= ~port;
+                WaveletsOutByPort![p]++;
+                if (Watched) band.Trace.Wavelet(t, this, w, "depart", (Direction)p);
+            }
+            ch.HeadLeft = left;
+            if (left != 0) continue;
+            // Every port of the multicast got the wavelet: pop it, return a credit upstream, apply control commands.
+            fifo.Pop();
+            WaveletsForwarded++;
+            band.Moves++;
+            if (ch.HeadIn < DirectionExtensions.LinkCount) ch.MarkConsumed(ch.HeadIn, t);
+            if (w.IsControl)
+            {
+                if (ControlPayload.AdvancesSwitch(w.Payload)) ch.AdvanceSwitch();
+                if (ControlPayload.ResetsSwitch(w.Payload)) ch.ResetSwitch();
+            }
+            ch.HeadIn = -1;
+            if (!ch.AnyInputNonEmpty) NonEmpty &= ~(1u << c);
+        }
+    }
+
+    /// <summary>Chooses the next input (round robin among accepted, non-empty, visible inputs) whose head to forward.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool PickHead(ColorChannel ch, long t)
+    {
+        var pos = ch.Current;
+        for (var k = 0; k < DirectionExtensions.PortCount; k++)
+        {
+            var d = ch.RoundRobinIn + k;
+            if (d >= DirectionExtensions.PortCount) d -= DirectionExtensions.PortCount;
+            var f = ch.In[d];
+            if (f is null || !f.HeadReady(t) || ((int)pos.Rx & (1 << d)) == 0) continue;
+            ch.HeadIn = d;
+            ch.HeadLeft = pos.Tx;
+            ch.RoundRobinIn = d + 1 == DirectionExtensions.PortCount ? 0 : d + 1;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Called by the compute engine after it pushed into a router input (its output queue).</summary>
+    internal void RampInputPushed(int color) => NonEmpty |= 1u << color;
+
+    /// <summary>What is left in router buffers, for deadlock reports.</summary>
+    internal IEnumerable<string> StuckRouterState()
+    {
+        if (Channels is null) yield break;
+        foreach (var ch in Channels)
+        {
+            if (ch is null) continue;
+            for (var d = 0; d < DirectionExtensions.PortCount; d++)
+                if (ch.In[d] is { IsEmpty: false } f)
+                    yield return $"color {ch.Color} router buffer from {(Direction)d} holds {f.Count}";
+        }
+    }
+}

@@ -1,0 +1,78 @@
+// One configured color at one router at run time: input buffers per accepted input, credits per output link,
+// the multicast head in flight, and the switch position.
+using System.Runtime.CompilerServices;
+
+namespace Wafer.Fabric.Routing;
+
+internal sealed class ColorChannel
+{
+    public readonly int Color;
+    public readonly ColorRoute Route;
+    public int Position;
+
+    /// <summary>Input buffers by <see cref="Direction"/>; null where no switch position accepts that input.
+    /// In[Ramp] is the compute engine's output queue bound to this color.</summary>
+    public readonly WaveletFifo?[] In = new WaveletFifo?[DirectionExtensions.PortCount];
+
+    /// <summary>The neighbour's channel that receives what this one sends on each link (resolved at load).</summary>
+    public readonly ColorChannel?[] Down = new ColorChannel?[DirectionExtensions.LinkCount];
+
+    /// <summary>Wavelets sent per output link, mod 2^16; with the neighbour's consumed count it gives the credits in use.</summary>
+    public readonly ushort[] Sent = new ushort[DirectionExtensions.LinkCount];
+
+    /// <summary>Wavelets popped per input link, published to the upstream neighbour as a stamped word so that a reader
+    /// in cycle t sees the count as of the end of t-1, whichever thread runs first (see docs/architecture.md, phase 3).</summary>
+    public readonly long[] ConsumedWord = new long[DirectionExtensions.LinkCount];
+    private readonly ushort[] _consumed = new ushort[DirectionExtensions.LinkCount];
+
+    /// <summary>The compute engine's input queue bound to this color (target of RAMP in tx), or null.</summary>
+    public WaveletFifo? CeIn;
+
+    /// <summary>Input whose head wavelet is being forwarded (-1: none) and the ports it still has to reach.</summary>
+    public int HeadIn = -1;
+    public Ports HeadLeft;
+    public int RoundRobinIn;
+
+    public ColorChannel(int color, ColorRoute route)
+    {
+        Color = color;
+        Route = route;
+        Position = route.InitialPosition;
+    }
+
+    public RoutePosition Current => Route.Positions[Position];
+
+    public bool AnyInputNonEmpty
+    {
+        get
+        {
+            foreach (var f in In) if (f is { IsEmpty: false }) return true;
+            return false;
+        }
+    }
+
+    /// <summary>The consumed count on input <paramref name="d"/> as of the end of cycle <paramref name="cycle"/> - 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ushort ConsumedBefore(int d, long cycle)
+    {
+        var word = Volatile.Read(ref ConsumedWord[d]);
+        return (uint)(word >> 32) == (uint)cycle ? (ushort)(word >> 16) : (ushort)word;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void MarkConsumed(int d, long cycle)
+    {
+        var old = ConsumedWord[d];
+        var asOfStart = (uint)(old >> 32) == (uint)cycle ? (ushort)(old >> 16) : (ushort)old;
+        var now = ++_consumed[d];
+        Volatile.Write(ref ConsumedWord[d], ((long)(uint)cycle << 32) | ((long)asOfStart << 16) | now);
+    }
+
+    public void AdvanceSwitch()
+    {
+        if (Position + 1 < Route.Positions.Length) Position++;
+        else if (Route.RingMode) Position = 0;
+    }
+
+    public void ResetSwitch() => Position = 0;
+}
