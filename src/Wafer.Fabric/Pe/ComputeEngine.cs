@@ -183,18 +183,22 @@ internal sealed class ComputeEngine
             if (t < _busyUntil) break;
             if (_main.Active) { StepStream(ref _main, t, band, isMain: true); break; }
             if (_opHead < _ops.Count) { IssueNext(t, band); break; }
-            if (_currentTask >= 0)
-            {
-                if (_pe.Watched) band.Trace.TaskEnd(t, _pe, _currentTask);
-                _currentTask = -1;
-                _ops.Clear();
-                _opHead = 0;
-                continue;
-            }
-            if (!StartTask(t, band)) break;
+            if (_currentTask >= 0) { EndTask(t, band); continue; }
+            StartTask(t, band);
             break;
         }
+        // A task ends when its last op has been issued and has finished (at _busyUntil); the picker may start
+        // the next task in that cycle.
+        if (_currentTask >= 0 && !_main.Active && _opHead == _ops.Count) EndTask(Math.Max(t, _busyUntil), band);
         return NextWake(t);
+    }
+
+    private void EndTask(long at, Band band)
+    {
+        if (_pe.Watched) band.Trace.TaskEnd(at, _pe, _currentTask);
+        _currentTask = -1;
+        _ops.Clear();
+        _opHead = 0;
     }
 
     private void CountBusy(long from, long toExclusive)
@@ -205,11 +209,11 @@ internal sealed class ComputeEngine
         _lastBusyCycle = toExclusive - 1;
     }
 
-    private bool StartTask(long t, Band band)
+    private void StartTask(long t, Band band)
     {
         var id = PickTask(t, out var controlQueue);
-        if (id == -2) { band.Moves++; return true; } // dropped an unbound control wavelet
-        if (id < 0) return false;
+        if (id == -2) { band.Moves++; return; } // dropped an unbound control wavelet
+        if (id < 0) return;
         var def = _code.Tasks[id]!;
         uint arg = 0;
         if (def.Kind == TaskKind.Data) arg = _inQueues[_inQueueOfColor[def.Color]]!.Pop().Payload;
@@ -226,7 +230,6 @@ internal sealed class ComputeEngine
         _ctx.Begin(id, arg);
         def.Body(_ctx);
         _ctx.End();
-        return true;
     }
 
     /// <summary>The task picker: runnable = activated (or a visible wavelet for a data/control task) and unblocked;
@@ -534,7 +537,7 @@ internal sealed class ComputeEngine
             var op = _ops[_opHead];
             if (!(op.Code == OpCode.Vector && op.Async && _uts[MicrothreadOf(op)].Active)) return t1;
         }
-        else if (_currentTask >= 0 || HasRunnableTask(t1)) return t1;
+        else if (HasRunnableTask(t1)) return t1;
         // Wavelets already in input queues but not yet through the ramp may start a task when they become visible.
         for (var q = 0; q < PeCode.MaxQueues; q++)
             if (_inQueues[q] is { IsEmpty: false } f && f.HeadReadyCycle > t) next = Math.Min(next, f.HeadReadyCycle);

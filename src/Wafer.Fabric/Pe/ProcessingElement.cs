@@ -29,7 +29,7 @@ public sealed class ProcessingElement
         Sim = sim;
         X = x;
         Y = y;
-        Index = y * sim.Config.WidthPes + x;
+        Index = y * sim.Width + x;
     }
 
     public int PosX => X;
@@ -64,9 +64,8 @@ public sealed class ProcessingElement
     {
         var inboundPending = Channels is not null && ReceiveLinks(t, band);
         if (NonEmpty != 0) Forward(t, band);
-        var next = NonEmpty != 0 || inboundPending ? t + 1 : long.MaxValue;
-        if (Ce is not null) next = Math.Min(next, Ce.Step(t, band));
-        return next;
+        var next = Ce is null ? long.MaxValue : Ce.Step(t, band);
+        return NonEmpty != 0 || inboundPending ? t + 1 : next;
     }
 
     /// <summary>Phase 1: take the wavelets arriving this cycle off the four incoming links. Returns true when

@@ -1,0 +1,39 @@
+// The wafer CLI: the only composition root (DESIGN.md §2). Bad input anywhere = one line on stderr, exit code 2.
+using System.CommandLine;
+using Wafer.Cli.Commands;
+using Wafer.Fabric;
+
+namespace Wafer.Cli;
+
+public static class Program
+{
+    public const int ExitOk = 0, ExitFailed = 1, ExitBadInput = 2;
+
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("Wafer: a Cerebras-CS-2-class wafer-scale engine in software (cycle-level fabric simulator).");
+        root.Subcommands.Add(RunCommand.Create(stdout, stderr));
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            stderr.WriteLine($"wafer: {parse.Errors[0].Message}");
+            return ExitBadInput;
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (WaferInputException e)
+        {
+            stderr.WriteLine($"wafer: {e.Message}");
+            return ExitBadInput;
+        }
+        catch (IOException e)
+        {
+            stderr.WriteLine($"wafer: {e.Message}");
+            return ExitBadInput;
+        }
+    }
+}

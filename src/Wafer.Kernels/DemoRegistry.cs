@@ -1,0 +1,20 @@
+// Every program `wafer run` knows, by name.
+using Wafer.Kernels.Proofs;
+
+namespace Wafer.Kernels;
+
+public static class DemoRegistry
+{
+    public static IReadOnlyList<IFabricDemo> All { get; } =
+    [
+        new Gemv2D("gemv-1pe", "GEMV y = Ax + b on one PE (@fmacs over columns of A)", 1, 1, 32, fixedOnePe: true),
+        new Gemv2D("gemv-row", "GEMV on a row of PEs; partial sums passed east over a color chain", 4, 1, 16),
+        new Gemv2D("gemv-grid", "GEMV on a W x H grid (default 4 x 3): blocks of A per PE, row reductions", 4, 3, 16),
+        new Gemv2D("gemv", "GEMV over the whole program rectangle (the scaling benchmark; --wafer cs2 = 750 x 994)", int.MaxValue, int.MaxValue, 16),
+        new Pipeline(),
+        new RowBroadcast(),
+        new ChainReduce(),
+    ];
+
+    public static IFabricDemo? Find(string name) => All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase));
+}
