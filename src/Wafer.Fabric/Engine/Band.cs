@@ -7,19 +7,29 @@ internal sealed class Band
 {
     public readonly int Id;
     public readonly int RowStart, RowEnd;
-    public List<ProcessingElement> Active = new(1024);
-    public List<ProcessingElement> Next = new(1024);
-    public readonly PriorityQueue<ProcessingElement, long> Timers = new();
+    // Sized for every PE of the band up front: growing them mid-run would allocate large arrays, and large-object
+    // allocations trigger full collections of a heap holding hundreds of thousands of PEs.
+    public List<ProcessingElement> Active;
+    public List<ProcessingElement> Next;
+    public readonly PriorityQueue<ProcessingElement, long> Timers;
     /// <summary>Wake-ups for PEs owned by other bands, by target band; drained by the owner after the cycle's barrier.</summary>
     public readonly List<ProcessingElement>[] CrossWakes;
     public readonly TraceBuffer Trace;
+    /// <summary>The task context handed to task bodies run by this band's thread.</summary>
+    public readonly TaskContext Context = new();
     public long Cycle;
     public long Moves;
+    /// <summary>PE steps this band has run (over all runs): the engine's real work, for speed reports.</summary>
+    public long Steps;
     public Exception? Error;
     public ProcessingElement? ErrorPe;
 
-    public Band(int id, int bands, int rowStart, int rowEnd, TraceBuffer trace)
+    public Band(int id, int bands, int rowStart, int rowEnd, int width, TraceBuffer trace)
     {
+        var pes = (rowEnd - rowStart) * width;
+        Active = new List<ProcessingElement>(pes);
+        Next = new List<ProcessingElement>(pes);
+        Timers = new PriorityQueue<ProcessingElement, long>(pes);
         Id = id;
         RowStart = rowStart;
         RowEnd = rowEnd;

@@ -30,18 +30,17 @@ public sealed class Simulator
         if (_options.Threads < 1) throw new WaferInputException($"threads must be >= 1 (is {_options.Threads})");
         if (_options.MaxCycles < 1) throw new WaferInputException($"max cycles must be >= 1 (is {_options.MaxCycles})");
 
+        Links = new LinkTable(Width * Height, config.HopLatencyCycles);
         _pes = new ProcessingElement[Width * Height];
-        for (var y = 0; y < Height; y++)
-            for (var x = 0; x < Width; x++)
-                _pes[y * Width + x] = new ProcessingElement(this, x, y);
 
+        Load(layout);
         var threads = Math.Min(_options.Threads, Height);
         var traceColors = _options.TraceColors.Aggregate(0u, (m, c) => m | (1u << c));
         _bands = new Band[threads];
         for (var b = 0; b < threads; b++)
         {
             int r0 = (int)((long)Height * b / threads), r1 = (int)((long)Height * (b + 1) / threads);
-            _bands[b] = new Band(b, threads, r0, r1, new TraceBuffer { ColorMask = traceColors });
+            _bands[b] = new Band(b, threads, r0, r1, Width, new TraceBuffer { ColorMask = traceColors });
             for (var y = r0; y < r1; y++)
                 for (var x = 0; x < Width; x++) _pes[y * Width + x].Band = b;
         }
@@ -50,7 +49,6 @@ public sealed class Simulator
             if (x < 0 || y < 0 || x >= Width || y >= Height) throw new WaferInputException($"trace PE ({x},{y}) is outside the {Width}x{Height} program rectangle");
             _pes[y * Width + x].Watched = true;
         }
-        Load(layout);
         Host = new HostIo(this);
     }
 
@@ -61,11 +59,29 @@ public sealed class Simulator
     /// <summary>Cycles simulated so far (over every Run).</summary>
     public long Cycle { get; private set; }
     public HostIo Host { get; }
+    /// <summary>PE steps the engine ran (a PE is stepped only in cycles where it has work).</summary>
+    public long PeSteps => _bands.Sum(b => b.Steps);
+
+    /// <summary>Host bytes allocated while Run was running (the cycle loop is meant to allocate nothing).</summary>
+    public long AllocatedBytesInRun { get; private set; }
+
     /// <summary>Wall-clock seconds spent inside Run.</summary>
     public double WallSeconds { get; private set; }
 
     internal ProcessingElement Pe(int x, int y) => _pes[y * Width + x];
     internal IReadOnlyList<ProcessingElement> AllPes => _pes;
+
+    internal LinkTable Links { get; }
+
+    /// <summary>Index of the neighbour of PE (x, y) in direction d, or -1 past the edge.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal int NeighborIndex(int index, int x, int y, Direction d) => d switch
+    {
+        Direction.North => y > 0 ? index - Width : -1,
+        Direction.South => y + 1 < Height ? index + Width : -1,
+        Direction.East => x + 1 < Width ? index + 1 : -1,
+        _ => x > 0 ? index - 1 : -1,
+    };
 
     internal ProcessingElement? Neighbor(ProcessingElement pe, Direction d)
     {
@@ -77,20 +93,25 @@ public sealed class Simulator
     /// <summary>Installs routes and code, then checks that every route lands somewhere that accepts it.</summary>
     private void Load(FabricLayout layout)
     {
+        var routesByPe = new List<(int Color, ColorRoute Route)>?[Width * Height];
         foreach (var (x, y, color, route) in layout.Routes)
         {
             if (color < 0 || color >= Config.ColorCount)
                 throw new FabricProgramException($"PE ({x},{y}): color {color} does not exist (the wafer has {Config.ColorCount} colors)");
             var problem = route.Problems(x, y, color).FirstOrDefault();
             if (problem is not null) throw new FabricProgramException(problem);
-            Pe(x, y).SetRoute(color, route);
+            (routesByPe[y * Width + x] ??= []).Add((color, route));
         }
+        // Each PE's objects are allocated together, in row-major order, so a PE's state and its neighbours' sit
+        // close in memory: the cycle loop is bound by memory latency, not arithmetic.
         for (var y = 0; y < Height; y++)
             for (var x = 0; x < Width; x++)
             {
+                var pe = _pes[y * Width + x] = new ProcessingElement(this, x, y);
+                if (routesByPe[pe.Index] is { } routes)
+                    foreach (var (color, route) in routes) pe.SetRoute(color, route);
                 var code = layout.CodeAt(x, y);
                 if (code is null) continue;
-                var pe = Pe(x, y);
                 pe.Ce = new ComputeEngine(pe, code);
                 pe.Ce.BindQueues();
                 _withCe.Add(pe);
@@ -144,6 +165,7 @@ public sealed class Simulator
     public long Run()
     {
         var start = Cycle;
+        var allocated = GC.GetTotalAllocatedBytes(precise: false);
         var wall = Stopwatch.StartNew();
         foreach (var b in _bands) { b.Cycle = Cycle; b.Error = null; }
         var barrier = new SpinBarrier(_bands.Length);
@@ -158,6 +180,7 @@ public sealed class Simulator
         BandLoop(_bands[0], barrier, state);
         foreach (var w in workers) w.Join();
         WallSeconds += wall.Elapsed.TotalSeconds;
+        AllocatedBytesInRun += GC.GetTotalAllocatedBytes(precise: false) - allocated;
         Cycle = state.Cycle;
         foreach (var pe in _withCe) pe.Ce!.CloseWaits(Cycle);
         if (state.Failure is not null) throw state.Failure;
@@ -183,6 +206,7 @@ public sealed class Simulator
             foreach (var pe in band.Active)
             {
                 if (pe.ScheduledFor != t) continue;
+                band.Steps++;
                 try
                 {
                     var next = pe.Step(t, band);

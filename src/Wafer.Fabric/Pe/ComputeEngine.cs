@@ -2,6 +2,7 @@
 // Cost model (docs/architecture.md): a DSD op on memory operands takes startup + ceil(n / width) cycles and is
 // evaluated in one go (exact, since nothing outside the PE can observe it); an op with a fabric or FIFO operand moves
 // one element per cycle when its queues allow, and waits (stalls) otherwise.
+using System.Runtime.InteropServices;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 using Wafer.Fabric.Routing;
@@ -10,7 +11,8 @@ namespace Wafer.Fabric.Pe;
 
 internal sealed class ComputeEngine
 {
-    private struct Stream
+    /// <summary>An async op running on a microthread (it keeps its own copy of the op).</summary>
+    private struct Microthread
     {
         public bool Active;
         public Op Op;
@@ -22,25 +24,26 @@ internal sealed class ComputeEngine
     private readonly WaferConfig _cfg;
     private readonly PeCode _code;
     public readonly Sram Sram;
-    private readonly TaskContext _ctx;
 
-    private readonly bool[] _activated = new bool[64];
-    private readonly bool[] _blocked = new bool[64];
+    private ulong _activated, _blocked;
     private readonly int[] _boundTasks;
-    private readonly WaveletFifo?[] _inQueues = new WaveletFifo?[PeCode.MaxQueues];
-    private readonly WaveletFifo?[] _outQueues = new WaveletFifo?[PeCode.MaxQueues];
     private readonly int[] _inQueueOfColor;
-    private readonly FifoBuffer?[] _fifos = new FifoBuffer?[PeCode.MaxQueues];
+    private readonly WaveletFifo?[] _inQueues;
+    private readonly WaveletFifo?[] _outQueues;
+    private readonly FifoBuffer?[]? _fifos;
 
-    private readonly List<Op> _ops = new(16);
+    private readonly List<Op> _ops = new(4);
     private int _opHead;
     private int _insertAt = -1;
     internal int IssuedThisCall;
     private int _currentTask = -1;
     private long _busyUntil;
     private long _issueWaitSince = -1;
-    private Stream _main;
-    private readonly Stream[] _uts = new Stream[PeCode.MaxQueues];
+    // The main thread's streaming op stays in _ops at index _mainOp while it runs.
+    private bool _mainActive;
+    private int _mainOp, _mainNext;
+    private long _mainWaitSince = -1;
+    private Microthread[]? _uts;
     private int _activeUts;
     private long _lastBusyCycle = -1;
 
@@ -52,37 +55,39 @@ internal sealed class ComputeEngine
         _pe = pe;
         _cfg = pe.Sim.Config;
         _code = code;
-        Sram = new Sram(pe.X, pe.Y, _cfg.UsableSramBytesPerPe);
+        var table = code.Layout(pe.X, pe.Y, _cfg.UsableSramBytesPerPe);
+        Sram = new Sram(pe.X, pe.Y, table);
         foreach (var s in code.Symbols)
+            if (s.InitialF32 is not null) s.InitialF32.CopyTo(Sram.F32(Sram.Symbol(s.Name).Address, s.InitialF32.Length));
+        _inQueueOfColor = code.InputQueueOfColor();
+        _boundTasks = code.BoundTasks();
+        foreach (var id in _boundTasks)
         {
-            var address = Sram.Allocate(s.Name, s.Bytes);
-            if (s.InitialF32 is not null) s.InitialF32.CopyTo(Sram.F32(address, s.InitialF32.Length));
-        }
-        _inQueueOfColor = Enumerable.Repeat(-1, _cfg.ColorCount).ToArray();
-        var bound = new List<int>();
-        for (var id = 0; id < 64; id++)
-        {
-            var def = code.Tasks[id];
-            if (def is null) continue;
+            var def = code.Tasks[id]!;
             if (id >= _cfg.TaskIdCount) throw new FabricProgramException($"PE ({pe.X},{pe.Y}): task ID {id} exceeds the wafer's {_cfg.TaskIdCount} task IDs");
-            bound.Add(id);
             if (def.Kind == TaskKind.Data && def.Color >= _cfg.ColorCount)
                 throw new FabricProgramException($"PE ({pe.X},{pe.Y}): data task on color {def.Color}, but the wafer has {_cfg.ColorCount} colors");
         }
-        _boundTasks = bound.ToArray();
-        foreach (var id in code.BlockedAtStart) _blocked[id] = true;
-        foreach (var f in code.Fifos)
+        foreach (var id in code.BlockedAtStart) _blocked |= 1UL << id;
+        _inQueues = new WaveletFifo?[_cfg.InputQueueDepthWords.Length];
+        _outQueues = new WaveletFifo?[_cfg.OutputQueueDepthWords.Length];
+        if (code.Fifos.Count > 0)
         {
-            if (f.Id is < 0 or >= PeCode.MaxQueues || _fifos[f.Id] is not null || f.Capacity < 1)
-                throw new FabricProgramException($"PE ({pe.X},{pe.Y}): FIFO {f.Id} is out of range, declared twice, or has no capacity");
-            _fifos[f.Id] = new FifoBuffer(f.Capacity, f.ActivateOnPushTask);
+            _fifos = new FifoBuffer?[PeCode.MaxQueues];
+            foreach (var f in code.Fifos)
+            {
+                if (f.Id is < 0 or >= PeCode.MaxQueues || _fifos[f.Id] is not null || f.Capacity < 1)
+                    throw new FabricProgramException($"PE ({pe.X},{pe.Y}): FIFO {f.Id} is out of range, declared twice, or has no capacity");
+                _fifos[f.Id] = new FifoBuffer(f.Capacity, f.ActivateOnPushTask);
+            }
         }
-        _ctx = new TaskContext(this, pe);
     }
 
     public int X => _pe.X;
     public int Y => _pe.Y;
     public int CurrentTask => _currentTask;
+    private bool Activated(int id) => (_activated & (1UL << id)) != 0;
+    private bool Blocked(int id) => (_blocked & (1UL << id)) != 0;
 
     /// <summary>Binds queues to the router's channels; called once routes are known.</summary>
     public void BindQueues()
@@ -93,12 +98,9 @@ internal sealed class ComputeEngine
             if (color >= 0)
             {
                 CheckQueueColor(q, color, "input");
-                if (q >= _cfg.InputQueueDepthWords.Length)
-                    throw new FabricProgramException($"PE ({X},{Y}): input queue {q} does not exist (the wafer has {_cfg.InputQueueDepthWords.Length})");
-                if (_inQueueOfColor[color] >= 0)
-                    throw new FabricProgramException($"PE ({X},{Y}): color clash: color {color} is bound to input queues {_inQueueOfColor[color]} and {q}");
+                if (q >= _inQueues.Length)
+                    throw new FabricProgramException($"PE ({X},{Y}): input queue {q} does not exist (the wafer has {_inQueues.Length})");
                 _inQueues[q] = new WaveletFifo(_cfg.InputQueueDepthWords[q]);
-                _inQueueOfColor[color] = q;
                 var ch = _pe.Channel(color);
                 if (ch is not null && (ch.Route.AllTx & Ports.Ramp) != 0) ch.CeIn = _inQueues[q];
             }
@@ -106,7 +108,7 @@ internal sealed class ComputeEngine
             if (color >= 0)
             {
                 CheckQueueColor(q, color, "output");
-                var depth = q < _cfg.OutputQueueDepthWords.Length ? _cfg.OutputQueueDepthWords[q] : 0;
+                var depth = q < _outQueues.Length ? _cfg.OutputQueueDepthWords[q] : 0;
                 if (depth == 0) throw new FabricProgramException($"PE ({X},{Y}): output queue {q} does not exist on this wafer (wse2.md §2.6)");
                 var ch = _pe.Channel(color);
                 if (ch is null || (ch.Route.AllRx & Ports.Ramp) == 0)
@@ -116,10 +118,10 @@ internal sealed class ComputeEngine
                 ch.In[(int)Direction.Ramp] = _outQueues[q] = new WaveletFifo(depth);
             }
         }
-        for (var id = 0; id < 64; id++)
+        foreach (var id in _boundTasks)
         {
-            var def = _code.Tasks[id];
-            if (def is { Kind: TaskKind.Data } && _inQueueOfColor[def.Color] < 0)
+            var def = _code.Tasks[id]!;
+            if (def.Kind == TaskKind.Data && _inQueueOfColor[def.Color] < 0)
                 throw new FabricProgramException($"PE ({X},{Y}): data task on color {def.Color} but no input queue is bound to color {def.Color}");
         }
     }
@@ -132,7 +134,7 @@ internal sealed class ComputeEngine
 
     internal WaveletFifo InQueue(int q, int color)
     {
-        var f = q is >= 0 and < PeCode.MaxQueues ? _inQueues[q] : null;
+        var f = q >= 0 && q < _inQueues.Length ? _inQueues[q] : null;
         if (f is null || _inQueueOfColor[color] != q)
             throw new FabricProgramException($"PE ({X},{Y}): fabin DSD uses input queue {q} for color {color}, but that queue is not bound to that color");
         return f;
@@ -140,14 +142,14 @@ internal sealed class ComputeEngine
 
     internal WaveletFifo OutQueue(int q, int color)
     {
-        var f = q is >= 0 and < PeCode.MaxQueues ? _outQueues[q] : null;
+        var f = q >= 0 && q < _outQueues.Length ? _outQueues[q] : null;
         if (f is null || _code.OutputQueueColor[q] != color)
             throw new FabricProgramException($"PE ({X},{Y}): fabout DSD uses output queue {q} for color {color}, but that queue is not bound to that color");
         return f;
     }
 
     internal FifoBuffer Fifo(int id) =>
-        (id is >= 0 and < PeCode.MaxQueues ? _fifos[id] : null)
+        (_fifos is not null && id is >= 0 and < PeCode.MaxQueues ? _fifos[id] : null)
         ?? throw new FabricProgramException($"PE ({X},{Y}): FIFO {id} is not declared");
 
     // ---------------------------------------------------------------- issuing (called from TaskContext)
@@ -163,11 +165,8 @@ internal sealed class ComputeEngine
     {
         if (task is < 0 or >= 64 || _code.Tasks[task] is null)
             throw new FabricProgramException($"PE ({X},{Y}): launch of task {task}, which is not bound on this PE");
-        _activated[task] = true;
+        _activated |= 1UL << task;
     }
-
-    internal void SetActivated(int task) => _activated[task] = true;
-    internal void SetBlocked(int task, bool blocked) => _blocked[task] = blocked;
 
     // ---------------------------------------------------------------- the cycle
 
@@ -175,13 +174,13 @@ internal sealed class ComputeEngine
     public long Step(long t, Band band)
     {
         if (_activeUts != 0)
-            for (var u = 0; u < _uts.Length; u++)
-                if (_uts[u].Active) StepStream(ref _uts[u], t, band, isMain: false);
+            for (var u = 0; u < _uts!.Length; u++)
+                if (_uts[u].Active) StepMicrothread(ref _uts[u], t, band);
 
         for (var guard = 0; guard < 4; guard++)
         {
             if (t < _busyUntil) break;
-            if (_main.Active) { StepStream(ref _main, t, band, isMain: true); break; }
+            if (_mainActive) { StepMain(t, band); break; }
             if (_opHead < _ops.Count) { IssueNext(t, band); break; }
             if (_currentTask >= 0) { EndTask(t, band); continue; }
             StartTask(t, band);
@@ -189,7 +188,7 @@ internal sealed class ComputeEngine
         }
         // A task ends when its last op has been issued and has finished (at _busyUntil); the picker may start
         // the next task in that cycle.
-        if (_currentTask >= 0 && !_main.Active && _opHead == _ops.Count) EndTask(Math.Max(t, _busyUntil), band);
+        if (_currentTask >= 0 && !_mainActive && _opHead == _ops.Count) EndTask(Math.Max(t, _busyUntil), band);
         return NextWake(t);
     }
 
@@ -198,6 +197,7 @@ internal sealed class ComputeEngine
         if (_pe.Watched) band.Trace.TaskEnd(at, _pe, _currentTask);
         _currentTask = -1;
         _ops.Clear();
+        if (_ops.Capacity > 16) _ops.Capacity = 4;
         _opHead = 0;
     }
 
@@ -209,27 +209,33 @@ internal sealed class ComputeEngine
         _lastBusyCycle = toExclusive - 1;
     }
 
+    private void Busy(long t, long cycles)
+    {
+        _busyUntil = t + cycles;
+        CountBusy(t, _busyUntil);
+    }
+
     private void StartTask(long t, Band band)
     {
         var id = PickTask(t, out var controlQueue);
-        if (id == -2) { band.Moves++; return; } // dropped an unbound control wavelet
+        if (id == -2) { band.Moves++; return; } // dropped a control wavelet that names no task
         if (id < 0) return;
         var def = _code.Tasks[id]!;
         uint arg = 0;
         if (def.Kind == TaskKind.Data) arg = _inQueues[_inQueueOfColor[def.Color]]!.Pop().Payload;
         else if (def.Kind == TaskKind.Control) arg = _inQueues[controlQueue]!.Pop().Payload;
-        else _activated[id] = false;
+        else _activated &= ~(1UL << id);
         _currentTask = id;
         TasksStarted++;
         band.Moves++;
         _ops.Clear();
         _opHead = 0;
-        _busyUntil = t + _cfg.TaskStartCycles;
-        CountBusy(t, _busyUntil);
+        Busy(t, _cfg.TaskStartCycles);
         if (_pe.Watched) band.Trace.TaskStart(t, _pe, id);
-        _ctx.Begin(id, arg);
-        def.Body(_ctx);
-        _ctx.End();
+        var ctx = band.Context;
+        ctx.Begin(this, _pe, id, arg);
+        def.Body(ctx);
+        ctx.End();
     }
 
     /// <summary>The task picker: runnable = activated (or a visible wavelet for a data/control task) and unblocked;
@@ -241,12 +247,12 @@ internal sealed class ComputeEngine
         var bestHigh = false;
         foreach (var id in _boundTasks)
         {
-            if (_blocked[id]) continue;
+            if (Blocked(id)) continue;
             var def = _code.Tasks[id]!;
             bool runnable = def.Kind switch
             {
-                TaskKind.Local => _activated[id],
-                TaskKind.Data => _inQueues[_inQueueOfColor[def.Color]]!.HeadReady(t) && !_inQueues[_inQueueOfColor[def.Color]]!.Peek().IsControl,
+                TaskKind.Local => Activated(id),
+                TaskKind.Data => _inQueues[_inQueueOfColor[def.Color]] is { } q && q.HeadReady(t) && !q.Peek().IsControl,
                 _ => false,
             };
             if (!runnable) continue;
@@ -254,102 +260,101 @@ internal sealed class ComputeEngine
         }
         if (best >= 0) return best;
         // Control wavelets at the head of an input queue run their control task (or are dropped when none is bound).
-        for (var q = 0; q < PeCode.MaxQueues; q++)
+        for (var q = 0; q < _inQueues.Length; q++)
         {
             var f = _inQueues[q];
             if (f is null || !f.HeadReady(t) || !f.Peek().IsControl) continue;
             var id = ControlPayload.TaskId(f.Peek().Payload);
-            if (id < 64 && _code.Tasks[id] is { Kind: TaskKind.Control } && !_blocked[id]) { controlQueue = q; return id; }
+            if (_code.Tasks[id] is { Kind: TaskKind.Control } && !Blocked(id)) { controlQueue = q; return id; }
             if (id == ControlPayload.NoTask || _code.Tasks[id] is null) { f.Pop(); return -2; }
         }
         return -1;
     }
 
-    private bool HasRunnableTask(long t) => PickTaskPeek(t);
-
-    private bool PickTaskPeek(long t)
+    private bool HasRunnableTask(long t)
     {
         foreach (var id in _boundTasks)
         {
-            if (_blocked[id]) continue;
+            if (Blocked(id)) continue;
             var def = _code.Tasks[id]!;
-            if (def.Kind == TaskKind.Local && _activated[id]) return true;
+            if (def.Kind == TaskKind.Local && Activated(id)) return true;
             if (def.Kind == TaskKind.Data && _inQueues[_inQueueOfColor[def.Color]]!.HeadReady(t)) return true;
         }
-        for (var q = 0; q < PeCode.MaxQueues; q++)
+        for (var q = 0; q < _inQueues.Length; q++)
             if (_inQueues[q] is { } f && f.HeadReady(t) && f.Peek().IsControl) return true;
         return false;
     }
 
     private void IssueNext(long t, Band band)
     {
-        ref var opRef = ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ops)[_opHead];
-        var op = opRef;
+        ref var op = ref CollectionsMarshal.AsSpan(_ops)[_opHead];
         switch (op.Code)
         {
             case OpCode.Vector when op.Async:
             {
                 var ut = MicrothreadOf(op);
+                _uts ??= new Microthread[PeCode.MaxQueues];
                 if (_uts[ut].Active)
                 {
                     if (_issueWaitSince < 0) _issueWaitSince = t;
                     return;
                 }
                 if (_issueWaitSince >= 0) { StallCycles += t - _issueWaitSince; _issueWaitSince = -1; }
-                _opHead++;
-                _uts[ut] = new Stream { Active = true, Op = op, Next = 0, WaitSince = -1 };
+                _uts[ut] = new Microthread { Active = true, Op = op, Next = 0, WaitSince = -1 };
                 _activeUts++;
-                _busyUntil = t + 1;
-                CountBusy(t, _busyUntil);
+                _opHead++;
+                Busy(t, 1);
                 break;
             }
             case OpCode.Vector:
-                _opHead++;
                 if (IsStreaming(op))
                 {
-                    _main = new Stream { Active = true, Op = op, Next = 0, WaitSince = -1 };
-                    _busyUntil = t + _cfg.DsdOpStartupCycles;
-                    CountBusy(t, _busyUntil);
+                    _mainActive = true;
+                    _mainOp = _opHead;
+                    _mainNext = 0;
+                    _mainWaitSince = -1;
+                    _opHead++;
+                    Busy(t, _cfg.DsdOpStartupCycles);
                 }
                 else
                 {
-                    var cost = _cfg.DsdOpStartupCycles + RunMemoryOp(op);
-                    _busyUntil = t + cost;
-                    CountBusy(t, _busyUntil);
-                    band.Moves++;
+                    _opHead++;
+                    Busy(t, _cfg.DsdOpStartupCycles + RunMemoryOp(op));
                 }
                 break;
             case OpCode.Activate:
                 _opHead++;
-                _activated[op.TaskId] = true;
-                _busyUntil = t + 1;
-                CountBusy(t, _busyUntil);
+                _activated |= 1UL << op.TaskId;
+                Busy(t, 1);
                 break;
             case OpCode.Block:
             case OpCode.Unblock:
                 _opHead++;
-                _blocked[op.TaskId] = op.Code == OpCode.Block;
-                _busyUntil = t + 1;
-                CountBusy(t, _busyUntil);
+                if (op.Code == OpCode.Block) _blocked |= 1UL << op.TaskId;
+                else _blocked &= ~(1UL << op.TaskId);
+                Busy(t, 1);
                 break;
             case OpCode.Scalar:
                 _opHead++;
-                _busyUntil = t + op.Cycles;
-                CountBusy(t, _busyUntil);
+                Busy(t, op.Cycles);
                 break;
             case OpCode.Then:
+            {
+                var then = op.Then!;
                 _opHead++;
-                _busyUntil = t + op.Cycles;
-                CountBusy(t, _busyUntil);
+                Busy(t, op.Cycles);
+                // Drop the ops already done so a loop written as a chain of continuations keeps a short list.
+                if (!_mainActive) { _ops.RemoveRange(0, _opHead); _opHead = 0; }
                 _insertAt = _opHead;
-                _ctx.BeginContinuation();
-                op.Then!(_ctx);
-                _ctx.End();
+                var ctx = band.Context;
+                ctx.Begin(this, _pe, _currentTask, ctx.Arg);
+                then(ctx);
+                ctx.End();
                 _insertAt = -1;
                 break;
+            }
         }
         band.Moves++;
-        if (_opHead == _ops.Count && _ops.Count > 64) { _ops.Clear(); _opHead = 0; }
     }
 
     private int MicrothreadOf(in Op op)
@@ -362,33 +367,39 @@ internal sealed class ComputeEngine
         throw new FabricProgramException($"PE ({X},{Y}): an async DSD op needs a fabric or FIFO operand (wse2.md §2.6)");
     }
 
-    private static bool IsStreaming(in Op op) =>
+    internal static bool IsStreaming(in Op op) =>
         !op.Dst.IsMemory || (op.A.Kind == OperandKind.Dsd && !op.A.Dsd.IsMemory) || (op.B.Kind == OperandKind.Dsd && !op.B.Dsd.IsMemory);
 
     private static int SrcBytes(in Op op) => op.Type == ElemType.F16 || op.Kind == VecKind.H2S ? 2 : 4;
     private static int DstBytes(in Op op) => op.Type == ElemType.F16 || op.Kind == VecKind.S2H ? 2 : 4;
 
-    /// <summary>Executes a memory-only op at once; returns its cycles: ceil(n / SIMD width), the width capped by strides.</summary>
-    private int RunMemoryOp(in Op op)
+    /// <summary>Cycles of a memory-only op: ceil(n / SIMD width), the width capped by the operands' strides (wse2.md §2.2).</summary>
+    internal static int MemoryOpCycles(WaferConfig cfg, in Op op)
     {
-        var n = op.Dst.Length;
-        var width = VectorMath.SimdWidth(_cfg, op.Kind, op.Type);
+        var width = VectorMath.SimdWidth(cfg, op.Kind, op.Type);
         width = Math.Min(width, op.Dst.StrideWidthCap(width));
         if (op.A.Kind == OperandKind.Dsd) width = Math.Min(width, op.A.Dsd.StrideWidthCap(width));
         if (op.B.Kind == OperandKind.Dsd) width = Math.Min(width, op.B.Dsd.StrideWidthCap(width));
+        return (op.Dst.Length + width - 1) / width;
+    }
+
+    /// <summary>Executes a memory-only op at once; returns its cycles.</summary>
+    private int RunMemoryOp(in Op op)
+    {
+        var n = op.Dst.Length;
         if (op.Type == ElemType.F32 && op.Kind is VecKind.Fmac or VecKind.Add or VecKind.Mov && ContiguousF32(op)) RunContiguousF32(op);
         else for (var i = 0; i < n; i++) StepElement(op, i, 0);
         Flops += (long)n * VectorMath.FlopsPerElement(op.Kind);
         ElementsProcessed += n;
-        return (n + width - 1) / width;
+        return MemoryOpCycles(_cfg, op);
     }
 
     private static bool Contiguous(in Operand o) => o.Kind != OperandKind.Dsd || (o.Dsd.Kind == DsdKind.Mem1D && o.Dsd.Stride == 1);
 
     private static bool ContiguousF32(in Op op) =>
-        op.Dst.Kind == DsdKind.Mem1D && op.Dst.Stride == 1 && Contiguous(op.A) && Contiguous(op.B) && op.Kind != VecKind.H2S;
+        op.Dst.Kind == DsdKind.Mem1D && op.Dst.Stride == 1 && Contiguous(op.A) && Contiguous(op.B);
 
-    /// <summary>Fast path for contiguous fp32 AXPY, add and move (the GEMV inner loop).</summary>
+    /// <summary>Fast path for contiguous fp32 AXPY, add and move (the GEMV inner loop); same rounding as StepElement.</summary>
     private void RunContiguousF32(in Op op)
     {
         var n = op.Dst.Length;
@@ -409,24 +420,23 @@ internal sealed class ComputeEngine
         for (var i = 0; i < n; i++) StepElement(op, i, 0);
     }
 
-    private float ScalarValue(in Operand o) => o.Kind switch
+    private float ScalarValue(in ScalarOperand s) => s.Kind switch
     {
-        OperandKind.Immediate => o.Immediate,
-        OperandKind.MemoryScalar => Sram.ReadF32(o.Address),
+        OperandKind.Immediate => s.Immediate,
+        OperandKind.MemoryScalar => Sram.ReadF32(s.Address),
         _ => 0f,
     };
 
     /// <summary>One element: read sources (popping fabric/FIFO inputs), compute, write (pushing fabric/FIFO outputs).</summary>
     private void StepElement(in Op op, int i, long t)
     {
-        var a = Read(op.A, i, SrcBytes(op), t);
-        var b = op.B.Kind == OperandKind.None ? 0f : Read(op.B, i, SrcBytes(op), t);
-        var s = ScalarValue(op.S);
-        var v = VectorMath.Apply(op.Kind, op.Type, a, b, s);
+        var a = Read(op.A, i, SrcBytes(op));
+        var b = op.B.Kind == OperandKind.None ? 0f : Read(op.B, i, SrcBytes(op));
+        var v = VectorMath.Apply(op.Kind, op.Type, a, b, ScalarValue(op.S));
         Write(op.Dst, i, DstBytes(op), v, t);
     }
 
-    private float Read(in Operand o, int i, int elemBytes, long t)
+    private float Read(in Operand o, int i, int elemBytes)
     {
         switch (o.Kind)
         {
@@ -444,7 +454,7 @@ internal sealed class ComputeEngine
                         var w = _inQueues[d.Queue]!.Pop();
                         return elemBytes == 4 ? w.AsFloat : (float)BitConverter.UInt16BitsToHalf(w.Low16);
                     case DsdKind.Fifo:
-                        return _fifos[d.FifoId]!.Pop();
+                        return _fifos![d.FifoId]!.Pop();
                 }
                 break;
         }
@@ -467,9 +477,9 @@ internal sealed class ComputeEngine
                 _pe.RampInputPushed(d.Color);
                 break;
             case DsdKind.Fifo:
-                var f = _fifos[d.FifoId]!;
+                var f = _fifos![d.FifoId]!;
                 f.Push(v);
-                if (f.ActivateOnPushTask >= 0) _activated[f.ActivateOnPushTask] = true;
+                if (f.ActivateOnPushTask >= 0) _activated |= 1UL << f.ActivateOnPushTask;
                 break;
         }
     }
@@ -481,7 +491,7 @@ internal sealed class ComputeEngine
         return op.Dst.Kind switch
         {
             DsdKind.FabOut => !_outQueues[op.Dst.Queue]!.IsFull,
-            DsdKind.Fifo => !_fifos[op.Dst.FifoId]!.IsFull,
+            DsdKind.Fifo => !_fifos![op.Dst.FifoId]!.IsFull,
             _ => true,
         };
     }
@@ -492,35 +502,44 @@ internal sealed class ComputeEngine
         return o.Dsd.Kind switch
         {
             DsdKind.FabIn => _inQueues[o.Dsd.Queue]!.HeadReady(t) && !_inQueues[o.Dsd.Queue]!.Peek().IsControl,
-            DsdKind.Fifo => !_fifos[o.Dsd.FifoId]!.IsEmpty,
+            DsdKind.Fifo => !_fifos![o.Dsd.FifoId]!.IsEmpty,
             _ => true,
         };
     }
 
-    /// <summary>Moves one element of a streaming op if its queues allow (fabric links carry one wavelet per cycle).</summary>
-    private void StepStream(ref Stream s, long t, Band band, bool isMain)
+    /// <summary>One element of a streaming op if its queues allow; returns true when the op finished.</summary>
+    private bool StepStream(in Op op, ref int next, ref long waitSince, long t, Band band)
     {
-        if (!CanStep(s.Op, t))
+        if (!CanStep(op, t))
         {
-            if (s.WaitSince < 0) s.WaitSince = t;
-            return;
+            if (waitSince < 0) waitSince = t;
+            return false;
         }
-        if (s.WaitSince >= 0) { StallCycles += t - s.WaitSince; s.WaitSince = -1; }
-        StepElement(s.Op, s.Next, t);
-        s.Next++;
-        Flops += VectorMath.FlopsPerElement(s.Op.Kind);
+        if (waitSince >= 0) { StallCycles += t - waitSince; waitSince = -1; }
+        StepElement(op, next, t);
+        next++;
+        Flops += VectorMath.FlopsPerElement(op.Kind);
         ElementsProcessed++;
         band.Moves++;
         CountBusy(t, t + 1);
-        if (s.Next < s.Op.Dst.Length) return;
-        s.Active = false;
-        if (!isMain)
-        {
-            _activeUts--;
-            if (s.Op.OnDone.ActivateTask >= 0) _activated[s.Op.OnDone.ActivateTask] = true;
-            if (s.Op.OnDone.UnblockTask >= 0) _blocked[s.Op.OnDone.UnblockTask] = false;
-        }
-        else _busyUntil = t + 1;
+        return next >= op.Dst.Length;
+    }
+
+    private void StepMain(long t, Band band)
+    {
+        ref var op = ref CollectionsMarshal.AsSpan(_ops)[_mainOp];
+        if (!StepStream(op, ref _mainNext, ref _mainWaitSince, t, band)) return;
+        _mainActive = false;
+        _busyUntil = t + 1;
+    }
+
+    private void StepMicrothread(ref Microthread ut, long t, Band band)
+    {
+        if (!StepStream(ut.Op, ref ut.Next, ref ut.WaitSince, t, band)) return;
+        ut.Active = false;
+        _activeUts--;
+        if (ut.Op.OnDone.ActivateTask >= 0) _activated |= 1UL << ut.Op.OnDone.ActivateTask;
+        if (ut.Op.OnDone.UnblockTask >= 0) _blocked &= ~(1UL << ut.Op.OnDone.UnblockTask);
     }
 
     private long NextWake(long t)
@@ -528,18 +547,18 @@ internal sealed class ComputeEngine
         var next = long.MaxValue;
         var t1 = t + 1;
         if (_activeUts != 0)
-            for (var u = 0; u < _uts.Length; u++)
+            for (var u = 0; u < _uts!.Length; u++)
                 if (_uts[u].Active) next = Math.Min(next, StreamWake(_uts[u].Op, t1));
         if (t1 < _busyUntil) return Math.Min(next, _busyUntil);
-        if (_main.Active) next = Math.Min(next, StreamWake(_main.Op, t1));
+        if (_mainActive) next = Math.Min(next, StreamWake(CollectionsMarshal.AsSpan(_ops)[_mainOp], t1));
         else if (_opHead < _ops.Count)
         {
-            var op = _ops[_opHead];
-            if (!(op.Code == OpCode.Vector && op.Async && _uts[MicrothreadOf(op)].Active)) return t1;
+            ref var op = ref CollectionsMarshal.AsSpan(_ops)[_opHead];
+            if (!(op.Code == OpCode.Vector && op.Async && _uts![MicrothreadOf(op)].Active)) return t1;
         }
         else if (HasRunnableTask(t1)) return t1;
         // Wavelets already in input queues but not yet through the ramp may start a task when they become visible.
-        for (var q = 0; q < PeCode.MaxQueues; q++)
+        for (var q = 0; q < _inQueues.Length; q++)
             if (_inQueues[q] is { IsEmpty: false } f && f.HeadReadyCycle > t) next = Math.Min(next, f.HeadReadyCycle);
         return next;
     }
@@ -558,7 +577,8 @@ internal sealed class ComputeEngine
     /// <summary>Closes open waits at the end of a run so stall counts cover the whole run.</summary>
     internal void CloseWaits(long endCycle)
     {
-        if (_main.Active && _main.WaitSince >= 0) { StallCycles += endCycle - _main.WaitSince; _main.WaitSince = endCycle; }
+        if (_mainActive && _mainWaitSince >= 0) { StallCycles += endCycle - _mainWaitSince; _mainWaitSince = endCycle; }
+        if (_uts is null) return;
         for (var u = 0; u < _uts.Length; u++)
             if (_uts[u].Active && _uts[u].WaitSince >= 0) { StallCycles += endCycle - _uts[u].WaitSince; _uts[u].WaitSince = endCycle; }
     }
@@ -566,32 +586,36 @@ internal sealed class ComputeEngine
     /// <summary>Anything left undone at quiescence: a deadlock report lists these.</summary>
     internal IEnumerable<string> StuckState()
     {
-        if (_main.Active) yield return $"main thread waits in a {_main.Op.Kind} op at element {_main.Next}/{_main.Op.Dst.Length} ({Waiting(_main.Op)})";
-        for (var u = 0; u < _uts.Length; u++)
-            if (_uts[u].Active) yield return $"microthread {u} waits in a {_uts[u].Op.Kind} op at element {_uts[u].Next}/{_uts[u].Op.Dst.Length} ({Waiting(_uts[u].Op)})";
+        if (_mainActive)
+        {
+            var op = _ops[_mainOp];
+            yield return $"main thread waits in a {op.Kind} op at element {_mainNext}/{op.Dst.Length} ({Waiting(op)})";
+        }
+        if (_uts is not null)
+            for (var u = 0; u < _uts.Length; u++)
+                if (_uts[u].Active) yield return $"microthread {u} waits in a {_uts[u].Op.Kind} op at element {_uts[u].Next}/{_uts[u].Op.Dst.Length} ({Waiting(_uts[u].Op)})";
         if (_opHead < _ops.Count) yield return $"task {_currentTask} has {_ops.Count - _opHead} ops not issued";
-        for (var q = 0; q < PeCode.MaxQueues; q++)
+        for (var q = 0; q < _inQueues.Length; q++)
             if (_inQueues[q] is { IsEmpty: false } f) yield return $"input queue {q} (color {_code.InputQueueColor[q]}) holds {f.Count} unconsumed wavelets";
         for (var id = 0; id < 64; id++)
-            if (_activated[id] && _blocked[id]) yield return $"task {id} is activated but blocked";
+            if (Activated(id) && Blocked(id)) yield return $"task {id} is activated but blocked";
     }
 
-    private string Waiting(in Op op)
+    private static string Waiting(in Op op)
     {
         var parts = new List<string>();
         if (op.A.Kind == OperandKind.Dsd && op.A.Dsd.Kind == DsdKind.FabIn) parts.Add($"fabin color {op.A.Dsd.Color} queue {op.A.Dsd.Queue}");
         if (op.B.Kind == OperandKind.Dsd && op.B.Dsd.Kind == DsdKind.FabIn) parts.Add($"fabin color {op.B.Dsd.Color} queue {op.B.Dsd.Queue}");
         if (op.Dst.Kind == DsdKind.FabOut) parts.Add($"fabout color {op.Dst.Color} queue {op.Dst.Queue}");
-        if (op.Dst.Kind == DsdKind.Fifo || op.A.Dsd.Kind == DsdKind.Fifo) parts.Add("FIFO");
+        if (op.Dst.Kind == DsdKind.Fifo || (op.A.Kind == OperandKind.Dsd && op.A.Dsd.Kind == DsdKind.Fifo)) parts.Add("FIFO");
         return string.Join(", ", parts);
     }
 
-    internal bool IsStuck => _main.Active || _activeUts != 0 || _opHead < _ops.Count || StuckQueues();
+    internal bool IsStuck => _mainActive || _activeUts != 0 || _opHead < _ops.Count || (_activated & _blocked) != 0 || AnyInputQueued();
 
-    private bool StuckQueues()
+    private bool AnyInputQueued()
     {
-        for (var q = 0; q < PeCode.MaxQueues; q++) if (_inQueues[q] is { IsEmpty: false }) return true;
-        for (var id = 0; id < 64; id++) if (_activated[id] && _blocked[id]) return true;
+        foreach (var q in _inQueues) if (q is { IsEmpty: false }) return true;
         return false;
     }
 }

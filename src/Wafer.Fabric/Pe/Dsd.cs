@@ -7,7 +7,17 @@ public enum DsdKind : byte { Mem1D, Mem4D, FabIn, FabOut, Fifo }
 /// fabric DSDs stream one wavelet per element; FIFO DSDs address a FIFO declared in the PE code.</summary>
 public readonly record struct Dsd
 {
+    /// <summary>Extents (innermost first) and element strides of a 4-D memory DSD.</summary>
+    public sealed record Shape4D(int E0, int E1, int E2, int E3, int S0, int S1, int S2, int S3);
+
     public DsdKind Kind { get; init; }
+    /// <summary>Fabric-out only: send control wavelets.</summary>
+    public bool Control { get; init; }
+    private readonly byte _color, _queue;
+    public int Color { get => _color; init => _color = (byte)value; }
+    /// <summary>Input or output queue of a fabric DSD, or the FIFO ID of a FIFO DSD.</summary>
+    public int Queue { get => _queue; init => _queue = (byte)value; }
+    public int FifoId { get => _queue; init => _queue = (byte)value; }
     /// <summary>Byte address of element 0 (memory DSDs).</summary>
     public int BaseAddress { get; init; }
     /// <summary>Number of elements (the product of extents for 4-D).</summary>
@@ -16,14 +26,9 @@ public readonly record struct Dsd
     public int Stride { get; init; }
     /// <summary>Element offset added to the base (1-D), moved by <see cref="WithOffset"/> like @increment_dsd_offset.</summary>
     public int Offset { get; init; }
-    /// <summary>4-D extents and strides, innermost first; strides are relative to the reset of inner dimensions (SDK mem4d_dsd).</summary>
-    public (int, int, int, int) Extents { get; init; }
-    public (int, int, int, int) Strides4 { get; init; }
-    public int Color { get; init; }
-    public int Queue { get; init; }
-    /// <summary>Fabric-out only: send control wavelets.</summary>
-    public bool Control { get; init; }
-    public int FifoId { get; init; }
+    /// <summary>4-D extents and strides, innermost first; strides are relative to the reset of inner dimensions (SDK mem4d_dsd).
+    /// Held by reference so 1-D DSDs (the common case) stay small.</summary>
+    public Shape4D? Shape { get; init; }
 
     public static Dsd Mem1D(int baseAddress, int length, int stride = 1, int offset = 0) =>
         new() { Kind = DsdKind.Mem1D, BaseAddress = baseAddress, Length = length, Stride = stride, Offset = offset };
@@ -35,10 +40,11 @@ public readonly record struct Dsd
             throw new FabricProgramException($"mem4d DSD needs 1 to 4 extents with as many strides (got {extents.Length} and {strides.Length})");
         int E(int i) => i < extents.Length ? extents[i] : 1;
         int S(int i) => i < strides.Length ? strides[i] : 0;
+        if (extents.Any(e => e < 1)) throw new FabricProgramException($"mem4d DSD extents must be >= 1 (got {string.Join(",", extents)})");
         return new Dsd
         {
             Kind = DsdKind.Mem4D, BaseAddress = baseAddress, Length = E(0) * E(1) * E(2) * E(3),
-            Extents = (E(0), E(1), E(2), E(3)), Strides4 = (S(0), S(1), S(2), S(3)),
+            Shape = new Shape4D(E(0), E(1), E(2), E(3), S(0), S(1), S(2), S(3)),
         };
     }
 
@@ -58,8 +64,7 @@ public readonly record struct Dsd
     public int Address(int i, int elemBytes)
     {
         if (Kind == DsdKind.Mem1D) return BaseAddress + (Offset + i * Stride) * elemBytes;
-        var (e0, e1, e2, _) = Extents;
-        var (s0, s1, s2, s3) = Strides4;
+        var (e0, e1, e2, _, s0, s1, s2, s3) = Shape!;
         var i0 = i % e0; var r = i / e0;
         var i1 = r % e1; r /= e1;
         var i2 = r % e2; var i3 = r / e2;
@@ -76,7 +81,7 @@ public readonly record struct Dsd
             return (Math.Min(a, b), Math.Max(a, b) + elemBytes);
         }
         int lo = int.MaxValue, hi = int.MinValue;
-        var (e0, e1, e2, e3) = Extents;
+        var (e0, e1, e2, e3, _, _, _, _) = Shape!;
         foreach (var c in new[] { 0, e0 - 1 })
         foreach (var d in new[] { 0, e1 - 1 })
         foreach (var e in new[] { 0, e2 - 1 })

@@ -28,15 +28,32 @@ public enum ElemType : byte { F32, F16 }
 
 public enum OperandKind : byte { None, Dsd, Immediate, MemoryScalar }
 
-/// <summary>A source operand: a DSD, an immediate, or a scalar read from SRAM when the op executes (like CSL's x[i]).</summary>
-public readonly record struct Operand(OperandKind Kind, Dsd Dsd, float Immediate, int Address)
+/// <summary>A source operand: a DSD, an immediate, or a scalar read from SRAM when the op executes (like CSL's x[i]).
+/// A memory scalar keeps its byte address in the DSD's base address field.</summary>
+public readonly record struct Operand(OperandKind Kind, Dsd Dsd, float Immediate)
 {
-    public static implicit operator Operand(Dsd dsd) => new(OperandKind.Dsd, dsd, 0, 0);
-    public static implicit operator Operand(float value) => new(OperandKind.Immediate, default, value, 0);
-    public static Operand Imm(float value) => new(OperandKind.Immediate, default, value, 0);
+    public int Address => Dsd.BaseAddress;
+    public static implicit operator Operand(Dsd dsd) => new(OperandKind.Dsd, dsd, 0);
+    public static implicit operator Operand(float value) => new(OperandKind.Immediate, default, value);
+    public static Operand Imm(float value) => new(OperandKind.Immediate, default, value);
     /// <summary>A scalar loaded from byte address <paramref name="address"/> when the op executes.</summary>
-    public static Operand Mem(int address) => new(OperandKind.MemoryScalar, default, 0, address);
-    public static readonly Operand None = new(OperandKind.None, default, 0, 0);
+    public static Operand Mem(int address) => new(OperandKind.MemoryScalar, new Dsd { BaseAddress = address }, 0);
+    public static readonly Operand None = new(OperandKind.None, default, 0);
+}
+
+/// <summary>The scalar operand of an FMAC: an immediate or an SRAM word read when the op executes.</summary>
+public readonly record struct ScalarOperand(OperandKind Kind, float Immediate, int Address)
+{
+    public static implicit operator ScalarOperand(float value) => new(OperandKind.Immediate, value, 0);
+    public static ScalarOperand Mem(int address) => new(OperandKind.MemoryScalar, 0, address);
+    public static implicit operator ScalarOperand(Operand o) => o.Kind switch
+    {
+        OperandKind.Immediate => new(OperandKind.Immediate, o.Immediate, 0),
+        OperandKind.MemoryScalar => new(OperandKind.MemoryScalar, 0, o.Address),
+        OperandKind.None => new(OperandKind.None, 0, 0),
+        _ => throw new FabricProgramException("the scalar operand of an FMAC must be an immediate or a memory scalar, not a DSD"),
+    };
+    public static readonly ScalarOperand None = new(OperandKind.None, 0, 0);
 }
 
 /// <summary>What an async op does when it completes (CSL .activate / .unblock).</summary>
@@ -57,7 +74,8 @@ internal struct Op
     public ElemType Type;
     public bool Async;
     public Dsd Dst;
-    public Operand A, B, S;
+    public Operand A, B;
+    public ScalarOperand S;
     public Completion OnDone;
     public int TaskId;
     public int Cycles;

@@ -48,6 +48,38 @@ public sealed class PeCode(string name)
     /// <summary>A FIFO of fp32 elements (@allocate_fifo); optionally activates a local task whenever an element is pushed.</summary>
     public PeCode Fifo(int id, int capacity, int activateOnPushTask = -1) { Fifos.Add(new FifoDef(id, capacity, activateOnPushTask)); return this; }
 
+    private SymbolTable? _symbols;
+
+    /// <summary>Symbol addresses, laid out once and shared by every PE running this code (allocation is deterministic).</summary>
+    internal SymbolTable Layout(int x, int y, int usableBytes)
+    {
+        if (_symbols is { } t && t.UsableBytes == usableBytes) return t;
+        var table = new SymbolTable(usableBytes);
+        foreach (var s in Symbols) table.Allocate(s.Name, s.Bytes, x, y);
+        return _symbols = table;
+    }
+
+    private int[]? _inQueueOfColor;
+    private int[]? _boundTasks;
+
+    /// <summary>Task IDs with a body, ascending (shared by every PE running this code).</summary>
+    internal int[] BoundTasks() => _boundTasks ??= Enumerable.Range(0, 64).Where(id => Tasks[id] is not null).ToArray();
+
+    /// <summary>Input queue bound to each color (-1: none), shared by every PE running this code.</summary>
+    internal int[] InputQueueOfColor() => _inQueueOfColor ??= MakeInputQueueOfColor();
+
+    private int[] MakeInputQueueOfColor()
+    {
+        var map = Enumerable.Repeat(-1, 32).ToArray();
+        for (var q = 0; q < MaxQueues; q++)
+            if (InputQueueColor[q] is >= 0 and < 32 and var c)
+            {
+                if (map[c] >= 0) throw new FabricProgramException($"PE code '{Name}': color clash: color {c} is bound to input queues {map[c]} and {q}");
+                map[c] = q;
+            }
+        return map;
+    }
+
     private PeCode Bind(int id, TaskDef def)
     {
         if (id is < 0 or >= 64) throw new FabricProgramException($"PE code '{Name}': task ID {id} is outside 0..63");

@@ -12,7 +12,8 @@ public sealed class ProcessingElement
     internal readonly int X, Y, Index;
     internal readonly Simulator Sim;
     internal ColorChannel?[]? Channels;
-    internal LinkOut?[]? Out;
+    /// <summary>Links this PE's routes accept wavelets from (bit per Direction), so phase 1 polls only those.</summary>
+    internal byte RxLinks;
     internal uint NonEmpty;
     internal ComputeEngine? Ce;
     internal int Band;
@@ -36,25 +37,20 @@ public sealed class ProcessingElement
     public int PosY => Y;
     public Sram? Sram => Ce?.Sram;
 
-    internal ColorChannel? Channel(int color) => Channels?[color];
+    internal ColorChannel? Channel(int color) => Channels is { } chs && color < chs.Length ? chs[color] : null;
 
     internal void SetRoute(int color, ColorRoute route)
     {
-        Channels ??= new ColorChannel?[Sim.Config.ColorCount];
+        Channels ??= new ColorChannel?[color + 1];
+        if (Channels.Length <= color) Array.Resize(ref Channels, color + 1);
         if (Channels[color] is not null)
             throw new FabricProgramException($"PE ({X},{Y}): color clash: color {color} is routed twice");
         var ch = new ColorChannel(color, route);
         var depth = Sim.Config.RouterBufferDepthWavelets;
         for (var d = 0; d < DirectionExtensions.LinkCount; d++)
             if (((int)route.AllRx & (1 << d)) != 0) ch.In[d] = new WaveletFifo(depth);
-        for (var d = 0; d < DirectionExtensions.LinkCount; d++)
-            if (((int)route.AllTx & (1 << d)) != 0)
-            {
-                Out ??= new LinkOut?[DirectionExtensions.LinkCount];
-                Out[d] ??= new LinkOut(Sim.Config.HopLatencyCycles);
-                WaveletsOutByPort ??= new long[DirectionExtensions.PortCount];
-            }
-        if ((route.AllTx & Ports.Ramp) != 0) WaveletsOutByPort ??= new long[DirectionExtensions.PortCount];
+        RxLinks |= (byte)((int)route.AllRx & 0xF);
+        if (route.AllTx != Ports.None) WaveletsOutByPort ??= new long[DirectionExtensions.PortCount];
         Channels[color] = ch;
     }
 
@@ -72,21 +68,22 @@ public sealed class ProcessingElement
     /// wavelets are still in flight towards this PE (hop latency above 1).</summary>
     private bool ReceiveLinks(long t, Band band)
     {
-        var latency = Sim.Config.HopLatencyCycles;
-        var ring = latency + 1;
-        var slot = (int)(t % ring);
+        var links = Sim.Links;
+        var latency = links.LatencyCycles;
+        var slot = links.SlotOf(t);
         uint arrived = 0;
         var pending = false;
-        for (var d = 0; d < DirectionExtensions.LinkCount; d++)
+        for (int mask = RxLinks; mask != 0; mask &= mask - 1)
         {
-            var from = Sim.Neighbor(this, (Direction)d);
-            var link = from?.Out?[(int)((Direction)d).Opposite()];
-            if (link is null) continue;
-            if (link.Arrival[slot] == t)
+            var d = BitOperations.TrailingZeroCount(mask);
+            var from = Sim.NeighborIndex(Index, X, Y, (Direction)d);
+            if (from < 0) continue;
+            var at = links.Index(from, (int)((Direction)d).Opposite(), slot);
+            if (links.Arrival[at] == t)
             {
-                var w = link.Slots[slot];
+                var w = links.Wavelets[at];
                 var c = w.Color;
-                var fifo = Channels![c]?.In[d];
+                var fifo = Channel(c)?.In[d];
                 if (fifo is null)
                     throw new FabricProgramException(
                         $"PE ({X},{Y}): cycle {t}: a wavelet on color {c} arrived from {(Direction)d} but no route of color {c} accepts {(Direction)d}");
@@ -99,7 +96,7 @@ public sealed class ProcessingElement
                 if (Watched) band.Trace.Wavelet(t, this, w, "arrive", (Direction)d);
             }
             for (var k = 1; k < latency && !pending; k++)
-                if (link.Arrival[(int)((t + k) % ring)] == t + k) pending = true;
+                if (links.Arrival[links.Index(from, (int)((Direction)d).Opposite(), links.SlotOf(t + k))] == t + k) pending = true;
         }
         return pending;
     }
@@ -141,10 +138,10 @@ public sealed class ProcessingElement
                     var down = ch.Down[p]!;
                     var inFlight = (ushort)(ch.Sent[p] - down.ConsumedBefore((int)((Direction)p).Opposite(), t));
                     if (inFlight >= cfg.RouterBufferDepthWavelets) continue;
-                    var link = Out![p]!;
-                    var s = (int)((t + cfg.HopLatencyCycles) % (cfg.HopLatencyCycles + 1));
-                    link.Slots[s] = w;
-                    link.Arrival[s] = t + cfg.HopLatencyCycles;
+                    var links = Sim.Links;
+                    var at = links.Index(Index, p, links.SlotOf(t + links.LatencyCycles));
+                    links.Wavelets[at] = w;
+                    links.Arrival[at] = t + links.LatencyCycles;
                     ch.Sent[p]++;
                     band.Wake(Sim.Neighbor(this, (Direction)p)!);
                 }

@@ -1,45 +1,56 @@
-// A PE's SRAM: a bump allocator of named symbols over a byte array that grows only as far as symbols reach,
-// so a 745,500-PE wafer costs host memory only for what its program uses (DESIGN.md §2.1).
+// A PE's SRAM: a byte array exactly as big as the program's symbols reach, so a 745,500-PE wafer costs host memory
+// only for what its program uses (DESIGN.md §2.1); symbol tables are shared by the PEs that run the same code.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Wafer.Fabric.Pe;
 
-public sealed class Sram
+/// <summary>Symbol addresses of one PeCode: a bump allocator, 4-byte aligned, checked against usable SRAM.</summary>
+internal sealed class SymbolTable(int usableBytes)
 {
-    private readonly int _x, _y, _usableBytes;
-    private byte[] _bytes = [];
-    private Dictionary<string, (int Address, int Bytes)>? _symbols;
-
-    internal Sram(int x, int y, int usableBytes) { _x = x; _y = y; _usableBytes = usableBytes; }
-
+    private readonly Dictionary<string, (int Address, int Bytes)> _symbols = new(StringComparer.Ordinal);
+    public int UsableBytes { get; } = usableBytes;
     public int AllocatedBytes { get; private set; }
-    public int UsableBytes => _usableBytes;
-    internal Span<byte> Bytes => _bytes.AsSpan(0, AllocatedBytes);
 
-    /// <summary>Allocates a symbol, 4-byte aligned; a program that does not fit is rejected with the byte counts.</summary>
-    public int Allocate(string symbol, int bytes)
+    public void Allocate(string symbol, int bytes, int x, int y)
     {
-        if (bytes < 0) throw new FabricProgramException($"PE ({_x},{_y}): symbol '{symbol}' has negative size {bytes}");
-        _symbols ??= new Dictionary<string, (int, int)>(StringComparer.Ordinal);
-        if (_symbols.ContainsKey(symbol)) throw new FabricProgramException($"PE ({_x},{_y}): symbol '{symbol}' is allocated twice");
+        if (bytes < 0) throw new FabricProgramException($"PE ({x},{y}): symbol '{symbol}' has negative size {bytes}");
+        if (_symbols.ContainsKey(symbol)) throw new FabricProgramException($"PE ({x},{y}): symbol '{symbol}' is allocated twice");
         var address = (AllocatedBytes + 3) & ~3;
         var end = (long)address + bytes;
-        if (end > _usableBytes)
+        if (end > UsableBytes)
             throw new FabricProgramException(
-                $"PE ({_x},{_y}): SRAM overflow: symbol '{symbol}' needs {bytes} bytes at {address}, program needs {end} bytes but the PE has {_usableBytes} usable");
+                $"PE ({x},{y}): SRAM overflow: symbol '{symbol}' needs {bytes} bytes at {address}, program needs {end} bytes but the PE has {UsableBytes} usable");
         _symbols[symbol] = (address, bytes);
         AllocatedBytes = (int)end;
-        if (_bytes.Length < AllocatedBytes) Array.Resize(ref _bytes, Math.Min(_usableBytes, Math.Max(AllocatedBytes, _bytes.Length * 2)));
-        return address;
     }
 
-    public (int Address, int Bytes) Symbol(string name) =>
-        _symbols is not null && _symbols.TryGetValue(name, out var s)
-            ? s
-            : throw new FabricProgramException($"PE ({_x},{_y}): no symbol '{name}'");
+    public bool TryGet(string name, out (int Address, int Bytes) symbol) => _symbols.TryGetValue(name, out symbol);
+}
 
-    public bool HasSymbol(string name) => _symbols?.ContainsKey(name) ?? false;
+public sealed class Sram
+{
+    private readonly int _x, _y;
+    private readonly byte[] _bytes;
+    private readonly SymbolTable _symbols;
+
+    internal Sram(int x, int y, SymbolTable symbols)
+    {
+        _x = x;
+        _y = y;
+        _symbols = symbols;
+        _bytes = new byte[symbols.AllocatedBytes];
+    }
+
+    /// <summary>Bytes the program's symbols occupy; the host array is exactly this big (lazily sized SRAM).</summary>
+    public int AllocatedBytes => _bytes.Length;
+    public int UsableBytes => _symbols.UsableBytes;
+    internal Span<byte> Bytes => _bytes;
+
+    public (int Address, int Bytes) Symbol(string name) =>
+        _symbols.TryGet(name, out var s) ? s : throw new FabricProgramException($"PE ({_x},{_y}): no symbol '{name}'");
+
+    public bool HasSymbol(string name) => _symbols.TryGet(name, out _);
 
     /// <summary>Throws unless [address, address + bytes) lies inside allocated SRAM.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

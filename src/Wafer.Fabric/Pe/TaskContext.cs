@@ -6,11 +6,12 @@ namespace Wafer.Fabric.Pe;
 
 public sealed class TaskContext
 {
-    private readonly ComputeEngine _ce;
-    private readonly ProcessingElement _pe;
+    private ComputeEngine _ce = null!;
+    private ProcessingElement _pe = null!;
     private bool _inBody;
 
-    internal TaskContext(ComputeEngine ce, ProcessingElement pe) { _ce = ce; _pe = pe; }
+    /// <summary>One context per worker thread, pointed at the engine whose task is running.</summary>
+    internal TaskContext() { }
 
     public int X => _pe.X;
     public int Y => _pe.Y;
@@ -24,8 +25,15 @@ public sealed class TaskContext
     /// <summary>High half of the payload (index in the sparse convention).</summary>
     public ushort ArgHigh => (ushort)(Arg >> 16);
 
-    internal void Begin(int task, uint arg) { TaskId = task; Arg = arg; _inBody = true; _ce.IssuedThisCall = 0; }
-    internal void BeginContinuation() { _inBody = true; _ce.IssuedThisCall = 0; }
+    internal void Begin(ComputeEngine ce, ProcessingElement pe, int task, uint arg)
+    {
+        _ce = ce;
+        _pe = pe;
+        TaskId = task;
+        Arg = arg;
+        _inBody = true;
+        _ce.IssuedThisCall = 0;
+    }
     internal void End() => _inBody = false;
 
     // ------------------------------------------------------------ memory
@@ -54,27 +62,27 @@ public sealed class TaskContext
 
     // ------------------------------------------------------------ fp32 DSD ops (wse2.md §2.2)
 
-    public void Fmovs(Dsd dst, Operand a, Completion? async = null) => Vec(VecKind.Mov, ElemType.F32, dst, a, Operand.None, Operand.None, async);
-    public void Fadds(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Add, ElemType.F32, dst, a, b, Operand.None, async);
-    public void Fsubs(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Sub, ElemType.F32, dst, a, b, Operand.None, async);
-    public void Fmuls(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Mul, ElemType.F32, dst, a, b, Operand.None, async);
-    public void Fmaxs(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Max, ElemType.F32, dst, a, b, Operand.None, async);
-    public void Fnegs(Dsd dst, Operand a, Completion? async = null) => Vec(VecKind.Neg, ElemType.F32, dst, a, Operand.None, Operand.None, async);
+    public void Fmovs(Dsd dst, Operand a, Completion? async = null) => Vec(VecKind.Mov, ElemType.F32, dst, a, Operand.None, ScalarOperand.None, async);
+    public void Fadds(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Add, ElemType.F32, dst, a, b, ScalarOperand.None, async);
+    public void Fsubs(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Sub, ElemType.F32, dst, a, b, ScalarOperand.None, async);
+    public void Fmuls(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Mul, ElemType.F32, dst, a, b, ScalarOperand.None, async);
+    public void Fmaxs(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Max, ElemType.F32, dst, a, b, ScalarOperand.None, async);
+    public void Fnegs(Dsd dst, Operand a, Completion? async = null) => Vec(VecKind.Neg, ElemType.F32, dst, a, Operand.None, ScalarOperand.None, async);
     /// <summary>dst = a + b * s (@fmacs).</summary>
-    public void Fmacs(Dsd dst, Operand a, Operand b, Operand s, Completion? async = null) => Vec(VecKind.Fmac, ElemType.F32, dst, a, b, s, async);
+    public void Fmacs(Dsd dst, Operand a, Operand b, ScalarOperand s, Completion? async = null) => Vec(VecKind.Fmac, ElemType.F32, dst, a, b, s, async);
 
     // ------------------------------------------------------------ fp16 DSD ops (real half precision)
 
-    public void Fmovh(Dsd dst, Operand a, Completion? async = null) => Vec(VecKind.Mov, ElemType.F16, dst, a, Operand.None, Operand.None, async);
-    public void Faddh(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Add, ElemType.F16, dst, a, b, Operand.None, async);
-    public void Fsubh(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Sub, ElemType.F16, dst, a, b, Operand.None, async);
-    public void Fmulh(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Mul, ElemType.F16, dst, a, b, Operand.None, async);
-    public void Fmaxh(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Max, ElemType.F16, dst, a, b, Operand.None, async);
-    public void Fmach(Dsd dst, Operand a, Operand b, Operand s, Completion? async = null) => Vec(VecKind.Fmac, ElemType.F16, dst, a, b, s, async);
+    public void Fmovh(Dsd dst, Operand a, Completion? async = null) => Vec(VecKind.Mov, ElemType.F16, dst, a, Operand.None, ScalarOperand.None, async);
+    public void Faddh(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Add, ElemType.F16, dst, a, b, ScalarOperand.None, async);
+    public void Fsubh(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Sub, ElemType.F16, dst, a, b, ScalarOperand.None, async);
+    public void Fmulh(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Mul, ElemType.F16, dst, a, b, ScalarOperand.None, async);
+    public void Fmaxh(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Max, ElemType.F16, dst, a, b, ScalarOperand.None, async);
+    public void Fmach(Dsd dst, Operand a, Operand b, ScalarOperand s, Completion? async = null) => Vec(VecKind.Fmac, ElemType.F16, dst, a, b, s, async);
     /// <summary>fp16 to fp32 (@fh2s).</summary>
-    public void Fh2s(Dsd dst, Operand a, Completion? async = null) => Vec(VecKind.H2S, ElemType.F32, dst, a, Operand.None, Operand.None, async);
+    public void Fh2s(Dsd dst, Operand a, Completion? async = null) => Vec(VecKind.H2S, ElemType.F32, dst, a, Operand.None, ScalarOperand.None, async);
     /// <summary>fp32 to fp16 (@fs2h).</summary>
-    public void Fs2h(Dsd dst, Operand a, Completion? async = null) => Vec(VecKind.S2H, ElemType.F32, dst, a, Operand.None, Operand.None, async);
+    public void Fs2h(Dsd dst, Operand a, Completion? async = null) => Vec(VecKind.S2H, ElemType.F32, dst, a, Operand.None, ScalarOperand.None, async);
 
     // ------------------------------------------------------------ task control
 
@@ -98,18 +106,17 @@ public sealed class TaskContext
         if (task is < 0 or >= 64) throw new FabricProgramException($"PE ({X},{Y}): task ID {task} is outside 0..63");
     }
 
-    private void Vec(VecKind kind, ElemType type, Dsd dst, Operand a, Operand b, Operand s, Completion? async)
+    private void Vec(VecKind kind, ElemType type, Dsd dst, Operand a, Operand b, ScalarOperand s, Completion? async)
     {
         if (!_inBody) throw new FabricProgramException($"PE ({X},{Y}): DSD op issued outside a running task");
         var srcBytes = type == ElemType.F16 || kind == VecKind.H2S ? 2 : 4;
         var dstBytes = type == ElemType.F16 || kind == VecKind.S2H ? 2 : 4;
         if (dst.Kind == DsdKind.FabIn) throw new FabricProgramException($"PE ({X},{Y}): a fabin DSD cannot be a destination (wse2.md §2.5)");
-        CheckDsd(dst, dstBytes, "destination");
+        CheckDsd(dst, dstBytes, "destination DSD");
         var fabIns = CheckSource(a, dst, srcBytes) + CheckSource(b, dst, srcBytes);
         if (fabIns > 1 && a.Dsd.Queue == b.Dsd.Queue)
             throw new FabricProgramException($"PE ({X},{Y}): both sources read input queue {a.Dsd.Queue}");
         if (s.Kind == OperandKind.MemoryScalar) _ce.Sram.Check(s.Address, 4, "scalar operand");
-        if (s.Kind == OperandKind.Dsd) throw new FabricProgramException($"PE ({X},{Y}): the scalar operand of an FMAC must be a scalar");
         _ce.Issue(new Op
         {
             Code = OpCode.Vector, Kind = kind, Type = type, Dst = dst, A = a, B = b, S = s,
@@ -125,19 +132,19 @@ public sealed class TaskContext
         if (o.Dsd.Kind == DsdKind.FabOut) throw new FabricProgramException($"PE ({X},{Y}): a fabout DSD cannot be a source (wse2.md §2.5)");
         if (o.Dsd.Length != dst.Length)
             throw new FabricProgramException($"PE ({X},{Y}): DSD op length mismatch: destination has {dst.Length} elements, a source has {o.Dsd.Length}");
-        CheckDsd(o.Dsd, srcBytes, "source");
+        CheckDsd(o.Dsd, srcBytes, "source DSD");
         return o.Dsd.Kind == DsdKind.FabIn ? 1 : 0;
     }
 
     private void CheckDsd(in Dsd d, int elemBytes, string role)
     {
-        if (d.Length < 0) throw new FabricProgramException($"PE ({X},{Y}): {role} DSD has negative length {d.Length}");
+        if (d.Length < 0) throw new FabricProgramException($"PE ({X},{Y}): {role} has negative length {d.Length}");
         switch (d.Kind)
         {
             case DsdKind.Mem1D:
             case DsdKind.Mem4D:
                 var (lo, hi) = d.ByteRange(elemBytes);
-                _ce.Sram.Check(lo, hi - lo, $"{role} DSD");
+                _ce.Sram.Check(lo, hi - lo, role);
                 break;
             case DsdKind.FabIn:
                 _ce.InQueue(d.Queue, d.Color);

@@ -4,6 +4,18 @@ using System.Runtime.CompilerServices;
 
 namespace Wafer.Fabric.Routing;
 
+[InlineArray(DirectionExtensions.PortCount)]
+internal struct FifoPerPort { private WaveletFifo? _e; }
+
+[InlineArray(DirectionExtensions.LinkCount)]
+internal struct ChannelPerLink { private ColorChannel? _e; }
+
+[InlineArray(DirectionExtensions.LinkCount)]
+internal struct CountPerLink { private ushort _e; }
+
+[InlineArray(DirectionExtensions.LinkCount)]
+internal struct WordPerLink { private long _e; }
+
 internal sealed class ColorChannel
 {
     public readonly int Color;
@@ -12,18 +24,18 @@ internal sealed class ColorChannel
 
     /// <summary>Input buffers by <see cref="Direction"/>; null where no switch position accepts that input.
     /// In[Ramp] is the compute engine's output queue bound to this color.</summary>
-    public readonly WaveletFifo?[] In = new WaveletFifo?[DirectionExtensions.PortCount];
+    public FifoPerPort In;
 
     /// <summary>The neighbour's channel that receives what this one sends on each link (resolved at load).</summary>
-    public readonly ColorChannel?[] Down = new ColorChannel?[DirectionExtensions.LinkCount];
+    public ChannelPerLink Down;
 
     /// <summary>Wavelets sent per output link, mod 2^16; with the neighbour's consumed count it gives the credits in use.</summary>
-    public readonly ushort[] Sent = new ushort[DirectionExtensions.LinkCount];
+    public CountPerLink Sent;
 
     /// <summary>Wavelets popped per input link, published to the upstream neighbour as a stamped word so that a reader
     /// in cycle t sees the count as of the end of t-1, whichever thread runs first (see docs/architecture.md, phase 3).</summary>
-    public readonly long[] ConsumedWord = new long[DirectionExtensions.LinkCount];
-    private readonly ushort[] _consumed = new ushort[DirectionExtensions.LinkCount];
+    public WordPerLink ConsumedWord;
+    private CountPerLink _consumed;
 
     /// <summary>The compute engine's input queue bound to this color (target of RAMP in tx), or null.</summary>
     public WaveletFifo? CeIn;
@@ -46,7 +58,7 @@ internal sealed class ColorChannel
     {
         get
         {
-            foreach (var f in In) if (f is { IsEmpty: false }) return true;
+            for (var d = 0; d < DirectionExtensions.PortCount; d++) if (In[d] is { IsEmpty: false }) return true;
             return false;
         }
     }

@@ -5,8 +5,8 @@ namespace Wafer.Fabric.Routing;
 
 internal sealed class WaveletFifo(int capacity)
 {
-    private readonly Wavelet[] _items = new Wavelet[capacity];
-    private readonly long[] _readyCycle = new long[capacity];
+    private struct Entry { public Wavelet Wavelet; public long ReadyCycle; }
+    private readonly Entry[] _items = new Entry[capacity];
     private int _head;
 
     public int Capacity => _items.Length;
@@ -19,22 +19,22 @@ internal sealed class WaveletFifo(int capacity)
     {
         var tail = _head + Count;
         if (tail >= _items.Length) tail -= _items.Length;
-        _items[tail] = w;
-        _readyCycle[tail] = readyCycle;
+        _items[tail].Wavelet = w;
+        _items[tail].ReadyCycle = readyCycle;
         Count++;
     }
 
     /// <summary>True when the head exists and is visible at <paramref name="cycle"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool HeadReady(long cycle) => Count > 0 && _readyCycle[_head] <= cycle;
+    public bool HeadReady(long cycle) => Count > 0 && _items[_head].ReadyCycle <= cycle;
 
-    public long HeadReadyCycle => _readyCycle[_head];
-    public Wavelet Peek() => _items[_head];
+    public long HeadReadyCycle => _items[_head].ReadyCycle;
+    public Wavelet Peek() => _items[_head].Wavelet;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Wavelet Pop()
     {
-        var w = _items[_head];
+        var w = _items[_head].Wavelet;
         _head++;
         if (_head == _items.Length) _head = 0;
         Count--;

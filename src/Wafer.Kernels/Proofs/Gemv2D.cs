@@ -90,26 +90,41 @@ public sealed class Gemv2D(string name, string description, int defaultWidth, in
     /// <summary>role: 0 first column (adds b, starts the chain), 1 middle, 2 last column (ends the chain), 3 alone (1 column).</summary>
     private static PeCode Code(int role, int x, int mb, int nb)
     {
-        var code = new PeCode($"gemv-{role}-{x & 1}").SymbolF32("A", mb * nb).SymbolF32("x", nb).SymbolF32("y", mb);
+        var code = new PeCode($"gemv-{role}-{x & 1}").SymbolF32("A", mb * nb).SymbolF32("x", nb).SymbolF32("y", mb).Symbol("j", 4);
         if (role is 0 or 3) code.SymbolF32("b", mb);
         int cIn = Chains.RowColor(x - 1, RowBaseColor), cOut = Chains.RowColor(x, RowBaseColor);
         if (role is 1 or 2) code.InputQueue(Chains.RowInQueue, cIn);
         if (role is 0 or 1) code.OutputQueue(Chains.RowOutQueue, cOut);
-        code.LocalTask(ComputeTask, ctx =>
+
+        // One loop iteration per column of A, like CSL's `for (cols) |j| { @fmacs(y, y, A_col, x[j]); A_col = @increment_dsd_offset(...) }`:
+        // the loop body is a continuation that reads the counter j from SRAM, issues one @fmacs, and re-arms itself
+        // (1 cycle of scalar loop overhead per column). When the columns are done it issues the row-reduction step.
+        Action<TaskContext>? loop = null;
+        loop = ctx =>
         {
+            var jAddress = ctx.Address("j");
+            var j = ctx.LoadI32(jAddress);
             var yDsd = ctx.Mem("y");
-            var aAddress = ctx.Address("A");
-            var xAddress = ctx.Address("x");
-            if (role is 0 or 3) ctx.Fmovs(yDsd, ctx.Mem("b"));
-            else ctx.Fmovs(yDsd, 0f);
-            for (var c = 0; c < nb; c++)
-                ctx.Fmacs(yDsd, yDsd, Dsd.Mem1D(aAddress + c * mb * 4, mb), Operand.Mem(xAddress + c * 4));
+            if (j < nb)
+            {
+                ctx.StoreI32(jAddress, j + 1);
+                ctx.Fmacs(yDsd, yDsd, Dsd.Mem1D(ctx.Address("A") + j * mb * 4, mb), Operand.Mem(ctx.Address("x") + j * 4));
+                ctx.Then(loop!);
+                return;
+            }
             switch (role)
             {
                 case 0: ctx.Fmovs(Dsd.FabOut(cOut, mb, Chains.RowOutQueue), yDsd); break;
                 case 1: ctx.Fadds(Dsd.FabOut(cOut, mb, Chains.RowOutQueue), Dsd.FabIn(cIn, mb, Chains.RowInQueue), yDsd); break;
                 case 2: ctx.Fadds(yDsd, Dsd.FabIn(cIn, mb, Chains.RowInQueue), yDsd); break;
             }
+        };
+        code.LocalTask(ComputeTask, ctx =>
+        {
+            ctx.StoreI32(ctx.Address("j"), 0);
+            if (role is 0 or 3) ctx.Fmovs(ctx.Mem("y"), ctx.Mem("b"));
+            else ctx.Fmovs(ctx.Mem("y"), 0f);
+            ctx.Then(loop);
         });
         return code;
     }
