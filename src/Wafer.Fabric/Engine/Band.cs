@@ -11,7 +11,7 @@ internal sealed class Band
     // allocations trigger full collections of a heap holding hundreds of thousands of PEs.
     public List<ProcessingElement> Active;
     public List<ProcessingElement> Next;
-    public readonly PriorityQueue<ProcessingElement, long> Timers;
+    public readonly TimerWheel Timers = new();
     /// <summary>Wake-ups for PEs owned by other bands, by target band; drained by the owner after the cycle's barrier.</summary>
     public readonly List<ProcessingElement>[] CrossWakes;
     public readonly TraceBuffer Trace;
@@ -29,7 +29,6 @@ internal sealed class Band
         var pes = (rowEnd - rowStart) * width;
         Active = new List<ProcessingElement>(pes);
         Next = new List<ProcessingElement>(pes);
-        Timers = new PriorityQueue<ProcessingElement, long>(pes);
         Id = id;
         RowStart = rowStart;
         RowEnd = rowEnd;
@@ -52,10 +51,10 @@ internal sealed class Band
         Next.Add(pe);
     }
 
+    /// <summary>Adds <paramref name="pe"/> to the list of the cycle about to run (launch, timers).</summary>
     public void ScheduleAt(ProcessingElement pe, long cycle)
     {
-        if (pe.ScheduledFor == cycle) return;
-        if (pe.ScheduledFor > cycle) return; // already due earlier/now; it will reschedule itself
+        if (pe.ScheduledFor >= cycle) return;
         pe.ScheduledFor = cycle;
         Active.Add(pe);
     }

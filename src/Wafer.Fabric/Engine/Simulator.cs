@@ -207,11 +207,12 @@ public sealed class Simulator
             {
                 if (pe.ScheduledFor != t) continue;
                 band.Steps++;
+                band.Timers.Cancel(pe);
                 try
                 {
                     var next = pe.Step(t, band);
                     if (next == t + 1) band.ScheduleNext(pe);
-                    else if (next != long.MaxValue) band.Timers.Enqueue(pe, next);
+                    else if (next != long.MaxValue) band.Timers.Add(pe, next, t);
                 }
                 catch (Exception e) when (e is WaferInputException)
                 {
@@ -234,11 +235,7 @@ public sealed class Simulator
             band.Cycle = nextCycle;
             (band.Active, band.Next) = (band.Next, band.Active);
             band.Next.Clear();
-            while (band.Timers.TryPeek(out var pe, out var at) && at <= nextCycle)
-            {
-                band.Timers.Dequeue();
-                if (pe.ScheduledFor != nextCycle) { pe.ScheduledFor = nextCycle; band.Active.Add(pe); }
-            }
+            band.Timers.PopDue(nextCycle, band);
         }
     }
 
@@ -250,16 +247,19 @@ public sealed class Simulator
             if (b.Error is not null && (failed is null || b.ErrorPe!.Index < failed.ErrorPe!.Index)) failed = b;
         if (failed is not null) { state.Failure = failed.Error; state.Done = true; state.Cycle = t + 1; return; }
 
-        long moves = 0, nextActive = 0, nextTimer = long.MaxValue;
+        long moves = 0, nextActive = 0;
+        var timed = false;
         foreach (var b in _bands)
         {
             moves += b.Moves;
             nextActive += b.Next.Count;
-            if (b.Timers.TryPeek(out _, out var at)) nextTimer = Math.Min(nextTimer, at);
+            timed |= b.Timers.Any;
         }
+        var nextTimer = long.MaxValue;
+        if (nextActive == 0 && timed) foreach (var b in _bands) nextTimer = Math.Min(nextTimer, b.Timers.NextDue(t));
         if (nextActive == 0 && nextTimer == long.MaxValue) { state.Done = true; state.Cycle = t + 1; return; }
         // No data movement and no compute while work is pending, and no timed work ahead: deadlock.
-        state.IdleStreak = moves == 0 && nextTimer == long.MaxValue ? state.IdleStreak + 1 : 0;
+        state.IdleStreak = moves == 0 && !timed ? state.IdleStreak + 1 : 0;
         if (state.IdleStreak >= Config.DeadlockWindowCycles)
         {
             state.Failure = new DeadlockException(DeadlockReport(t + 1, $"no data movement or compute for {Config.DeadlockWindowCycles} cycles"));

@@ -18,6 +18,7 @@ public sealed class ProcessingElement
     internal ComputeEngine? Ce;
     internal int Band;
     internal long ScheduledFor = -1;
+    internal long TimerAt = -1;
     internal bool Watched;
     private int _roundRobinColor;
 
