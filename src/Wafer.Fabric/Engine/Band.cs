@@ -36,6 +36,14 @@ internal sealed class Band
         Trace = trace;
     }
 
+    /// <summary>Latest cycle up to which some compute engine of this band is busy (the run lasts at least that long).</summary>
+    public long MaxBusyUntil;
+
+    public void NoteBusyUntil(long cycle)
+    {
+        if (cycle > MaxBusyUntil) MaxBusyUntil = cycle;
+    }
+
     /// <summary>Makes <paramref name="pe"/> run in the next cycle (idempotent).</summary>
     public void Wake(ProcessingElement pe)
     {

@@ -69,6 +69,15 @@ public sealed class Simulator
     public double WallSeconds { get; private set; }
 
     internal ProcessingElement Pe(int x, int y) => _pes[y * Width + x];
+
+    /// <summary>Wavelets waiting in PE (x, y)'s router buffer for <paramref name="color"/> from <paramref name="from"/> (for tests and debugging).</summary>
+    public int RouterBuffered(int x, int y, int color, Direction from) => Pe(x, y).Channel(color)?.In[(int)from]?.Count ?? 0;
+
+    /// <summary>Wavelets in PE (x, y)'s compute-engine input queue <paramref name="queue"/>, visible or still on the ramp.</summary>
+    public int InputQueued(int x, int y, int queue) => Pe(x, y).Ce?.InputQueueCount(queue) ?? 0;
+
+    /// <summary>The task PE (x, y) is running, or -1.</summary>
+    public int RunningTask(int x, int y) => Pe(x, y).Ce?.CurrentTask ?? -1;
     internal IReadOnlyList<ProcessingElement> AllPes => _pes;
 
     internal LinkTable Links { get; }
@@ -144,32 +153,42 @@ public sealed class Simulator
         }
     }
 
-    /// <summary>Activates local task <paramref name="task"/> on every PE of the rectangle (the host's launch of an RPC).</summary>
+    /// <summary>Activates local task <paramref name="task"/> on every PE of the rectangle whose code binds it (the host's
+    /// launch of an exported function); it is an error when no PE there binds it.</summary>
     public void Launch(int task, int x0 = 0, int y0 = 0, int width = -1, int height = -1)
     {
         if (width < 0) width = Width - x0;
         if (height < 0) height = Height - y0;
         Host.CheckRect(x0, y0, width, height, "launch");
+        var launched = 0;
         for (var y = y0; y < y0 + height; y++)
             for (var x = x0; x < x0 + width; x++)
             {
                 var pe = Pe(x, y);
-                if (pe.Ce is null) throw new FabricProgramException($"launch: PE ({x},{y}) has no code");
+                if (pe.Ce is null || !pe.Ce.Binds(task)) continue;
                 pe.Ce.HostActivate(task);
                 _bands[pe.Band].ScheduleAt(pe, Cycle);
+                launched++;
             }
+        if (launched == 0) throw new FabricProgramException($"launch: no PE in the {width}x{height} rectangle at ({x0},{y0}) binds task {task}");
         Host.ChargeCommand();
     }
 
     /// <summary>Runs until nothing is pending (or a deadlock, violation, or the max-cycles guard). Returns the cycles this call took.</summary>
-    public long Run()
+    public long Run() => RunCore(long.MaxValue);
+
+    /// <summary>Runs cycles up to (not including) <paramref name="cycle"/>, or less if the fabric goes quiet first; for
+    /// observing state at a given cycle (tests, debuggers). Returns the cycles this call took.</summary>
+    public long RunUntil(long cycle) => RunCore(cycle);
+
+    private long RunCore(long untilCycle)
     {
         var start = Cycle;
         var allocated = GC.GetTotalAllocatedBytes(precise: false);
         var wall = Stopwatch.StartNew();
         foreach (var b in _bands) { b.Cycle = Cycle; b.Error = null; }
         var barrier = new SpinBarrier(_bands.Length);
-        var state = new RunState { Cycle = Cycle };
+        var state = new RunState { Cycle = Cycle, Until = untilCycle };
         var workers = new Thread[_bands.Length - 1];
         for (var i = 1; i < _bands.Length; i++)
         {
@@ -184,7 +203,7 @@ public sealed class Simulator
         Cycle = state.Cycle;
         foreach (var pe in _withCe) pe.Ce!.CloseWaits(Cycle);
         if (state.Failure is not null) throw state.Failure;
-        CheckQuiescent();
+        if (!state.Paused) CheckQuiescent();
         return Cycle - start;
     }
 
@@ -193,6 +212,8 @@ public sealed class Simulator
         public long Cycle;
         public bool Done;
         public long IdleStreak;
+        public long Until;
+        public bool Paused;
         public Exception? Failure;
     }
 
@@ -230,12 +251,13 @@ public sealed class Simulator
             barrier.SignalAndWait();
             if (leader) Decide(state, t);
             barrier.SignalAndWait();
-            if (state.Done) { band.Active.Clear(); break; }
+            if (state.Done && !state.Paused) { band.Active.Clear(); break; }
             var nextCycle = state.Cycle;
             band.Cycle = nextCycle;
             (band.Active, band.Next) = (band.Next, band.Active);
             band.Next.Clear();
             band.Timers.PopDue(nextCycle, band);
+            if (state.Done) break;
         }
     }
 
@@ -257,7 +279,14 @@ public sealed class Simulator
         }
         var nextTimer = long.MaxValue;
         if (nextActive == 0 && timed) foreach (var b in _bands) nextTimer = Math.Min(nextTimer, b.Timers.NextDue(t));
-        if (nextActive == 0 && nextTimer == long.MaxValue) { state.Done = true; state.Cycle = t + 1; return; }
+        if (nextActive == 0 && nextTimer == long.MaxValue)
+        {
+            // Quiet: the run ends when the last compute engine finishes its last op.
+            state.Done = true;
+            state.Cycle = Math.Max(t + 1, _bands.Max(b => b.MaxBusyUntil));
+            if (state.Cycle > _options.MaxCycles) state.Failure = MaxCyclesError(state.Cycle);
+            return;
+        }
         // No data movement and no compute while work is pending, and no timed work ahead: deadlock.
         state.IdleStreak = moves == 0 && !timed ? state.IdleStreak + 1 : 0;
         if (state.IdleStreak >= Config.DeadlockWindowCycles)
@@ -268,15 +297,26 @@ public sealed class Simulator
             return;
         }
         var next = nextActive > 0 ? t + 1 : nextTimer;
+        if (next >= state.Until)
+        {
+            // Pause: PEs due later stay in their lists; the next Run resumes exactly here.
+            state.Paused = true;
+            state.Done = true;
+            state.Cycle = state.Until;
+            return;
+        }
         if (next > _options.MaxCycles)
         {
-            state.Failure = new MaxCyclesException($"the run passed its max-cycles guard of {_options.MaxCycles} cycles (at cycle {next}); raise --max-cycles if this is expected");
+            state.Failure = MaxCyclesError(next);
             state.Done = true;
             state.Cycle = _options.MaxCycles;
             return;
         }
         state.Cycle = next;
     }
+
+    private MaxCyclesException MaxCyclesError(long cycle) =>
+        new($"the run passed its max-cycles guard of {_options.MaxCycles} cycles (at cycle {cycle}); raise --max-cycles if this is expected");
 
     private void CheckQuiescent()
     {

@@ -86,6 +86,7 @@ internal sealed class ComputeEngine
     public int X => _pe.X;
     public int Y => _pe.Y;
     public int CurrentTask => _currentTask;
+    internal int InputQueueCount(int q) => q >= 0 && q < _inQueues.Length ? _inQueues[q]?.Count ?? 0 : 0;
     private bool Activated(int id) => (_activated & (1UL << id)) != 0;
     private bool Blocked(int id) => (_blocked & (1UL << id)) != 0;
 
@@ -161,6 +162,8 @@ internal sealed class ComputeEngine
         else _ops.Add(op);
     }
 
+    internal bool Binds(int task) => task is >= 0 and < 64 && _code.Tasks[task] is { Kind: TaskKind.Local };
+
     internal void HostActivate(int task)
     {
         if (task is < 0 or >= 64 || _code.Tasks[task] is null)
@@ -189,7 +192,7 @@ internal sealed class ComputeEngine
         // A task ends when its last op has been issued and has finished (at _busyUntil); the picker may start
         // the next task in that cycle.
         if (_currentTask >= 0 && !_mainActive && _opHead == _ops.Count) EndTask(Math.Max(t, _busyUntil), band);
-        return NextWake(t);
+        return NextWake(t, band);
     }
 
     private void EndTask(long at, Band band)
@@ -542,14 +545,20 @@ internal sealed class ComputeEngine
         if (ut.Op.OnDone.UnblockTask >= 0) _blocked &= ~(1UL << ut.Op.OnDone.UnblockTask);
     }
 
-    private long NextWake(long t)
+    private long NextWake(long t, Band band)
     {
         var next = long.MaxValue;
         var t1 = t + 1;
         if (_activeUts != 0)
             for (var u = 0; u < _uts!.Length; u++)
                 if (_uts[u].Active) next = Math.Min(next, StreamWake(_uts[u].Op, t1));
-        if (t1 < _busyUntil) return Math.Min(next, _busyUntil);
+        if (t1 < _busyUntil)
+        {
+            // The run lasts at least until this engine is done; it needs to run again then only if work follows.
+            band.NoteBusyUntil(_busyUntil);
+            if (_mainActive || _opHead < _ops.Count || _currentTask >= 0 || HasRunnableTask(_busyUntil)) return Math.Min(next, _busyUntil);
+            return Math.Min(next, QueuedWake(t));
+        }
         if (_mainActive) next = Math.Min(next, StreamWake(CollectionsMarshal.AsSpan(_ops)[_mainOp], t1));
         else if (_opHead < _ops.Count)
         {
@@ -557,7 +566,13 @@ internal sealed class ComputeEngine
             if (!(op.Code == OpCode.Vector && op.Async && _uts![MicrothreadOf(op)].Active)) return t1;
         }
         else if (HasRunnableTask(t1)) return t1;
-        // Wavelets already in input queues but not yet through the ramp may start a task when they become visible.
+        return Math.Min(next, QueuedWake(t));
+    }
+
+    /// <summary>Wavelets already in input queues but not yet through the ramp may start a task when they become visible.</summary>
+    private long QueuedWake(long t)
+    {
+        var next = long.MaxValue;
         for (var q = 0; q < _inQueues.Length; q++)
             if (_inQueues[q] is { IsEmpty: false } f && f.HeadReadyCycle > t) next = Math.Min(next, f.HeadReadyCycle);
         return next;

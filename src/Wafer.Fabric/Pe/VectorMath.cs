@@ -24,7 +24,10 @@ internal static class VectorMath
                 _ => (float)(Half)a, // S2H handled by the writer; value kept as fp32 here
             };
         }
-        // fp16: operands are fp16 values held in float; the exact result in double, rounded once to fp16.
+        // fp16: operands (immediates too) are fp16 values; the exact result in double, rounded once to fp16.
+        a = (float)(Half)a;
+        b = (float)(Half)b;
+        s = (float)(Half)s;
         double r = kind switch
         {
             VecKind.Mov => a,
