@@ -15,10 +15,15 @@ public static class Program
     {
         var root = new RootCommand("Wafer: a Cerebras-CS-2-class wafer-scale engine in software (cycle-level fabric simulator).");
         root.Subcommands.Add(RunCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ConfigCommand.Create(stdout));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            stderr.WriteLine($"wafer: {parse.Errors[0].Message}");
+            var command = parse.CommandResult.Command;
+            var message = parse.Errors[0].Message;
+            if (message.StartsWith("Required argument missing", StringComparison.Ordinal))
+                message = $"{command.Name}: missing argument <{string.Join("> <", command.Arguments.Select(a => a.Name))}>";
+            stderr.WriteLine($"wafer: {message} (see 'wafer {(command is RootCommand ? "" : command.Name + " ")}--help')");
             return ExitBadInput;
         }
         try

@@ -14,6 +14,7 @@ public static class DemoRegistry
         new Pipeline(),
         new RowBroadcast(),
         new ChainReduce(),
+        new RowStream(),
     ];
 
     public static IFabricDemo? Find(string name) => All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase));

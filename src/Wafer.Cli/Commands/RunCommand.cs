@@ -102,6 +102,7 @@ internal static class RunCommand
             ["fractionOfPeakFlops"] = s.FractionOfPeakFlops,
             ["waveletsForwarded"] = s.WaveletsForwarded,
             ["wallSeconds"] = s.WallSeconds,
+            ["peSteps"] = s.PeSteps,
             ["peCyclesPerHostSecond"] = s.PeCyclesPerHostSecond,
             ["busyPeCyclesPerHostSecond"] = s.BusyPeCyclesPerHostSecond,
             ["peakRssBytes"] = s.PeakRssBytes,
@@ -126,7 +127,7 @@ internal static class RunCommand
         o.WriteLine(string.Create(inv, $"  fabric time     {s.Seconds * 1e6:F3} us at {s.ClockHz / 1e6:F0} MHz (+ {s.HostIoSeconds * 1e3:F3} ms modelled host I/O)"));
         o.WriteLine(string.Create(inv, $"  utilization     {s.Utilization:P2} busy PE-cycles; {s.FractionOfPeakFlops:P3} of peak flop/s ({s.Flops:N0} flop)"));
         o.WriteLine(string.Create(inv, $"  fabric traffic  {s.WaveletsForwarded:N0} wavelets forwarded; {s.StallPeCycles:N0} op-cycles stalled"));
-        o.WriteLine(string.Create(inv, $"  host            {s.WallSeconds:F3} s on {s.Threads} threads; {s.PeCyclesPerHostSecond:G4} PE-cycles/s ({s.BusyPeCyclesPerHostSecond:G4} busy); peak RSS {s.PeakRssBytes / 1048576.0:F0} MiB"));
+        o.WriteLine(string.Create(inv, $"  host            {s.WallSeconds:F3} s on {s.Threads} threads; {s.PeCyclesPerHostSecond:G4} PE-cycles/s ({s.BusyPeCyclesPerHostSecond:G4} busy, {s.PeSteps:N0} PE-steps); peak RSS {s.PeakRssBytes / 1048576.0:F0} MiB"));
         foreach (var kv in r.Extra) o.WriteLine(string.Create(inv, $"  {kv.Key,-15} {kv.Value:G6}"));
         o.WriteLine($"  wrote           {Path.Combine(dir, "stats.json")}, stats.csv, heatmap.png");
     }

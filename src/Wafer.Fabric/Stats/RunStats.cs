@@ -23,6 +23,7 @@ public sealed class RunStats
     public required long MaxSramBytesPerPe { get; init; }
     public required long TotalSramBytes { get; init; }
     public required long TasksStarted { get; init; }
+    public required long PeSteps { get; init; }
     public required int PeakFlopsPerPeCycle { get; init; }
     /// <summary>Busy cycles per PE, row-major (for the heatmap and the per-PE CSV).</summary>
     public required long[] PeBusyCycles { get; init; }
@@ -73,7 +74,7 @@ public sealed class RunStats
             WaferName = sim.Config.Name, Width = sim.Width, Height = sim.Height, Threads = sim.Threads,
             Cycles = sim.Cycle, ClockHz = sim.Config.ClockHz, HostIoSeconds = sim.Host.Seconds, WallSeconds = sim.WallSeconds,
             PeakRssBytes = PeakRss(), BusyPeCycles = busy, StallPeCycles = stall, Flops = flops, WaveletsForwarded = forwarded,
-            LinkWavelets = links, MaxSramBytesPerPe = maxSram, TotalSramBytes = totalSram, TasksStarted = tasks,
+            LinkWavelets = links, MaxSramBytesPerPe = maxSram, TotalSramBytes = totalSram, TasksStarted = tasks, PeSteps = sim.PeSteps,
             PeakFlopsPerPeCycle = sim.Config.PeakFlopsPerPeCycle,
             PeBusyCycles = peBusy, PeStallCycles = peStall, PeWavelets = peWavelets, PeSramBytes = peSram,
         };
@@ -114,6 +115,7 @@ public sealed class RunStats
         new("tasksStarted", "tasks", "tasks the task pickers started", TasksStarted),
         new("maxSramBytesPerPe", "B", "largest SRAM allocation on one PE", MaxSramBytesPerPe),
         new("totalSramBytes", "B", "SRAM allocated over all PEs", TotalSramBytes),
+        new("peSteps", "PE-steps", "PE-cycles the engine actually stepped (idle and sleeping PEs are skipped)", PeSteps),
         new("wallSeconds", "s", "host wall-clock time inside the simulator's run loop", WallSeconds),
         new("peCyclesPerHostSecond", "PE-cycles/s", "peCycles / wallSeconds", PeCyclesPerHostSecond),
         new("busyPeCyclesPerHostSecond", "PE-cycles/s", "busyPeCycles / wallSeconds", BusyPeCyclesPerHostSecond),
