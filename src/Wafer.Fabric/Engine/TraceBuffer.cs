@@ -22,6 +22,12 @@ internal sealed class TraceBuffer
             $"\"dir\":\"{d}\",\"payload\":\"0x{w.Payload:x8}\",\"control\":{(w.IsControl ? "true" : "false")}"));
     }
 
+    /// <summary>An instruction issued by the main thread (a DSD op with its kind, type and length, or a control op).</summary>
+    public void Op(long t, ProcessingElement pe, string what, long cycles)
+    {
+        if (Events.Count < Limit) Events.Add(new TraceEvent(t, pe.Index, pe.X, pe.Y, 'i', what, $"\"cycles\":{cycles}"));
+    }
+
     public void TaskStart(long t, ProcessingElement pe, int task)
     {
         if (Events.Count < Limit) Events.Add(new TraceEvent(t, pe.Index, pe.X, pe.Y, 'B', $"task {task}", ""));

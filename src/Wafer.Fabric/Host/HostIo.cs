@@ -43,8 +43,7 @@ public sealed class HostIo
             throw new FabricProgramException($"memcpy_h2d '{symbol}': {data.Length} elements given, {w}x{h} PEs x {elemsPerPe} need {(long)w * h * elemsPerPe}");
         for (var j = 0; j < h; j++)
             for (var i = 0; i < w; i++)
-                Target(symbol, x0 + i, y0 + j, elemsPerPe, out var sram, out var address)
-                    .CopyFrom(data.Slice((j * w + i) * elemsPerPe, elemsPerPe), sram, address);
+                data.Slice((j * w + i) * elemsPerPe, elemsPerPe).CopyTo(Target(symbol, x0 + i, y0 + j, elemsPerPe));
         BytesToDevice += (long)data.Length * 4;
         Charge((long)data.Length * 4);
     }
@@ -53,7 +52,7 @@ public sealed class HostIo
     public void MemcpyH2D(string symbol, int x, int y, ReadOnlySpan<float> data)
     {
         CheckRect(x, y, 1, 1, $"memcpy_h2d '{symbol}'");
-        Target(symbol, x, y, data.Length, out var sram, out var address).CopyFrom(data, sram, address);
+        data.CopyTo(Target(symbol, x, y, data.Length));
         BytesToDevice += (long)data.Length * 4;
         Seconds += data.Length * 4.0 / _sim.Config.HostBytesPerSecond;
     }
@@ -69,27 +68,20 @@ public sealed class HostIo
         for (var j = 0; j < h; j++)
             for (var i = 0; i < w; i++)
             {
-                Target(symbol, x0 + i, y0 + j, elemsPerPe, out var sram, out var address);
-                sram.F32(address, elemsPerPe).CopyTo(result.AsSpan((j * w + i) * elemsPerPe, elemsPerPe));
+                Target(symbol, x0 + i, y0 + j, elemsPerPe).CopyTo(result.AsSpan((j * w + i) * elemsPerPe, elemsPerPe));
             }
         BytesFromDevice += result.LongLength * 4;
         Charge(result.LongLength * 4);
         return result;
     }
 
-    private Copier Target(string symbol, int x, int y, int elems, out Pe.Sram sram, out int address)
+    /// <summary>The first <paramref name="elems"/> fp32 elements of <paramref name="symbol"/> on PE (x, y).</summary>
+    private Span<float> Target(string symbol, int x, int y, int elems)
     {
-        var pe = _sim.Pe(x, y);
-        sram = pe.Ce?.Sram ?? throw new FabricProgramException($"memcpy '{symbol}': PE ({x},{y}) has no code");
-        var (a, bytes) = sram.Symbol(symbol);
-        if (elems * 4 > bytes)
+        var sram = _sim.Pe(x, y).Ce?.Sram ?? throw new FabricProgramException($"memcpy '{symbol}': PE ({x},{y}) has no code");
+        var (address, bytes) = sram.Symbol(symbol);
+        if ((long)elems * 4 > bytes)
             throw new FabricProgramException($"memcpy '{symbol}': {elems} fp32 elements do not fit the {bytes}-byte symbol on PE ({x},{y})");
-        address = a;
-        return default;
-    }
-
-    private readonly struct Copier
-    {
-        public void CopyFrom(ReadOnlySpan<float> src, Pe.Sram sram, int address) => src.CopyTo(sram.F32(address, src.Length));
+        return sram.F32(address, elems);
     }
 }

@@ -189,10 +189,28 @@ internal sealed class ComputeEngine
             StartTask(t, band);
             break;
         }
+        RunAhead(t, band);
         // A task ends when its last op has been issued and has finished (at _busyUntil); the picker may start
         // the next task in that cycle.
         if (_currentTask >= 0 && !_mainActive && _opHead == _ops.Count) EndTask(Math.Max(t, _busyUntil), band);
         return NextWake(t, band);
+    }
+
+    /// <summary>Cycles a single step may run the main thread ahead of the clock.</summary>
+    private const long RunAheadHorizonCycles = 1 << 20;
+
+    /// <summary>While the main thread only has memory-only DSD ops and task-control ops ahead and no microthread runs,
+    /// nothing outside this PE can see or change what those ops do, so they are issued now at the cycles they would
+    /// issue at (each at the previous one's end). The timing and results are those of stepping cycle by cycle; the PE
+    /// just sleeps through them. A streaming or async op, or the end of the task, stops the run-ahead.</summary>
+    private void RunAhead(long t, Band band)
+    {
+        while (!_mainActive && _activeUts == 0 && _opHead < _ops.Count && _busyUntil > t && _busyUntil - t < RunAheadHorizonCycles)
+        {
+            ref var op = ref CollectionsMarshal.AsSpan(_ops)[_opHead];
+            if (op.Code == OpCode.Vector && (op.Async || IsStreaming(op))) return;
+            IssueNext(_busyUntil, band);
+        }
     }
 
     private void EndTask(long at, Band band)
@@ -358,7 +376,12 @@ internal sealed class ComputeEngine
             }
         }
         band.Moves++;
+        if (_pe.Watched) band.Trace.Op(t, _pe, Describe(CollectionsMarshal.AsSpan(_ops)[Math.Max(0, Math.Min(_opHead, _ops.Count) - 1)]), _busyUntil - t);
     }
+
+    private static string Describe(in Op op) => op.Code == OpCode.Vector
+        ? $"{(op.Async ? "async " : "")}{op.Kind} {op.Type} x{op.Dst.Length} -> {op.Dst.Kind}"
+        : op.Code is OpCode.Activate or OpCode.Block or OpCode.Unblock ? $"{op.Code} {op.TaskId}" : op.Code.ToString();
 
     private int MicrothreadOf(in Op op)
     {

@@ -59,6 +59,20 @@ public sealed class PeCode(string name)
         return _symbols = table;
     }
 
+    /// <summary>Byte address of <paramref name="symbol"/> on every PE running this code (the layout is deterministic), so task
+    /// bodies can capture addresses instead of looking symbols up on every call.</summary>
+    public int AddressOf(string symbol)
+    {
+        var address = 0;
+        foreach (var s in Symbols)
+        {
+            address = (address + 3) & ~3;
+            if (s.Name == symbol) return address;
+            address += s.Bytes;
+        }
+        throw new FabricProgramException($"PE code '{Name}': no symbol '{symbol}'");
+    }
+
     private int[]? _inQueueOfColor;
     private int[]? _boundTasks;
 

@@ -1,6 +1,5 @@
 // The API a task body uses: it issues DSD ops and task-control ops in program order (like a CSL task body).
 // Ops run later, cycle by cycle; code that needs their results goes in Then(...), which runs at its place in order.
-using Wafer.Fabric.Routing;
 
 namespace Wafer.Fabric.Pe;
 
@@ -157,7 +156,4 @@ public sealed class TaskContext
                 break;
         }
     }
-
-    /// <summary>For tests and traces: the router direction names.</summary>
-    public static string Describe(Ports ports) => ports.Describe();
 }

@@ -30,6 +30,8 @@ public sealed class RunStats
     public required long[] PeStallCycles { get; init; }
     public required long[] PeWavelets { get; init; }
     public required long[] PeSramBytes { get; init; }
+    /// <summary>Wavelets each PE's router sent per port (N, E, S, W, RAMP), PE-major.</summary>
+    public required long[] PeLinkWavelets { get; init; }
 
     public long PeCount => (long)Width * Height;
     public double Seconds => Cycles / ClockHz;
@@ -53,11 +55,13 @@ public sealed class RunStats
         var peStall = new long[n];
         var peWavelets = new long[n];
         var peSram = new long[n];
+        var peLinks = new long[n * 5];
         foreach (var pe in sim.AllPes)
         {
             forwarded += pe.WaveletsForwarded;
             peWavelets[pe.Index] = pe.WaveletsForwarded;
-            if (pe.WaveletsOutByPort is { } byPort) for (var p = 0; p < 5; p++) links[p] += byPort[p];
+            if (pe.WaveletsOutByPort is { } byPort)
+                for (var p = 0; p < 5; p++) { links[p] += byPort[p]; peLinks[pe.Index * 5 + p] = byPort[p]; }
             if (pe.Ce is not { } ce) continue;
             busy += ce.BusyCycles;
             stall += ce.StallCycles;
@@ -76,7 +80,7 @@ public sealed class RunStats
             PeakRssBytes = PeakRss(), BusyPeCycles = busy, StallPeCycles = stall, Flops = flops, WaveletsForwarded = forwarded,
             LinkWavelets = links, MaxSramBytesPerPe = maxSram, TotalSramBytes = totalSram, TasksStarted = tasks, PeSteps = sim.PeSteps,
             PeakFlopsPerPeCycle = sim.Config.PeakFlopsPerPeCycle,
-            PeBusyCycles = peBusy, PeStallCycles = peStall, PeWavelets = peWavelets, PeSramBytes = peSram,
+            PeBusyCycles = peBusy, PeStallCycles = peStall, PeWavelets = peWavelets, PeSramBytes = peSram, PeLinkWavelets = peLinks,
         };
     }
 

@@ -11,6 +11,8 @@ public static class StatsWriter
     /// <summary>Per-PE rows go into the CSV only up to this many PEs (the full cs2 rectangle would be ~200 MB).</summary>
     public const int MaxPerPeCsvPes = 65_536;
 
+    private static readonly string[] PortNames = ["North", "East", "South", "West", "Ramp"];
+
     public static string Json(RunStats stats, WaferConfig config, string program, IReadOnlyDictionary<string, object> parameters, long seed,
         IReadOnlyDictionary<string, double>? extra = null)
     {
@@ -51,7 +53,11 @@ public static class StatsWriter
         {
             int x = (int)(i % stats.Width), y = (int)(i / stats.Width);
             sb.Append(CultureInfo.InvariantCulture, $"pe,{x},{y},busyCycles,cycles,{stats.PeBusyCycles[i]}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"pe,{x},{y},idleCycles,cycles,{stats.Cycles - stats.PeBusyCycles[i]}\n");
             sb.Append(CultureInfo.InvariantCulture, $"pe,{x},{y},stallCycles,op-cycles,{stats.PeStallCycles[i]}\n");
+            for (var p = 0; p < 5; p++)
+                if (stats.PeLinkWavelets[i * 5 + p] != 0)
+                    sb.Append(CultureInfo.InvariantCulture, $"pe,{x},{y},linkWavelets{PortNames[p]},wavelets,{stats.PeLinkWavelets[i * 5 + p]}\n");
             sb.Append(CultureInfo.InvariantCulture, $"pe,{x},{y},waveletsForwarded,wavelets,{stats.PeWavelets[i]}\n");
             sb.Append(CultureInfo.InvariantCulture, $"pe,{x},{y},sramBytes,B,{stats.PeSramBytes[i]}\n");
         }

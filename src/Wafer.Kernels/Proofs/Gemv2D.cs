@@ -99,16 +99,17 @@ public sealed class Gemv2D(string name, string description, int defaultWidth, in
         // One loop iteration per column of A, like CSL's `for (cols) |j| { @fmacs(y, y, A_col, x[j]); A_col = @increment_dsd_offset(...) }`:
         // the loop body is a continuation that reads the counter j from SRAM, issues one @fmacs, and re-arms itself
         // (1 cycle of scalar loop overhead per column). When the columns are done it issues the row-reduction step.
+        int aAddress = code.AddressOf("A"), xAddress = code.AddressOf("x"), yAddress = code.AddressOf("y"), jAddress = code.AddressOf("j");
+        var bAddress = role is 0 or 3 ? code.AddressOf("b") : -1;
+        var yDsd = Dsd.Mem1D(yAddress, mb);
         Action<TaskContext>? loop = null;
         loop = ctx =>
         {
-            var jAddress = ctx.Address("j");
             var j = ctx.LoadI32(jAddress);
-            var yDsd = ctx.Mem("y");
             if (j < nb)
             {
                 ctx.StoreI32(jAddress, j + 1);
-                ctx.Fmacs(yDsd, yDsd, Dsd.Mem1D(ctx.Address("A") + j * mb * 4, mb), Operand.Mem(ctx.Address("x") + j * 4));
+                ctx.Fmacs(yDsd, yDsd, Dsd.Mem1D(aAddress + j * mb * 4, mb), Operand.Mem(xAddress + j * 4));
                 ctx.Then(loop!);
                 return;
             }
@@ -121,9 +122,9 @@ public sealed class Gemv2D(string name, string description, int defaultWidth, in
         };
         code.LocalTask(ComputeTask, ctx =>
         {
-            ctx.StoreI32(ctx.Address("j"), 0);
-            if (role is 0 or 3) ctx.Fmovs(ctx.Mem("y"), ctx.Mem("b"));
-            else ctx.Fmovs(ctx.Mem("y"), 0f);
+            ctx.StoreI32(jAddress, 0);
+            if (bAddress >= 0) ctx.Fmovs(yDsd, Dsd.Mem1D(bAddress, mb));
+            else ctx.Fmovs(yDsd, 0f);
             ctx.Then(loop);
         });
         return code;
