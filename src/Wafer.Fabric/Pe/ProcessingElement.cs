@@ -7,6 +7,9 @@ using Wafer.Fabric.Routing;
 
 namespace Wafer.Fabric.Pe;
 
+[InlineArray(DirectionExtensions.PortCount)]
+internal struct PortCounts { private long _e; }
+
 public sealed class ProcessingElement
 {
     internal readonly int X, Y, Index;
@@ -24,7 +27,7 @@ public sealed class ProcessingElement
 
     // Stats: plain counters on the hot path (DESIGN.md §3).
     internal long WaveletsForwarded;
-    internal long[]? WaveletsOutByPort;
+    internal PortCounts WaveletsOutByPort;
 
     internal ProcessingElement(Simulator sim, int x, int y)
     {
@@ -51,7 +54,6 @@ public sealed class ProcessingElement
         for (var d = 0; d < DirectionExtensions.LinkCount; d++)
             if (((int)route.AllRx & (1 << d)) != 0) ch.In[d] = new WaveletFifo(depth);
         RxLinks |= (byte)((int)route.AllRx & 0xF);
-        if (route.AllTx != Ports.None) WaveletsOutByPort ??= new long[DirectionExtensions.PortCount];
         Channels[color] = ch;
     }
 
@@ -148,7 +150,7 @@ public sealed class ProcessingElement
                 }
                 used |= port;
                 left &= ~port;
-                WaveletsOutByPort![p]++;
+                WaveletsOutByPort[p]++;
                 if (Watched) band.Trace.Wavelet(t, this, w, "depart", (Direction)p);
             }
             ch.HeadLeft = left;

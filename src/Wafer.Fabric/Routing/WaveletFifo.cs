@@ -3,22 +3,36 @@ using System.Runtime.CompilerServices;
 
 namespace Wafer.Fabric.Routing;
 
-internal sealed class WaveletFifo(int capacity)
+internal sealed class WaveletFifo
 {
+    /// <summary>Largest buffer or queue depth; entries live inside the FIFO object (no separate array to chase).</summary>
+    public const int MaxCapacity = 16;
+
     private struct Entry { public Wavelet Wavelet; public long ReadyCycle; }
-    private readonly Entry[] _items = new Entry[capacity];
+
+    [InlineArray(MaxCapacity)]
+    private struct Entries { private Entry _e; }
+
+    private Entries _items;
+    private readonly int _capacity;
     private int _head;
 
-    public int Capacity => _items.Length;
+    public WaveletFifo(int capacity)
+    {
+        if (capacity is < 1 or > MaxCapacity) throw new ArgumentOutOfRangeException(nameof(capacity), $"FIFO depth must be 1..{MaxCapacity}");
+        _capacity = capacity;
+    }
+
+    public int Capacity => _capacity;
     public int Count { get; private set; }
     public bool IsEmpty => Count == 0;
-    public bool IsFull => Count == _items.Length;
+    public bool IsFull => Count == _capacity;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Push(Wavelet w, long readyCycle)
     {
         var tail = _head + Count;
-        if (tail >= _items.Length) tail -= _items.Length;
+        if (tail >= _capacity) tail -= _capacity;
         _items[tail].Wavelet = w;
         _items[tail].ReadyCycle = readyCycle;
         Count++;
@@ -36,7 +50,7 @@ internal sealed class WaveletFifo(int capacity)
     {
         var w = _items[_head].Wavelet;
         _head++;
-        if (_head == _items.Length) _head = 0;
+        if (_head == _capacity) _head = 0;
         Count--;
         return w;
     }

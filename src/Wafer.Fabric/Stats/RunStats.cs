@@ -60,8 +60,7 @@ public sealed class RunStats
         {
             forwarded += pe.WaveletsForwarded;
             peWavelets[pe.Index] = pe.WaveletsForwarded;
-            if (pe.WaveletsOutByPort is { } byPort)
-                for (var p = 0; p < 5; p++) { links[p] += byPort[p]; peLinks[pe.Index * 5 + p] = byPort[p]; }
+            for (var p = 0; p < 5; p++) { links[p] += pe.WaveletsOutByPort[p]; peLinks[pe.Index * 5 + p] = pe.WaveletsOutByPort[p]; }
             if (pe.Ce is not { } ce) continue;
             busy += ce.BusyCycles;
             stall += ce.StallCycles;
