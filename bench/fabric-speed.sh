@@ -18,6 +18,8 @@ run() {
       -v b="$(field busyPeCyclesPerHostSecond "$out")" -v u="$(field utilization "$out")" -v r="$(field peakRssBytes "$out")" \
       'BEGIN { printf "| %s | %d | %d | %.2f | %d | %.3g | %.3g | %.2f%% | %.0f |\n", l, w * h, c, s, st, p, b, u * 100, r / 1048576 }' 
 }
+run "compute-bound: matvec 32x32 per PE, 256x256" matvec --wafer cs2 --width 256 --height 256 --length 32
+run "compute-bound: matvec 32x32 per PE, full cs2" matvec --wafer cs2 --length 32
 run "busy: gemv 64x64 blocks, 256x256" gemv --wafer cs2 --width 256 --height 256 --block 64 --length 64
 run "busy: gemv 32x32 blocks, full cs2" gemv --wafer cs2 --block 32 --length 32
 run "fabric-bound: gemv 16x16 blocks, full cs2" gemv --wafer cs2

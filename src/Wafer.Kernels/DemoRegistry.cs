@@ -15,6 +15,7 @@ public static class DemoRegistry
         new RowBroadcast(),
         new ChainReduce(),
         new RowStream(),
+        new TileMatvec(),
     ];
 
     public static IFabricDemo? Find(string name) => All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase));

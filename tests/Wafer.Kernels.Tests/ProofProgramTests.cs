@@ -66,6 +66,19 @@ public class ProofProgramTests
     }
 
     [Theory]
+    [InlineData(1, 1, 8)]
+    [InlineData(7, 5, 13)]
+    [InlineData(64, 64, 16)]
+    public void Matvec_EveryPeComputesItsTile_InNSquaredCycles(int w, int h, int n)
+    {
+        var r = Run("matvec", new DemoSize(w, h, n));
+        Assert.True(r.Verified, $"max error {r.MaxAbsError} > {r.Tolerance}");
+        // Task start 2, zero y (startup 1 + ceil(n/2)), then per column: loop step 1 + FMAC (startup 1 + n at SIMD 1).
+        Assert.Equal(2 + 1 + (n + 1) / 2 + n * (1 + 1 + n) + 1, r.Simulator.Cycle);
+        Assert.Equal(1.0, RunStats.Collect(r.Simulator).Utilization, 6);
+    }
+
+    [Theory]
     [InlineData("reduce", 16, 12, 8, 0)]
     [InlineData("gemv-grid", 9, 7, 5, 6)]
     [InlineData("pipeline", 5, 0, 40, 0)]
