@@ -108,6 +108,41 @@ public class TaskTests
     }
 
     [Fact]
+    public void Continuation_SeesItsOwnTasksArgument_EvenWhenOtherPesRanTasksMeanwhile()
+    {
+        // Two rows, each a source and a receiver whose data task stores its argument from a continuation that runs
+        // after a 30-cycle op; row 1 starts 10 cycles later, so the other row's tasks start in between.
+        var layout = new FabricLayout(2, 2);
+        for (var y = 0; y < 2; y++)
+        {
+            layout.Route(0, y, 1, Ports.Ramp, Ports.East);
+            layout.Route(1, y, 1, Ports.West, Ports.Ramp);
+            var delay = 1 + 10 * y;
+            layout.SetCode(0, y, new PeCode($"src{y}").SymbolF32("v", [7f + y * 100, 9f + y * 100]).OutputQueue(2, 1)
+                .LocalTask(10, c => { c.Scalar(delay); c.Fmovs(Dsd.FabOut(1, 2, 2), c.Mem("v")); }));
+        }
+        var sink = new PeCode("sink").SymbolF32("got", 2).Symbol("i", 4).InputQueue(0, 1).Fifo(0, 8).DataTask(1, c =>
+        {
+            c.Scalar(30);
+            c.Fmovs(Dsd.Fifo(0, 1), 1f); // a FIFO op streams, so the continuation runs in a later step
+            c.Then(k =>
+            {
+                var i = k.LoadI32(k.Address("i"));
+                k.StoreF32(k.Address("got") + 4 * i, k.ArgF32);
+                k.StoreI32(k.Address("i"), i + 1);
+            });
+        });
+        layout.SetCode(1, 0, sink);
+        layout.SetCode(1, 1, sink);
+        var sim = new Simulator(TestPrograms.Wafer(2, 2), layout, new SimulatorOptions { Threads = 1 });
+        sim.Launch(10);
+        sim.Run();
+        Assert.Equal([7f, 9f], sim.Host.MemcpyD2H("got", 1, 0, 1, 1, 2));
+        Assert.Equal([107f, 109f], sim.Host.MemcpyD2H("got", 1, 1, 1, 1, 2));
+        Assert.Equal([7f, 9f], sim.Host.MemcpyD2H("got", 1, 0, 1, 1, 2));
+    }
+
+    [Fact]
     public void ControlWavelet_AdvancesSwitch_AfterItPasses()
     {
         // PE 1 routes color 0 to its RAMP in position 0 and East in position 1; a control wavelet between two data

@@ -37,6 +37,7 @@ internal sealed class ComputeEngine
     private int _insertAt = -1;
     internal int IssuedThisCall;
     private int _currentTask = -1;
+    private uint _currentArg;
     private long _busyUntil;
     private long _issueWaitSince = -1;
     // The main thread's streaming op stays in _ops at index _mainOp while it runs.
@@ -247,6 +248,7 @@ internal sealed class ComputeEngine
         else if (def.Kind == TaskKind.Control) arg = _inQueues[controlQueue]!.Pop().Payload;
         else _activated &= ~(1UL << id);
         _currentTask = id;
+        _currentArg = arg;
         TasksStarted++;
         band.Moves++;
         _ops.Clear();
@@ -368,7 +370,7 @@ internal sealed class ComputeEngine
                 if (!_mainActive) { _ops.RemoveRange(0, _opHead); _opHead = 0; }
                 _insertAt = _opHead;
                 var ctx = band.Context;
-                ctx.Begin(this, _pe, _currentTask, ctx.Arg);
+                ctx.Begin(this, _pe, _currentTask, _currentArg);
                 then(ctx);
                 ctx.End();
                 _insertAt = -1;
