@@ -94,13 +94,13 @@ public sealed record WaferConfig
         Positive(nameof(ClockHz), ClockHz);
         if (HopLatencyCycles is < 1 or > 64) errors.Add($"{nameof(HopLatencyCycles)} must be in [1, 64] (is {HopLatencyCycles})");
         if (RampLatencyCycles is < 0 or > 64) errors.Add($"{nameof(RampLatencyCycles)} must be in [0, 64] (is {RampLatencyCycles})");
-        if (RouterBufferDepthWavelets is < 1 or > 16) errors.Add($"{nameof(RouterBufferDepthWavelets)} must be in [1, 16] (is {RouterBufferDepthWavelets})");
+        if (RouterBufferDepthWavelets is < 1 or > 8) errors.Add($"{nameof(RouterBufferDepthWavelets)} must be in [1, 8] (is {RouterBufferDepthWavelets})");
         if (InputQueueDepthWords.IsDefaultOrEmpty || InputQueueDepthWords.Length > 16)
             errors.Add($"{nameof(InputQueueDepthWords)} must list 1 to 16 queue depths");
-        else if (InputQueueDepthWords.Any(d => d is < 1 or > 16)) errors.Add($"{nameof(InputQueueDepthWords)} entries must be in [1, 16]");
+        else if (InputQueueDepthWords.Any(d => d is < 1 or > 8)) errors.Add($"{nameof(InputQueueDepthWords)} entries must be in [1, 8]");
         if (OutputQueueDepthWords.IsDefaultOrEmpty || OutputQueueDepthWords.Length > 16)
             errors.Add($"{nameof(OutputQueueDepthWords)} must list 1 to 16 queue depths");
-        else if (OutputQueueDepthWords.Any(d => d is < 0 or > 16)) errors.Add($"{nameof(OutputQueueDepthWords)} entries must be in [0, 16] (0 = no queue)");
+        else if (OutputQueueDepthWords.Any(d => d is < 0 or > 8)) errors.Add($"{nameof(OutputQueueDepthWords)} entries must be in [0, 8] (0 = no queue)");
         Positive(nameof(SimdWidthFp16), SimdWidthFp16);
         Positive(nameof(SimdWidthFp32Add), SimdWidthFp32Add);
         Positive(nameof(SimdWidthFp32Mul), SimdWidthFp32Mul);

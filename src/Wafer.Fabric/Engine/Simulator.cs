@@ -125,6 +125,7 @@ public sealed class Simulator
                 pe.Ce.BindQueues();
                 _withCe.Add(pe);
             }
+        foreach (var pe in _withCe) pe.Ce!.MaterializeSram();
         foreach (var pe in _pes)
         {
             if (pe.Channels is null) continue;

@@ -32,7 +32,7 @@ internal sealed class ComputeEngine
     private readonly WaveletFifo?[] _outQueues;
     private readonly FifoBuffer?[]? _fifos;
 
-    private readonly List<Op> _ops = new(4);
+    private readonly List<Op> _ops = new(2);
     private int _opHead;
     private int _insertAt = -1;
     internal int IssuedThisCall;
@@ -58,8 +58,6 @@ internal sealed class ComputeEngine
         _code = code;
         var table = code.Layout(pe.X, pe.Y, _cfg.UsableSramBytesPerPe);
         Sram = new Sram(pe.X, pe.Y, table);
-        foreach (var s in code.Symbols)
-            if (s.InitialF32 is not null) s.InitialF32.CopyTo(Sram.F32(Sram.Symbol(s.Name).Address, s.InitialF32.Length));
         _inQueueOfColor = code.InputQueueOfColor();
         _boundTasks = code.BoundTasks();
         foreach (var id in _boundTasks)
@@ -90,6 +88,14 @@ internal sealed class ComputeEngine
     internal int InputQueueCount(int q) => q >= 0 && q < _inQueues.Length ? _inQueues[q]?.Count ?? 0 : 0;
     private bool Activated(int id) => (_activated & (1UL << id)) != 0;
     private bool Blocked(int id) => (_blocked & (1UL << id)) != 0;
+
+    /// <summary>Allocates SRAM and writes the symbols' initial values (second pass of loading).</summary>
+    internal void MaterializeSram()
+    {
+        Sram.Materialize();
+        foreach (var s in _code.Symbols)
+            if (s.InitialF32 is not null) s.InitialF32.CopyTo(Sram.F32(Sram.Symbol(s.Name).Address, s.InitialF32.Length));
+    }
 
     /// <summary>Binds queues to the router's channels; called once routes are known.</summary>
     public void BindQueues()

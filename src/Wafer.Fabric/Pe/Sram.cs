@@ -31,7 +31,7 @@ internal sealed class SymbolTable(int usableBytes)
 public sealed class Sram
 {
     private readonly int _x, _y;
-    private readonly byte[] _bytes;
+    private byte[] _bytes = [];
     private readonly SymbolTable _symbols;
 
     internal Sram(int x, int y, SymbolTable symbols)
@@ -39,11 +39,17 @@ public sealed class Sram
         _x = x;
         _y = y;
         _symbols = symbols;
-        _bytes = new byte[symbols.AllocatedBytes];
+    }
+
+    /// <summary>Allocates the backing bytes. The simulator does this for all PEs after their router and engine objects,
+    /// so those small, hot objects of neighbouring PEs sit close together in memory instead of between SRAM arrays.</summary>
+    internal void Materialize()
+    {
+        if (_bytes.Length != _symbols.AllocatedBytes) _bytes = new byte[_symbols.AllocatedBytes];
     }
 
     /// <summary>Bytes the program's symbols occupy; the host array is exactly this big (lazily sized SRAM).</summary>
-    public int AllocatedBytes => _bytes.Length;
+    public int AllocatedBytes => _symbols.AllocatedBytes;
     public int UsableBytes => _symbols.UsableBytes;
     internal Span<byte> Bytes => _bytes;
 

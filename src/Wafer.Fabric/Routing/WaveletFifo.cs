@@ -6,7 +6,7 @@ namespace Wafer.Fabric.Routing;
 internal sealed class WaveletFifo
 {
     /// <summary>Largest buffer or queue depth; entries live inside the FIFO object (no separate array to chase).</summary>
-    public const int MaxCapacity = 16;
+    public const int MaxCapacity = 8;
 
     private struct Entry { public Wavelet Wavelet; public long ReadyCycle; }
 
