@@ -78,6 +78,18 @@ public class DsdOpTests
     }
 
     [Theory]
+    // src0 = x[k..] starts at 16-bit word 2k, src1 = x[0..] at word 0; full width needs 2k % 8 == (0 + 4) % 8.
+    [InlineData(4, 2 + 1 + 8)]   // 8 % 8 = 0 != 4: bank conflict, the fp32 add runs at width 1
+    [InlineData(2, 2 + 1 + 4)]   // 4 % 8 = 4: aligned, full width 2
+    public void OpCycles_MisalignedSources_RunAtHalfWidth(int offsetElements, int expectedCycles)
+    {
+        const int n = 8;
+        var code = new PeCode("banks").SymbolF32("x", 64).SymbolF32("y", 64).LocalTask(10, c =>
+            c.Fadds(c.Mem("y", n), c.Mem("x", n, offset: offsetElements), c.Mem("x", n)));
+        Assert.Equal(expectedCycles, OnePe.Run(code).Cycles);
+    }
+
+    [Theory]
     // Cycles = task start (2) + DSD startup (1) + ceil(n / SIMD width) (wse2.md §2.2: fadds 2, fmacs 1, faddh 4).
     [InlineData("fadds", 10, 2 + 1 + 5)]
     [InlineData("fmacs", 10, 2 + 1 + 10)]
@@ -90,7 +102,7 @@ public class DsdOpTests
         {
             switch (op)
             {
-                case "fadds": c.Fadds(c.Mem("y", n), c.Mem("x", n), c.Mem("x", n)); break;
+                case "fadds": c.Fadds(c.Mem("y", n), c.Mem("x", n, offset: 2), c.Mem("x", n)); break; // bank-aligned sources
                 case "fmacs": c.Fmacs(c.Mem("y", n), c.Mem("y", n), c.Mem("x", n), 2f); break;
                 case "faddh": c.Faddh(c.Mem("y", n, elemBytes: 2), c.Mem("x", n, elemBytes: 2), 1f); break;
                 case "faddh-stride8": c.Faddh(c.Mem("y", n, stride: 8, elemBytes: 2), c.Mem("x", n, stride: 8, elemBytes: 2), 1f); break;

@@ -414,7 +414,24 @@ internal sealed class ComputeEngine
         width = Math.Min(width, op.Dst.StrideWidthCap(width));
         if (op.A.Kind == OperandKind.Dsd) width = Math.Min(width, op.A.Dsd.StrideWidthCap(width));
         if (op.B.Kind == OperandKind.Dsd) width = Math.Min(width, op.B.Dsd.StrideWidthCap(width));
+        if (BankConflict(op)) width = Math.Max(1, width / 2);
         return (op.Dst.Length + width - 1) / width;
+    }
+
+    /// <summary>Two memory sources whose streams collide in the 8 SRAM banks. SRAM interleaves 16-bit words over 8
+    /// banks and a cycle reads two 32-bit words from banks with bank1 % 4 != bank2 % 4; full SIMD width needs
+    /// (src0 % 8) == ((src1 + 4) % 8) in 16-bit words (wse2.md §2.3 [SDK-APX]). Our model: otherwise the op runs at
+    /// half width (contiguous operands only; strided ones are already capped).</summary>
+    internal static bool BankConflict(in Op op)
+    {
+        if (op.A.Kind != OperandKind.Dsd || op.B.Kind != OperandKind.Dsd) return false;
+        var a = op.A.Dsd;
+        var b = op.B.Dsd;
+        if (a.Kind != DsdKind.Mem1D || b.Kind != DsdKind.Mem1D || Math.Abs(a.Stride) > 1 || Math.Abs(b.Stride) > 1) return false;
+        var bytes = SrcBytes(op);
+        var w0 = a.Address(0, bytes) / 2;
+        var w1 = b.Address(0, bytes) / 2;
+        return w0 % 8 != (w1 + 4) % 8;
     }
 
     /// <summary>Executes a memory-only op at once; returns its cycles.</summary>
