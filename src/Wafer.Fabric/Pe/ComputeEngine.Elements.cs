@@ -1,0 +1,162 @@
+// The compute engine's datapath: element arithmetic over DSD operands, memory-op costs (SIMD widths, strides, banks),
+// and the queue checks that decide whether a streaming op can move this cycle.
+using Wafer.Fabric.Config;
+
+namespace Wafer.Fabric.Pe;
+
+internal sealed partial class ComputeEngine
+{
+    private static int SrcBytes(in Op op) => op.Type == ElemType.F16 || op.Kind == VecKind.H2S ? 2 : 4;
+    private static int DstBytes(in Op op) => op.Type == ElemType.F16 || op.Kind == VecKind.S2H ? 2 : 4;
+
+    /// <summary>Cycles of a memory-only op: ceil(n / SIMD width), the width capped by the operands' strides (wse2.md §2.2).</summary>
+    internal static int MemoryOpCycles(WaferConfig cfg, in Op op)
+    {
+        var width = VectorMath.SimdWidth(cfg, op.Kind, op.Type);
+        width = Math.Min(width, op.Dst.StrideWidthCap(width));
+        if (op.A.Kind == OperandKind.Dsd) width = Math.Min(width, op.A.Dsd.StrideWidthCap(width));
+        if (op.B.Kind == OperandKind.Dsd) width = Math.Min(width, op.B.Dsd.StrideWidthCap(width));
+        if (BankConflict(op)) width = Math.Max(1, width / 2);
+        return (op.Dst.Length + width - 1) / width;
+    }
+
+    /// <summary>Two memory sources whose streams collide in the 8 SRAM banks. SRAM interleaves 16-bit words over 8
+    /// banks and a cycle reads two 32-bit words from banks with bank1 % 4 != bank2 % 4; full SIMD width needs
+    /// (src0 % 8) == ((src1 + 4) % 8) in 16-bit words (wse2.md §2.3 [SDK-APX]). Our model: otherwise the op runs at
+    /// half width (contiguous operands only; strided ones are already capped).</summary>
+    internal static bool BankConflict(in Op op)
+    {
+        if (op.A.Kind != OperandKind.Dsd || op.B.Kind != OperandKind.Dsd) return false;
+        var a = op.A.Dsd;
+        var b = op.B.Dsd;
+        if (a.Kind != DsdKind.Mem1D || b.Kind != DsdKind.Mem1D || Math.Abs(a.Stride) > 1 || Math.Abs(b.Stride) > 1) return false;
+        var bytes = SrcBytes(op);
+        var w0 = a.Address(0, bytes) / 2;
+        var w1 = b.Address(0, bytes) / 2;
+        return w0 % 8 != (w1 + 4) % 8;
+    }
+
+    /// <summary>Executes a memory-only op at once; returns its cycles.</summary>
+    private int RunMemoryOp(in Op op)
+    {
+        var n = op.Dst.Length;
+        if (op.Type == ElemType.F32 && op.Kind is VecKind.Fmac or VecKind.Add or VecKind.Mov && ContiguousF32(op)) RunContiguousF32(op);
+        else for (var i = 0; i < n; i++) StepElement(op, i, 0);
+        Flops += (long)n * VectorMath.FlopsPerElement(op.Kind);
+        ElementsProcessed += n;
+        return MemoryOpCycles(_cfg, op);
+    }
+
+    private static bool Contiguous(in Operand o) => o.Kind != OperandKind.Dsd || (o.Dsd.Kind == DsdKind.Mem1D && o.Dsd.Stride == 1);
+
+    private static bool ContiguousF32(in Op op) =>
+        op.Dst.Kind == DsdKind.Mem1D && op.Dst.Stride == 1 && Contiguous(op.A) && Contiguous(op.B);
+
+    /// <summary>Fast path for contiguous fp32 AXPY, add and move (the GEMV inner loop); same rounding as StepElement.</summary>
+    private void RunContiguousF32(in Op op)
+    {
+        var n = op.Dst.Length;
+        var dst = Sram.F32(op.Dst.Address(0, 4), n);
+        var s = ScalarValue(op.S);
+        if (op.A.Kind == OperandKind.Dsd)
+        {
+            var a = Sram.F32(op.A.Dsd.Address(0, 4), n);
+            if (op.Kind == VecKind.Mov) { a.CopyTo(dst); return; }
+            if (op.B.Kind == OperandKind.Dsd)
+            {
+                var b = Sram.F32(op.B.Dsd.Address(0, 4), n);
+                if (op.Kind == VecKind.Fmac) for (var i = 0; i < n; i++) dst[i] = MathF.FusedMultiplyAdd(b[i], s, a[i]);
+                else for (var i = 0; i < n; i++) dst[i] = a[i] + b[i];
+                return;
+            }
+        }
+        for (var i = 0; i < n; i++) StepElement(op, i, 0);
+    }
+
+    private float ScalarValue(in ScalarOperand s) => s.Kind switch
+    {
+        OperandKind.Immediate => s.Immediate,
+        OperandKind.MemoryScalar => Sram.ReadF32(s.Address),
+        _ => 0f,
+    };
+
+    /// <summary>One element: read sources (popping fabric/FIFO inputs), compute, write (pushing fabric/FIFO outputs).</summary>
+    private void StepElement(in Op op, int i, long t)
+    {
+        var a = Read(op.A, i, SrcBytes(op));
+        var b = op.B.Kind == OperandKind.None ? 0f : Read(op.B, i, SrcBytes(op));
+        var v = VectorMath.Apply(op.Kind, op.Type, a, b, ScalarValue(op.S));
+        Write(op.Dst, i, DstBytes(op), v, t);
+    }
+
+    private float Read(in Operand o, int i, int elemBytes)
+    {
+        switch (o.Kind)
+        {
+            case OperandKind.Immediate: return o.Immediate;
+            case OperandKind.MemoryScalar: return elemBytes == 4 ? Sram.ReadF32(o.Address) : (float)Sram.ReadF16(o.Address);
+            case OperandKind.Dsd:
+                var d = o.Dsd;
+                switch (d.Kind)
+                {
+                    case DsdKind.Mem1D:
+                    case DsdKind.Mem4D:
+                        var addr = d.Address(i, elemBytes);
+                        return elemBytes == 4 ? Sram.ReadF32(addr) : (float)Sram.ReadF16(addr);
+                    case DsdKind.FabIn:
+                        var w = _inQueues[d.Queue]!.Pop();
+                        return elemBytes == 4 ? w.AsFloat : (float)BitConverter.UInt16BitsToHalf(w.Low16);
+                    case DsdKind.Fifo:
+                        return _fifos![d.FifoId]!.Pop();
+                }
+                break;
+        }
+        return 0f;
+    }
+
+    private void Write(in Dsd d, int i, int elemBytes, float v, long t)
+    {
+        switch (d.Kind)
+        {
+            case DsdKind.Mem1D:
+            case DsdKind.Mem4D:
+                var addr = d.Address(i, elemBytes);
+                if (elemBytes == 4) Sram.WriteF32(addr, v); else Sram.WriteF16(addr, (Half)v);
+                break;
+            case DsdKind.FabOut:
+                var payload = elemBytes == 4 ? BitConverter.SingleToUInt32Bits(v) : BitConverter.HalfToUInt16Bits((Half)v);
+                var w = d.Control ? Wavelet.Control(d.Color, payload) : Wavelet.Data(d.Color, payload);
+                _outQueues[d.Queue]!.Push(w, t + _cfg.RampLatencyCycles);
+                _pe.RampInputPushed(d.Color);
+                break;
+            case DsdKind.Fifo:
+                var f = _fifos![d.FifoId]!;
+                f.Push(v);
+                if (f.ActivateOnPushTask >= 0) _activated |= 1UL << f.ActivateOnPushTask;
+                break;
+        }
+    }
+
+    /// <summary>Whether every streaming operand of <paramref name="op"/> can move one element in cycle <paramref name="t"/>.</summary>
+    private bool CanStep(in Op op, long t)
+    {
+        if (!CanRead(op.A, t) || !CanRead(op.B, t)) return false;
+        return op.Dst.Kind switch
+        {
+            DsdKind.FabOut => !_outQueues[op.Dst.Queue]!.IsFull,
+            DsdKind.Fifo => !_fifos![op.Dst.FifoId]!.IsFull,
+            _ => true,
+        };
+    }
+
+    private bool CanRead(in Operand o, long t)
+    {
+        if (o.Kind != OperandKind.Dsd) return true;
+        return o.Dsd.Kind switch
+        {
+            DsdKind.FabIn => _inQueues[o.Dsd.Queue]!.HeadReady(t) && !_inQueues[o.Dsd.Queue]!.Peek().IsControl,
+            DsdKind.Fifo => !_fifos![o.Dsd.FifoId]!.IsEmpty,
+            _ => true,
+        };
+    }
+}
