@@ -1,0 +1,50 @@
+// Matmul benchmark: GFLOP/s of Gemm on the shapes GPT training uses, against a naive triple loop measured in the
+// same run. Usage: dotnet run -c Release --project bench/Wafer.Bench [threads]
+using System.Diagnostics;
+using Wafer.Gpt.Numerics;
+
+var threads = args.Length > 0 ? int.Parse(args[0]) : Environment.ProcessorCount;
+Gemm.Threads = threads;
+Console.WriteLine($"threads {threads}, {Environment.ProcessorCount} cores");
+Console.WriteLine("| product | M x N x K | Gemm GFLOP/s | naive GFLOP/s | ratio |");
+Console.WriteLine("|---|---|---|---|---|");
+Run("nano qkv forward (BT 768, C 128 -> 384)", 768, 384, 128, naive: true);
+Run("nano fc forward (BT 768, C 128 -> 512)", 768, 512, 128, naive: true);
+Run("nano dweight of fc (512 x 128, sum over 768)", 512, 128, 768, naive: true, transposedA: true);
+Run("gpt2-124m fc forward (BT 256, 768 -> 3072)", 256, 3072, 768, naive: false);
+Run("gpt2-124m lm head (BT 256, 768 -> 50304)", 256, 50304, 768, naive: false);
+Run("square 1024", 1024, 1024, 1024, naive: false);
+
+static void Run(string label, int m, int n, int k, bool naive, bool transposedA = false)
+{
+    var rng = new Random(1);
+    var a = new float[m * k];
+    var b = new float[k * n];
+    for (var i = 0; i < a.Length; i++) a[i] = (float)rng.NextDouble();
+    for (var i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble();
+    var c = new float[m * n];
+    int aRow = transposedA ? 1 : k, aCol = transposedA ? m : 1;
+    var flops = 2.0 * m * n * k;
+    double Time(Action f)
+    {
+        f();
+        var reps = 0;
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < 1.0 || reps < 3) { f(); reps++; }
+        return sw.Elapsed.TotalSeconds / reps;
+    }
+    var fast = flops / Time(() => Gemm.Multiply(m, n, k, a, aRow, aCol, b, n, 1, c, n, false)) / 1e9;
+    var slow = double.NaN;
+    if (naive)
+        slow = flops / Time(() =>
+        {
+            for (var i = 0; i < m; i++)
+                for (var j = 0; j < n; j++)
+                {
+                    float s = 0;
+                    for (var p = 0; p < k; p++) s += a[i * aRow + p * aCol] * b[p * n + j];
+                    c[i * n + j] = s;
+                }
+        }) / 1e9;
+    Console.WriteLine($"| {label} | {m} x {n} x {k} | {fast:F1} | {(naive ? slow.ToString("F2") : "-")} | {(naive ? (fast / slow).ToString("F0") + "x" : "-")} |");
+}

@@ -1,0 +1,97 @@
+using Wafer.Gpt.Numerics;
+
+namespace Wafer.Gpt.Tests;
+
+public class GemmTests
+{
+    private static float[] Random(int n, int seed)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    /// <summary>Checks C against a float64 reference with a bound that scales with sum |a b|.</summary>
+    private static void AssertClose(int m, int n, int k, Func<int, int, float> a, Func<int, int, float> b, float[] c, int ldc, float[]? before = null)
+    {
+        for (var i = 0; i < m; i++)
+            for (var j = 0; j < n; j++)
+            {
+                double sum = before?[i * ldc + j] ?? 0, mag = Math.Abs(sum);
+                for (var p = 0; p < k; p++) { var t = (double)a(i, p) * b(p, j); sum += t; mag += Math.Abs(t); }
+                Assert.True(Math.Abs(c[i * ldc + j] - sum) <= 1e-6 * mag + 1e-30, $"C[{i},{j}] = {c[i * ldc + j]}, expected {sum}");
+            }
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(7, 13, 5)]
+    [InlineData(6, 16, 256)]
+    [InlineData(37, 50, 300)]
+    [InlineData(12, 33, 513)]
+    [InlineData(64, 128, 96)]
+    public void Multiply_AllLayouts_MatchFloat64Reference(int m, int n, int k)
+    {
+        var a = Random(m * k, 1);
+        var b = Random(k * n, 2);
+        // A row-major, B row-major.
+        var c = new float[m * n];
+        Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, n, accumulate: false);
+        AssertClose(m, n, k, (i, p) => a[i * k + p], (p, j) => b[p * n + j], c, n);
+        // A transposed in memory (k x m), B transposed (n x k), accumulating onto existing C.
+        var before = Random(m * n, 3);
+        var c2 = (float[])before.Clone();
+        Gemm.Multiply(m, n, k, a, 1, m, b, 1, k, c2, n, accumulate: true);
+        AssertClose(m, n, k, (i, p) => a[p * m + i], (p, j) => b[j * k + p], c2, n, before);
+    }
+
+    [Fact]
+    public void Multiply_IsBitwiseIdenticalAtAnyThreadCount()
+    {
+        const int m = 96, n = 200, k = 300;
+        var a = Random(m * k, 4);
+        var b = Random(k * n, 5);
+        var saved = Gemm.Threads;
+        try
+        {
+            Gemm.Threads = 1;
+            var one = new float[m * n];
+            Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, one, n, false);
+            Gemm.Threads = 2;
+            var two = new float[m * n];
+            Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, two, n, false);
+            Assert.Equal(one, two);
+        }
+        finally { Gemm.Threads = saved; }
+    }
+
+    [Fact]
+    public void Multiply_TooSmallBuffers_AreRejected()
+    {
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(4, 4, 4, new float[15], 4, 1, new float[16], 4, 1, new float[16], 4, false));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(4, 4, 4, new float[16], 4, 1, new float[16], 4, 1, new float[15], 4, false));
+    }
+
+    [Fact]
+    public void Linear_ForwardAndBothBackwardProducts_MatchReference()
+    {
+        const int bt = 10, c = 24, oc = 40;
+        var inp = Random(bt * c, 6);
+        var w = Random(oc * c, 7);
+        var bias = Random(oc, 8);
+        var dout = Random(bt * oc, 9);
+        var output = new float[bt * oc];
+        Linear.Forward(output, inp, w, bias, bt, c, oc);
+        var withBias = output.Select((v, i) => v - bias[i % oc]).ToArray();
+        AssertClose(bt, oc, c, (i, p) => inp[i * c + p], (p, j) => w[j * c + p], withBias, oc);
+
+        var dinp = new float[bt * c];
+        Linear.BackwardInput(dinp, dout, w, bt, c, oc);
+        AssertClose(bt, c, oc, (i, p) => dout[i * oc + p], (p, j) => w[p * c + j], dinp, c);
+
+        var dw = new float[oc * c];
+        var db = new float[oc];
+        Linear.BackwardWeight(dw, db, dout, inp, bt, c, oc);
+        AssertClose(oc, c, bt, (i, p) => dout[p * oc + i], (p, j) => inp[p * c + j], dw, c);
+        for (var o = 0; o < oc; o++) Assert.Equal(Enumerable.Range(0, bt).Sum(i => (double)dout[i * oc + o]), db[o], 4);
+    }
+}
