@@ -1,5 +1,8 @@
 // The compute engine's datapath: element arithmetic over DSD operands, memory-op costs (SIMD widths, strides, banks),
 // and the queue checks that decide whether a streaming op can move this cycle.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Wafer.Fabric.Config;
 
 namespace Wafer.Fabric.Pe;
@@ -65,13 +68,33 @@ internal sealed partial class ComputeEngine
             if (op.B.Kind == OperandKind.Dsd)
             {
                 var b = Sram.F32(op.B.Dsd.Address(0, 4), n);
-                if (op.Kind == VecKind.Fmac) for (var i = 0; i < n; i++) dst[i] = MathF.FusedMultiplyAdd(b[i], s, a[i]);
-                else for (var i = 0; i < n; i++) dst[i] = a[i] + b[i];
+                var i = 0;
+                // Vector256 lanes give the same fused rounding per element; only when dst is each source or apart
+                // from it (a partial overlap would see elements written earlier in the same op).
+                if (Vector256.IsHardwareAccelerated && SameOrApart(dst, a) && SameOrApart(dst, b))
+                {
+                    var sv = Vector256.Create(s);
+                    ref var rd = ref MemoryMarshal.GetReference(dst);
+                    ref var ra = ref MemoryMarshal.GetReference(a);
+                    ref var rb = ref MemoryMarshal.GetReference(b);
+                    for (; i + 8 <= n; i += 8)
+                    {
+                        var va = Vector256.LoadUnsafe(ref ra, (nuint)i);
+                        var vb = Vector256.LoadUnsafe(ref rb, (nuint)i);
+                        var r = op.Kind == VecKind.Fmac ? Vector256.FusedMultiplyAdd(vb, sv, va) : va + vb;
+                        r.StoreUnsafe(ref rd, (nuint)i);
+                    }
+                }
+                if (op.Kind == VecKind.Fmac) for (; i < n; i++) dst[i] = MathF.FusedMultiplyAdd(b[i], s, a[i]);
+                else for (; i < n; i++) dst[i] = a[i] + b[i];
                 return;
             }
         }
         for (var i = 0; i < n; i++) StepElement(op, i, 0);
     }
+
+    private static bool SameOrApart(Span<float> x, Span<float> y) =>
+        Unsafe.AreSame(ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(y)) || !x.Overlaps(y);
 
     private float ScalarValue(in ScalarOperand s) => s.Kind switch
     {

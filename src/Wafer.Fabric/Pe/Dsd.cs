@@ -10,6 +10,25 @@ public readonly record struct Dsd
     /// <summary>Extents (innermost first) and element strides of a 4-D memory DSD.</summary>
     public sealed record Shape4D(int E0, int E1, int E2, int E3, int S0, int S1, int S2, int S3);
 
+    // 4-D shapes live in a process-wide table and DSDs hold their index, so a DSD (and an op that holds three of
+    // them) has no object references: copying ops needs no GC write barriers on the issue path.
+    // Readers index a copy-on-write array without locking; writers (new shapes, rare) take the lock.
+    private static Shape4D[] s_shapes = [];
+    private static readonly Dictionary<Shape4D, int> s_shapeIds = [];
+
+    private static int ShapeId(Shape4D shape)
+    {
+        lock (s_shapeIds)
+        {
+            if (s_shapeIds.TryGetValue(shape, out var id)) return id;
+            var grown = new Shape4D[s_shapes.Length + 1];
+            s_shapes.CopyTo(grown, 0);
+            grown[^1] = shape;
+            Volatile.Write(ref s_shapes, grown);
+            return s_shapeIds[shape] = grown.Length - 1;
+        }
+    }
+
     public DsdKind Kind { get; init; }
     /// <summary>Fabric-out only: send control wavelets.</summary>
     public bool Control { get; init; }
@@ -28,7 +47,12 @@ public readonly record struct Dsd
     public int Offset { get; init; }
     /// <summary>4-D extents and strides, innermost first; strides are relative to the reset of inner dimensions (SDK mem4d_dsd).
     /// Held by reference so 1-D DSDs (the common case) stay small.</summary>
-    public Shape4D? Shape { get; init; }
+    public Shape4D? Shape
+    {
+        get => Kind == DsdKind.Mem4D ? Volatile.Read(ref s_shapes)[_shapeId] : null;
+        init => _shapeId = value is null ? 0 : ShapeId(value);
+    }
+    private readonly int _shapeId;
 
     public static Dsd Mem1D(int baseAddress, int length, int stride = 1, int offset = 0) =>
         new() { Kind = DsdKind.Mem1D, BaseAddress = baseAddress, Length = length, Stride = stride, Offset = offset };
