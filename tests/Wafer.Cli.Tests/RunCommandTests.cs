@@ -56,6 +56,8 @@ public class RunCommandTests
     [InlineData("--bogus", "run", "reduce", "--bogus")]
     [InlineData("program", "run")]
     [InlineData("--width", "run", "reduce", "--width", "abc")]
+    [InlineData("SRAM overflow", "run", "reduce", "--length", "20000")]
+    [InlineData("max-cycles", "run", "broadcast", "--max-cycles", "5")]
     public void BadArguments_OneLineOnStderr_ExitCode2(string mentions, params string[] args)
     {
         var (code, stdout, stderr) = CliRunner.Run(args);
@@ -65,6 +67,17 @@ public class RunCommandTests
         Assert.DoesNotContain('\n', line);
         Assert.StartsWith("wafer: ", line);
         Assert.Contains(mentions, line, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void OutPathThatIsAFile_IsRejectedBeforeTheRun()
+    {
+        var file = Path.Combine(CliRunner.TempDir(), "not-a-folder");
+        File.WriteAllText(file, "keep me");
+        var (code, _, stderr) = CliRunner.Run("run", "reduce", "--out", file);
+        Assert.Equal(2, code);
+        Assert.Contains("--out", stderr);
+        Assert.Equal("keep me", File.ReadAllText(file));
     }
 
     [Fact]

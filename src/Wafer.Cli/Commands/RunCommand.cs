@@ -57,6 +57,11 @@ internal static class RunCommand
                 TraceColors = (parse.GetValue(traceColor) ?? []).Select(c => c >= 0 && c < config.ColorCount ? c : throw new WaferInputException($"--trace-color {c}: colors are 0..{config.ColorCount - 1}")).ToList(),
             };
             var dir = parse.GetValue(outDir) is { Length: > 0 } d ? d : Path.Combine("out", demo.Name);
+            try { Directory.CreateDirectory(dir); } // fail before the run, not after it
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new WaferInputException($"--out '{dir}': cannot create the output folder: {e.Message}");
+            }
 
             var result = demo.Run(config, size, options);
             var stats = RunStats.Collect(result.Simulator);
