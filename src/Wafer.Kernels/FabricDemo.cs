@@ -13,9 +13,13 @@ public sealed record DemoResult(
     double MaxAbsError,
     double Tolerance,
     IReadOnlyDictionary<string, object> Parameters,
-    IReadOnlyDictionary<string, double> Extra)
+    IReadOnlyDictionary<string, double> Extra,
+    long? ModelCycles = null)
 {
     public bool Verified => MaxAbsError <= Tolerance;
+
+    /// <summary>(simulated - model) / model, or null when the program has no closed-form model for this case.</summary>
+    public double? ModelError => ModelCycles is { } m && m > 0 ? (Simulator.Cycle - m) / (double)m : null;
 }
 
 /// <summary>Contract: <see cref="Run"/> builds the layout for the requested rectangle (clamped to the wafer), loads inputs

@@ -20,6 +20,7 @@ public class RunCommandTests
         Assert.True(root.GetProperty("peCyclesPerHostSecond").GetDouble() > 0);
         Assert.True(root.GetProperty("peakRssBytes").GetInt64() > 0);
         Assert.True(root.GetProperty("verified").GetBoolean());
+        Assert.Equal(root.GetProperty("cycles").GetInt64(), root.GetProperty("modelCycles").GetInt64());
         Assert.Equal(4, root.GetProperty("width").GetInt32());
         Assert.Equal(3, root.GetProperty("height").GetInt32());
         foreach (var f in new[] { "stats.json", "stats.csv", "heatmap.png" }) Assert.True(File.Exists(Path.Combine(dir, f)), f);

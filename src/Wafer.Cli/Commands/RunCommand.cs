@@ -113,6 +113,8 @@ internal static class RunCommand
             ["peakRssBytes"] = s.PeakRssBytes,
             ["threads"] = s.Threads,
             ["verified"] = r.Verified,
+            ["modelCycles"] = r.ModelCycles is { } mc ? mc : null!,
+            ["modelError"] = r.ModelError is { } me ? me : null!,
             ["maxAbsError"] = r.MaxAbsError,
             ["parameters"] = r.Parameters,
             ["extra"] = r.Extra,
@@ -128,7 +130,7 @@ internal static class RunCommand
         var inv = CultureInfo.InvariantCulture;
         o.WriteLine(string.Create(inv, $"{demo.Name} on {s.WaferName}: {s.Width} x {s.Height} PEs ({string.Join(", ", r.Parameters.Select(kv => $"{kv.Key} {kv.Value}"))})"));
         o.WriteLine(string.Create(inv, $"  result          {(r.Verified ? "matches" : "DIFFERS FROM")} host reference (max |error| {r.MaxAbsError:G3}, tolerance {r.Tolerance:G3})"));
-        o.WriteLine(string.Create(inv, $"  cycles          {s.Cycles:N0}"));
+        o.WriteLine(string.Create(inv, $"  cycles          {s.Cycles:N0}{(r.ModelCycles is { } m ? $" (closed-form model: {m:N0}, error {r.ModelError:P2})" : "")}"));
         o.WriteLine(string.Create(inv, $"  fabric time     {s.Seconds * 1e6:F3} us at {s.ClockHz / 1e6:F0} MHz (+ {s.HostIoSeconds * 1e3:F3} ms modelled host I/O)"));
         o.WriteLine(string.Create(inv, $"  utilization     {s.Utilization:P2} busy PE-cycles; {s.FractionOfPeakFlops:P3} of peak flop/s ({s.Flops:N0} flop)"));
         o.WriteLine(string.Create(inv, $"  fabric traffic  {s.WaveletsForwarded:N0} wavelets forwarded; {s.StallPeCycles:N0} op-cycles stalled"));

@@ -46,7 +46,7 @@ public sealed class ChainReduce : IFabricDemo
             tol = Math.Max(tol, 2e-6 * mag);
         }
         var parameters = new Dictionary<string, object> { ["width"] = w, ["height"] = h, ["length"] = n };
-        return new DemoResult(sim, maxErr, tol, parameters, new Dictionary<string, double>());
+        return new DemoResult(sim, maxErr, tol, parameters, new Dictionary<string, double>(), CycleModels.Reduce(wafer, w, h, n));
     }
 
     private static PeCode Code(int x, int y, int w, int h, int n)

@@ -84,7 +84,7 @@ public sealed class Gemv2D(string name, string description, int defaultWidth, in
         }
         var parameters = new Dictionary<string, object> { ["width"] = w, ["height"] = h, ["blockRows"] = mb, ["blockColumns"] = nb, ["rows"] = (long)mb * h, ["columns"] = (long)nb * w };
         var extra = new Dictionary<string, double> { ["matrixRows"] = (double)mb * h, ["matrixColumns"] = (double)nb * w };
-        return new DemoResult(sim, maxErr, tol, parameters, extra);
+        return new DemoResult(sim, maxErr, tol, parameters, extra, CycleModels.Gemv(wafer, w, mb, nb));
     }
 
     /// <summary>role: 0 first column (adds b, starts the chain), 1 middle, 2 last column (ends the chain), 3 alone (1 column).</summary>

@@ -57,6 +57,8 @@ public sealed class Pipeline : IFabricDemo
         var extra = new Dictionary<string, double>();
         for (var x = 0; x < w; x++) extra[$"stallCyclesPe{x}"] = stats.PeStallCycles[x];
         var parameters = new Dictionary<string, object> { ["width"] = w, ["length"] = n, ["sinkCycles"] = sinkCycles };
-        return new DemoResult(sim, maxErr, 1e-5 * (w + 1), parameters, extra);
+        // The closed form holds when the sink is the bottleneck (its task takes longer than a link cycle).
+        long? model = sinkCycles + wafer.TaskStartCycles > 1 ? CycleModels.PipelineSinkBound(wafer, w, n, sinkCycles) : null;
+        return new DemoResult(sim, maxErr, 1e-5 * (w + 1), parameters, extra, model);
     }
 }

@@ -58,6 +58,6 @@ public sealed class RowBroadcast : IFabricDemo
                 for (var i = 0; i < n; i++)
                     maxErr = Math.Max(maxErr, Math.Abs(got[(y * w + x) * n + i] - data[y * n + i]));
         var parameters = new Dictionary<string, object> { ["width"] = w, ["height"] = h, ["length"] = n };
-        return new DemoResult(sim, maxErr, 0, parameters, new Dictionary<string, double>());
+        return new DemoResult(sim, maxErr, 0, parameters, new Dictionary<string, double>(), CycleModels.Broadcast(wafer, w, n));
     }
 }

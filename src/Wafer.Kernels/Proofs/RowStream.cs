@@ -36,6 +36,6 @@ public sealed class RowStream : IFabricDemo
         var got = sim.Host.MemcpyD2H("v", w - 1, 0, 1, 1, n);
         var maxErr = got.Zip(data, (a, b) => (double)Math.Abs(a - b)).Max();
         var parameters = new Dictionary<string, object> { ["width"] = w, ["height"] = h, ["length"] = n };
-        return new DemoResult(sim, maxErr, 0, parameters, new Dictionary<string, double>());
+        return new DemoResult(sim, maxErr, 0, parameters, new Dictionary<string, double>(), CycleModels.Stream(wafer, w, n));
     }
 }

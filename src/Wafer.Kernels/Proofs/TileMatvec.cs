@@ -74,6 +74,6 @@ public sealed class TileMatvec : IFabricDemo
         var bytes = 12.0 * n * n * w * h;
         var parameters = new Dictionary<string, object> { ["width"] = w, ["height"] = h, ["n"] = n };
         var extra = new Dictionary<string, double> { ["flopsPerSecond"] = flops / seconds, ["memoryBytesPerSecond"] = bytes / seconds };
-        return new DemoResult(sim, maxErr, 4e-6 * n * magnitude, parameters, extra);
+        return new DemoResult(sim, maxErr, 4e-6 * n * magnitude, parameters, extra, CycleModels.Matvec(wafer, n));
     }
 }
