@@ -46,7 +46,6 @@ internal sealed partial class ComputeEngine
         if (op.Type == ElemType.F32 && op.Kind is VecKind.Fmac or VecKind.Add or VecKind.Mov && ContiguousF32(op)) RunContiguousF32(op);
         else for (var i = 0; i < n; i++) StepElement(op, i, 0);
         Flops += (long)n * VectorMath.FlopsPerElement(op.Kind);
-        ElementsProcessed += n;
         return MemoryOpCycles(_cfg, op);
     }
 

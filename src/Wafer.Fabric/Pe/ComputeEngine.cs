@@ -49,7 +49,7 @@ internal sealed partial class ComputeEngine
     private long _lastBusyCycle = -1;
 
     // Stats
-    internal long BusyCycles, StallCycles, Flops, TasksStarted, ElementsProcessed;
+    internal long BusyCycles, StallCycles, Flops, TasksStarted;
 
     public ComputeEngine(ProcessingElement pe, PeCode code)
     {
@@ -416,7 +416,6 @@ internal sealed partial class ComputeEngine
         StepElement(op, next, t);
         next++;
         Flops += VectorMath.FlopsPerElement(op.Kind);
-        ElementsProcessed++;
         band.Moves++;
         CountBusy(t, t + 1);
         return next >= op.Dst.Length;

@@ -82,7 +82,6 @@ public readonly record struct Dsd
     public Dsd WithBase(int baseAddress) => this with { BaseAddress = baseAddress };
 
     public bool IsMemory => Kind is DsdKind.Mem1D or DsdKind.Mem4D;
-    public bool IsFabric => Kind is DsdKind.FabIn or DsdKind.FabOut;
 
     /// <summary>Byte address of element i for element size <paramref name="elemBytes"/>.</summary>
     public int Address(int i, int elemBytes)

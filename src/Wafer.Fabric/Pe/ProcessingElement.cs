@@ -37,10 +37,6 @@ public sealed class ProcessingElement
         Index = y * sim.Width + x;
     }
 
-    public int PosX => X;
-    public int PosY => Y;
-    public Sram? Sram => Ce?.Sram;
-
     internal ColorChannel? Channel(int color) => Channels is { } chs && color < chs.Length ? chs[color] : null;
 
     internal void SetRoute(int color, ColorRoute route)

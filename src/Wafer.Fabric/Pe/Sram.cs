@@ -56,8 +56,6 @@ public sealed class Sram
     public (int Address, int Bytes) Symbol(string name) =>
         _symbols.TryGet(name, out var s) ? s : throw new FabricProgramException($"PE ({_x},{_y}): no symbol '{name}'");
 
-    public bool HasSymbol(string name) => _symbols.TryGet(name, out _);
-
     /// <summary>Throws unless [address, address + bytes) lies inside allocated SRAM.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Check(int address, long bytes, string what)
