@@ -18,6 +18,9 @@ internal sealed class Band
     /// <summary>The task context handed to task bodies run by this band's thread.</summary>
     public readonly TaskContext Context = new();
     public long Cycle;
+    /// <summary>Link ring slots for the current cycle: the one arriving now and the one written for arrival t + L
+    /// (computed once per cycle instead of a division per PE step).</summary>
+    public int ArriveSlot, SendSlot;
     public long Moves;
     /// <summary>PE steps this band has run (over all runs): the engine's real work, for speed reports.</summary>
     public long Steps;

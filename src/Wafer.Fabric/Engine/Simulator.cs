@@ -225,6 +225,8 @@ public sealed class Simulator
         {
             var t = band.Cycle;
             band.Moves = 0;
+            band.ArriveSlot = Links.SlotOf(t);
+            band.SendSlot = Links.SlotOf(t + Links.LatencyCycles);
             foreach (var pe in band.Active)
             {
                 if (pe.ScheduledFor != t) continue;

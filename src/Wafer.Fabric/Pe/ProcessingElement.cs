@@ -69,7 +69,7 @@ public sealed class ProcessingElement
     {
         var links = Sim.Links;
         var latency = links.LatencyCycles;
-        var slot = links.SlotOf(t);
+        var slot = band.ArriveSlot;
         uint arrived = 0;
         var pending = false;
         for (int mask = RxLinks; mask != 0; mask &= mask - 1)
@@ -138,7 +138,7 @@ public sealed class ProcessingElement
                     var inFlight = (ushort)(ch.Sent[p] - down.ConsumedBefore((int)((Direction)p).Opposite(), t));
                     if (inFlight >= cfg.RouterBufferDepthWavelets) continue;
                     var links = Sim.Links;
-                    var at = links.Index(Index, p, links.SlotOf(t + links.LatencyCycles));
+                    var at = links.Index(Index, p, band.SendSlot);
                     links.Wavelets[at] = w;
                     links.Arrival[at] = t + links.LatencyCycles;
                     ch.Sent[p]++;
