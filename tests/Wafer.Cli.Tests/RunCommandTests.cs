@@ -23,7 +23,7 @@ public class RunCommandTests
         Assert.Equal(root.GetProperty("cycles").GetInt64(), root.GetProperty("modelCycles").GetInt64());
         Assert.Equal(4, root.GetProperty("width").GetInt32());
         Assert.Equal(3, root.GetProperty("height").GetInt32());
-        foreach (var f in new[] { "stats.json", "stats.csv", "heatmap.png" }) Assert.True(File.Exists(Path.Combine(dir, f)), f);
+        foreach (var f in new[] { "stats.json", "stats.csv", "heatmap.png", "traffic.png" }) Assert.True(File.Exists(Path.Combine(dir, f)), f);
     }
 
     [Fact]
@@ -94,6 +94,15 @@ public class RunCommandTests
         Assert.Contains("bad-wafer.json", stderr);
         Assert.Contains("SramBytesPerPe", stderr);
         Assert.Equal(before, File.ReadAllText(Path.Combine(dir, "stats.json")));
+    }
+
+    [Fact]
+    public void RunList_DescribesEveryProgram()
+    {
+        var (code, stdout, _) = CliRunner.Run("run", "list");
+        Assert.Equal(0, code);
+        foreach (var name in new[] { "gemv-1pe", "gemv-row", "gemv-grid", "gemv", "pipeline", "broadcast", "reduce", "stream", "matvec" })
+            Assert.Contains(name + " ", stdout);
     }
 
     [Fact]

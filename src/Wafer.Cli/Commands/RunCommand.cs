@@ -16,7 +16,7 @@ internal static class RunCommand
     {
         var program = new Argument<string>("program")
         {
-            Description = "Program to run: " + string.Join(", ", DemoRegistry.All.Select(d => d.Name)),
+            Description = "Program to run ('list' describes them): " + string.Join(", ", DemoRegistry.All.Select(d => d.Name)),
         };
         var wafer = new Option<string>("--wafer") { Description = "Wafer preset (tiny, cs2, cs3) or a wafer JSON file", DefaultValueFactory = _ => "tiny" };
         var width = new Option<int>("--width") { Description = "Program rectangle width in PEs (default: the program's own, capped by the wafer)" };
@@ -39,6 +39,11 @@ internal static class RunCommand
         cmd.SetAction(parse =>
         {
             var name = parse.GetValue(program)!;
+            if (name == "list")
+            {
+                foreach (var each in DemoRegistry.All) stdout.WriteLine($"{each.Name,-10} {each.Description}");
+                return Program.ExitOk;
+            }
             var demo = DemoRegistry.Find(name)
                 ?? throw new WaferInputException($"run: unknown program '{name}'; choose one of {string.Join(", ", DemoRegistry.All.Select(d => d.Name))}");
             var config = WaferConfigJson.Resolve(parse.GetValue(wafer)!);
@@ -69,6 +74,7 @@ internal static class RunCommand
             StatsWriter.WriteAtomic(Path.Combine(dir, "stats.json"), statsJson);
             StatsWriter.WriteAtomic(Path.Combine(dir, "stats.csv"), StatsWriter.Csv(stats));
             StatsWriter.WriteAtomic(Path.Combine(dir, "heatmap.png"), StatsWriter.BusyHeatmap(stats));
+            StatsWriter.WriteAtomic(Path.Combine(dir, "traffic.png"), StatsWriter.TrafficHeatmap(stats));
             if (options.TracePes.Count > 0) StatsWriter.WriteAtomic(Path.Combine(dir, "trace.json"), result.Simulator.TraceJson());
 
             if (parse.GetValue(json)) stdout.WriteLine(JsonLine(demo, stats, result, dir));
@@ -136,6 +142,6 @@ internal static class RunCommand
         o.WriteLine(string.Create(inv, $"  fabric traffic  {s.WaveletsForwarded:N0} wavelets forwarded; {s.StallPeCycles:N0} op-cycles stalled"));
         o.WriteLine(string.Create(inv, $"  host            {s.WallSeconds:F3} s on {s.Threads} threads; {s.PeCyclesPerHostSecond:G4} PE-cycles/s ({s.BusyPeCyclesPerHostSecond:G4} busy, {s.PeSteps:N0} PE-steps); peak RSS {s.PeakRssBytes / 1048576.0:F0} MiB"));
         foreach (var kv in r.Extra) o.WriteLine(string.Create(inv, $"  {kv.Key,-15} {kv.Value:G6}"));
-        o.WriteLine($"  wrote           {Path.Combine(dir, "stats.json")}, stats.csv, heatmap.png");
+        o.WriteLine($"  wrote           {Path.Combine(dir, "stats.json")}, stats.csv, heatmap.png (busy), traffic.png (wavelets)");
     }
 }

@@ -64,6 +64,13 @@ public static class StatsWriter
         return sb.ToString();
     }
 
+    /// <summary>Wavelets each router forwarded, relative to the busiest router.</summary>
+    public static byte[] TrafficHeatmap(RunStats stats)
+    {
+        var max = Math.Max(1, stats.PeWavelets.Max());
+        return Heatmap.Render(stats.Width, stats.Height, i => (double)stats.PeWavelets[i] / max);
+    }
+
     public static byte[] BusyHeatmap(RunStats stats) =>
         Heatmap.Render(stats.Width, stats.Height, i => stats.Cycles == 0 ? 0 : (double)stats.PeBusyCycles[i] / stats.Cycles);
 
