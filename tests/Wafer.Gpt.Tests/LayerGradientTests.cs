@@ -1,0 +1,143 @@
+using Wafer.Gpt.Layers;
+
+namespace Wafer.Gpt.Tests;
+
+/// <summary>Each layer's fp32 analytic gradients against central finite differences of a float64 reference of the
+/// same layer, for the scalar L = sum(out * G) with a random G (so dout = G).</summary>
+public class LayerGradientTests
+{
+    private static double[] Rand(int n, int seed, double scale = 1)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, n).Select(_ => (rng.NextDouble() * 2 - 1) * scale).ToArray();
+    }
+
+    private static float[] F(double[] x) => x.Select(v => (float)v).ToArray();
+
+    /// <summary>Central differences of f at x (float64, h = 1e-5).</summary>
+    private static double[] Numeric(Func<double[], double> f, double[] x)
+    {
+        var g = new double[x.Length];
+        for (var i = 0; i < x.Length; i++)
+        {
+            var keep = x[i];
+            x[i] = keep + 1e-5; var up = f(x);
+            x[i] = keep - 1e-5; var down = f(x);
+            x[i] = keep;
+            g[i] = (up - down) / 2e-5;
+        }
+        return g;
+    }
+
+    private static void AssertClose(double[] expected, float[] actual, string what)
+    {
+        var scale = Math.Max(1e-3, expected.Max(Math.Abs));
+        for (var i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 2e-3 * scale, $"{what}[{i}]: analytic {actual[i]}, numeric {expected[i]}");
+    }
+
+    [Fact]
+    public void LayerNorm_GradientsMatchFiniteDifferences()
+    {
+        const int n = 3, c = 8;
+        var x = Rand(n * c, 1); var w = Rand(c, 2); var b = Rand(c, 3); var g = Rand(n * c, 4);
+        double Loss(double[] xs, double[] ws, double[] bs)
+        {
+            double total = 0;
+            for (var i = 0; i < n; i++)
+            {
+                var row = xs.Skip(i * c).Take(c).ToArray();
+                var m = row.Average();
+                var v = row.Select(e => (e - m) * (e - m)).Average();
+                var s = 1 / Math.Sqrt(v + LayerNorm.Eps);
+                for (var j = 0; j < c; j++) total += ((row[j] - m) * s * ws[j] + bs[j]) * g[i * c + j];
+            }
+            return total;
+        }
+        var output = new float[n * c]; var mean = new float[n]; var rstd = new float[n];
+        LayerNorm.Forward(output, mean, rstd, F(x), F(w), F(b), n, c);
+        var dx = new float[n * c]; var dw = new float[c]; var db = new float[c];
+        LayerNorm.Backward(dx, dw, db, F(g), F(x), F(w), mean, rstd, n, c);
+        AssertClose(Numeric(xs => Loss(xs, w, b), x), dx, "dinp");
+        AssertClose(Numeric(ws => Loss(x, ws, b), w), dw, "dweight");
+        AssertClose(Numeric(bs => Loss(x, w, bs), b), db, "dbias");
+    }
+
+    [Fact]
+    public void Gelu_GradientMatchesFiniteDifferences()
+    {
+        var x = Rand(40, 5, 3); var g = Rand(40, 6);
+        double Loss(double[] xs) => xs.Select((v, i) => 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v))) * g[i]).Sum();
+        var output = new float[40];
+        Gelu.Forward(output, F(x));
+        for (var i = 0; i < 40; i++) Assert.Equal(Loss(x.Select((v, j) => j == i ? v : 0).ToArray()) / g[i], output[i], 4);
+        var dx = new float[40];
+        Gelu.Backward(dx, F(x), F(g));
+        AssertClose(Numeric(Loss, x), dx, "dinp");
+    }
+
+    [Fact]
+    public void CausalAttention_GradientsMatchFiniteDifferences()
+    {
+        const int b = 2, t = 4, c = 6, nh = 2, hs = c / nh;
+        var inp = Rand(b * t * 3 * c, 7); var g = Rand(b * t * c, 8);
+        double Loss(double[] x)
+        {
+            double total = 0;
+            for (var bi = 0; bi < b; bi++)
+                for (var ti = 0; ti < t; ti++)
+                    for (var h = 0; h < nh; h++)
+                    {
+                        var scores = new double[ti + 1];
+                        for (var t2 = 0; t2 <= ti; t2++)
+                            for (var i = 0; i < hs; i++)
+                                scores[t2] += x[bi * t * 3 * c + ti * 3 * c + h * hs + i] * x[bi * t * 3 * c + t2 * 3 * c + c + h * hs + i] / Math.Sqrt(hs);
+                        var max = scores.Max();
+                        var e = scores.Select(s => Math.Exp(s - max)).ToArray();
+                        var sum = e.Sum();
+                        for (var i = 0; i < hs; i++)
+                        {
+                            double o = 0;
+                            for (var t2 = 0; t2 <= ti; t2++) o += e[t2] / sum * x[bi * t * 3 * c + t2 * 3 * c + 2 * c + h * hs + i];
+                            total += o * g[bi * t * c + ti * c + h * hs + i];
+                        }
+                    }
+            return total;
+        }
+        var output = new float[b * t * c]; var preatt = new float[b * nh * t * t]; var att = new float[b * nh * t * t];
+        CausalAttention.Forward(output, preatt, att, F(inp), b, t, c, nh);
+        var dinp = new float[inp.Length];
+        CausalAttention.Backward(dinp, new float[att.Length], new float[att.Length], F(g), F(inp), att, b, t, c, nh);
+        AssertClose(Numeric(Loss, inp), dinp, "dqkv");
+    }
+
+    [Fact]
+    public void SoftmaxCrossEntropy_GradientMatchesFiniteDifferences()
+    {
+        const int n = 3, v = 7, vp = 8;
+        var logits = Rand(n * vp, 9, 2); var dloss = Rand(n, 10);
+        int[] targets = [2, 0, 6];
+        double Loss(double[] l)
+        {
+            double total = 0;
+            for (var i = 0; i < n; i++)
+            {
+                var row = l.Skip(i * vp).Take(v).ToArray();
+                var max = row.Max();
+                var logSum = Math.Log(row.Sum(e => Math.Exp(e - max))) + max;
+                total += (logSum - row[targets[i]]) * dloss[i];
+            }
+            return total;
+        }
+        var probs = new float[n * vp];
+        CrossEntropy.SoftmaxForward(probs, F(logits), n, v, vp);
+        var losses = new float[n];
+        CrossEntropy.LossForward(losses, probs, targets, n, vp);
+        Assert.Equal(Loss(logits) , losses.Select((l, i) => (double)l * dloss[i]).Sum(), 4);
+        var dlogits = new float[n * vp];
+        CrossEntropy.Backward(dlogits, F(dloss), probs, targets, n, v, vp);
+        var numeric = Numeric(Loss, logits);
+        AssertClose(numeric, dlogits, "dlogits");
+        for (var i = 0; i < n; i++) Assert.Equal(0f, dlogits[i * vp + v]); // padded vocabulary entries get no gradient
+    }
+}
