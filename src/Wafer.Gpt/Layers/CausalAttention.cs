@@ -68,13 +68,10 @@ public static class CausalAttention
                         var dv = dinp.Slice(bi * t * c3 + t2 * c3 + h * hs + 2 * c, hs);
                         for (var i = 0; i < hs; i++) { da[t2] += v[i] * dO[i]; dv[i] += a[t2] * dO[i]; }
                     }
-                    // softmax
-                    for (var t2 = 0; t2 <= ti; t2++)
-                        for (var t3 = 0; t3 <= ti; t3++)
-                        {
-                            var local = a[t2] * ((t2 == t3 ? 1f : 0f) - a[t3]);
-                            dpre[t3] += local * da[t2];
-                        }
+                    // softmax: dpre[j] = sum_i a[i] (delta_ij - a[j]) da[i] = a[j] (da[j] - sum_i a[i] da[i]), O(T) per row
+                    float weighted = 0;
+                    for (var t2 = 0; t2 <= ti; t2++) weighted += a[t2] * da[t2];
+                    for (var t3 = 0; t3 <= ti; t3++) dpre[t3] += a[t3] * (da[t3] - weighted);
                     // preatt = scale * q . k
                     for (var t2 = 0; t2 <= ti; t2++)
                     {
