@@ -2,6 +2,7 @@ using Wafer.Gpt.Numerics;
 
 namespace Wafer.Gpt.Tests;
 
+[Collection("Gemm.Threads")] // tests that change the static thread count run one at a time
 public class GemmTests
 {
     private static float[] Random(int n, int seed)

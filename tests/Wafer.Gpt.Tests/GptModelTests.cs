@@ -1,5 +1,6 @@
 namespace Wafer.Gpt.Tests;
 
+[Collection("Gemm.Threads")]
 public class GptModelTests
 {
     private static readonly GptConfig Tiny = new() { Layers = 2, Channels = 8, Heads = 2, VocabSize = 11, PaddedVocabSize = 12, MaxSeqLen = 6 };
@@ -74,6 +75,32 @@ public class GptModelTests
         var a = new GptModel(Tiny, 1, 5, seed: 9).Forward(inputs, targets);
         var b = new GptModel(Tiny, 1, 5, seed: 9).Forward(inputs, targets);
         Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void LossAndGradients_AreIdenticalAtOneAndTwoThreads()
+    {
+        var cfg = new GptConfig { Layers = 2, Channels = 64, Heads = 4, VocabSize = 50, PaddedVocabSize = 64, MaxSeqLen = 32 };
+        var rng = new Random(4);
+        var inputs = Enumerable.Range(0, 4 * 32).Select(_ => rng.Next(50)).ToArray();
+        var targets = Enumerable.Range(0, 4 * 32).Select(_ => rng.Next(50)).ToArray();
+        (float, float[]) Run(int threads)
+        {
+            var saved = Numerics.Gemm.Threads;
+            Numerics.Gemm.Threads = threads;
+            try
+            {
+                var model = new GptModel(cfg, 4, 32, seed: 2);
+                var loss = model.Forward(inputs, targets);
+                model.Backward();
+                return (loss, model.Gradients);
+            }
+            finally { Numerics.Gemm.Threads = saved; }
+        }
+        var (l1, g1) = Run(1);
+        var (l2, g2) = Run(2);
+        Assert.Equal(l1, l2);
+        Assert.Equal(g1, g2);
     }
 
     [Fact]
