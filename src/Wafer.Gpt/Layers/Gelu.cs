@@ -1,32 +1,67 @@
 // GELU with the tanh approximation (GPT-2's), forward and backward (llm.c's gelu_forward/backward). Shapes: (N).
+// tanh(u) is computed as 1 - 2 / (1 + exp(2u)) on Vector256 (a vectorised exp), and the backward pass takes
+// sech^2 = 1 - tanh^2 from it: libm's tanhf and coshf cost ~20 ns each and dominated a training step.
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Wafer.Gpt.Layers;
 
 public static class Gelu
 {
     private static readonly float ScalingFactor = MathF.Sqrt(2f / MathF.PI);
+    private const float Cubic = 0.044715f;
+
+    private static float Tanh(float u) => 1f - 2f / (1f + MathF.Exp(2f * u));
+
+    private static Vector256<float> Tanh(Vector256<float> u) =>
+        Vector256<float>.One - Vector256.Create(2f) / (Vector256<float>.One + Vector256.Exp(u + u));
 
     public static void Forward(Span<float> output, ReadOnlySpan<float> inp)
     {
-        for (var i = 0; i < inp.Length; i++)
+        var i = 0;
+        ref var ri = ref MemoryMarshal.GetReference(inp);
+        ref var ro = ref MemoryMarshal.GetReference(output);
+        var s = Vector256.Create(ScalingFactor);
+        var k = Vector256.Create(Cubic);
+        var half = Vector256.Create(0.5f);
+        for (; i + 8 <= inp.Length; i += 8)
+        {
+            var x = Vector256.LoadUnsafe(ref ri, (nuint)i);
+            var th = Tanh(s * (x + k * x * x * x));
+            (half * x * (Vector256<float>.One + th)).StoreUnsafe(ref ro, (nuint)i);
+        }
+        for (; i < inp.Length; i++)
         {
             var x = inp[i];
-            var cube = 0.044715f * x * x * x;
-            output[i] = 0.5f * x * (1f + MathF.Tanh(ScalingFactor * (x + cube)));
+            output[i] = 0.5f * x * (1f + Tanh(ScalingFactor * (x + Cubic * x * x * x)));
         }
     }
 
     /// <summary>dinp += gelu'(inp) * dout.</summary>
     public static void Backward(Span<float> dinp, ReadOnlySpan<float> inp, ReadOnlySpan<float> dout)
     {
-        for (var i = 0; i < inp.Length; i++)
+        var i = 0;
+        ref var ri = ref MemoryMarshal.GetReference(inp);
+        ref var rd = ref MemoryMarshal.GetReference(dout);
+        ref var rg = ref MemoryMarshal.GetReference(dinp);
+        var s = Vector256.Create(ScalingFactor);
+        var k = Vector256.Create(Cubic);
+        var k3 = Vector256.Create(3f * Cubic);
+        var half = Vector256.Create(0.5f);
+        for (; i + 8 <= inp.Length; i += 8)
+        {
+            var x = Vector256.LoadUnsafe(ref ri, (nuint)i);
+            var th = Tanh(s * (x + k * x * x * x));
+            var sech2 = Vector256<float>.One - th * th;
+            var local = half * (Vector256<float>.One + th) + half * x * sech2 * s * (Vector256<float>.One + k3 * x * x);
+            (Vector256.LoadUnsafe(ref rg, (nuint)i) + local * Vector256.LoadUnsafe(ref rd, (nuint)i)).StoreUnsafe(ref rg, (nuint)i);
+        }
+        for (; i < inp.Length; i++)
         {
             var x = inp[i];
-            var cube = 0.044715f * x * x * x;
-            var tanhArg = ScalingFactor * (x + cube);
-            var tanhOut = MathF.Tanh(tanhArg);
-            var coshOut = MathF.Cosh(tanhArg);
-            var sech2 = 1f / (coshOut * coshOut);
-            var local = 0.5f * (1f + tanhOut) + x * 0.5f * sech2 * ScalingFactor * (1f + 3f * 0.044715f * x * x);
+            var th = Tanh(ScalingFactor * (x + Cubic * x * x * x));
+            var sech2 = 1f - th * th;
+            var local = 0.5f * (1f + th) + x * 0.5f * sech2 * ScalingFactor * (1f + 3f * Cubic * x * x);
             dinp[i] += local * dout[i];
         }
     }
