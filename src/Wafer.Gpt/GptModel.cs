@@ -22,7 +22,6 @@ public sealed class GptModel
     private sealed class Activations(GptConfig c, int b, int t)
     {
         private static float[] Make(long n) => new float[n];
-        private readonly long _btc = (long)b * t * c.Channels, _l = c.Layers, _bt = (long)b * t;
         public readonly float[] Encoded = Make((long)b * t * c.Channels);
         public readonly float[] Ln1 = Make((long)c.Layers * b * t * c.Channels), Ln1Mean = Make((long)c.Layers * b * t), Ln1Rstd = Make((long)c.Layers * b * t);
         public readonly float[] Qkv = Make((long)c.Layers * b * t * 3 * c.Channels);
@@ -36,15 +35,17 @@ public sealed class GptModel
         public readonly float[] Logits = Make((long)b * t * c.PaddedVocabSize), Probs = Make((long)b * t * c.PaddedVocabSize), Losses = Make((long)b * t);
 
         public Span<float> Row(float[] buffer, int layer, long perLayer) => buffer.AsSpan((int)(layer * perLayer), (int)perLayer);
-        public long Btc => _btc;
-        public long Bt => _bt;
-        public long LayersCount => _l;
-
+        /// <summary>Zeroes every buffer (gradients accumulate with +=).</summary>
         public void Clear()
         {
-            foreach (var f in GetType().GetFields())
-                if (f.GetValue(this) is float[] array) Array.Clear(array);
+            foreach (var array in All()) Array.Clear(array);
         }
+
+        private IEnumerable<float[]> All() =>
+        [
+            Encoded, Ln1, Ln1Mean, Ln1Rstd, Qkv, Atty, Preatt, Att, AttProj, Residual2, Ln2, Ln2Mean, Ln2Rstd,
+            Fch, FchGelu, FcProj, Residual3, Lnf, LnfMean, LnfRstd, Logits, Probs, Losses,
+        ];
     }
 
     /// <summary>Builds a model with GPT-2's initialisation: weights N(0, 0.02), residual projections scaled by 1/sqrt(2L),

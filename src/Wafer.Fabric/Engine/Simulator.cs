@@ -94,9 +94,8 @@ public sealed class Simulator
 
     internal ProcessingElement? Neighbor(ProcessingElement pe, Direction d)
     {
-        var (dx, dy) = d.Step();
-        int x = pe.X + dx, y = pe.Y + dy;
-        return x < 0 || y < 0 || x >= Width || y >= Height ? null : _pes[y * Width + x];
+        var index = NeighborIndex(pe.Index, pe.X, pe.Y, d);
+        return index < 0 ? null : _pes[index];
     }
 
     /// <summary>Installs routes and code, then checks that every route lands somewhere that accepts it.</summary>
