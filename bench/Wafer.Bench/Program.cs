@@ -14,24 +14,24 @@ Run("nano dweight of fc (512 x 128, sum over 768)", 512, 128, 768, naive: true, 
 Run("gpt2-124m fc forward (BT 256, 768 -> 3072)", 256, 3072, 768, naive: false);
 Run("gpt2-124m lm head (BT 256, 768 -> 50304)", 256, 50304, 768, naive: false);
 Run("square 1024", 1024, 1024, 1024, naive: false);
-TrainStep("nano (L4 C128 NH4 V65, B12 T64)", new Wafer.Gpt.GptConfig { Layers = 4, Channels = 128, Heads = 4, VocabSize = 65, PaddedVocabSize = 65, MaxSeqLen = 64 }, 12, 64);
-TrainStep("gpt2-124m (B4 T64)", new Wafer.Gpt.GptConfig { Layers = 12, Channels = 768, Heads = 12, VocabSize = 50257, PaddedVocabSize = 50304, MaxSeqLen = 1024 }, 4, 64);
+TrainStep("nano (L4 C128 NH4 V65, B12 T64)", Wafer.Gpt.GptPresets.Nano, 12, 64);
+TrainStep("gpt2-124m (B4 T64)", Wafer.Gpt.GptPresets.Gpt2_124M, 4, 64);
 
-// One training step (forward, backward, AdamW) on random tokens: the in-memory model, no data loading.
+// One training step (forward, backward, AdamW in MemoryX) on random tokens, MemoryX in memory, no data loading.
 static void TrainStep(string label, Wafer.Gpt.GptConfig cfg, int b, int t)
 {
-    var model = new Wafer.Gpt.GptModel(cfg, b, t, seed: 1);
-    var adam = new Wafer.Gpt.AdamW(model.Layout.Count);
+    var layout = new Wafer.Gpt.ParameterLayout(cfg);
+    using var store = new Wafer.Gpt.MemoryX.WeightStore(layout, new Wafer.Gpt.MemoryX.InMemoryStorage(layout), new Wafer.Gpt.MemoryX.OptimizerConfig());
+    store.Initialise(1);
+    var model = new Wafer.Gpt.Model.GptExecutor(store, b, t);
     var rng = new Random(1);
     var inputs = Enumerable.Range(0, b * t).Select(_ => rng.Next(cfg.VocabSize)).ToArray();
     var targets = Enumerable.Range(0, b * t).Select(_ => rng.Next(cfg.VocabSize)).ToArray();
     void Step()
     {
         model.Forward(inputs, targets);
-        model.ZeroGradients();
-        model.Backward();
-        adam.Advance();
-        adam.Update(model.Parameters, model.Gradients, 0, 1e-4f, 0f);
+        model.Backward(true);
+        store.EndStep(1e-4f, 1);
     }
     Step();
     var reps = 0;

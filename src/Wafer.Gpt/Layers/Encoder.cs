@@ -1,5 +1,5 @@
 // Token + learned position embedding, forward and backward (llm.c's encoder_forward/backward).
-// Shapes: tokens (B, T); wte (Vp, C); wpe (maxT, C); out (B, T, C).
+// Shapes: tokens (B, T); wte (Vp, C); wpe (maxT, C), empty for rotary models (no learned positions); out (B, T, C).
 namespace Wafer.Gpt.Layers;
 
 public static class Encoder
@@ -11,6 +11,7 @@ public static class Encoder
             {
                 var o = output.Slice((bi * t + ti) * c, c);
                 var we = wte.Slice(tokens[bi * t + ti] * c, c);
+                if (wpe.IsEmpty) { we.CopyTo(o); continue; }
                 var pe = wpe.Slice(ti * c, c);
                 for (var i = 0; i < c; i++) o[i] = we[i] + pe[i];
             }
@@ -23,8 +24,10 @@ public static class Encoder
             {
                 var d = dout.Slice((bi * t + ti) * c, c);
                 var dwe = dwte.Slice(tokens[bi * t + ti] * c, c);
+                for (var i = 0; i < c; i++) dwe[i] += d[i];
+                if (dwpe.IsEmpty) continue;
                 var dpe = dwpe.Slice(ti * c, c);
-                for (var i = 0; i < c; i++) { dwe[i] += d[i]; dpe[i] += d[i]; }
+                for (var i = 0; i < c; i++) dpe[i] += d[i];
             }
     }
 }

@@ -1,0 +1,108 @@
+// Where MemoryX keeps its state: per segment, fp32 weights, AdamW's two moments and the gradient accumulator.
+namespace Wafer.Gpt.MemoryX;
+
+public enum StateKind { Weights = 0, FirstMoment = 1, SecondMoment = 2, Gradient = 3 }
+
+/// <summary>Contract: holds one float array per (segment, kind), zero-initialised, sized by the layout's segments.
+/// Read copies destination.Length floats from element start of that array, Write copies source there; View returns the
+/// array itself when it lives in this process's memory (zero-copy) and null when it lives elsewhere (on disk).
+/// Implementations: in memory, file-backed.</summary>
+public interface ISegmentStorage : IDisposable
+{
+    void Read(int segment, StateKind kind, long start, Span<float> destination);
+    void Write(int segment, StateKind kind, long start, ReadOnlySpan<float> source);
+    float[]? View(int segment, StateKind kind);
+    /// <summary>Bytes of state held in this process's memory (for the RSS report).</summary>
+    long ResidentBytes { get; }
+    /// <summary>Makes written data durable (no-op in memory).</summary>
+    void Flush();
+}
+
+public sealed class InMemoryStorage : ISegmentStorage
+{
+    private readonly float[][][] _arrays; // [kind][segment]
+
+    public InMemoryStorage(ParameterLayout layout)
+    {
+        _arrays = new float[4][][];
+        for (var k = 0; k < 4; k++)
+            _arrays[k] = layout.Segments.Select(s => new float[checked((int)s.Count)]).ToArray();
+        ResidentBytes = 16 * layout.Count;
+    }
+
+    public long ResidentBytes { get; }
+    public void Read(int segment, StateKind kind, long start, Span<float> destination) =>
+        _arrays[(int)kind][segment].AsSpan((int)start, destination.Length).CopyTo(destination);
+    public void Write(int segment, StateKind kind, long start, ReadOnlySpan<float> source) =>
+        source.CopyTo(_arrays[(int)kind][segment].AsSpan((int)start, source.Length));
+    public float[]? View(int segment, StateKind kind) => _arrays[(int)kind][segment];
+    public void Flush() { }
+    public void Dispose() { }
+}
+
+/// <summary>One file per kind (weights.f32, adam_m.f32, adam_v.f32, grad.f32) in a directory, segments back to back,
+/// little-endian fp32, read and written with positioned I/O. Nothing is mapped, so what the process holds is only
+/// what the executor has in its buffers: a model whose state exceeds RAM still trains.</summary>
+public sealed class FileStorage : ISegmentStorage
+{
+    private static readonly string[] FileNames = ["weights.f32", "adam_m.f32", "adam_v.f32", "grad.f32"];
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle[] _files;
+    private readonly long[] _byteOffsets;
+    private readonly long[] _counts;
+
+    public FileStorage(ParameterLayout layout, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        _counts = layout.Segments.Select(s => s.Count).ToArray();
+        _byteOffsets = new long[_counts.Length];
+        for (var i = 1; i < _counts.Length; i++) _byteOffsets[i] = _byteOffsets[i - 1] + 4 * _counts[i - 1];
+        var total = 4 * layout.Count;
+        _files = FileNames.Select(name =>
+        {
+            var path = Path.Combine(directory, name);
+            if (File.Exists(path)) File.Delete(path); // fresh, zero-filled state (sparse until written)
+            var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.RandomAccess);
+            RandomAccess.SetLength(handle, total);
+            return handle;
+        }).ToArray();
+    }
+
+    public long ResidentBytes => 0;
+
+    public void Read(int segment, StateKind kind, long start, Span<float> destination)
+    {
+        Check(segment, start, destination.Length);
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(destination);
+        var at = _byteOffsets[segment] + 4 * start;
+        while (!bytes.IsEmpty)
+        {
+            var n = RandomAccess.Read(_files[(int)kind], bytes, at);
+            if (n == 0) throw new IOException($"MemoryX file {FileNames[(int)kind]} is shorter than segment {segment} needs");
+            bytes = bytes[n..];
+            at += n;
+        }
+    }
+
+    public void Write(int segment, StateKind kind, long start, ReadOnlySpan<float> source)
+    {
+        Check(segment, start, source.Length);
+        RandomAccess.Write(_files[(int)kind], System.Runtime.InteropServices.MemoryMarshal.AsBytes(source), _byteOffsets[segment] + 4 * start);
+    }
+
+    private void Check(int segment, long start, int count)
+    {
+        if (start < 0 || start + count > _counts[segment]) throw new ArgumentOutOfRangeException(nameof(start), $"[{start}, {start + count}) is outside segment {segment} of {_counts[segment]}");
+    }
+
+    public float[]? View(int segment, StateKind kind) => null;
+
+    public void Flush()
+    {
+        foreach (var f in _files) RandomAccess.FlushToDisk(f);
+    }
+
+    public void Dispose()
+    {
+        foreach (var f in _files) f.Dispose();
+    }
+}

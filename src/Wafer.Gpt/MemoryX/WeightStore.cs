@@ -1,0 +1,193 @@
+// MemoryX: the off-wafer store of fp32 weights and AdamW state. It serves one segment's weights at a time, takes each
+// segment's gradients as they stream back, and applies the optimizer there, never on the device.
+//
+// Gradient clipping by global norm needs every gradient before any update, and gradient accumulation sums several
+// passes. So MemoryX keeps a gradient accumulator per segment (state, next to m and v: 16 bytes per parameter in all)
+// and folds each segment's squared norm in as its last contribution of the step arrives. EndStep fixes the clip scale;
+// the update itself is deferred and applied to a segment when it is next fetched (the next step's forward, or an
+// eval), fused with that read: one pass over the state per step, and the device never holds a full-model gradient.
+// All updates run in chunks of ChunkFloats, sequentially, so the arithmetic is the same for every storage.
+using System.Buffers;
+
+namespace Wafer.Gpt.MemoryX;
+
+public sealed class WeightStore : IDisposable
+{
+    private const int ChunkFloats = 1 << 18;
+    private readonly ISegmentStorage _storage;
+    private readonly double[] _gradSumSquares;
+    private readonly int[] _contributions;
+    private readonly bool[] _pending;
+    private float _pendingLr, _pendingGradScale;
+
+    public ParameterLayout Layout { get; }
+    public OptimizerConfig Optimizer { get; }
+    /// <summary>Optimizer steps taken (AdamW's t).</summary>
+    public int Step { get; private set; }
+    /// <summary>Weight bytes sent to the device and gradient bytes received since construction.</summary>
+    public long BytesOut { get; private set; }
+    public long BytesIn { get; private set; }
+    /// <summary>Global gradient norm of the last finished step (after averaging over micro-batches, before clipping).</summary>
+    public double LastGradNorm { get; private set; }
+    public long ResidentBytes => _storage.ResidentBytes;
+
+    public WeightStore(ParameterLayout layout, ISegmentStorage storage, OptimizerConfig optimizer)
+    {
+        Layout = layout;
+        _storage = storage;
+        Optimizer = optimizer;
+        _gradSumSquares = new double[layout.Segments.Count];
+        _contributions = new int[layout.Segments.Count];
+        _pending = new bool[layout.Segments.Count];
+    }
+
+    /// <summary>GPT-2 initialisation (nanoGPT's): matrices N(0, 0.02), residual output projections N(0, 0.02 / sqrt(2L)),
+    /// LayerNorm weights 1, biases 0. Each segment draws from its own stream seeded by (seed, segment): the same seed gives
+    /// the same model in any storage.</summary>
+    public void Initialise(int seed)
+    {
+        var residualStd = 0.02 / Math.Sqrt(2.0 * Layout.Config.Layers);
+        var buffer = new float[ChunkFloats];
+        for (var s = 0; s < Layout.Segments.Count; s++)
+        {
+            var rng = new SplitMix64((ulong)(uint)seed * 0x9E3779B97F4A7C15UL + (ulong)s + 1);
+            foreach (var slot in Layout.Segments[s].Tensors)
+            {
+                var isNormWeight = slot.Name.EndsWith(".w", StringComparison.Ordinal) && slot.Name.StartsWith("ln", StringComparison.Ordinal);
+                var std = slot.Name is "attproj.w" or "fcproj.w" ? residualStd : 0.02;
+                for (long at = 0; at < slot.Count; at += ChunkFloats)
+                {
+                    var chunk = buffer.AsSpan(0, (int)Math.Min(ChunkFloats, slot.Count - at));
+                    if (isNormWeight) chunk.Fill(1f);
+                    else if (!slot.Decay) chunk.Clear();
+                    else for (var i = 0; i < chunk.Length; i++) chunk[i] = (float)(rng.NextNormal() * std);
+                    _storage.Write(s, StateKind.Weights, slot.Offset + at, chunk);
+                }
+            }
+        }
+    }
+
+    /// <summary>Segment s's current weights in the first Count floats of the result: the storage's own array when it is
+    /// in memory (zero-copy, do not write), else buffer, read into. Applies the segment's deferred update first.</summary>
+    public float[] Fetch(int s, float[] buffer)
+    {
+        ApplyPending(s);
+        var count = (int)Layout.Segments[s].Count;
+        BytesOut += 4L * count;
+        var view = _storage.View(s, StateKind.Weights);
+        if (view is not null) return view;
+        _storage.Read(s, StateKind.Weights, 0, buffer.AsSpan(0, count));
+        return buffer;
+    }
+
+    /// <summary>Adds one pass's gradient of segment s to the accumulator. lastOfStep: no more contributions to this
+    /// segment this step, so its squared norm is final and is recorded.</summary>
+    public void AccumulateGradient(int s, ReadOnlySpan<float> gradient, bool lastOfStep)
+    {
+        var count = Layout.Segments[s].Count;
+        if (gradient.Length != count) throw new ArgumentException($"segment {Layout.Segments[s].Name} has {count} gradients (got {gradient.Length})");
+        if (_pending[s]) ApplyPending(s);
+        BytesIn += 4L * count;
+        var first = _contributions[s] == 0;
+        _contributions[s]++;
+        var scratch = ArrayPool<float>.Shared.Rent(ChunkFloats);
+        double sumSquares = 0;
+        for (long at = 0; at < count; at += ChunkFloats)
+        {
+            var n = (int)Math.Min(ChunkFloats, count - at);
+            var acc = scratch.AsSpan(0, n);
+            var g = gradient.Slice((int)at, n);
+            if (first) g.CopyTo(acc);
+            else
+            {
+                _storage.Read(s, StateKind.Gradient, at, acc);
+                for (var i = 0; i < n; i++) acc[i] += g[i];
+            }
+            if (lastOfStep) for (var i = 0; i < n; i++) sumSquares += (double)acc[i] * acc[i];
+            _storage.Write(s, StateKind.Gradient, at, acc);
+        }
+        ArrayPool<float>.Shared.Return(scratch);
+        if (lastOfStep) _gradSumSquares[s] = sumSquares;
+    }
+
+    /// <summary>Ends an optimizer step over the accumulated gradients (summed over `passes` micro-batches, each the
+    /// gradient of a mean loss): fixes the clip scale and schedules every segment's AdamW update at learningRate.</summary>
+    public void EndStep(float learningRate, int passes)
+    {
+        for (var s = 0; s < _contributions.Length; s++)
+            if (_contributions[s] == 0) throw new InvalidOperationException($"segment {Layout.Segments[s].Name} received no gradient this step");
+        var norm = Math.Sqrt(_gradSumSquares.Sum()) / passes;
+        LastGradNorm = norm;
+        var clip = Optimizer.ClipNorm > 0 && norm > Optimizer.ClipNorm ? Optimizer.ClipNorm / (norm + 1e-6) : 1.0;
+        _pendingGradScale = (float)(clip / passes);
+        _pendingLr = learningRate;
+        Step++;
+        Array.Fill(_pending, true);
+        Array.Clear(_contributions);
+        Array.Clear(_gradSumSquares);
+    }
+
+    /// <summary>Applies every deferred update now (before a checkpoint or reading the weights directly).</summary>
+    public void ApplyAllPending()
+    {
+        for (var s = 0; s < _pending.Length; s++) ApplyPending(s);
+    }
+
+    private void ApplyPending(int s)
+    {
+        if (!_pending[s]) return;
+        _pending[s] = false;
+        var o = Optimizer;
+        float b1 = o.Beta1, b2 = o.Beta2, eps = o.Epsilon, lr = _pendingLr, scale = _pendingGradScale;
+        var c1 = 1f - MathF.Pow(b1, Step);
+        var c2 = 1f - MathF.Pow(b2, Step);
+        var pool = ArrayPool<float>.Shared;
+        float[] w = pool.Rent(ChunkFloats), m = pool.Rent(ChunkFloats), v = pool.Rent(ChunkFloats), g = pool.Rent(ChunkFloats);
+        foreach (var slot in Layout.Segments[s].Tensors)
+        {
+            var wd = slot.Decay ? o.WeightDecay : 0f;
+            for (long at = 0; at < slot.Count; at += ChunkFloats)
+            {
+                var n = (int)Math.Min(ChunkFloats, slot.Count - at);
+                var start = slot.Offset + at;
+                _storage.Read(s, StateKind.Weights, start, w.AsSpan(0, n));
+                _storage.Read(s, StateKind.FirstMoment, start, m.AsSpan(0, n));
+                _storage.Read(s, StateKind.SecondMoment, start, v.AsSpan(0, n));
+                _storage.Read(s, StateKind.Gradient, start, g.AsSpan(0, n));
+                for (var i = 0; i < n; i++)
+                {
+                    var gi = g[i] * scale;
+                    m[i] = b1 * m[i] + (1 - b1) * gi;
+                    v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+                    var mHat = m[i] / c1;
+                    var vHat = v[i] / c2;
+                    w[i] -= lr * (mHat / (MathF.Sqrt(vHat) + eps) + wd * w[i]);
+                }
+                _storage.Write(s, StateKind.Weights, start, w.AsSpan(0, n));
+                _storage.Write(s, StateKind.FirstMoment, start, m.AsSpan(0, n));
+                _storage.Write(s, StateKind.SecondMoment, start, v.AsSpan(0, n));
+            }
+        }
+        pool.Return(w); pool.Return(m); pool.Return(v); pool.Return(g);
+    }
+
+    /// <summary>Reads one kind of state of segment s (after pending updates), for checkpoints and tests.</summary>
+    public void ReadState(int s, StateKind kind, long start, Span<float> destination)
+    {
+        ApplyPending(s);
+        _storage.Read(s, kind, start, destination);
+    }
+
+    /// <summary>Replaces one kind of state of segment s (checkpoint restore).</summary>
+    public void WriteState(int s, StateKind kind, long start, ReadOnlySpan<float> source)
+    {
+        _pending[s] = false;
+        _storage.Write(s, kind, start, source);
+    }
+
+    /// <summary>Restores the optimizer step counter (checkpoint restore).</summary>
+    public void RestoreStep(int step) => Step = step;
+
+    public void Flush() => _storage.Flush();
+    public void Dispose() => _storage.Dispose();
+}
