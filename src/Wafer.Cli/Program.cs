@@ -13,9 +13,11 @@ public static class Program
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand("Wafer: a Cerebras-CS-2-class wafer-scale engine in software (cycle-level fabric simulator).");
+        var root = new RootCommand("Wafer: a Cerebras-CS-2-class wafer-scale engine in software: cycle-level fabric simulator and weight-streaming GPT trainer.");
         root.Subcommands.Add(RunCommand.Create(stdout, stderr));
         root.Subcommands.Add(ConfigCommand.Create(stdout));
+        root.Subcommands.Add(TrainCommand.Create(stdout, stderr));
+        root.Subcommands.Add(SampleCommand.Create(stdout));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -31,6 +33,11 @@ public static class Program
             return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
         }
         catch (WaferInputException e)
+        {
+            stderr.WriteLine($"wafer: {e.Message}");
+            return ExitBadInput;
+        }
+        catch (Wafer.Gpt.GptInputException e)
         {
             stderr.WriteLine($"wafer: {e.Message}");
             return ExitBadInput;

@@ -1,0 +1,115 @@
+// `wafer train`: trains a GPT by weight streaming (MemoryX -> executor) on a text file or the built-in corpus, prints
+// progress lines, writes checkpoint, loss.csv, loss.png, sample.txt and summary.json to --out.
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Wafer.Cli.Reports;
+using Wafer.Fabric;
+using Wafer.Gpt;
+using Wafer.Gpt.MemoryX;
+using Wafer.Gpt.Model;
+using Wafer.Gpt.Training;
+
+namespace Wafer.Cli.Commands;
+
+internal static class TrainCommand
+{
+    public const int DefaultSteps = 600;
+
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Option<string?>("--model") { Description = "Preset (" + string.Join(", ", GptPresets.All.Select(p => p.Name)) + ") or model JSON file; default nano, or the checkpoint's when resuming" };
+        var data = new Option<string?>("--data") { Description = "UTF-8 text file (default: the built-in Shakespeare corpus)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "char or gpt2 (default: char for small-vocabulary models, else gpt2)" };
+        var steps = new Option<int>("--steps") { Description = "Optimizer steps", DefaultValueFactory = _ => DefaultSteps };
+        var batch = new Option<int>("--batch") { Description = "Sequences per micro-batch", DefaultValueFactory = _ => 12 };
+        var seq = new Option<int>("--seq") { Description = "Tokens per sequence", DefaultValueFactory = _ => 64 };
+        var micro = new Option<int>("--micro-batches") { Description = "Micro-batches per step (gradient accumulation)", DefaultValueFactory = _ => 1 };
+        var lr = new Option<float>("--lr") { Description = "Peak learning rate (cosine decay to a tenth of it after 100 warmup steps)", DefaultValueFactory = _ => 1e-3f };
+        var warmup = new Option<int>("--warmup") { Description = "Warmup steps", DefaultValueFactory = _ => 100 };
+        var seed = new Option<int>("--seed") { Description = "Seed of initialisation and batch sampling", DefaultValueFactory = _ => 1337 };
+        var evalInterval = new Option<int>("--eval-interval") { Description = "Steps between evaluations and checkpoints", DefaultValueFactory = _ => 200 };
+        var evalBatches = new Option<int>("--eval-batches") { Description = "Batches per loss estimate", DefaultValueFactory = _ => 20 };
+        var precision = new Option<string>("--precision") { Description = "Streamed weight precision: fp32, bf16, fp16 (MemoryX keeps fp32 masters)", DefaultValueFactory = _ => "fp32" };
+        var memoryx = new Option<string?>("--memoryx") { Description = "Folder to keep MemoryX's weights and optimizer state on disk (default: in memory)" };
+        var outDir = new Option<string>("--out") { Description = "Output folder", DefaultValueFactory = _ => Path.Combine("runs", "train") };
+        var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from" };
+        var noCheckpoint = new Option<bool>("--no-checkpoint") { Description = "Do not write checkpoints" };
+        var sampleTokens = new Option<int>("--sample-tokens") { Description = "Tokens to sample at the end", DefaultValueFactory = _ => 300 };
+        var threads = new Option<int>("--threads") { Description = "Matmul threads (results are identical for any count)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object on stdout at the end (progress goes to stderr)" };
+        var cmd = new Command("train", "Train a GPT by weight streaming on text; reports loss, throughput, memory and streamed bytes")
+        {
+            model, data, tokenizer, steps, batch, seq, micro, lr, warmup, seed, evalInterval, evalBatches, precision, memoryx, outDir, resume,
+            noCheckpoint, sampleTokens, threads, json,
+        };
+        cmd.SetAction(parse =>
+        {
+            var asJson = parse.GetValue(json);
+            var log = asJson ? stderr : stdout;
+            var t = parse.GetValue(threads);
+            if (t < 1) throw new WaferInputException($"--threads must be >= 1 (is {t})");
+            Wafer.Gpt.Numerics.Gemm.Threads = t;
+            var peak = parse.GetValue(lr);
+            var options = new TrainOptions
+            {
+                Model = parse.GetValue(model) is { } m ? GptConfigJson.Resolve(m) : null,
+                DataPath = parse.GetValue(data),
+                Tokenizer = parse.GetValue(tokenizer),
+                Steps = parse.GetValue(steps),
+                Batch = parse.GetValue(batch),
+                SeqLen = parse.GetValue(seq),
+                MicroBatches = parse.GetValue(micro),
+                LearningRate = peak,
+                MinLearningRate = peak / 10,
+                WarmupSteps = parse.GetValue(warmup),
+                Seed = parse.GetValue(seed),
+                EvalInterval = parse.GetValue(evalInterval),
+                EvalBatches = parse.GetValue(evalBatches),
+                Precision = parse.GetValue(precision) switch
+                {
+                    "fp32" => StreamPrecision.Fp32, "bf16" => StreamPrecision.Bf16, "fp16" => StreamPrecision.Fp16,
+                    var p => throw new WaferInputException($"--precision must be fp32, bf16 or fp16 (is '{p}')"),
+                },
+                MemoryXDirectory = parse.GetValue(memoryx),
+                OutputDirectory = parse.GetValue(outDir)!,
+                ResumePath = parse.GetValue(resume),
+                WriteCheckpoints = !parse.GetValue(noCheckpoint),
+                SampleTokens = parse.GetValue(sampleTokens),
+                Optimizer = new OptimizerConfig(),
+            };
+            var result = Trainer.Run(options, log);
+            var summary = Summary(result);
+            Write(Path.Combine(options.OutputDirectory, "summary.json"), summary);
+            Wafer.Fabric.Stats.StatsWriter.WriteAtomic(Path.Combine(options.OutputDirectory, "loss.png"), LossChart.Render(result.StepLosses, result.Evals));
+            if (result.Sample is not null) log.WriteLine($"--- sample ---{Environment.NewLine}{result.Sample}{Environment.NewLine}--- end of sample ---");
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"done: best val loss {result.BestValLoss:F4}, final train loss {result.FinalTrainLoss:F4}, {result.TokensPerSecond:N0} tokens/s, peak RSS {result.PeakRssBytes / 1e6:N0} MB, {result.BytesStreamedPerStep / 1e6:N1} MB streamed per step; outputs in {options.OutputDirectory}"));
+            if (asJson) stdout.WriteLine(summary);
+            return Program.ExitOk;
+        });
+        return cmd;
+    }
+
+    private static void Write(string path, string text) => AtomicFile.WriteText(path, text);
+
+    private static string Summary(TrainResult r) => JsonSerializer.Serialize(new
+    {
+        model = r.Model,
+        parameters = r.Parameters,
+        steps = r.Steps,
+        bestValLoss = r.BestValLoss,
+        finalTrainLoss = r.FinalTrainLoss,
+        tokensPerSecond = r.TokensPerSecond,
+        secondsPerStep = r.SecondsPerStep,
+        peakRssBytes = r.PeakRssBytes,
+        bytesStreamedPerStep = r.BytesStreamedPerStep,
+        peakDeviceBytes = r.PeakDeviceBytes,
+        memoryXBytes = r.MemoryXBytes,
+        memoryX = r.MemoryX,
+        tokenizer = r.Tokenizer,
+        trainTokens = r.TrainTokens,
+        evals = r.Evals,
+        gitRevision = Wafer.Fabric.Stats.RunStats.GitRevision,
+    });
+}

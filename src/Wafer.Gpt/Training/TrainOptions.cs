@@ -1,0 +1,66 @@
+// Everything a training run needs; defaults are nanoGPT's CPU recipe for tiny Shakespeare (block 64, batch 12,
+// lr 1e-3 with 100 warmup steps and cosine decay to 1e-4, AdamW betas 0.9/0.99, weight decay 0.1, clip 1.0, seed 1337).
+using Wafer.Gpt.MemoryX;
+using Wafer.Gpt.Model;
+
+namespace Wafer.Gpt.Training;
+
+public sealed record TrainOptions
+{
+    /// <summary>The model; null = nano, or the checkpoint's model when resuming.</summary>
+    public GptConfig? Model { get; init; }
+    /// <summary>Write checkpoint.safetensors at every evaluation (on by default).</summary>
+    public bool WriteCheckpoints { get; init; } = true;
+    /// <summary>UTF-8 text file; null trains on the corpus shipped in the binary.</summary>
+    public string? DataPath { get; init; }
+    /// <summary>"char", "gpt2", or null: characters when the model's vocabulary is small (< 256), else GPT-2 BPE.</summary>
+    public string? Tokenizer { get; init; }
+    /// <summary>Optimizer steps, e.g. 2000.</summary>
+    public int Steps { get; init; } = 2000;
+    /// <summary>Sequences per micro-batch, e.g. 12.</summary>
+    public int Batch { get; init; } = 12;
+    /// <summary>Tokens per sequence, e.g. 64 (at most the model's MaxSeqLen).</summary>
+    public int SeqLen { get; init; } = 64;
+    /// <summary>Micro-batches whose gradients are summed per optimizer step (gradient accumulation), e.g. 1.</summary>
+    public int MicroBatches { get; init; } = 1;
+    public float LearningRate { get; init; } = 1e-3f;
+    public float MinLearningRate { get; init; } = 1e-4f;
+    public int WarmupSteps { get; init; } = 100;
+    /// <summary>Steps over which the cosine decays; null = Steps.</summary>
+    public int? DecaySteps { get; init; }
+    public int Seed { get; init; } = 1337;
+    /// <summary>Steps between evaluations (and checkpoints), e.g. 250; the last step is always evaluated.</summary>
+    public int EvalInterval { get; init; } = 250;
+    /// <summary>Batches averaged per loss estimate of each split, e.g. 20.</summary>
+    public int EvalBatches { get; init; } = 20;
+    /// <summary>Steps between progress lines, e.g. 10.</summary>
+    public int LogInterval { get; init; } = 10;
+    public OptimizerConfig Optimizer { get; init; } = new();
+    public StreamPrecision Precision { get; init; } = StreamPrecision.Fp32;
+    /// <summary>Folder for MemoryX's state files; null keeps MemoryX in memory.</summary>
+    public string? MemoryXDirectory { get; init; }
+    /// <summary>Output folder: checkpoint.safetensors, loss.csv, loss.png, sample.txt, summary.json.</summary>
+    public string OutputDirectory { get; init; } = "runs/train";
+    /// <summary>Checkpoint to continue from; null starts fresh.</summary>
+    public string? ResumePath { get; init; }
+    /// <summary>Characters or tokens sampled at the end, e.g. 300; 0 skips the sample.</summary>
+    public int SampleTokens { get; init; } = 300;
+
+    public IReadOnlyList<string> Validate()
+    {
+        var e = new List<string>();
+        if (Steps < 0) e.Add($"--steps must be >= 0 (is {Steps})");
+        if (Batch < 1) e.Add($"--batch must be >= 1 (is {Batch})");
+        if (SeqLen < 1) e.Add($"--seq must be >= 1 (is {SeqLen})");
+        if (MicroBatches < 1) e.Add($"--micro-batches must be >= 1 (is {MicroBatches})");
+        if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) e.Add($"--lr must be a positive number (is {LearningRate})");
+        if (!(MinLearningRate >= 0) || MinLearningRate > LearningRate) e.Add($"the minimum learning rate must be in [0, --lr] (is {MinLearningRate})");
+        if (WarmupSteps < 0) e.Add($"warmup steps must be >= 0 (is {WarmupSteps})");
+        if (EvalInterval < 1) e.Add($"--eval-interval must be >= 1 (is {EvalInterval})");
+        if (EvalBatches < 1) e.Add($"--eval-batches must be >= 1 (is {EvalBatches})");
+        if (LogInterval < 1) e.Add($"log interval must be >= 1 (is {LogInterval})");
+        if (Tokenizer is not null and not "char" and not "gpt2") e.Add($"--tokenizer must be 'char' or 'gpt2' (is '{Tokenizer}')");
+        if (SampleTokens < 0) e.Add($"sample tokens must be >= 0 (is {SampleTokens})");
+        return e;
+    }
+}

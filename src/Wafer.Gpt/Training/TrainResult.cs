@@ -1,0 +1,26 @@
+// What a training run reports: the final JSON of `wafer train --json` and the loss history behind loss.csv / loss.png.
+namespace Wafer.Gpt.Training;
+
+public sealed record EvalPoint(int Step, double TrainLoss, double ValLoss);
+
+public sealed record TrainResult
+{
+    public required string Model { get; init; }
+    public required long Parameters { get; init; }
+    public required int Steps { get; init; }
+    public required double BestValLoss { get; init; }
+    public required double FinalTrainLoss { get; init; }
+    public required double TokensPerSecond { get; init; }
+    public required double SecondsPerStep { get; init; }
+    public required long PeakRssBytes { get; init; }
+    public required long BytesStreamedPerStep { get; init; }
+    public required long PeakDeviceBytes { get; init; }
+    public required long MemoryXBytes { get; init; }
+    public required string MemoryX { get; init; }
+    public required string Tokenizer { get; init; }
+    public required long TrainTokens { get; init; }
+    public required string OutputDirectory { get; init; }
+    public required IReadOnlyList<double> StepLosses { get; init; }
+    public required IReadOnlyList<EvalPoint> Evals { get; init; }
+    public string? Sample { get; init; }
+}

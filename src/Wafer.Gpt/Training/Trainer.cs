@@ -1,0 +1,189 @@
+// The training loop, top to bottom: data and tokenizer, MemoryX and the streaming executor, then for each step the
+// schedule's learning rate, micro-batches forward and backward (gradients streamed to MemoryX), the optimizer step in
+// MemoryX; evaluation, checkpoint and loss history every EvalInterval steps; a sample at the end.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Wafer.Gpt.Data;
+using Wafer.Gpt.MemoryX;
+using Wafer.Gpt.Model;
+
+namespace Wafer.Gpt.Training;
+
+public static class Trainer
+{
+    public const string CheckpointFile = "checkpoint.safetensors";
+
+    public static TrainResult Run(TrainOptions o, TextWriter log)
+    {
+        var errors = o.Validate();
+        if (errors.Count > 0) throw new GptInputException(string.Join("; ", errors));
+        var meta = o.ResumePath is null ? null : Checkpoint.ReadMetadata(o.ResumePath);
+
+        // Data and tokenizer.
+        var source = o.DataPath ?? "the built-in corpus (Shakespeare's Coriolanus, public domain)";
+        var text = o.DataPath is null ? TextCorpus.DefaultText() : TextCorpus.ReadText(o.DataPath);
+        var requested = o.Model ?? (meta is null ? GptPresets.Nano : GptConfigJson.Parse(meta["model"], o.ResumePath!));
+        ITokenizer tokenizer = meta is not null ? TokenizerFactory.FromDescription(meta["tokenizer"])
+            : (o.Tokenizer ?? (requested.VocabSize < 256 ? "char" : "gpt2")) == "char" ? CharTokenizer.FromText(text) : new Gpt2BpeTokenizer();
+        var cfg = FitVocabulary(requested, tokenizer);
+        if (meta is not null && GptConfigJson.Serialize(cfg) != GptConfigJson.Serialize(GptConfigJson.Parse(meta["model"], o.ResumePath!)))
+            throw new GptInputException($"checkpoint {o.ResumePath} holds model {meta["modelName"]}, which does not match the requested {cfg.Name} ({cfg.Layers} layers, {cfg.Channels} channels, vocabulary {cfg.VocabSize})");
+        if (o.SeqLen > cfg.MaxSeqLen) throw new GptInputException($"--seq {o.SeqLen} exceeds model {cfg.Name}'s maximum sequence length {cfg.MaxSeqLen}");
+        var corpus = TextCorpus.Create(source, text, tokenizer, o.SeqLen);
+
+        // MemoryX and the device.
+        var layout = new ParameterLayout(cfg);
+        ISegmentStorage storage = o.MemoryXDirectory is null ? new InMemoryStorage(layout) : new FileStorage(layout, o.MemoryXDirectory);
+        using var store = new WeightStore(layout, storage, o.Optimizer);
+        store.Initialise(o.Seed);
+        var startStep = 0;
+        var sampler = new BatchSampler(corpus.Train, o.Batch, o.SeqLen, (ulong)o.Seed * 0x2545F4914F6CDD1DUL);
+        var stepLosses = new List<double>();
+        var evals = new List<EvalPoint>();
+        if (meta is not null)
+        {
+            Checkpoint.Load(o.ResumePath!, store);
+            startStep = int.Parse(meta["step"], CultureInfo.InvariantCulture);
+            sampler = new BatchSampler(corpus.Train, o.Batch, o.SeqLen, ulong.Parse(meta["samplerState"], CultureInfo.InvariantCulture));
+            stepLosses = JsonSerializer.Deserialize<List<double>>(meta["stepLosses"])!;
+            evals = JsonSerializer.Deserialize<List<EvalPoint>>(meta["evals"])!;
+            if (startStep > o.Steps) throw new GptInputException($"checkpoint {o.ResumePath} is at step {startStep}, past --steps {o.Steps}");
+        }
+        var executor = new GptExecutor(store, o.Batch, o.SeqLen, o.Precision);
+        Directory.CreateDirectory(o.OutputDirectory);
+        var decay = o.DecaySteps ?? o.Steps;
+        log.WriteLine($"model {cfg.Name}: {layout.Count:N0} parameters ({ParameterLayout.PublishedCount(cfg):N0} as published), {cfg.Layers} layers, {cfg.Channels} channels, {cfg.Heads} heads");
+        log.WriteLine($"data {source}: {corpus.Train.Length:N0} train / {corpus.Validation.Length:N0} val tokens, tokenizer {(tokenizer is CharTokenizer ? $"characters ({tokenizer.VocabSize})" : "GPT-2 BPE")}");
+        log.WriteLine($"MemoryX {(o.MemoryXDirectory is null ? "in memory" : "on disk at " + o.MemoryXDirectory)}: {16 * layout.Count / 1e6:N1} MB of weights, AdamW moments and gradients; device holds {executor.DeviceBytes / 1e6:N1} MB");
+        if (startStep > 0) log.WriteLine($"resumed from {o.ResumePath} at step {startStep}");
+
+        var trainTime = new Stopwatch();
+        var trainedSteps = 0;
+        long streamedInSteps = 0;
+        for (var step = startStep; ; step++)
+        {
+            var resumedHere = meta is not null && step == startStep;
+            if ((step % o.EvalInterval == 0 || step == o.Steps) && !resumedHere)
+            {
+                var point = new EvalPoint(step, Estimate(executor, corpus.Train, o, step, 1), Estimate(executor, corpus.Validation, o, step, 2));
+                evals.Add(point);
+                log.WriteLine($"eval step {step}: train loss {point.TrainLoss:F4}, val loss {point.ValLoss:F4}");
+                if (o.WriteCheckpoints)
+                    Checkpoint.Save(Path.Combine(o.OutputDirectory, CheckpointFile), store, Metadata(cfg, tokenizer, step, sampler, stepLosses, evals, o));
+            }
+            if (step >= o.Steps) break;
+
+            var lr = LrSchedule.At(step, o.LearningRate, o.MinLearningRate, o.WarmupSteps, decay);
+            var streamedBefore = executor.BytesStreamed;
+            trainTime.Start();
+            double loss = 0;
+            for (var pass = 0; pass < o.MicroBatches; pass++)
+            {
+                var (x, y) = sampler.Next();
+                loss += executor.Forward(x, y);
+                executor.Backward(lastPassOfStep: pass == o.MicroBatches - 1);
+            }
+            store.EndStep(lr, o.MicroBatches);
+            trainTime.Stop();
+            streamedInSteps += executor.BytesStreamed - streamedBefore;
+            trainedSteps++;
+            loss /= o.MicroBatches;
+            stepLosses.Add(loss);
+            if (!double.IsFinite(loss)) throw new InvalidOperationException($"loss became {loss} at step {step}: lower --lr");
+            if ((step + 1) % o.LogInterval == 0 || step + 1 == o.Steps)
+            {
+                var perStep = trainTime.Elapsed.TotalSeconds / trainedSteps;
+                var eta = TimeSpan.FromSeconds(perStep * (o.Steps - step - 1));
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"step {step + 1}/{o.Steps} loss {loss:F4} lr {lr:E2} grad-norm {store.LastGradNorm:F3} | {TokensPerStep(o) / perStep:N0} tok/s, {perStep * 1000:F1} ms/step | ETA {eta:mm\\:ss}"));
+            }
+        }
+        WriteLossCsv(Path.Combine(o.OutputDirectory, "loss.csv"), stepLosses, evals);
+
+        string? sample = null;
+        if (o.SampleTokens > 0)
+        {
+            var sampleExecutor = new GptExecutor(store, 1, Math.Min(o.SeqLen, cfg.MaxSeqLen), o.Precision);
+            var prompt = tokenizer.Encode("\n");
+            var ids = new Sampler(sampleExecutor, (ulong)o.Seed).Generate(prompt, o.SampleTokens, 0.8f, 200);
+            sample = tokenizer.Decode(ids);
+            AtomicFile.WriteText(Path.Combine(o.OutputDirectory, "sample.txt"), sample);
+        }
+        return new TrainResult
+        {
+            Model = cfg.Name,
+            Parameters = layout.Count,
+            Steps = o.Steps,
+            BestValLoss = evals.Count == 0 ? double.NaN : evals.Min(e => e.ValLoss),
+            FinalTrainLoss = stepLosses.Count == 0 ? double.NaN : stepLosses[^1],
+            TokensPerSecond = trainedSteps == 0 ? 0 : TokensPerStep(o) * trainedSteps / trainTime.Elapsed.TotalSeconds,
+            SecondsPerStep = trainedSteps == 0 ? 0 : trainTime.Elapsed.TotalSeconds / trainedSteps,
+            PeakRssBytes = PeakRss(),
+            BytesStreamedPerStep = trainedSteps == 0 ? 0 : streamedInSteps / trainedSteps,
+            PeakDeviceBytes = executor.DeviceBytes,
+            MemoryXBytes = 16 * layout.Count,
+            MemoryX = o.MemoryXDirectory is null ? "memory" : "disk",
+            Tokenizer = tokenizer is CharTokenizer ? "char" : "gpt2",
+            TrainTokens = corpus.Train.Length,
+            OutputDirectory = o.OutputDirectory,
+            StepLosses = stepLosses,
+            Evals = evals,
+            Sample = sample,
+        };
+    }
+
+    private static long TokensPerStep(TrainOptions o) => (long)o.Batch * o.SeqLen * o.MicroBatches;
+
+    /// <summary>A character vocabulary sets the model's; GPT-2 BPE needs 50,257 rows (padded to 50,304 as llm.c does).</summary>
+    private static GptConfig FitVocabulary(GptConfig cfg, ITokenizer tokenizer)
+    {
+        if (tokenizer is CharTokenizer) return cfg with { VocabSize = tokenizer.VocabSize, PaddedVocabSize = tokenizer.VocabSize };
+        return cfg.VocabSize >= tokenizer.VocabSize ? cfg : cfg with { VocabSize = tokenizer.VocabSize, PaddedVocabSize = Math.Max(cfg.PaddedVocabSize, 50304) };
+    }
+
+    /// <summary>Mean loss over EvalBatches random batches of a split, drawn from a stream seeded by (seed, step, split)
+    /// so that the estimate does not disturb the training sampler and repeats exactly on resume.</summary>
+    private static double Estimate(GptExecutor executor, int[] tokens, TrainOptions o, int step, int split)
+    {
+        var sampler = new BatchSampler(tokens, o.Batch, o.SeqLen, (ulong)o.Seed * 0x9E3779B97F4A7C15UL ^ ((ulong)step << 8) ^ (ulong)split);
+        double sum = 0;
+        for (var i = 0; i < o.EvalBatches; i++)
+        {
+            var (x, y) = sampler.Next();
+            sum += executor.Forward(x, y);
+        }
+        return sum / o.EvalBatches;
+    }
+
+    private static Dictionary<string, string> Metadata(GptConfig cfg, ITokenizer tokenizer, int step, BatchSampler sampler,
+        List<double> stepLosses, List<EvalPoint> evals, TrainOptions o) => new()
+    {
+        ["model"] = GptConfigJson.Serialize(cfg),
+        ["modelName"] = cfg.Name,
+        ["tokenizer"] = tokenizer.Describe(),
+        ["step"] = step.ToString(CultureInfo.InvariantCulture),
+        ["samplerState"] = sampler.State.ToString(CultureInfo.InvariantCulture),
+        ["stepLosses"] = JsonSerializer.Serialize(stepLosses),
+        ["evals"] = JsonSerializer.Serialize(evals),
+        ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
+        ["batch"] = o.Batch.ToString(CultureInfo.InvariantCulture),
+        ["seqLen"] = o.SeqLen.ToString(CultureInfo.InvariantCulture),
+    };
+
+    private static void WriteLossCsv(string path, List<double> stepLosses, List<EvalPoint> evals)
+    {
+        var sb = new System.Text.StringBuilder("kind,step,train_loss,val_loss\n");
+        for (var i = 0; i < stepLosses.Count; i++) sb.Append(CultureInfo.InvariantCulture, $"step,{i + 1},{stepLosses[i]:R},\n");
+        foreach (var e in evals) sb.Append(CultureInfo.InvariantCulture, $"eval,{e.Step},{e.TrainLoss:R},{e.ValLoss:R}\n");
+        AtomicFile.WriteText(path, sb.ToString());
+    }
+
+    /// <summary>Peak resident set (VmHWM) of this process in bytes.</summary>
+    public static long PeakRss()
+    {
+        using var p = Process.GetCurrentProcess();
+        p.Refresh();
+        return p.PeakWorkingSet64;
+    }
+}
