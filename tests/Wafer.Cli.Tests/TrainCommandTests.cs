@@ -1,0 +1,63 @@
+using System.Text.Json;
+
+namespace Wafer.Cli.Tests;
+
+public class TrainCommandTests
+{
+    [Fact]
+    public void Train_Json_PrintsTheSummary_AndSampleReadsTheCheckpoint()
+    {
+        var dir = CliRunner.TempDir();
+        var model = Path.Combine(dir, "m.json");
+        File.WriteAllText(model, "{\"layers\": 1, \"channels\": 16, \"heads\": 2, \"ffnChannels\": 64, \"maxSeqLen\": 16}");
+        var (code, stdout, stderr) = CliRunner.Run("train", "--model", model, "--steps", "6", "--batch", "2", "--seq", "16", "--eval-interval", "3",
+            "--eval-batches", "2", "--sample-tokens", "20", "--threads", "1", "--out", dir, "--json");
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var root = doc.RootElement;
+        foreach (var field in new[] { "bestValLoss", "finalTrainLoss", "tokensPerSecond", "peakRssBytes", "bytesStreamedPerStep" })
+            Assert.True(root.GetProperty(field).GetDouble() > 0, field);
+        Assert.Equal(6, root.GetProperty("steps").GetInt32());
+        Assert.Contains("step 6/6", stderr);
+        foreach (var f in new[] { "checkpoint.safetensors", "loss.csv", "loss.png", "sample.txt", "summary.json" }) Assert.True(File.Exists(Path.Combine(dir, f)), f);
+        var (sc, sout, serr) = CliRunner.Run("sample", "--checkpoint", Path.Combine(dir, "checkpoint.safetensors"), "--prompt", "ROMEO:", "--tokens", "10");
+        Assert.True(sc == 0, serr);
+        Assert.StartsWith("ROMEO:", sout);
+        Assert.Equal("ROMEO:".Length + 10, sout.TrimEnd('\n').Length);
+    }
+
+    public static TheoryData<string[], string> BadInputs()
+    {
+        var dir = CliRunner.TempDir();
+        var bin = Path.Combine(dir, "data.bin");
+        File.WriteAllBytes(bin, [1, 2, 0, 3]);
+        var shortText = Path.Combine(dir, "short.txt");
+        File.WriteAllText(shortText, "To be, or not to be.");
+        var badModel = Path.Combine(dir, "bad.json");
+        File.WriteAllText(badModel, "{\"channels\": 30, \"heads\": 4}");
+        var notCkpt = Path.Combine(dir, "ckpt.safetensors");
+        File.WriteAllBytes(notCkpt, [200, 0, 0, 0, 0, 0, 0, 0, 1, 2]);
+        return new()
+        {
+            { ["train", "--data", Path.Combine(dir, "missing.txt")], "does not exist" },
+            { ["train", "--data", bin], "binary" },
+            { ["train", "--data", shortText], "too short" },
+            { ["train", "--model", badModel], "Heads must divide" },
+            { ["train", "--model", "gpt5"], "neither a preset" },
+            { ["train", "--steps", "-1"], "--steps" },
+            { ["train", "--precision", "fp8"], "--precision" },
+            { ["train", "--resume", notCkpt], "not usable" },
+            { ["sample", "--checkpoint", Path.Combine(dir, "none.safetensors")], "does not exist" },
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(BadInputs))]
+    public void BadInput_GivesOneLineAndExitCode2(string[] args, string expected)
+    {
+        var (code, _, stderr) = CliRunner.Run(args[0] == "train" ? [.. args, "--out", CliRunner.TempDir()] : args);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+}
