@@ -18,6 +18,7 @@ public static class Program
         root.Subcommands.Add(ConfigCommand.Create(stdout));
         root.Subcommands.Add(TrainCommand.Create(stdout, stderr));
         root.Subcommands.Add(SampleCommand.Create(stdout));
+        root.Subcommands.Add(EstimateCommand.Create(stdout));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

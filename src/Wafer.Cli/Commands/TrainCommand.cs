@@ -9,6 +9,8 @@ using Wafer.Gpt;
 using Wafer.Gpt.MemoryX;
 using Wafer.Gpt.Model;
 using Wafer.Gpt.Training;
+using Wafer.Model;
+using Wafer.Model.Systems;
 
 namespace Wafer.Cli.Commands;
 
@@ -79,10 +81,15 @@ internal static class TrainCommand
                 Optimizer = new OptimizerConfig(),
             };
             var result = Trainer.Run(options, log);
-            var summary = Summary(result);
+            // The machine being modelled: the same step on one CS-2, from the analytic weight-streaming model.
+            var cs2 = WaferStepModel.Estimate(result.Config, CerebrasSystem.Cs2, (long)options.Batch * options.MicroBatches, options.SeqLen);
+            var summary = Summary(result, cs2);
             Write(Path.Combine(options.OutputDirectory, "summary.json"), summary);
             Wafer.Fabric.Stats.StatsWriter.WriteAtomic(Path.Combine(options.OutputDirectory, "loss.png"), LossChart.Render(result.StepLosses, result.Evals));
             if (result.Sample is not null) log.WriteLine($"--- sample ---{Environment.NewLine}{result.Sample}{Environment.NewLine}--- end of sample ---");
+            if (cs2.Fits)
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"simulated CS-2 (analytic model, {CerebrasSystem.Cs2.Wafer.ClockHz / 1e6:F0} MHz): {cs2.StepSeconds * 1e3:F3} ms/step, {cs2.TokensPerSecond:N0} tokens/s, utilization {cs2.Mfu:P2}, bound by {cs2.Bottleneck}; this host: {result.SecondsPerStep * 1e3:F1} ms/step"));
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"done: best val loss {result.BestValLoss:F4}, final train loss {result.FinalTrainLoss:F4}, {result.TokensPerSecond:N0} tokens/s, peak RSS {result.PeakRssBytes / 1e6:N0} MB, {result.BytesStreamedPerStep / 1e6:N1} MB streamed per step; outputs in {options.OutputDirectory}"));
             if (asJson) stdout.WriteLine(summary);
@@ -93,7 +100,7 @@ internal static class TrainCommand
 
     private static void Write(string path, string text) => AtomicFile.WriteText(path, text);
 
-    private static string Summary(TrainResult r) => JsonSerializer.Serialize(new
+    private static string Summary(TrainResult r, WaferEstimate cs2) => JsonSerializer.Serialize(new
     {
         model = r.Model,
         parameters = r.Parameters,
@@ -109,6 +116,10 @@ internal static class TrainCommand
         memoryX = r.MemoryX,
         tokenizer = r.Tokenizer,
         trainTokens = r.TrainTokens,
+        simulatedCs2StepSeconds = cs2.Fits ? cs2.StepSeconds : (double?)null,
+        simulatedCs2TokensPerSecond = cs2.TokensPerSecond,
+        simulatedCs2Mfu = cs2.Mfu,
+        simulatedCs2Bottleneck = cs2.Bottleneck,
         evals = r.Evals,
         gitRevision = Wafer.Fabric.Stats.RunStats.GitRevision,
     });

@@ -6,6 +6,8 @@ public sealed record EvalPoint(int Step, double TrainLoss, double ValLoss);
 public sealed record TrainResult
 {
     public required string Model { get; init; }
+    /// <summary>The model as trained (vocabulary fitted to the tokenizer).</summary>
+    public required GptConfig Config { get; init; }
     public required long Parameters { get; init; }
     public required int Steps { get; init; }
     public required double BestValLoss { get; init; }

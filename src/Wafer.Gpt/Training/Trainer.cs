@@ -113,6 +113,7 @@ public static class Trainer
         return new TrainResult
         {
             Model = cfg.Name,
+            Config = cfg,
             Parameters = layout.Count,
             Steps = o.Steps,
             BestValLoss = evals.Count == 0 ? double.NaN : evals.Min(e => e.ValLoss),

@@ -1,0 +1,122 @@
+// `wafer estimate`: what a training step of a GPT costs on one or N Cerebras systems (weight streaming) and, with --vs,
+// on a GPU cluster (Megatron-style layout search). Analytic: any model size, well under a second.
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Wafer.Cli.Reports;
+using Wafer.Fabric;
+using Wafer.Gpt;
+using Wafer.Model;
+using Wafer.Model.Systems;
+
+namespace Wafer.Cli.Commands;
+
+internal static class EstimateCommand
+{
+    /// <summary>Batch sizes (sequences) of the Cerebras modelzoo configs the presets come from (models.md).</summary>
+    private static long DefaultBatch(GptConfig m) => m.Name switch
+    {
+        "gpt3-xl" => 121, "gptj-6b" => 65, "gpt3-13b" => 60, "gpt-neox-20b" => 50, "shakespeare-char" => 64, "nano" => 12, _ => 32,
+    };
+
+    public static Command Create(TextWriter stdout)
+    {
+        var model = new Option<string>("--model") { Description = "Model preset or JSON file", Required = true };
+        var system = new Option<string>("--system") { Description = "System preset (cs2, cs3, a100-40gb, a100-80gb, h100) or JSON file", DefaultValueFactory = _ => "cs2" };
+        var systems = new Option<int>("--systems") { Description = "Cerebras systems behind SwarmX (data parallel)", DefaultValueFactory = _ => 1 };
+        var batch = new Option<long>("--batch") { Description = "Global batch in sequences (default: the modelzoo config's)" };
+        var seq = new Option<int>("--seq") { Description = "Sequence length (default: min(2048, the model's maximum))" };
+        var tokens = new Option<double>("--tokens") { Description = "Training tokens to price (default: 20 per parameter, the Cerebras-GPT budget)" };
+        var vs = new Option<string?>("--vs") { Description = "GPU system to compare with (a100-40gb, a100-80gb, h100 or JSON file)" };
+        var gpus = new Option<int>("--gpus") { Description = "GPUs for --vs or a GPU --system", DefaultValueFactory = _ => 64 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("estimate", "Estimate step time, throughput, utilization, memory plan and time to train, on CS-2s or GPUs")
+        {
+            model, system, systems, batch, seq, tokens, vs, gpus, json,
+        };
+        cmd.SetAction(parse =>
+        {
+            var m = GptConfigJson.Resolve(parse.GetValue(model)!);
+            var b = parse.GetValue(batch) is > 0 and var given ? given : parse.GetValue(batch) < 0 ? throw new WaferInputException("--batch must be >= 1") : DefaultBatch(m);
+            var t = parse.GetValue(seq) is var s and > 0 ? s : parse.GetValue(seq) < 0 ? throw new WaferInputException("--seq must be >= 1") : Math.Min(2048, m.MaxSeqLen);
+            if (t > m.MaxSeqLen) throw new WaferInputException($"--seq {t} exceeds model {m.Name}'s maximum sequence length {m.MaxSeqLen}");
+            var n = parse.GetValue(systems);
+            if (n < 1) throw new WaferInputException($"--systems must be >= 1 (is {n})");
+            var g = parse.GetValue(gpus);
+            if (g < 1) throw new WaferInputException($"--gpus must be >= 1 (is {g})");
+            var budget = parse.GetValue(tokens) is > 0 and var tk ? tk : 20.0 * ParameterLayout.PublishedCount(m);
+            var (wafer, gpu) = SystemPresets.Resolve(parse.GetValue(system)!);
+            var vsGpu = parse.GetValue(vs) is { } v ? SystemPresets.Resolve(v).Gpu ?? throw new WaferInputException($"--vs '{v}' is not a GPU system") : null;
+            var waferEstimate = wafer is null ? null : WaferStepModel.Estimate(m, wafer, b, t, n);
+            var gpuEstimate = gpu is not null ? GpuStepModel.Estimate(m, gpu, g, b, t) : vsGpu is not null ? GpuStepModel.Estimate(m, vsGpu, g, b, t) : null;
+            var gpuSystem = gpu ?? vsGpu;
+            if (parse.GetValue(json))
+                stdout.WriteLine(Json(m, wafer, waferEstimate, gpuSystem, gpuEstimate, b, t, budget));
+            else
+                EstimateTable.Write(stdout, m, wafer, waferEstimate, gpuSystem, gpuEstimate, b, t, budget);
+            return Program.ExitOk;
+        });
+        return cmd;
+    }
+
+    private static object? PlanJson(WaferMemoryPlan? p) => p is null ? null : new
+    {
+        recompute = p.Recompute,
+        bytesPerTokenKept = p.BytesPerTokenKept,
+        bytesPerTokenWorking = p.BytesPerTokenWorking,
+        sramBytesPerPeForActivations = p.SramBytesPerPeForActivations,
+        tokensPerRow = p.TokensPerRow,
+        sequencesPerPass = p.SequencesPerPass,
+        passes = p.Passes,
+        tokensPerPass = p.TokensPerPass,
+        sramFractionUsed = p.SramFractionUsed,
+    };
+
+    private static object? GpuJson(GpuSystem? g, GpuEstimate? e, double budget) => e is null ? null : new
+    {
+        system = g!.Name,
+        gpus = e.Gpus,
+        fits = e.Fits,
+        whyNot = e.WhyNot,
+        layout = e.Layout is null ? null : new { tensorParallel = e.Layout.Tensor, pipelineParallel = e.Layout.Pipeline, dataParallel = e.Layout.Data, microBatch = e.Layout.MicroBatch, shardedOptimizer = e.Layout.ShardedOptimizer },
+        stepSeconds = Finite(e.StepSeconds),
+        tokensPerSecond = e.TokensPerSecond,
+        mfu = e.Mfu,
+        flopsPerGpuPerSecond = e.FlopsPerGpuPerSecond,
+        bottleneck = e.Bottleneck,
+        memoryBytesPerGpu = e.MemoryBytesPerGpu,
+        timeToTrainSeconds = e.Fits ? budget / e.TokensPerSecond : (double?)null,
+    };
+
+    private static double? Finite(double x) => double.IsFinite(x) ? x : null;
+
+    private static string Json(GptConfig m, CerebrasSystem? wafer, WaferEstimate? w, GpuSystem? g, GpuEstimate? ge, long batch, int seq, double budget)
+    {
+        object result = w is null
+            ? new { model = m.Name, parameters = ParameterLayout.PublishedCount(m), batch, seq, tokens = budget, fits = ge!.Fits, whyNot = ge.WhyNot, stepSeconds = Finite(ge.StepSeconds), tokensPerSecond = ge.TokensPerSecond, mfu = ge.Mfu, bottleneck = ge.Bottleneck, memoryPlan = (object?)null, gpu = GpuJson(g, ge, budget) }
+            : new
+            {
+                model = m.Name,
+                parameters = ParameterLayout.PublishedCount(m),
+                system = wafer!.Name,
+                systems = w.Systems,
+                clockHz = wafer.Wafer.ClockHz,
+                batch,
+                seq,
+                tokens = budget,
+                fits = w.Fits,
+                whyNot = w.WhyNot,
+                stepSeconds = Finite(w.StepSeconds),
+                tokensPerSecond = w.TokensPerSecond,
+                mfu = w.Mfu,
+                bottleneck = w.Bottleneck,
+                memoryPlan = PlanJson(w.Plan),
+                seconds = new { compute = w.ComputeSeconds, fabricReduction = w.ReduceSeconds, weightIo = w.IoSeconds, memoryXExposed = w.MemoryXSeconds, swarmX = w.SwarmXSeconds },
+                modelFlopsPerStep = w.ModelFlopsPerStep,
+                weightBytesStreamedPerStep = w.WeightBytesStreamedPerStep,
+                timeToTrainSeconds = w.Fits ? budget / w.TokensPerSecond : (double?)null,
+                vs = GpuJson(g, ge, budget),
+            };
+        return JsonSerializer.Serialize(result);
+    }
+}

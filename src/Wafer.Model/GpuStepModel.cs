@@ -1,0 +1,118 @@
+// Training step time of a GPT on a GPU cluster, Megatron-LM style (Narayanan et al., SC21): tensor parallel t within a
+// node, pipeline parallel p (1F1B schedule), data parallel d, micro-batch b, full activation recompute. Per layer and
+// micro-batch: GEMMs at the sustained matmul rate, elementwise kernels at the sustained HBM rate, tensor-parallel
+// all-reduces over NVLink; then the pipeline bubble, stage-to-stage sends and the data-parallel gradient all-reduce.
+// Searches every layout that fits in memory and keeps the fastest. Equations in docs/model.md.
+using Wafer.Gpt;
+using Wafer.Model.Systems;
+
+namespace Wafer.Model;
+
+public sealed record GpuLayout(int Tensor, int Pipeline, int Data, int MicroBatch, bool ShardedOptimizer);
+
+public sealed record GpuEstimate(
+    bool Fits, string? WhyNot, GpuLayout? Layout, int Gpus, double StepSeconds, double TokensPerSecond, double Mfu,
+    double FlopsPerGpuPerSecond, string Bottleneck, double MemoryBytesPerGpu, double ComputeSeconds, double CommunicationSeconds,
+    double BubbleSeconds);
+
+public static class GpuStepModel
+{
+    /// <summary>Estimates the given layout, or (layout null) the fastest layout that fits.</summary>
+    public static GpuEstimate Estimate(GptConfig m, GpuSystem g, int gpus, long batch, int seq, GpuLayout? layout = null)
+    {
+        if (layout is not null) return Evaluate(m, g, gpus, batch, seq, layout);
+        GpuEstimate? best = null;
+        GpuEstimate? smallest = null;
+        foreach (var candidate in Layouts(m, g, gpus, batch))
+        {
+            var e = Evaluate(m, g, gpus, batch, seq, candidate);
+            if (e.Fits && (best is null || e.StepSeconds < best.StepSeconds)) best = e;
+            if (smallest is null || e.MemoryBytesPerGpu < smallest.MemoryBytesPerGpu) smallest = e;
+        }
+        if (best is not null) return best;
+        var why = smallest is null
+            ? $"no layout of {gpus} GPUs fits batch {batch} and {m.Layers} layers (more data-parallel ranks than sequences)"
+            : $"the leanest layout (TP {smallest.Layout!.Tensor}, PP {smallest.Layout.Pipeline}, DP {smallest.Layout.Data}, micro-batch {smallest.Layout.MicroBatch}) needs {smallest.MemoryBytesPerGpu / 1e9:F1} GB per GPU of {g.MemoryBytes / 1e9:F0} GB: use more GPUs";
+        return new GpuEstimate(false, why, null, gpus, double.NaN, 0, 0, 0, "does not fit", smallest?.MemoryBytesPerGpu ?? 0, 0, 0, 0);
+    }
+
+    private static IEnumerable<GpuLayout> Layouts(GptConfig m, GpuSystem g, int gpus, long batch)
+    {
+        for (var t = 1; t <= Math.Min(g.GpusPerNode, gpus); t *= 2)
+        {
+            if (m.Heads % t != 0 || gpus % t != 0) continue;
+            for (var p = 1; p <= m.Layers && t * p <= gpus; p++)
+            {
+                if (m.Layers % p != 0 || gpus % (t * p) != 0) continue;
+                var d = gpus / (t * p);
+                if (d > batch) continue;
+                foreach (var b in new[] { 1, 2, 4, 8 })
+                    if (b == 1 || (batch + d - 1) / d >= b)
+                        foreach (var sharded in new[] { false, true })
+                            yield return new GpuLayout(t, p, d, b, sharded);
+            }
+        }
+    }
+
+    public static GpuEstimate Evaluate(GptConfig m, GpuSystem g, int gpus, long batch, int seq, GpuLayout layout)
+    {
+        int t = layout.Tensor, p = layout.Pipeline, d = layout.Data, b = layout.MicroBatch;
+        if (t * p * d != gpus) throw new ArgumentException($"layout TP {t} x PP {p} x DP {d} is not {gpus} GPUs");
+        double h = m.Channels, s = seq, a = m.Heads, v = m.PaddedVocabSize, l = m.Layers;
+        // A batch that d x b does not divide is padded up: the last micro-batch of some ranks is partly empty work.
+        var microBatches = Math.Ceiling(batch / (double)(d * b));
+        var matmulRate = g.PeakFlopsPerSecond * g.MatmulEfficiency;
+        var hbmRate = g.MemoryBytesPerSecond * g.MemoryEfficiency;
+        var nvlink = g.NvlinkBytesPerSecond * g.NvlinkEfficiency;
+        var network = g.NetworkBytesPerSecond * g.NetworkEfficiency;
+        double AllReduce(double bytes, int ranks, double rate) => ranks == 1 ? 0 : 2.0 * (ranks - 1) / ranks * bytes / rate;
+
+        // One layer, one micro-batch, forward: GEMMs 24bsh^2 + 4bs^2h (the SC21 count) split over t; elementwise traffic
+        // = activations written and read once: bs(10h + 24h/t + 5as/t) bytes (Korthikanti et al. 2022; LayerNorm,
+        // dropout and residual parts are not split by t); two all-reduces of the bsh fp16 output over NVLink.
+        var fwdMatmul = (24 * b * s * h * h + 4 * b * s * s * h) / t / matmulRate;
+        var fwdElementwise = 2 * b * s * (10 * h + 24 * h / t + 5 * a * s / t) / hbmRate;
+        var fwdTensorComm = 2 * AllReduce(2 * b * s * h, t, nvlink);
+        var forward = fwdMatmul + fwdElementwise + fwdTensorComm;
+        // Backward = 2x forward's GEMMs and elementwise work, same all-reduces; recompute = one more forward.
+        var backward = 2 * fwdMatmul + 2 * fwdElementwise + fwdTensorComm;
+        var layer = 2 * forward + backward;
+        // The head (logits over V, split over t) runs on the last stage: forward, backward 2x.
+        var head = 3 * 2 * b * s * h * v / t / matmulRate;
+        var p2p = p == 1 ? 0 : 2 * 2 * b * s * h / network; // activations forward and gradients back per micro-batch
+        var stage = l / p * layer + head + p2p;
+        var pipeline = (microBatches + p - 1) * stage;
+        var bubble = (p - 1) * stage;
+        // Data parallel: fp16 gradients of this GPU's shard all-reduced across d ranks over the network, not overlapped.
+        var parameters = (double)ParameterLayout.PublishedCount(m);
+        var shard = parameters / (t * p);
+        var dataComm = AllReduce(2 * shard, d, d * t * p <= g.GpusPerNode ? nvlink : network);
+        // Optimizer: read/write fp16 weights, fp32 master, m, v (~ 28 B/param of the optimizer's shard) at HBM rate.
+        var optimizer = shard * (layout.ShardedOptimizer ? 28.0 / d : 28.0) / hbmRate;
+        var step = pipeline + dataComm + optimizer;
+
+        // Memory per GPU: fp16 weights + fp16 grads (4 B) + fp32 master, m, v (12 B, sharded over d if chosen);
+        // activations with full recompute: each layer's input (2bsh) for up to p micro-batches in flight on the first
+        // stage, plus one layer's full activations and the logits (fp32) of one micro-batch.
+        var stateBytes = shard * (4 + (layout.ShardedOptimizer ? 12.0 / d : 12.0));
+        var kept = l / p * 2 * b * s * h * Math.Min(p, microBatches);
+        var working = b * s * (10 * h + 24 * h / t + 5 * a * s / t) * 2 + 4 * b * s * v / t;
+        var memory = stateBytes + kept + working;
+        var fits = memory <= g.MemoryBytes;
+
+        var modelFlops = WaferStepModel.ModelFlops(m, batch, seq);
+        var compute = microBatches * (l / p * (4 * fwdMatmul) + head);
+        var comm = microBatches * (l / p * 4 * AllReduce(2 * b * s * h, t, nvlink) + p2p) + dataComm;
+        var parts = new (string Name, double Seconds)[] { ("GPU compute", compute), ("memory-bound kernels", microBatches * l / p * 4 * fwdElementwise), ("communication", comm), ("pipeline bubble", bubble) };
+        return new GpuEstimate(fits, fits ? null : $"needs {memory / 1e9:F1} GB per GPU of {g.MemoryBytes / 1e9:F0} GB", layout, gpus, step,
+            batch * s / step, modelFlops / (step * gpus * g.PeakFlopsPerSecond), HardwareFlops(m, batch, seq) / step / gpus,
+            parts.MaxBy(x => x.Seconds).Name, memory, compute, comm, bubble);
+    }
+
+    /// <summary>FLOPs Megatron counts per step, with the recompute forward: 96·B·s·l·h²·(1 + s/6h + V/16lh) (SC21 eq. 3).</summary>
+    public static double HardwareFlops(GptConfig m, long batch, int seq)
+    {
+        double h = m.Channels, s = seq, l = m.Layers, v = m.PaddedVocabSize;
+        return 96 * batch * s * l * h * h * (1 + s / (6 * h) + v / (16 * l * h));
+    }
+}

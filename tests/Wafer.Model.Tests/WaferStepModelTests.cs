@@ -1,0 +1,145 @@
+using Wafer.Fabric.Config;
+using Wafer.Gpt;
+using Wafer.Model.Systems;
+
+namespace Wafer.Model.Tests;
+
+public class WaferStepModelTests
+{
+    // 10 x 4 PEs of 48 KiB, 2 KiB reserved for code and 2 KiB for stream buffers: 45,056 B of activations per PE.
+    private static readonly CerebrasSystem Small = CerebrasSystem.Cs2 with { Name = "small", Wafer = WaferPresets.Cs2 with { WidthPes = 10, HeightPes = 4 } };
+    private static readonly GptConfig Tiny = new() { Layers = 2, Channels = 64, Heads = 4, FfnChannels = 256, VocabSize = 100, PaddedVocabSize = 100, MaxSeqLen = 16 };
+
+    [Fact]
+    public void MemoryPlan_KeepingActivations_HandWorked()
+    {
+        // per layer and token: 2 B x (8 x 64 + 2 x 256 + 2 x 4) = 2,064 B; two layers kept = 4,128 B; accumulators 4 B x 256.
+        // 45,056 B x 10 PEs / 5,152 B = 87 tokens per row, 348 on 4 rows = 21 sequences of 16: batch 50 takes 3 passes of 17.
+        var p = WaferStepModel.Plan(Tiny, Small, 50, 16, recompute: false, out _)!;
+        Assert.Equal(4128, p.BytesPerTokenKept);
+        Assert.Equal(1024, p.BytesPerTokenWorking);
+        Assert.Equal(87, p.TokensPerRow);
+        Assert.Equal(21, p.SequencesPerPass);
+        Assert.Equal(3, p.Passes);
+        Assert.Equal(17 * 16, p.TokensPerPass);
+    }
+
+    [Fact]
+    public void MemoryPlan_Recomputing_HandWorked()
+    {
+        // kept: each layer's input, 2 x 2 B x 64 = 256 B; working: one layer 2,064 B + 1,024 B. 450,560 / 3,344 = 134
+        // tokens per row, 536 in all = 33 sequences: batch 50 takes 2 passes of 25.
+        var p = WaferStepModel.Plan(Tiny, Small, 50, 16, recompute: true, out _)!;
+        Assert.Equal(256, p.BytesPerTokenKept);
+        Assert.Equal(3088, p.BytesPerTokenWorking);
+        Assert.Equal(134, p.TokensPerRow);
+        Assert.Equal(2, p.Passes);
+        Assert.Equal(25 * 16, p.TokensPerPass);
+    }
+
+    [Fact]
+    public void ModelFlops_IsSixPerParameterPerTokenPlusAttention()
+    {
+        const double tokens = 2048;
+        Assert.Equal(tokens * (6.0 * 1_315_723_264 + 12.0 * 24 * 2048 * 2048), WaferStepModel.ModelFlops(GptPresets.Gpt3Xl, 1, 2048), 1);
+    }
+
+    [Fact]
+    public void TooLongASequence_DoesNotFit_AndSaysWhatWould()
+    {
+        var tinyWafer = CerebrasSystem.Cs2 with { Wafer = WaferPresets.Cs2 with { WidthPes = 4, HeightPes = 4 } };
+        var e = WaferStepModel.Estimate(GptPresets.Gpt3Xl, tinyWafer, 1, 2048);
+        Assert.False(e.Fits);
+        Assert.Contains("longest sequence that fits", e.WhyNot);
+    }
+
+    [Fact]
+    public void StateBeyondMemoryX_DoesNotFit()
+    {
+        var e = WaferStepModel.Estimate(GptPresets.GptNeoX20B, CerebrasSystem.Cs2 with { MemoryXBytes = 100e9 }, 50, 2048);
+        Assert.False(e.Fits);
+        Assert.Contains("MemoryX", e.WhyNot);
+    }
+
+    [Theory]
+    [InlineData("gpt3-xl", 121)]
+    [InlineData("gptj-6b", 65)]
+    [InlineData("gpt3-13b", 60)]
+    [InlineData("gpt-neox-20b", 50)]
+    public void SeedModels_FitOnOneCs2_AndScaleWithSystems(string name, long batch)
+    {
+        var m = GptPresets.Find(name)!;
+        var one = WaferStepModel.Estimate(m, CerebrasSystem.Cs2, batch, 2048);
+        Assert.True(one.Fits, one.WhyNot);
+        Assert.InRange(one.Mfu, 0.05, 1.0);
+        Assert.Equal(one.TokensPerSecond, batch * 2048 / one.StepSeconds, 6);
+        // The step is at least each of its limits: compute, link I/O.
+        Assert.True(one.StepSeconds >= one.IoSeconds && one.StepSeconds >= one.ComputeSeconds * 0.999);
+        var four = WaferStepModel.Estimate(m, CerebrasSystem.Cs2, batch * 4, 2048, systems: 4);
+        Assert.True(four.TokensPerSecond > 3 * one.TokensPerSecond && four.TokensPerSecond <= 4 * one.TokensPerSecond * 1.001,
+            $"4 systems: {four.TokensPerSecond} tokens/s vs {one.TokensPerSecond}");
+    }
+
+    [Fact]
+    public void ATinyBatch_IsBoundByMemoryXAndTheLink_NotCompute()
+    {
+        // One short sequence: 20.5 B parameters x 28 B of AdamW traffic at 150 GB/s = 3.8 s of optimizer per step, and
+        // 2 x 41 GB of fp16 weights over the link, for 128 tokens of compute.
+        var e = WaferStepModel.Estimate(GptPresets.GptNeoX20B, CerebrasSystem.Cs2, 1, 128);
+        Assert.Equal("MemoryX optimizer", e.Bottleneck);
+        Assert.Equal(20_554_567_680.0 * 28 / 150e9, e.MemoryXSeconds + (e.StepSeconds - e.MemoryXSeconds - e.SwarmXSeconds), 6);
+        Assert.True(e.IoSeconds > e.ComputeSeconds);
+    }
+}
+
+public class GpuStepModelTests
+{
+    private static GptConfig Megatron(int l, int h, int a) => new()
+    {
+        Name = $"megatron-{l}x{h}", Layers = l, Channels = h, Heads = a, FfnChannels = 4 * h, VocabSize = 51200, PaddedVocabSize = 51200, MaxSeqLen = 2048,
+    };
+
+    // shared/reference/published.md: Narayanan et al. SC21, Table 1 (A100-80GB, seq 2048). The layout's TP and PP are
+    // the published ones; the micro-batch is the model's own choice; nothing is fitted per row.
+    [Theory]
+    [InlineData(24, 2304, 24, 32, 1, 1, 512, 137e12)]
+    [InlineData(36, 4096, 32, 128, 4, 1, 512, 142e12)]
+    [InlineData(48, 8192, 64, 512, 8, 2, 1536, 138e12)]
+    public void PublishedMegatronRows_AreReproducedWithin15Percent(int l, int h, int a, int gpus, int tp, int pp, long batch, double published)
+    {
+        var m = Megatron(l, h, a);
+        var best = new[] { 1, 2, 4, 8 }
+            .Select(b => GpuStepModel.Evaluate(m, GpuSystem.A100_80, gpus, batch, 2048, new GpuLayout(tp, pp, gpus / (tp * pp), b, false)))
+            .Where(e => e.Fits).MinBy(e => e.StepSeconds)!;
+        var error = (best.FlopsPerGpuPerSecond - published) / published;
+        Assert.True(Math.Abs(error) <= 0.15, $"{best.FlopsPerGpuPerSecond / 1e12:F1} TFLOP/s per GPU vs published {published / 1e12:F0} ({error:P1})");
+    }
+
+    [Fact]
+    public void HardwareFlops_IsMegatronsFormula()
+    {
+        var m = Megatron(24, 2304, 24);
+        var expected = 96.0 * 512 * 2048 * 24 * 2304.0 * 2304 * (1 + 2048 / (6.0 * 2304) + 51200 / (16.0 * 24 * 2304));
+        Assert.Equal(expected, GpuStepModel.HardwareFlops(m, 512, 2048), 1);
+    }
+
+    [Fact]
+    public void NeoX20B_DoesNotFitOnEight40GbGpus_ButFitsOn64()
+    {
+        var e = GpuStepModel.Estimate(GptPresets.GptNeoX20B, GpuSystem.A100_40, 8, 8, 2048);
+        Assert.False(e.Fits);
+        Assert.Contains("use more GPUs", e.WhyNot);
+        var ok = GpuStepModel.Estimate(GptPresets.GptNeoX20B, GpuSystem.A100_40, 64, 64, 2048);
+        Assert.True(ok.Fits, ok.WhyNot);
+        Assert.True(ok.MemoryBytesPerGpu <= 40e9);
+    }
+
+    [Fact]
+    public void LayoutSearch_PicksTheFastestFittingLayout()
+    {
+        var m = Megatron(36, 4096, 32);
+        var chosen = GpuStepModel.Estimate(m, GpuSystem.A100_80, 128, 512, 2048);
+        var fixedTp4 = GpuStepModel.Evaluate(m, GpuSystem.A100_80, 128, 512, 2048, new GpuLayout(4, 1, 32, 1, false));
+        Assert.True(chosen.StepSeconds <= fixedTp4.StepSeconds);
+    }
+}
