@@ -8,6 +8,7 @@
 // eval), fused with that read: one pass over the state per step, and the device never holds a full-model gradient.
 // All updates run in chunks of ChunkFloats, sequentially, so the arithmetic is the same for every storage.
 using System.Buffers;
+using System.Runtime.Intrinsics;
 
 namespace Wafer.Gpt.MemoryX;
 
@@ -30,6 +31,8 @@ public sealed class WeightStore : IDisposable
     /// <summary>Global gradient norm of the last finished step (after averaging over micro-batches, before clipping).</summary>
     public double LastGradNorm { get; private set; }
     public long ResidentBytes => _storage.ResidentBytes;
+    /// <summary>True when the state lives in this process (reads are views, nothing to prefetch).</summary>
+    public bool IsInMemory => _storage.View(0, StateKind.Weights) is not null;
 
     public WeightStore(ParameterLayout layout, ISegmentStorage storage, OptimizerConfig optimizer)
     {
@@ -95,19 +98,56 @@ public sealed class WeightStore : IDisposable
         for (long at = 0; at < count; at += ChunkFloats)
         {
             var n = (int)Math.Min(ChunkFloats, count - at);
-            var acc = scratch.AsSpan(0, n);
+            var acc = Open(s, StateKind.Gradient, at, n, scratch, read: !first);
             var g = gradient.Slice((int)at, n);
             if (first) g.CopyTo(acc);
-            else
-            {
-                _storage.Read(s, StateKind.Gradient, at, acc);
-                for (var i = 0; i < n; i++) acc[i] += g[i];
-            }
-            if (lastOfStep) for (var i = 0; i < n; i++) sumSquares += (double)acc[i] * acc[i];
-            _storage.Write(s, StateKind.Gradient, at, acc);
+            else AddInPlace(acc, g);
+            if (lastOfStep) sumSquares += SumOfSquares(acc);
+            Close(s, StateKind.Gradient, at, acc, scratch);
         }
         ArrayPool<float>.Shared.Return(scratch);
         if (lastOfStep) _gradSumSquares[s] = sumSquares;
+    }
+
+    private static void AddInPlace(Span<float> acc, ReadOnlySpan<float> g)
+    {
+        var i = 0;
+        var width = System.Numerics.Vector<float>.Count;
+        for (; i + width <= acc.Length; i += width)
+            (new System.Numerics.Vector<float>(acc[i..]) + new System.Numerics.Vector<float>(g[i..])).CopyTo(acc[i..]);
+        for (; i < acc.Length; i++) acc[i] += g[i];
+    }
+
+    /// <summary>Sum of x² in double, in a fixed order (eight interleaved partial sums, then in order).</summary>
+    private static double SumOfSquares(ReadOnlySpan<float> x)
+    {
+        var i = 0;
+        Vector256<double> lo = default, hi = default;
+        for (; i + 8 <= x.Length; i += 8)
+        {
+            var (l, h) = Vector256.Widen(Vector256.Create<float>(x[i..]));
+            lo += l * l;
+            hi += h * h;
+        }
+        var sum = Vector256.Sum(lo) + Vector256.Sum(hi);
+        for (; i < x.Length; i++) sum += (double)x[i] * x[i];
+        return sum;
+    }
+
+    /// <summary>A chunk of one state array to work on: the storage's own memory when it has it (zero-copy), else scratch
+    /// (read from storage first when read is set). Close writes scratch back; views need nothing.</summary>
+    private Span<float> Open(int s, StateKind kind, long start, int n, float[] scratch, bool read = true)
+    {
+        var view = _storage.View(s, kind);
+        if (view is not null) return view.AsSpan((int)start, n);
+        var span = scratch.AsSpan(0, n);
+        if (read) _storage.Read(s, kind, start, span);
+        return span;
+    }
+
+    private void Close(int s, StateKind kind, long start, Span<float> chunk, float[] scratch)
+    {
+        if (_storage.View(s, kind) is null) _storage.Write(s, kind, start, chunk);
     }
 
     /// <summary>Ends an optimizer step over the accumulated gradients (summed over `passes` micro-batches, each the
@@ -137,38 +177,58 @@ public sealed class WeightStore : IDisposable
     {
         if (!_pending[s]) return;
         _pending[s] = false;
+        // Chunks of every tensor, updated in parallel when the state is in memory (elementwise: same result on any thread).
+        var chunks = new List<(long Start, int Count, float Decay)>();
+        foreach (var slot in Layout.Segments[s].Tensors)
+            for (long at = 0; at < slot.Count; at += ChunkFloats)
+                chunks.Add((slot.Offset + at, (int)Math.Min(ChunkFloats, slot.Count - at), slot.Decay ? Optimizer.WeightDecay : 0f));
+        var threads = _storage.View(s, StateKind.Weights) is null ? 1 : Numerics.Gemm.Threads;
+        Numerics.WorkerPool.Run(chunks.Count, threads, i => UpdateChunk(s, chunks[i].Start, chunks[i].Count, chunks[i].Decay));
+    }
+
+    private void UpdateChunk(int s, long start, int n, float wd)
+    {
         var o = Optimizer;
         float b1 = o.Beta1, b2 = o.Beta2, eps = o.Epsilon, lr = _pendingLr, scale = _pendingGradScale;
         var c1 = 1f - MathF.Pow(b1, Step);
         var c2 = 1f - MathF.Pow(b2, Step);
         var pool = ArrayPool<float>.Shared;
-        float[] w = pool.Rent(ChunkFloats), m = pool.Rent(ChunkFloats), v = pool.Rent(ChunkFloats), g = pool.Rent(ChunkFloats);
-        foreach (var slot in Layout.Segments[s].Tensors)
+        float[] sw = pool.Rent(n), sm = pool.Rent(n), sv = pool.Rent(n), sg = pool.Rent(n);
+        var w = Open(s, StateKind.Weights, start, n, sw);
+        var m = Open(s, StateKind.FirstMoment, start, n, sm);
+        var v = Open(s, StateKind.SecondMoment, start, n, sv);
+        var g = Open(s, StateKind.Gradient, start, n, sg);
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            var wd = slot.Decay ? o.WeightDecay : 0f;
-            for (long at = 0; at < slot.Count; at += ChunkFloats)
+            // The same operations in the same order as the scalar tail, eight lanes at a time (no fused multiply-add).
+            var vScale = Vector256.Create(scale); var vB1 = Vector256.Create(b1); var vB2 = Vector256.Create(b2);
+            var vNb1 = Vector256.Create(1 - b1); var vNb2 = Vector256.Create(1 - b2); var vC1 = Vector256.Create(c1);
+            var vC2 = Vector256.Create(c2); var vEps = Vector256.Create(eps); var vLr = Vector256.Create(lr); var vWd = Vector256.Create(wd);
+            for (; i + 8 <= n; i += 8)
             {
-                var n = (int)Math.Min(ChunkFloats, slot.Count - at);
-                var start = slot.Offset + at;
-                _storage.Read(s, StateKind.Weights, start, w.AsSpan(0, n));
-                _storage.Read(s, StateKind.FirstMoment, start, m.AsSpan(0, n));
-                _storage.Read(s, StateKind.SecondMoment, start, v.AsSpan(0, n));
-                _storage.Read(s, StateKind.Gradient, start, g.AsSpan(0, n));
-                for (var i = 0; i < n; i++)
-                {
-                    var gi = g[i] * scale;
-                    m[i] = b1 * m[i] + (1 - b1) * gi;
-                    v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-                    var mHat = m[i] / c1;
-                    var vHat = v[i] / c2;
-                    w[i] -= lr * (mHat / (MathF.Sqrt(vHat) + eps) + wd * w[i]);
-                }
-                _storage.Write(s, StateKind.Weights, start, w.AsSpan(0, n));
-                _storage.Write(s, StateKind.FirstMoment, start, m.AsSpan(0, n));
-                _storage.Write(s, StateKind.SecondMoment, start, v.AsSpan(0, n));
+                var gi = Vector256.Create<float>(g[i..]) * vScale;
+                var mi = vB1 * Vector256.Create<float>(m[i..]) + vNb1 * gi;
+                var vi = vB2 * Vector256.Create<float>(v[i..]) + vNb2 * gi * gi;
+                var wi = Vector256.Create<float>(w[i..]);
+                mi.CopyTo(m[i..]);
+                vi.CopyTo(v[i..]);
+                (wi - vLr * (mi / vC1 / (Vector256.Sqrt(vi / vC2) + vEps) + vWd * wi)).CopyTo(w[i..]);
             }
         }
-        pool.Return(w); pool.Return(m); pool.Return(v); pool.Return(g);
+        for (; i < n; i++)
+        {
+            var gi = g[i] * scale;
+            var mi = b1 * m[i] + (1 - b1) * gi;
+            var vi = b2 * v[i] + (1 - b2) * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            w[i] -= lr * (mi / c1 / (MathF.Sqrt(vi / c2) + eps) + wd * w[i]);
+        }
+        Close(s, StateKind.Weights, start, w, sw);
+        Close(s, StateKind.FirstMoment, start, m, sm);
+        Close(s, StateKind.SecondMoment, start, v, sv);
+        pool.Return(sw); pool.Return(sm); pool.Return(sv); pool.Return(sg);
     }
 
     /// <summary>Reads one kind of state of segment s (after pending updates), for checkpoints and tests.</summary>

@@ -89,7 +89,8 @@ public sealed class GptExecutor
             {
                 var s = order[i + 1];
                 var buffer = _weightBuffers[(i + 1) % 2];
-                next = Task.Run(() => Receive(s, buffer));
+                // In-memory MemoryX serves views: nothing to overlap, and its (parallel) optimizer update runs inline.
+                next = _store.IsInMemory ? Task.FromResult(Receive(s, buffer)) : Task.Run(() => Receive(s, buffer));
             }
             use(order[i], current);
             if (next is not null) current = next.GetAwaiter().GetResult();

@@ -19,7 +19,11 @@ public static unsafe class Gemm
     /// <summary>C[m, n] (+)= sum_k A[m, k] B[k, n]. A(m, k) = a[m * aRow + k * aCol]; B(k, n) = b[k * bRow + n * bCol];
     /// C is row-major with leading dimension ldc. With <paramref name="accumulate"/> false C is overwritten.</summary>
     public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, int bRow, int bCol,
-        Span<float> c, int ldc, bool accumulate)
+        Span<float> c, int ldc, bool accumulate) => Multiply(m, n, k, a, aRow, aCol, b, bRow, bCol, c, ldc, accumulate, Threads);
+
+    /// <summary>As above on at most `threads` threads (1 inside work that is already parallel).</summary>
+    public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, int bRow, int bCol,
+        Span<float> c, int ldc, bool accumulate, int threads)
     {
         if (m <= 0 || n <= 0) return;
         CheckExtent(a.Length, m, k, aRow, aCol, "A");
@@ -32,14 +36,15 @@ public static unsafe class Gemm
         }
         var panels = (n + Nr - 1) / Nr;
         var flops = 2L * m * n * k;
-        var parts = flops < 4_000_000 ? 1 : Math.Min(Threads, panels);
+        // Two parts per thread: a thread that finishes early takes another instead of waiting.
+        var parts = flops < 4_000_000 || threads <= 1 ? 1 : Math.Min(2 * threads, panels);
         fixed (float* pa = a)
         fixed (float* pb = b)
         fixed (float* pc = c)
         {
             var job = new Job(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, ldc, accumulate, panels, parts);
             if (parts == 1) job.Run(0);
-            else Parallel.For(0, parts, job.Run);
+            else WorkerPool.Run(parts, threads, job.Run);
         }
     }
 
@@ -52,6 +57,15 @@ public static unsafe class Gemm
 
     private sealed class Job(int m, int n, int k, float* a, int aRow, int aCol, float* b, int bRow, int bCol, float* c, int ldc, bool accumulate, int panels, int parts)
     {
+        private void Tile(int m0, int p, int k0, int kc, float* panel, float* tile, bool add)
+        {
+            var mr = Math.Min(Mr, m - m0);
+            var aTile = a + (long)m0 * aRow + (long)k0 * aCol;
+            if (mr == Mr) Kernel6x16(aTile, aRow, aCol, panel, kc, tile);
+            else KernelGeneric(aTile, aRow, aCol, mr, panel, kc, tile);
+            Store(tile, c + (long)m0 * ldc + p * Nr, ldc, mr, Math.Min(Nr, n - p * Nr), add);
+        }
+
         /// <summary>Per-thread packing buffer, allocated once (no allocation per product).</summary>
         [ThreadStatic] private static float[]? t_packed;
 
@@ -63,7 +77,6 @@ public static unsafe class Gemm
             int p0 = (int)((long)panels * part / parts), p1 = (int)((long)panels * (part + 1) / parts);
             var packed = t_packed ??= new float[PanelsPerBlock * Kc * Nr];
             var tile = stackalloc float[Mr * Nr];
-            var rows = stackalloc float[Mr * Kc];
             fixed (float* pk = packed)
                 for (var q0 = p0; q0 < p1; q0 += PanelsPerBlock)
                 {
@@ -73,30 +86,20 @@ public static unsafe class Gemm
                         var kc = Math.Min(Kc, k - k0);
                         for (var p = q0; p < q1; p++) Pack(pk + (p - q0) * Kc * Nr, b, bRow, bCol, k0, kc, p * Nr, Math.Min(Nr, n - p * Nr));
                         var add = accumulate || k0 > 0;
-                        for (var m0 = 0; m0 < m; m0 += Mr)
+                        if (aCol == 1)
                         {
-                            var mr = Math.Min(Mr, m - m0);
-                            var aTile = a + (long)m0 * aRow + (long)k0 * aCol;
-                            float* aRows = aTile;
-                            var aStride = aRow;
-                            if (mr == Mr && aCol != 1)
-                            {
-                                // A stored transposed (a weight gradient's doutᵀ): gather the 6 rows once for all panels.
-                                for (var kk = 0; kk < kc; kk++)
-                                {
-                                    var src = aTile + (long)kk * aCol;
-                                    for (var r = 0; r < Mr; r++) rows[r * kc + kk] = src[(long)r * aRow];
-                                }
-                                aRows = rows;
-                                aStride = kc;
-                            }
+                            // BLIS order: one packed B panel stays in L1 while the row tiles of A stream past it.
                             for (var p = q0; p < q1; p++)
-                            {
-                                var panel = pk + (p - q0) * Kc * Nr;
-                                if (mr == Mr) Kernel6x16(aRows, aStride, panel, kc, tile);
-                                else KernelGeneric(aTile, aRow, aCol, mr, panel, kc, tile);
-                                Store(tile, c + (long)m0 * ldc + p * Nr, ldc, mr, Math.Min(Nr, n - p * Nr), add);
-                            }
+                                for (var m0 = 0; m0 < m; m0 += Mr)
+                                    Tile(m0, p, k0, kc, pk + (p - q0) * Kc * Nr, tile, add);
+                        }
+                        else
+                        {
+                            // A transposed (a weight gradient's dout^T): each A tile touches kc cache lines, so keep it
+                            // in L1 across the panels of the block instead.
+                            for (var m0 = 0; m0 < m; m0 += Mr)
+                                for (var p = q0; p < q1; p++)
+                                    Tile(m0, p, k0, kc, pk + (p - q0) * Kc * Nr, tile, add);
                         }
                     }
                 }
@@ -106,7 +109,18 @@ public static unsafe class Gemm
     /// <summary>packed[kk * 16 + j] = B(k0 + kk, n0 + j), zero past column n.</summary>
     private static void Pack(float* packed, float* b, int bRow, int bCol, int k0, int kc, int n0, int nw)
     {
-        for (var kk = 0; kk < kc; kk++)
+        var kk = 0;
+        if (bRow == 1 && nw == Nr && Avx.IsSupported)
+        {
+            // B transposed in memory (a forward product's weight): each column is contiguous in k; 8 x 8 transposes.
+            for (; kk + 8 <= kc; kk += 8)
+                for (var half = 0; half < 2; half++)
+                {
+                    var src = b + (long)(n0 + 8 * half) * bCol + k0 + kk;
+                    Transpose8x8(src, bCol, packed + kk * Nr + 8 * half, Nr);
+                }
+        }
+        for (; kk < kc; kk++)
         {
             var src = b + (long)(k0 + kk) * bRow + (long)n0 * bCol;
             var dst = packed + kk * Nr;
@@ -121,26 +135,53 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>dst[i * ldd + j] = src[j * lds + i] for an 8 x 8 block (unpack, shuffle, lane permute).</summary>
+    private static void Transpose8x8(float* src, int lds, float* dst, int ldd)
+    {
+        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + lds);
+        var r2 = Avx.LoadVector256(src + 2L * lds); var r3 = Avx.LoadVector256(src + 3L * lds);
+        var r4 = Avx.LoadVector256(src + 4L * lds); var r5 = Avx.LoadVector256(src + 5L * lds);
+        var r6 = Avx.LoadVector256(src + 6L * lds); var r7 = Avx.LoadVector256(src + 7L * lds);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2L * ldd, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3L * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4L * ldd, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5L * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6L * ldd, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7L * ldd, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Fmadd(Vector256<float> x, Vector256<float> y, Vector256<float> acc) =>
         Fma.IsSupported ? Fma.MultiplyAdd(x, y, acc) : Vector256.FusedMultiplyAdd(x, y, acc);
 
-    /// <summary>tile[6 x 16] = A[6 x kc] (unit column stride) times the packed panel.</summary>
-    private static void Kernel6x16(float* a, int aRow, float* packed, int kc, float* tile)
+    /// <summary>tile[6 x 16] = A[6 x kc] times the packed panel; A(r, kk) = a[r * aRow + kk * aCol], so a transposed A
+    /// (a weight gradient's dout^T, aRow = 1) is read in place, six neighbouring floats per step.</summary>
+    private static void Kernel6x16(float* a, int aRow, int aCol, float* packed, int kc, float* tile)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        float* a0 = a, a1 = a + aRow, a2 = a + 2L * aRow, a3 = a + 3L * aRow, a4 = a + 4L * aRow, a5 = a + 5L * aRow;
-        for (var kk = 0; kk < kc; kk++)
+        nint r1 = aRow, r2 = 2 * (nint)aRow, r3 = 3 * (nint)aRow, r4 = 4 * (nint)aRow, r5 = 5 * (nint)aRow, step = aCol;
+        var end = packed + kc * Nr;
+        for (; packed < end; packed += Nr, a += step)
         {
-            var b0 = Vector256.Load(packed + kk * Nr);
-            var b1 = Vector256.Load(packed + kk * Nr + 8);
-            var x = Vector256.Create(a0[kk]); c00 = Fmadd(x, b0, c00); c01 = Fmadd(x, b1, c01);
-            x = Vector256.Create(a1[kk]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
-            x = Vector256.Create(a2[kk]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
-            x = Vector256.Create(a3[kk]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
-            x = Vector256.Create(a4[kk]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
-            x = Vector256.Create(a5[kk]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
+            var b0 = Vector256.Load(packed);
+            var b1 = Vector256.Load(packed + 8);
+            var x = Vector256.Create(a[0]); c00 = Fmadd(x, b0, c00); c01 = Fmadd(x, b1, c01);
+            x = Vector256.Create(a[r1]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
+            x = Vector256.Create(a[r2]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
+            x = Vector256.Create(a[r3]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
+            x = Vector256.Create(a[r4]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
+            x = Vector256.Create(a[r5]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
         }
         c00.Store(tile); c01.Store(tile + 8); c10.Store(tile + 16); c11.Store(tile + 24);
         c20.Store(tile + 32); c21.Store(tile + 40); c30.Store(tile + 48); c31.Store(tile + 56);
