@@ -16,7 +16,20 @@ public static class Gelu
     private static Vector256<float> Tanh(Vector256<float> u) =>
         Vector256<float>.One - Vector256.Create(2f) / (Vector256<float>.One + Vector256.Exp(u + u));
 
-    public static void Forward(Span<float> output, ReadOnlySpan<float> inp)
+    /// <summary>Elements per part when split over threads.</summary>
+    private const int Grain = 32 * 1024;
+
+    public static unsafe void Forward(Span<float> output, ReadOnlySpan<float> inp)
+    {
+        fixed (float* po = output, pi = inp)
+        {
+            nint o = (nint)po, ip = (nint)pi;
+            Numerics.Chunks.Run(inp.Length, Grain, (_, s, e) =>
+                ForwardRange(new Span<float>((float*)o + s, e - s), new ReadOnlySpan<float>((float*)ip + s, e - s)));
+        }
+    }
+
+    private static void ForwardRange(Span<float> output, ReadOnlySpan<float> inp)
     {
         var i = 0;
         ref var ri = ref MemoryMarshal.GetReference(inp);
@@ -38,7 +51,17 @@ public static class Gelu
     }
 
     /// <summary>dinp += gelu'(inp) * dout.</summary>
-    public static void Backward(Span<float> dinp, ReadOnlySpan<float> inp, ReadOnlySpan<float> dout)
+    public static unsafe void Backward(Span<float> dinp, ReadOnlySpan<float> inp, ReadOnlySpan<float> dout)
+    {
+        fixed (float* pd = dinp, pi = inp, po = dout)
+        {
+            nint d = (nint)pd, ip = (nint)pi, o = (nint)po;
+            Numerics.Chunks.Run(inp.Length, Grain, (_, s, e) => BackwardRange(new Span<float>((float*)d + s, e - s),
+                new ReadOnlySpan<float>((float*)ip + s, e - s), new ReadOnlySpan<float>((float*)o + s, e - s)));
+        }
+    }
+
+    private static void BackwardRange(Span<float> dinp, ReadOnlySpan<float> inp, ReadOnlySpan<float> dout)
     {
         var i = 0;
         ref var ri = ref MemoryMarshal.GetReference(inp);

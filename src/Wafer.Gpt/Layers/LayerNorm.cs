@@ -1,60 +1,131 @@
-// LayerNorm over the channel dimension, forward and backward (llm.c's layernorm_forward/backward).
-// Shapes: inp, out (N, C); weight, bias (C); mean, rstd (N) saved for backward. N = B*T rows.
+// LayerNorm over the channel dimension, forward and backward (llm.c's layernorm_forward/backward), rows split over the
+// worker pool, each row on Vector256. Shapes: inp, out (N, C); weight, bias (C); mean, rstd (N) saved for backward.
+using System.Runtime.Intrinsics;
+
 namespace Wafer.Gpt.Layers;
 
 public static class LayerNorm
 {
     public const float Eps = 1e-5f;
+    private const int GrainElements = 32 * 1024;
 
-    public static void Forward(Span<float> output, Span<float> mean, Span<float> rstd, ReadOnlySpan<float> inp,
+    private static int Grain(int c) => Math.Max(1, GrainElements / c);
+
+    public static unsafe void Forward(Span<float> output, Span<float> mean, Span<float> rstd, ReadOnlySpan<float> inp,
         ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int n, int c)
     {
-        for (var i = 0; i < n; i++)
+        if (output.Length < n * c || inp.Length < n * c || mean.Length < n || rstd.Length < n || weight.Length < c || bias.Length < c)
+            throw new ArgumentException("LayerNorm.Forward: a buffer is smaller than its shape");
+        fixed (float* po = output, pm = mean, pr = rstd, pi = inp, pw = weight, pb = bias)
         {
-            var x = inp.Slice(i * c, c);
-            float m = 0;
-            for (var j = 0; j < c; j++) m += x[j];
-            m /= c;
-            float v = 0;
-            for (var j = 0; j < c; j++) { var d = x[j] - m; v += d * d; }
-            v /= c;
-            var s = 1f / MathF.Sqrt(v + Eps);
-            var o = output.Slice(i * c, c);
-            for (var j = 0; j < c; j++) o[j] = s * (x[j] - m) * weight[j] + bias[j];
-            mean[i] = m;
-            rstd[i] = s;
+            nint o = (nint)po, m = (nint)pm, r = (nint)pr, ip = (nint)pi, w = (nint)pw, b = (nint)pb;
+            Numerics.Chunks.Run(n, Grain(c), (_, start, end) =>
+            {
+                for (var i = start; i < end; i++)
+                    ForwardRow((float*)o + (long)i * c, (float*)m + i, (float*)r + i, (float*)ip + (long)i * c, (float*)w, (float*)b, c);
+            });
         }
     }
 
-    /// <summary>Accumulates dinp, dweight and dbias (+=) from dout.</summary>
-    public static void Backward(Span<float> dinp, Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout,
+    private static unsafe void ForwardRow(float* o, float* mean, float* rstd, float* x, float* w, float* b, int c)
+    {
+        var m = Sum(x, c) / c;
+        var vm = Vector256.Create(m);
+        var acc = Vector256<float>.Zero;
+        var j = 0;
+        for (; j + 8 <= c; j += 8) { var d = Vector256.Load(x + j) - vm; acc += d * d; }
+        var v = Vector256.Sum(acc);
+        for (; j < c; j++) { var d = x[j] - m; v += d * d; }
+        v /= c;
+        var s = 1f / MathF.Sqrt(v + Eps);
+        var vs = Vector256.Create(s);
+        j = 0;
+        for (; j + 8 <= c; j += 8) (vs * (Vector256.Load(x + j) - vm) * Vector256.Load(w + j) + Vector256.Load(b + j)).Store(o + j);
+        for (; j < c; j++) o[j] = s * (x[j] - m) * w[j] + b[j];
+        *mean = m;
+        *rstd = s;
+    }
+
+    private static unsafe float Sum(float* x, int c)
+    {
+        var acc = Vector256<float>.Zero;
+        var j = 0;
+        for (; j + 8 <= c; j += 8) acc += Vector256.Load(x + j);
+        var sum = Vector256.Sum(acc);
+        for (; j < c; j++) sum += x[j];
+        return sum;
+    }
+
+    /// <summary>Accumulates dinp, dweight and dbias (+=) from dout. dweight and dbias sum over rows per part, then the
+    /// parts in order (the split depends on N only, so the sums do not depend on the thread count).</summary>
+    public static unsafe void Backward(Span<float> dinp, Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, int n, int c)
     {
-        for (var i = 0; i < n; i++)
+        if (dinp.Length < n * c || dout.Length < n * c || inp.Length < n * c || mean.Length < n || rstd.Length < n || weight.Length < c || dweight.Length < c || dbias.Length < c)
+            throw new ArgumentException("LayerNorm.Backward: a buffer is smaller than its shape");
+        var parts = Numerics.Chunks.Parts(n, Grain(c));
+        var partial = new float[parts * 2 * c];
+        fixed (float* pdx = dinp, pdy = dout, px = inp, pw = weight, pm = mean, pr = rstd, pp = partial)
         {
-            var dy = dout.Slice(i * c, c);
-            var x = inp.Slice(i * c, c);
-            var dx = dinp.Slice(i * c, c);
-            float m = mean[i], s = rstd[i];
-            // Two reductions: mean of dnorm and mean of dnorm * norm.
-            float dnormMean = 0, dnormNormMean = 0;
-            for (var j = 0; j < c; j++)
+            nint dx = (nint)pdx, dy = (nint)pdy, x = (nint)px, w = (nint)pw, m = (nint)pm, r = (nint)pr, pt = (nint)pp;
+            Numerics.Chunks.Run(n, Grain(c), (part, start, end) =>
             {
-                var norm = (x[j] - m) * s;
-                var dnorm = weight[j] * dy[j];
-                dnormMean += dnorm;
-                dnormNormMean += dnorm * norm;
-            }
-            dnormMean /= c;
-            dnormNormMean /= c;
-            for (var j = 0; j < c; j++)
-            {
-                var norm = (x[j] - m) * s;
-                var dnorm = weight[j] * dy[j];
-                dbias[j] += dy[j];
-                dweight[j] += norm * dy[j];
-                dx[j] += (dnorm - dnormMean - norm * dnormNormMean) * s;
-            }
+                var dw = (float*)pt + (long)part * 2 * c;
+                var db = dw + c;
+                for (var i = start; i < end; i++)
+                    BackwardRow((float*)dx + (long)i * c, dw, db, (float*)dy + (long)i * c, (float*)x + (long)i * c, (float*)w, ((float*)m)[i], ((float*)r)[i], c);
+            });
+        }
+        for (var part = 0; part < parts; part++)
+        {
+            Numerics.Vec.AddTo(dweight[..c], partial.AsSpan(part * 2 * c, c));
+            Numerics.Vec.AddTo(dbias[..c], partial.AsSpan(part * 2 * c + c, c));
+        }
+    }
+
+    private static unsafe void BackwardRow(float* dx, float* dw, float* db, float* dy, float* x, float* w, float m, float s, int c)
+    {
+        // Two reductions: mean of dnorm and mean of dnorm * norm.
+        var vm = Vector256.Create(m);
+        var vs = Vector256.Create(s);
+        Vector256<float> a1 = default, a2 = default;
+        var j = 0;
+        for (; j + 8 <= c; j += 8)
+        {
+            var norm = (Vector256.Load(x + j) - vm) * vs;
+            var dnorm = Vector256.Load(w + j) * Vector256.Load(dy + j);
+            a1 += dnorm;
+            a2 += dnorm * norm;
+        }
+        float dnormMean = Vector256.Sum(a1), dnormNormMean = Vector256.Sum(a2);
+        for (; j < c; j++)
+        {
+            var norm = (x[j] - m) * s;
+            var dnorm = w[j] * dy[j];
+            dnormMean += dnorm;
+            dnormNormMean += dnorm * norm;
+        }
+        dnormMean /= c;
+        dnormNormMean /= c;
+        var vMean = Vector256.Create(dnormMean);
+        var vNormMean = Vector256.Create(dnormNormMean);
+        j = 0;
+        for (; j + 8 <= c; j += 8)
+        {
+            var norm = (Vector256.Load(x + j) - vm) * vs;
+            var g = Vector256.Load(dy + j);
+            var dnorm = Vector256.Load(w + j) * g;
+            (Vector256.Load(db + j) + g).Store(db + j);
+            (Vector256.Load(dw + j) + norm * g).Store(dw + j);
+            (Vector256.Load(dx + j) + (dnorm - vMean - norm * vNormMean) * vs).Store(dx + j);
+        }
+        for (; j < c; j++)
+        {
+            var norm = (x[j] - m) * s;
+            var dnorm = w[j] * dy[j];
+            db[j] += dy[j];
+            dw[j] += norm * dy[j];
+            dx[j] += (dnorm - dnormMean - norm * dnormNormMean) * s;
         }
     }
 }

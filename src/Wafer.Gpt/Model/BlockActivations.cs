@@ -35,9 +35,10 @@ internal sealed class BlockActivations
 
     public long Bytes => 4L * All().Sum(a => (long)a.Length);
 
-    public void Clear()
+    /// <summary>Zeroes the gradients that backward accumulates into (+=); the others are overwritten before use.</summary>
+    public void ClearAccumulated()
     {
-        foreach (var a in All()) Array.Clear(a);
+        foreach (var a in new[] { Ln1, Ln2, Qkv, Atty, Fch, FchGelu }) Array.Clear(a);
     }
 
     private IEnumerable<float[]> All() => [Ln1, Ln1Mean, Ln1Rstd, Ln2, Ln2Mean, Ln2Rstd, Qkv, Atty, Preatt, Att, AttProj, Residual2, Fch, FchGelu, FcProj, Output];

@@ -47,7 +47,7 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         }
         else
         {
-            for (var i = 0; i < bt * c; i++) a.Residual2[i] = x[i] + a.AttProj[i];
+            Vec.Add(a.Residual2, x, a.AttProj);
             LayerNorm.Forward(a.Ln2, a.Ln2Mean, a.Ln2Rstd, a.Residual2, W(w, "ln2.w"), W(w, "ln2.b"), bt, c);
             mlpIn = a.Ln2;
         }
@@ -55,24 +55,26 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         Gelu.Forward(a.FchGelu, a.Fch);
         Linear.Forward(a.FcProj, a.FchGelu, W(w, "fcproj.w"), W(w, "fcproj.b"), bt, f, c);
         if (cfg.ParallelResidual)
-            for (var i = 0; i < bt * c; i++) output[i] = x[i] + a.AttProj[i] + a.FcProj[i];
-        else
-            for (var i = 0; i < bt * c; i++) output[i] = a.Residual2[i] + a.FcProj[i];
+        {
+            Vec.Add(output, x, a.AttProj);
+            Vec.AddTo(output, a.FcProj);
+        }
+        else Vec.Add(output, a.Residual2, a.FcProj);
     }
 
     /// <summary>From dOut (BT, C) accumulates dx (+=) and the segment's weight gradients into g (+=); d holds the
-    /// gradients of the activations (cleared here).</summary>
+    /// gradients of the activations (the accumulated ones cleared here).</summary>
     public void Backward(Span<float> dx, Span<float> g, BlockActivations d, ReadOnlySpan<float> dOut, BlockActivations a,
         ReadOnlySpan<float> x, ReadOnlySpan<float> w, int b, int t)
     {
         int bt = b * t, c = _c, f = _f;
         var btc = bt * c;
-        d.Clear();
+        d.ClearAccumulated();
         // The residual: dOut reaches the MLP output, the attention output and x (through r2 when sequential).
         ReadOnlySpan<float> dAttProj;
         if (cfg.ParallelResidual)
         {
-            for (var i = 0; i < btc; i++) dx[i] += dOut[i];
+            Vec.AddTo(dx[..btc], dOut);
             dAttProj = dOut;
         }
         else
@@ -91,7 +93,7 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         if (!cfg.ParallelResidual)
         {
             LayerNorm.Backward(d.Residual2, G(g, "ln2.w"), G(g, "ln2.b"), d.Ln2, a.Residual2, W(w, "ln2.w"), a.Ln2Mean, a.Ln2Rstd, bt, c);
-            for (var i = 0; i < btc; i++) dx[i] += d.Residual2[i];
+            Vec.AddTo(dx[..btc], d.Residual2);
         }
         else if (!cfg.SharedBlockNorm)
             LayerNorm.Backward(dx, G(g, "ln2.w"), G(g, "ln2.b"), d.Ln2, x, W(w, "ln2.w"), a.Ln2Mean, a.Ln2Rstd, bt, c);

@@ -61,9 +61,15 @@ public static unsafe class Gemm
         {
             var mr = Math.Min(Mr, m - m0);
             var aTile = a + (long)m0 * aRow + (long)k0 * aCol;
-            if (mr == Mr) Kernel6x16(aTile, aRow, aCol, panel, kc, tile);
-            else KernelGeneric(aTile, aRow, aCol, mr, panel, kc, tile);
-            Store(tile, c + (long)m0 * ldc + p * Nr, ldc, mr, Math.Min(Nr, n - p * Nr), add);
+            var nw = Math.Min(Nr, n - p * Nr);
+            var cTile = c + (long)m0 * ldc + p * Nr;
+            if (mr == Mr && nw == Nr)
+            {
+                Kernel6x16(aTile, aRow, aCol, panel, kc, cTile, ldc, add);
+                return;
+            }
+            KernelGeneric(aTile, aRow, aCol, mr, panel, kc, tile);
+            Store(tile, cTile, ldc, mr, nw, add);
         }
 
         /// <summary>Per-thread packing buffer, allocated once (no allocation per product).</summary>
@@ -166,7 +172,7 @@ public static unsafe class Gemm
 
     /// <summary>tile[6 x 16] = A[6 x kc] times the packed panel; A(r, kk) = a[r * aRow + kk * aCol], so a transposed A
     /// (a weight gradient's dout^T, aRow = 1) is read in place, six neighbouring floats per step.</summary>
-    private static void Kernel6x16(float* a, int aRow, int aCol, float* packed, int kc, float* tile)
+    private static void Kernel6x16(float* a, int aRow, int aCol, float* packed, int kc, float* c, int ldc, bool add)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -183,9 +189,17 @@ public static unsafe class Gemm
             x = Vector256.Create(a[r4]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
             x = Vector256.Create(a[r5]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
         }
-        c00.Store(tile); c01.Store(tile + 8); c10.Store(tile + 16); c11.Store(tile + 24);
-        c20.Store(tile + 32); c21.Store(tile + 40); c30.Store(tile + 48); c31.Store(tile + 56);
-        c40.Store(tile + 64); c41.Store(tile + 72); c50.Store(tile + 80); c51.Store(tile + 88);
+        // Straight into C (the sum of this K block added to what C holds when accumulating): same sums as via a tile.
+        Put(c, c00, c01, add); Put(c + ldc, c10, c11, add); Put(c + 2L * ldc, c20, c21, add);
+        Put(c + 3L * ldc, c30, c31, add); Put(c + 4L * ldc, c40, c41, add); Put(c + 5L * ldc, c50, c51, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(float* dst, Vector256<float> lo, Vector256<float> hi, bool add)
+    {
+        if (add) { lo += Vector256.Load(dst); hi += Vector256.Load(dst + 8); }
+        lo.Store(dst);
+        hi.Store(dst + 8);
     }
 
     /// <summary>Edge rows (fewer than 6) or a strided A (transposed operand): same sums, same order, per row.</summary>

@@ -9,11 +9,7 @@ public static class Linear
     {
         Gemm.Multiply(bt, oc, c, inp, c, 1, weight, 1, c, output, oc, accumulate: false);
         if (bias.IsEmpty) return;
-        for (var i = 0; i < bt; i++)
-        {
-            var row = output.Slice(i * oc, oc);
-            for (var o = 0; o < oc; o++) row[o] += bias[o];
-        }
+        for (var i = 0; i < bt; i++) Vec.AddTo(output.Slice(i * oc, oc), bias);
     }
 
     /// <summary>dinp += dout · weight.</summary>
@@ -25,10 +21,6 @@ public static class Linear
     {
         Gemm.Multiply(oc, c, bt, dout, 1, oc, inp, c, 1, dweight, c, accumulate: true);
         if (dbias.IsEmpty) return;
-        for (var i = 0; i < bt; i++)
-        {
-            var row = dout.Slice(i * oc, oc);
-            for (var o = 0; o < oc; o++) dbias[o] += row[o];
-        }
+        for (var i = 0; i < bt; i++) Vec.AddTo(dbias, dout.Slice(i * oc, oc));
     }
 }

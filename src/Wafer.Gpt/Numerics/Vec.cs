@@ -1,4 +1,4 @@
-// Small vector kernels (dot, axpy) on Vector256 with a scalar tail; fixed summation order, so results are reproducible.
+// Small vector kernels on Vector256 with a scalar tail, elementwise (the same result as the scalar loop).
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -6,30 +6,30 @@ namespace Wafer.Gpt.Numerics;
 
 public static class Vec
 {
-    public static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    /// <summary>y += x.</summary>
+    public static void AddTo(Span<float> y, ReadOnlySpan<float> x)
     {
-        var n = x.Length;
+        var n = y.Length;
+        if (x.Length < n) throw new ArgumentException($"x has {x.Length} elements, y {n}");
         var i = 0;
-        var acc = Vector256<float>.Zero;
         ref var rx = ref MemoryMarshal.GetReference(x);
         ref var ry = ref MemoryMarshal.GetReference(y);
         for (; i + 8 <= n; i += 8)
-            acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref rx, (nuint)i), Vector256.LoadUnsafe(ref ry, (nuint)i), acc);
-        var sum = Vector256.Sum(acc);
-        for (; i < n; i++) sum += x[i] * y[i];
-        return sum;
+            (Vector256.LoadUnsafe(ref ry, (nuint)i) + Vector256.LoadUnsafe(ref rx, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
+        for (; i < n; i++) y[i] += x[i];
     }
 
-    /// <summary>y += a * x.</summary>
-    public static void Axpy(float a, ReadOnlySpan<float> x, Span<float> y)
+    /// <summary>z = x + y.</summary>
+    public static void Add(Span<float> z, ReadOnlySpan<float> x, ReadOnlySpan<float> y)
     {
-        var n = x.Length;
+        var n = z.Length;
+        if (x.Length < n || y.Length < n) throw new ArgumentException($"x, y have {x.Length}, {y.Length} elements, z {n}");
         var i = 0;
-        var va = Vector256.Create(a);
         ref var rx = ref MemoryMarshal.GetReference(x);
         ref var ry = ref MemoryMarshal.GetReference(y);
+        ref var rz = ref MemoryMarshal.GetReference(z);
         for (; i + 8 <= n; i += 8)
-            Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref rx, (nuint)i), Vector256.LoadUnsafe(ref ry, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
-        for (; i < n; i++) y[i] += a * x[i];
+            (Vector256.LoadUnsafe(ref rx, (nuint)i) + Vector256.LoadUnsafe(ref ry, (nuint)i)).StoreUnsafe(ref rz, (nuint)i);
+        for (; i < n; i++) z[i] = x[i] + y[i];
     }
 }
