@@ -33,10 +33,11 @@ static void TrainStep(string label, Wafer.Gpt.GptConfig cfg, int b, int t)
         model.Backward(true);
         store.EndStep(1e-4f, 1);
     }
+    Step(); // two warm-up steps: first touch of MemoryX state, pooled buffers
     Step();
     var reps = 0;
     var sw = Stopwatch.StartNew();
-    while (sw.Elapsed.TotalSeconds < 5 || reps < 2) { Step(); reps++; }
+    while (sw.Elapsed.TotalSeconds < 5 || reps < 5) { Step(); reps++; }
     var ms = sw.Elapsed.TotalMilliseconds / reps;
     Console.WriteLine($"train step {label}: {ms:F1} ms/step, {b * t / (ms / 1000):F0} tokens/s ({reps} steps)");
 }
