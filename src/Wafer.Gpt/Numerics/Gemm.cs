@@ -12,6 +12,7 @@ public static unsafe class Gemm
     private const int Mr = 6;   // rows per micro-tile: 6 x 2 accumulators + 2 B vectors + 1 broadcast = 15 ymm registers
     private const int Nr = 16;  // columns per panel: two Vector256<float>
     private const int Kc = 256; // K block: a 16 x 256 fp32 panel is 16 KB, in L1 while a 6-row tile of A streams by
+    private const int Mc = 96;  // rows of A per block: 96 x 256 fp32 = 96 KB, stays in L2 across the panels
 
     /// <summary>Threads used for large products (results do not depend on it).</summary>
     public static int Threads { get; set; } = Environment.ProcessorCount;
@@ -94,10 +95,12 @@ public static unsafe class Gemm
                         var add = accumulate || k0 > 0;
                         if (aCol == 1)
                         {
-                            // BLIS order: one packed B panel stays in L1 while the row tiles of A stream past it.
-                            for (var p = q0; p < q1; p++)
-                                for (var m0 = 0; m0 < m; m0 += Mr)
-                                    Tile(m0, p, k0, kc, pk + (p - q0) * Kc * Nr, tile, add);
+                            // BLIS order: one packed B panel stays in L1 while the row tiles of a block of A (sized
+                            // for L2 with the packed panels) stream past it.
+                            for (var mb = 0; mb < m; mb += Mc)
+                                for (var p = q0; p < q1; p++)
+                                    for (var m0 = mb; m0 < Math.Min(m, mb + Mc); m0 += Mr)
+                                        Tile(m0, p, k0, kc, pk + (p - q0) * Kc * Nr, tile, add);
                         }
                         else
                         {
