@@ -16,6 +16,7 @@ public static class DemoRegistry
         new ChainReduce(),
         new RowStream(),
         new TileMatvec(),
+        new WeightStreaming.WeightStreamForward(),
     ];
 
     public static IFabricDemo? Find(string name) => All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase));

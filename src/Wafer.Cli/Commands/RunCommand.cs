@@ -22,7 +22,8 @@ internal static class RunCommand
         var width = new Option<int>("--width") { Description = "Program rectangle width in PEs (default: the program's own, capped by the wafer)" };
         var height = new Option<int>("--height") { Description = "Program rectangle height in PEs" };
         var length = new Option<int>("--length") { Description = "Vector length per PE (GEMV: columns of A per PE)" };
-        var block = new Option<int>("--block") { Description = "GEMV: rows of A per PE" };
+        var block = new Option<int>("--block") { Description = "GEMV: rows of A per PE; wsmm: input features per PE" };
+        var outputs = new Option<int>("--outputs") { Description = "wsmm: output features D_out" };
         var sinkCycles = new Option<int>("--sink-cycles") { Description = "pipeline: scalar cycles the sink spends per wavelet", DefaultValueFactory = _ => -1 };
         var seed = new Option<long>("--seed") { Description = "Seed of the input data", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "Worker threads (results are identical for any count)", DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -34,7 +35,7 @@ internal static class RunCommand
 
         var cmd = new Command("run", "Run a fabric program at cycle level and report cycles, time, utilization and simulator speed")
         {
-            program, wafer, width, height, length, block, sinkCycles, seed, threads, maxCycles, outDir, json, tracePe, traceColor,
+            program, wafer, width, height, length, block, outputs, sinkCycles, seed, threads, maxCycles, outDir, json, tracePe, traceColor,
         };
         cmd.SetAction(parse =>
         {
@@ -53,7 +54,8 @@ internal static class RunCommand
                 Positive(parse.GetValue(length), "--length", allowZero: true),
                 Positive(parse.GetValue(block), "--block", allowZero: true),
                 parse.GetValue(sinkCycles) < -1 ? throw new WaferInputException("--sink-cycles must be >= 0") : parse.GetValue(sinkCycles),
-                parse.GetValue(seed));
+                parse.GetValue(seed),
+                Positive(parse.GetValue(outputs), "--outputs", allowZero: true));
             var options = new SimulatorOptions
             {
                 Threads = Positive(parse.GetValue(threads), "--threads"),

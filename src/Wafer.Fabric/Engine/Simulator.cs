@@ -271,13 +271,14 @@ public sealed class Simulator
             if (b.Error is not null && (failed is null || b.ErrorPe!.Index < failed.ErrorPe!.Index)) failed = b;
         if (failed is not null) { state.Failure = failed.Error; state.Done = true; state.Cycle = t + 1; return; }
 
-        long moves = 0, nextActive = 0;
+        long moves = 0, nextActive = 0, busyUntil = 0;
         var timed = false;
         foreach (var b in _bands)
         {
             moves += b.Moves;
             nextActive += b.Next.Count;
             timed |= b.Timers.Any;
+            busyUntil = Math.Max(busyUntil, b.MaxBusyUntil);
         }
         var nextTimer = long.MaxValue;
         if (nextActive == 0 && timed) foreach (var b in _bands) nextTimer = Math.Min(nextTimer, b.Timers.NextDue(t));
@@ -289,8 +290,10 @@ public sealed class Simulator
             if (state.Cycle > _options.MaxCycles) state.Failure = MaxCyclesError(state.Cycle);
             return;
         }
-        // No data movement and no compute while work is pending, and no timed work ahead: deadlock.
-        state.IdleStreak = moves == 0 && !timed ? state.IdleStreak + 1 : 0;
+        // No data movement and no compute while work is pending, and no timed work ahead: deadlock. A compute engine
+        // still inside a long op counts as compute even when its PE is polled every cycle (a router backlog keeps it
+        // active instead of on the timer wheel).
+        state.IdleStreak = moves == 0 && !timed && busyUntil <= t + 1 ? state.IdleStreak + 1 : 0;
         if (state.IdleStreak >= Config.DeadlockWindowCycles)
         {
             state.Failure = new DeadlockException(DeadlockReport(t + 1, $"no data movement or compute for {Config.DeadlockWindowCycles} cycles"));

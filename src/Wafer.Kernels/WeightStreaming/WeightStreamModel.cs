@@ -1,0 +1,28 @@
+// Closed-form cycles of the weight-streaming forward product (WeightStreamForward), from the costs of
+// docs/architecture.md §3: TS task start, SU DSD-op startup, L hop latency, R ramp latency. Derivation in
+// src/Wafer.Kernels/WeightStreaming/README.md.
+using Wafer.Fabric.Config;
+
+namespace Wafer.Kernels.WeightStreaming;
+
+public static class WeightStreamModel
+{
+    private static long Ceil(long a, long b) => (a + b - 1) / b;
+
+    /// <summary>Cycles until the last output lands, for Cc columns, R worker rows, n tokens and k features per PE, D_out outputs.</summary>
+    public static long ForwardCycles(WaferConfig c, int cc, int rows, int n, int k, int dOut)
+    {
+        long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
+        // One output on one PE: receive k weights, zero P, k FMACs over n tokens, the row step (n wavelets).
+        var compute = su + k + su + Ceil(n, c.SimdWidthFp32Add) + k * (su + Ceil(n, c.SimdWidthFp32Mul));
+        // + the loop step, + the row op: n wavelets through the chain, or alone a memory copy at the fp32 move width.
+        var period = 1 + compute + su + (cc == 1 ? Ceil(n, c.SimdWidthFp32Add) : n);
+        // The chain: each column's row op finishes L + 2R after its western neighbour's (fabin -> add -> fabout); the
+        // last column's add (its own start-up SU) completes the cycle after its last element lands.
+        var chainSkew = cc == 1 ? 0 : (cc - 2) * (l + 2 * r) + l + r + su + 1;
+        // The first weight reaches row R after the edge PE's task start, its fabout start-up and ramp, R hops and the
+        // worker's ramp; the worker's first receive op starts while it waits, so its start-up is hidden.
+        var firstWeight = ts + su + r + rows * l + r - su;
+        return firstWeight + dOut * period + chainSkew;
+    }
+}

@@ -1,0 +1,38 @@
+using Wafer.Fabric.Config;
+using Wafer.Fabric.Engine;
+
+namespace Wafer.Kernels.Tests;
+
+/// <summary>The weight-streaming forward product (WeightStreaming/): Y = X W against a float64 host reference, and its
+/// closed-form cycle model against the simulator on the CS-2 costs and on a wafer with slower latencies.</summary>
+public class WeightStreamForwardTests
+{
+    private static readonly WaferConfig Slow = WaferPresets.Cs2 with { HopLatencyCycles = 3, RampLatencyCycles = 3, TaskStartCycles = 5, DsdOpStartupCycles = 2 };
+
+    [Theory]
+    [InlineData(1, 1, 4, 2, 3)]     // one worker, one column
+    [InlineData(3, 5, 7, 3, 5)]     // odd
+    [InlineData(7, 2, 5, 1, 9)]     // non-square, wide
+    [InlineData(2, 9, 16, 4, 6)]    // non-square, tall
+    [InlineData(64, 64, 2, 1, 4)]   // >= 64 x 64 workers
+    public void Product_MatchesTheHostReference_AndTheCycleModel(int columns, int rows, int tokens, int features, int outputs)
+    {
+        foreach (var wafer in new[] { WaferPresets.Cs2, Slow })
+        {
+            var r = DemoRegistry.Find("wsmm")!.Run(wafer, new DemoSize(columns, rows, tokens, features, Outputs: outputs), new SimulatorOptions { Threads = 2 });
+            Assert.True(r.Verified, $"max error {r.MaxAbsError} > {r.Tolerance}");
+            Assert.True(r.MaxAbsError > 0 || columns * features == 1, "a sum of several fp32 products should show some rounding");
+            var model = r.ModelCycles!.Value;
+            var sim = r.Simulator.Cycle;
+            Assert.True(Math.Abs(model - sim) <= Math.Max(1, sim / 100), $"{wafer.Name}: model {model} vs simulated {sim}");
+        }
+    }
+
+    [Fact]
+    public void ProgramTooTallForTheWafer_IsRejected()
+    {
+        var e = Assert.Throws<Wafer.Fabric.WaferInputException>(() =>
+            DemoRegistry.Find("wsmm")!.Run(WaferPresets.Tiny, new DemoSize(4, 8, 4, 1, Outputs: 2), new SimulatorOptions()));
+        Assert.Contains("do not fit", e.Message);
+    }
+}
