@@ -51,6 +51,29 @@ public static class WaferStepModel
     private static WaferEstimate NoFit(string why, double flops, int systems) =>
         new(false, why, null, double.NaN, 0, 0, "does not fit", 0, 0, 0, 0, 0, flops, 0, systems);
 
+    /// <summary>Cycles of one forward product D_in -> D_out over N tokens on the system's program rectangle (tokens on
+    /// rows, features on columns, n = ceil(N / R) tokens and k = ceil(D_in / Cc) features per PE), for the system's
+    /// kernel. OverlappedFp16: max(compute k·D_out·(ceil(n / 4) + TS + SU), row traffic D_out·n, weight I/O) + fill.
+    /// SimulatedFp32: the closed form of the cycle-level kernel wsmm (one row of the rectangle streams the weights).</summary>
+    public static double ForwardProductCycles(CerebrasSystem sys, long tokens, long dIn, long dOut)
+    {
+        var w = sys.Wafer;
+        if (sys.MatmulKernel == MatmulKernel.SimulatedFp32)
+        {
+            var workerRows = w.HeightPes - 1;
+            return Wafer.Kernels.WeightStreaming.WeightStreamModel.ForwardCycles(w, w.WidthPes, workerRows,
+                (int)((tokens + workerRows - 1) / workerRows), (int)((dIn + w.WidthPes - 1) / w.WidthPes), (int)dOut);
+        }
+        long rows = w.HeightPes, cols = w.WidthPes;
+        var n = (tokens + rows - 1) / rows;
+        var k = (dIn + cols - 1) / cols;
+        var vectorCycles = (n + w.SimdWidthFp16 - 1) / w.SimdWidthFp16 + w.TaskStartCycles + w.DsdOpStartupCycles;
+        var compute = k * dOut * (double)vectorCycles;
+        var rowTraffic = dOut * (double)n / sys.ReduceWaveletsPerCycle;
+        var weightIo = dIn * dOut * (double)sys.StreamBytesPerValue / sys.IoBytesPerSecond * w.ClockHz;
+        return Math.Max(Math.Max(compute, rowTraffic), weightIo) + (rows + cols) * (double)w.HopLatencyCycles;
+    }
+
     /// <summary>Activation bytes one token needs on the wafer for one layer's backward: the block input C, ln1 C, qkv 3C,
     /// attention output C, r2 C, ln2 C, fc and gelu F each, softmax row statistics 2·NH (attention scores are recomputed
     /// in backward, FlashAttention style, never stored).</summary>
@@ -102,10 +125,21 @@ public static class WaferStepModel
             var rowTraffic = dOut * (double)tokPerPe / sys.ReduceWaveletsPerCycle; // partial sums (fwd) or dY broadcast (dX)
             var weightIo = dIn * dOut * (double)sys.StreamBytesPerValue / sys.IoBytesPerSecond * clock;
             var colReduce = inPerPe * dOut * (double)w.HopLatencyCycles; // dW: one scalar per weight down the column chain
-            // forward (and the recompute forward): weights in
-            var fwd = Math.Max(Math.Max(fwdCompute, rowTraffic), weightIo) + fill;
-            // backward: dX (weights in again) and dW (gradients out) share the PEs; I/O is full duplex
-            var bwd = Math.Max(Math.Max(2 * fwdCompute, rowTraffic + colReduce), weightIo) + fill;
+            double fwd, bwd;
+            if (sys.MatmulKernel == MatmulKernel.SimulatedFp32)
+            {
+                // The cycle-level kernel's own model; backward taken as two such passes (dX, dW: not simulated yet).
+                fwd = Math.Max(ForwardProductCycles(sys, plan.TokensPerPass, dIn, dOut), weightIo);
+                bwd = 2 * fwd;
+                fwdCompute = fwd;
+            }
+            else
+            {
+                // forward (and the recompute forward): weights in
+                fwd = ForwardProductCycles(sys, plan.TokensPerPass, dIn, dOut);
+                // backward: dX (weights in again) and dW (gradients out) share the PEs; I/O is full duplex
+                bwd = Math.Max(Math.Max(2 * fwdCompute, rowTraffic + colReduce), weightIo) + fill;
+            }
             compute += (forwards * fwdCompute + 2 * fwdCompute) / clock;
             reduce += (forwards * rowTraffic + rowTraffic + colReduce) / clock;
             io += (forwards + 1) * weightIo / clock;

@@ -4,6 +4,11 @@ using Wafer.Fabric.Config;
 
 namespace Wafer.Model.Systems;
 
+/// <summary>Which forward-product kernel the step model prices: the production mapping (fp16 at SIMD width, the reduction
+/// of output o overlapped with the compute of o + 1), or the cycle-level kernel that exists today (wsmm: fp32, width 1,
+/// one op stream per PE), priced by its own closed-form model.</summary>
+public enum MatmulKernel { OverlappedFp16, SimulatedFp32 }
+
 public sealed record CerebrasSystem
 {
     public string Name { get; init; } = "cs2";
@@ -24,6 +29,8 @@ public sealed record CerebrasSystem
     public int StreamBufferBytesPerPe { get; init; } = 2048;
     /// <summary>Wavelets per cycle a row can move into the owner of a partial sum: 1 (one link direction; DESIGN.md §2.3).</summary>
     public int ReduceWaveletsPerCycle { get; init; } = 1;
+    /// <summary>The forward-product kernel priced, e.g. OverlappedFp16 (see MatmulKernel).</summary>
+    public MatmulKernel MatmulKernel { get; init; } = MatmulKernel.OverlappedFp16;
     /// <summary>Bytes per streamed weight and per returned gradient: 2 (fp16/bf16 mixed precision; fp32 masters stay in MemoryX).</summary>
     public int StreamBytesPerValue { get; init; } = 2;
 
