@@ -37,13 +37,18 @@ public static unsafe class Gemm
         }
         var panels = (n + Nr - 1) / Nr;
         var flops = 2L * m * n * k;
-        // Two parts per thread: a thread that finishes early takes another instead of waiting.
-        var parts = flops < 4_000_000 || threads <= 1 ? 1 : Math.Min(2 * threads, panels);
+        var parallel = flops >= 4_000_000 && threads > 1;
+        // Plain A with many rows (a forward or input-gradient product over tokens) and a B small enough to pack once per
+        // thread (<= 2 MB): one block of rows per thread, so a thread's output rows are the rows it reads in the next
+        // product (they stay in its core's caches). Otherwise two panel ranges per thread, claimed dynamically, and
+        // every panel packed once.
+        var rowParts = parallel && aCol == 1 && m >= threads * Mc && (long)k * n <= 512 * 1024 ? threads : 1;
+        var parts = !parallel ? 1 : rowParts > 1 ? rowParts : Math.Min(2 * threads, panels);
         fixed (float* pa = a)
         fixed (float* pb = b)
         fixed (float* pc = c)
         {
-            var job = new Job(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, ldc, accumulate, panels, parts);
+            var job = new Job(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, ldc, accumulate, panels, parts, rowParts > 1);
             if (parts == 1) job.Run(0);
             else WorkerPool.Run(parts, threads, job.Run);
         }
@@ -56,7 +61,7 @@ public static unsafe class Gemm
         if (rowStride < 0 || colStride < 0 || last >= length) throw new ArgumentException($"{name} ({length} elements) is too small for {rows} x {cols} with strides {rowStride}, {colStride}");
     }
 
-    private sealed class Job(int m, int n, int k, float* a, int aRow, int aCol, float* b, int bRow, int bCol, float* c, int ldc, bool accumulate, int panels, int parts)
+    private sealed class Job(int m, int n, int k, float* a, int aRow, int aCol, float* b, int bRow, int bCol, float* c, int ldc, bool accumulate, int panels, int parts, bool splitRows)
     {
         private void Tile(int m0, int p, int k0, int kc, float* panel, float* tile, bool add)
         {
@@ -81,7 +86,18 @@ public static unsafe class Gemm
 
         public void Run(int part)
         {
-            int p0 = (int)((long)panels * part / parts), p1 = (int)((long)panels * (part + 1) / parts);
+            int p0 = 0, p1 = panels, r0 = 0, r1 = m;
+            if (splitRows)
+            {
+                var tiles = (m + Mr - 1) / Mr;
+                r0 = (int)((long)tiles * part / parts) * Mr;
+                r1 = Math.Min(m, (int)((long)tiles * (part + 1) / parts) * Mr);
+            }
+            else
+            {
+                p0 = (int)((long)panels * part / parts);
+                p1 = (int)((long)panels * (part + 1) / parts);
+            }
             var packed = t_packed ??= new float[PanelsPerBlock * Kc * Nr];
             var tile = stackalloc float[Mr * Nr];
             fixed (float* pk = packed)
@@ -97,16 +113,16 @@ public static unsafe class Gemm
                         {
                             // BLIS order: one packed B panel stays in L1 while the row tiles of a block of A (sized
                             // for L2 with the packed panels) stream past it.
-                            for (var mb = 0; mb < m; mb += Mc)
+                            for (var mb = r0; mb < r1; mb += Mc)
                                 for (var p = q0; p < q1; p++)
-                                    for (var m0 = mb; m0 < Math.Min(m, mb + Mc); m0 += Mr)
+                                    for (var m0 = mb; m0 < Math.Min(r1, mb + Mc); m0 += Mr)
                                         Tile(m0, p, k0, kc, pk + (p - q0) * Kc * Nr, tile, add);
                         }
                         else
                         {
                             // A transposed (a weight gradient's dout^T): each A tile touches kc cache lines, so keep it
                             // in L1 across the panels of the block instead.
-                            for (var m0 = 0; m0 < m; m0 += Mr)
+                            for (var m0 = r0; m0 < r1; m0 += Mr)
                                 for (var p = q0; p < q1; p++)
                                     Tile(m0, p, k0, kc, pk + (p - q0) * Kc * Nr, tile, add);
                         }
