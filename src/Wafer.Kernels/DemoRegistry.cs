@@ -17,6 +17,8 @@ public static class DemoRegistry
         new RowStream(),
         new TileMatvec(),
         new WeightStreaming.WeightStreamForward(),
+        new Collectives.Broadcast2D(),
+        new Collectives.AllReduce(),
     ];
 
     public static IFabricDemo? Find(string name) => All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase));

@@ -3,7 +3,7 @@ using Wafer.Fabric.Engine;
 
 namespace Wafer.Kernels.Tests;
 
-/// <summary>Each proof program's closed-form cycle count (Proofs/CycleModels.cs) against the simulator, on several shapes
+/// <summary>Each program's closed-form cycle count (Proofs/CycleModels.cs, Collectives/CollectiveModels.cs) against the simulator, on several shapes
 /// and on a wafer with other latencies, so the formulas track the cost model rather than one configuration.</summary>
 public class CycleModelTests
 {
@@ -18,6 +18,8 @@ public class CycleModelTests
         { "gemv-grid", 1, 1, 8, 8 }, { "gemv-grid", 5, 3, 7, 11 },
         { "matvec", 3, 2, 17, 0 },
         { "pipeline", 2, 1, 20, 0 }, { "pipeline", 5, 1, 30, 0 },
+        { "broadcast2d", 1, 1, 8, 0 }, { "broadcast2d", 1, 2, 8, 0 }, { "broadcast2d", 5, 3, 17, 0 }, { "broadcast2d", 64, 64, 16, 0 },
+        { "allreduce", 1, 1, 8, 0 }, { "allreduce", 2, 1, 8, 0 }, { "allreduce", 1, 2, 8, 0 }, { "allreduce", 5, 3, 17, 0 }, { "allreduce", 64, 64, 16, 0 },
     };
 
     [Theory]

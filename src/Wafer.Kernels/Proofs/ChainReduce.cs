@@ -20,8 +20,7 @@ public sealed class ChainReduce : IFabricDemo
         var h = size.Height > 0 ? size.Height : Math.Min(8, wafer.HeightPes);
         var n = size.Length > 0 ? size.Length : 32;
         var layout = new FabricLayout(w, h);
-        for (var y = 0; y < h; y++) Chains.RowChain(layout, y, w, RowBase);
-        Chains.ColumnChain(layout, w - 1, h, ColumnBase);
+        Routes(layout, w, h);
         var codes = new Dictionary<(int, int, int, int), PeCode>();
         layout.SetCode((x, y) =>
         {
@@ -52,6 +51,14 @@ public sealed class ChainReduce : IFabricDemo
     private static PeCode Code(int x, int y, int w, int h, int n)
     {
         var code = new PeCode($"reduce-{x}-{y}").SymbolF32("v", n);
+        DeclareQueues(code, x, y, w, h);
+        code.LocalTask(StartTask, ctx => IssueReduce(ctx, ctx.Mem("v"), x, y, w, h, n));
+        return code;
+    }
+
+    /// <summary>The queues PE (x, y) uses for the reduce: row chain in/out, and on the last column the column chain.</summary>
+    internal static void DeclareQueues(PeCode code, int x, int y, int w, int h)
+    {
         int rIn = Chains.RowColor(x - 1, RowBase), rOut = Chains.RowColor(x, RowBase);
         int cIn = Chains.ColumnColor(y + 1, ColumnBase), cOut = Chains.ColumnColor(y, ColumnBase);
         var lastColumn = x == w - 1;
@@ -59,21 +66,31 @@ public sealed class ChainReduce : IFabricDemo
         if (!lastColumn) code.OutputQueue(Chains.RowOutQueue, rOut);
         if (lastColumn && y < h - 1) code.InputQueue(Chains.ColumnInQueue, cIn);
         if (lastColumn && y > 0) code.OutputQueue(Chains.ColumnOutQueue, cOut);
-        code.LocalTask(StartTask, ctx =>
+    }
+
+    /// <summary>Routes of the reduce: every row chain east on colors 0/1, the last column's chain north on 2/3.</summary>
+    internal static void Routes(FabricLayout layout, int w, int h)
+    {
+        for (var y = 0; y < h; y++) Chains.RowChain(layout, y, w, RowBase);
+        Chains.ColumnChain(layout, w - 1, h, ColumnBase);
+    }
+
+    /// <summary>PE (x, y)'s part of the reduce of v: row partial sums east, then the last column's north; the total
+    /// lands in v on PE (w - 1, 0).</summary>
+    internal static void IssueReduce(TaskContext ctx, Dsd v, int x, int y, int w, int h, int n)
+    {
+        int rIn = Chains.RowColor(x - 1, RowBase), rOut = Chains.RowColor(x, RowBase);
+        int cIn = Chains.ColumnColor(y + 1, ColumnBase), cOut = Chains.ColumnColor(y, ColumnBase);
+        if (x != w - 1)
         {
-            var v = ctx.Mem("v");
-            if (!lastColumn)
-            {
-                if (x == 0) ctx.Fmovs(Dsd.FabOut(rOut, n, Chains.RowOutQueue), v);
-                else ctx.Fadds(Dsd.FabOut(rOut, n, Chains.RowOutQueue), Dsd.FabIn(rIn, n, Chains.RowInQueue), v);
-                return;
-            }
-            if (x > 0) ctx.Fadds(v, Dsd.FabIn(rIn, n, Chains.RowInQueue), v);
-            if (h == 1) return;
-            if (y == h - 1) ctx.Fmovs(Dsd.FabOut(cOut, n, Chains.ColumnOutQueue), v);
-            else if (y > 0) ctx.Fadds(Dsd.FabOut(cOut, n, Chains.ColumnOutQueue), Dsd.FabIn(cIn, n, Chains.ColumnInQueue), v);
-            else ctx.Fadds(v, Dsd.FabIn(cIn, n, Chains.ColumnInQueue), v);
-        });
-        return code;
+            if (x == 0) ctx.Fmovs(Dsd.FabOut(rOut, n, Chains.RowOutQueue), v);
+            else ctx.Fadds(Dsd.FabOut(rOut, n, Chains.RowOutQueue), Dsd.FabIn(rIn, n, Chains.RowInQueue), v);
+            return;
+        }
+        if (x > 0) ctx.Fadds(v, Dsd.FabIn(rIn, n, Chains.RowInQueue), v);
+        if (h == 1) return;
+        if (y == h - 1) ctx.Fmovs(Dsd.FabOut(cOut, n, Chains.ColumnOutQueue), v);
+        else if (y > 0) ctx.Fadds(Dsd.FabOut(cOut, n, Chains.ColumnOutQueue), Dsd.FabIn(cIn, n, Chains.ColumnInQueue), v);
+        else ctx.Fadds(v, Dsd.FabIn(cIn, n, Chains.ColumnInQueue), v);
     }
 }
