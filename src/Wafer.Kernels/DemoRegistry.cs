@@ -17,6 +17,7 @@ public static class DemoRegistry
         new RowStream(),
         new TileMatvec(),
         new WeightStreaming.WeightStreamForward(),
+        new WeightStreaming.WeightStreamSparse(),
         new Collectives.Broadcast2D(),
         new Collectives.AllReduce(),
     ];

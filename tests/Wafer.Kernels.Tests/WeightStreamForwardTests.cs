@@ -36,3 +36,31 @@ public class WeightStreamForwardTests
         Assert.Contains("do not fit", e.Message);
     }
 }
+
+/// <summary>The sparse weight-streaming product (wsmm-sparse): only non-zero weights travel, as (index, fp16) wavelets.</summary>
+public class WeightStreamSparseTests
+{
+    [Theory]
+    [InlineData(1, 1, 4, 4, 3)]
+    [InlineData(3, 5, 7, 6, 5)]
+    [InlineData(7, 2, 5, 9, 4)]
+    [InlineData(64, 64, 2, 2, 3)]
+    public void Product_MatchesTheHostReference_AtAnySparsity(int columns, int rows, int tokens, int features, int outputs)
+    {
+        foreach (var sparsity in new[] { 0.0, 0.5, 0.9 })
+        {
+            var r = DemoRegistry.Find("wsmm-sparse")!.Run(WaferPresets.Cs2, new DemoSize(columns, rows, tokens, features, Outputs: outputs, Sparsity: sparsity), new SimulatorOptions { Threads = 2 });
+            Assert.True(r.Verified, $"sparsity {sparsity}: max error {r.MaxAbsError} > {r.Tolerance}");
+        }
+    }
+
+    [Fact]
+    public void SkippingZeroWeights_CutsCyclesRoughlyWithTheNonZeros()
+    {
+        long Cycles(double sparsity) => DemoRegistry.Find("wsmm-sparse")!.Run(WaferPresets.Cs2,
+            new DemoSize(4, 4, 16, 32, Outputs: 16, Sparsity: sparsity), new SimulatorOptions()).Simulator.Cycle;
+        long dense = Cycles(0), half = Cycles(0.5), tenth = Cycles(0.9);
+        Assert.True(half < 0.7 * dense, $"50 % zeros: {half} vs {dense} cycles");
+        Assert.True(tenth < 0.3 * dense, $"90 % zeros: {tenth} vs {dense} cycles");
+    }
+}

@@ -24,6 +24,7 @@ internal static class RunCommand
         var length = new Option<int>("--length") { Description = "Vector length per PE (GEMV: columns of A per PE)" };
         var block = new Option<int>("--block") { Description = "GEMV: rows of A per PE; wsmm: input features per PE" };
         var outputs = new Option<int>("--outputs") { Description = "wsmm: output features D_out" };
+        var sparsity = new Option<double>("--sparsity") { Description = "wsmm-sparse: fraction of zero weights, in [0, 1)" };
         var sinkCycles = new Option<int>("--sink-cycles") { Description = "pipeline: scalar cycles the sink spends per wavelet", DefaultValueFactory = _ => -1 };
         var seed = new Option<long>("--seed") { Description = "Seed of the input data", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "Worker threads (results are identical for any count)", DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -35,7 +36,7 @@ internal static class RunCommand
 
         var cmd = new Command("run", "Run a fabric program at cycle level and report cycles, time, utilization and simulator speed")
         {
-            program, wafer, width, height, length, block, outputs, sinkCycles, seed, threads, maxCycles, outDir, json, tracePe, traceColor,
+            program, wafer, width, height, length, block, outputs, sparsity, sinkCycles, seed, threads, maxCycles, outDir, json, tracePe, traceColor,
         };
         cmd.SetAction(parse =>
         {
@@ -55,7 +56,8 @@ internal static class RunCommand
                 Positive(parse.GetValue(block), "--block", allowZero: true),
                 parse.GetValue(sinkCycles) < -1 ? throw new WaferInputException("--sink-cycles must be >= 0") : parse.GetValue(sinkCycles),
                 parse.GetValue(seed),
-                Positive(parse.GetValue(outputs), "--outputs", allowZero: true));
+                Positive(parse.GetValue(outputs), "--outputs", allowZero: true),
+                parse.GetValue(sparsity) is >= 0 and < 1 and var sp ? sp : throw new WaferInputException($"--sparsity must be in [0, 1) (is {parse.GetValue(sparsity)})"));
             var options = new SimulatorOptions
             {
                 Threads = Positive(parse.GetValue(threads), "--threads"),

@@ -9,18 +9,12 @@ using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 using Wafer.Fabric.Pe;
-using Wafer.Fabric.Routing;
-using Wafer.Kernels.Proofs;
 
 namespace Wafer.Kernels.WeightStreaming;
 
 public sealed class WeightStreamForward : IFabricDemo
 {
     public const int StartTask = 10;
-    private const int RowBase = 0;       // row chains alternate colors 0 and 1
-    private const int WeightColor = 4;   // the column multicast of weights
-    private const int WeightInQueue = 1; // 6 deep on WSE-2
-    private const int WeightOutQueue = 4;
 
     public string Name => "wsmm";
     public string Description => "weight-streaming forward Y = X W: activations resident, weights streamed down columns, partial sums reduced along rows";
@@ -36,15 +30,13 @@ public sealed class WeightStreamForward : IFabricDemo
         var dOut = size.Outputs > 0 ? size.Outputs : 16;
         if (r + 1 > wafer.HeightPes || cc > wafer.WidthPes)
             throw new WaferInputException($"{Name}: {cc} x {r + 1} PEs (R worker rows + the weight row) do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
-        var layout = new FabricLayout(cc, r + 1);
-        for (var x = 0; x < cc; x++) ColumnMulticast(layout, x, r + 1);
-        for (var y = 1; y <= r; y++) Chains.RowChain(layout, y, cc, RowBase);
+        var layout = WeightStreamLayout.Build(cc, r);
         var codes = new Dictionary<(int, int), PeCode>();
-        var injector = Injector(k, dOut);
+        var injector = WeightStreamLayout.Injector(dOut * k, StartTask);
         layout.SetCode((x, y) =>
         {
             if (y == 0) return injector;
-            var key = (cc == 1 ? 3 : x == 0 ? 0 : x == cc - 1 ? 2 : 1, x & 1);
+            var key = (WeightStreamLayout.Role(x, cc), x & 1);
             if (!codes.TryGetValue(key, out var code)) codes[key] = code = Worker(key.Item1, x, k, n, dOut);
             return code;
         });
@@ -55,11 +47,11 @@ public sealed class WeightStreamForward : IFabricDemo
         var wBlock = new float[dOut * k];
         for (var x = 0; x < cc; x++)
         {
-            WeightBlock(size.Seed, x, wBlock);
+            WeightStreamLayout.WeightBlock(size.Seed, x, wBlock);
             sim.Host.MemcpyH2D("W", x, 0, wBlock);
             for (var y = 1; y <= r; y++)
             {
-                ActivationBlock(size.Seed, x, y, xBlock);
+                WeightStreamLayout.ActivationBlock(size.Seed, x, y, xBlock);
                 sim.Host.MemcpyH2D("X", x, y, xBlock);
             }
         }
@@ -67,34 +59,12 @@ public sealed class WeightStreamForward : IFabricDemo
         sim.Launch(StartTask);
         sim.Run();
         var got = sim.Host.MemcpyD2H("Y", cc - 1, 1, 1, r, dOut * n);
-
-        // Reference in double: Y[t, o] = sum over columns and features of X[t, f] W[f, o].
-        double maxErr = 0, tol = 0;
-        var reference = new double[dOut * n];
-        var magnitude = new double[dOut * n];
-        for (var y = 1; y <= r; y++)
+        var (maxErr, tol) = WeightStreamLayout.Check(got, size.Seed, cc, r, n, k, dOut, x =>
         {
-            Array.Clear(reference);
-            Array.Clear(magnitude);
-            for (var x = 0; x < cc; x++)
-            {
-                WeightBlock(size.Seed, x, wBlock);
-                ActivationBlock(size.Seed, x, y, xBlock);
-                for (var o = 0; o < dOut; o++)
-                    for (var f = 0; f < k; f++)
-                        for (var t = 0; t < n; t++)
-                        {
-                            var p = (double)xBlock[f * n + t] * wBlock[o * k + f];
-                            reference[o * n + t] += p;
-                            magnitude[o * n + t] += Math.Abs(p);
-                        }
-            }
-            for (var i = 0; i < dOut * n; i++)
-            {
-                maxErr = Math.Max(maxErr, Math.Abs(got[(y - 1) * dOut * n + i] - reference[i]));
-                tol = Math.Max(tol, 4 * float.Epsilon + 2e-6 * magnitude[i]);
-            }
-        }
+            var w = new float[dOut * k];
+            WeightStreamLayout.WeightBlock(size.Seed, x, w);
+            return w;
+        }, xBlock);
         var parameters = new Dictionary<string, object>
         {
             ["columns"] = cc, ["workerRows"] = r, ["tokensPerPe"] = n, ["featuresPerPe"] = k, ["outputs"] = dOut,
@@ -104,28 +74,9 @@ public sealed class WeightStreamForward : IFabricDemo
         return new DemoResult(sim, maxErr, tol, parameters, extra, WeightStreamModel.ForwardCycles(wafer, cc, r, n, k, dOut));
     }
 
-    /// <summary>Column x: PE (x, 0) sends south; workers deliver to their ramp and pass it on; the last one only delivers.</summary>
-    private static void ColumnMulticast(FabricLayout layout, int x, int height)
-    {
-        if (height < 2) return;
-        layout.Route(x, 0, WeightColor, Ports.Ramp, Ports.South);
-        for (var y = 1; y < height - 1; y++) layout.Route(x, y, WeightColor, Ports.North, Ports.Ramp | Ports.South);
-        layout.Route(x, height - 1, WeightColor, Ports.North, Ports.Ramp);
-    }
-
-    private static PeCode Injector(int k, int dOut) =>
-        new PeCode("wsmm-edge").SymbolF32("W", dOut * k).OutputQueue(WeightOutQueue, WeightColor)
-            .LocalTask(StartTask, ctx => ctx.Fmovs(Dsd.FabOut(WeightColor, dOut * k, WeightOutQueue), ctx.Mem("W")));
-
-    /// <summary>role: 0 first column (starts each row chain), 1 middle, 2 last column (holds Y), 3 alone (one column).</summary>
     private static PeCode Worker(int role, int x, int k, int n, int dOut)
     {
-        var code = new PeCode($"wsmm-{role}-{x & 1}").SymbolF32("X", k * n).SymbolF32("P", n).SymbolF32("Wb", k).Symbol("o", 4)
-            .InputQueue(WeightInQueue, WeightColor);
-        if (role is 2 or 3) code.SymbolF32("Y", dOut * n);
-        int cIn = Chains.RowColor(x - 1, RowBase), cOut = Chains.RowColor(x, RowBase);
-        if (role is 1 or 2) code.InputQueue(Chains.RowInQueue, cIn);
-        if (role is 0 or 1) code.OutputQueue(Chains.RowOutQueue, cOut);
+        var code = WeightStreamLayout.WorkerCode($"wsmm-{role}-{x & 1}", role, x, k, n, dOut);
         int xAddress = code.AddressOf("X"), pAddress = code.AddressOf("P"), wAddress = code.AddressOf("Wb"), oAddress = code.AddressOf("o");
         var yAddress = role is 2 or 3 ? code.AddressOf("Y") : -1;
         var p = Dsd.Mem1D(pAddress, n);
@@ -137,16 +88,10 @@ public sealed class WeightStreamForward : IFabricDemo
             var o = ctx.LoadI32(oAddress);
             if (o == dOut) return;
             ctx.StoreI32(oAddress, o + 1);
-            ctx.Fmovs(wb, Dsd.FabIn(WeightColor, k, WeightInQueue));         // this output's k weights
+            ctx.Fmovs(wb, Dsd.FabIn(WeightStreamLayout.WeightColor, k, WeightStreamLayout.WeightInQueue)); // this output's k weights
             ctx.Fmovs(p, 0f);
             for (var f = 0; f < k; f++) ctx.Fmacs(p, p, xs[f], Operand.Mem(wAddress + f * 4)); // P += X_f * w[f, o]
-            switch (role)
-            {
-                case 0: ctx.Fmovs(Dsd.FabOut(cOut, n, Chains.RowOutQueue), p); break;
-                case 1: ctx.Fadds(Dsd.FabOut(cOut, n, Chains.RowOutQueue), Dsd.FabIn(cIn, n, Chains.RowInQueue), p); break;
-                case 2: ctx.Fadds(Dsd.Mem1D(yAddress + o * n * 4, n), Dsd.FabIn(cIn, n, Chains.RowInQueue), p); break;
-                case 3: ctx.Fmovs(Dsd.Mem1D(yAddress + o * n * 4, n), p); break;
-            }
+            WeightStreamLayout.IssueRowStep(ctx, role, x, n, p, yAddress + o * n * 4);
             ctx.Then(loop!);
         };
         code.LocalTask(StartTask, ctx =>
@@ -155,17 +100,5 @@ public sealed class WeightStreamForward : IFabricDemo
             ctx.Then(loop);
         });
         return code;
-    }
-
-    private static void WeightBlock(long seed, int x, float[] w)
-    {
-        var rng = new Random(Seeds.For(seed, x, -1));
-        for (var i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() * 2 - 1);
-    }
-
-    private static void ActivationBlock(long seed, int x, int y, float[] a)
-    {
-        var rng = new Random(Seeds.For(seed, x, y));
-        for (var i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
     }
 }

@@ -1,0 +1,106 @@
+// What the weight-streaming products share: the fabric (an edge row streaming weights down every column on color 4,
+// worker rows chained east on colors 0/1), the worker's symbols and queues, the row step of the reduction, the seeded
+// inputs and the float64 host reference.
+using Wafer.Fabric.Engine;
+using Wafer.Fabric.Pe;
+using Wafer.Fabric.Routing;
+using Wafer.Kernels.Proofs;
+
+namespace Wafer.Kernels.WeightStreaming;
+
+internal static class WeightStreamLayout
+{
+    public const int RowBase = 0;       // row chains alternate colors 0 and 1
+    public const int WeightColor = 4;   // the column multicast of weights
+    public const int WeightInQueue = 1; // 6 deep on WSE-2
+    public const int WeightOutQueue = 3; // 6 deep: a 2-deep queue would throttle the stream when R > 2
+
+    /// <summary>Cc columns x (R + 1) rows: row 0 streams weights south, rows 1..R are workers chained east.</summary>
+    public static FabricLayout Build(int cc, int rows)
+    {
+        var layout = new FabricLayout(cc, rows + 1);
+        for (var x = 0; x < cc; x++)
+        {
+            layout.Route(x, 0, WeightColor, Ports.Ramp, Ports.South);
+            for (var y = 1; y < rows; y++) layout.Route(x, y, WeightColor, Ports.North, Ports.Ramp | Ports.South);
+            layout.Route(x, rows, WeightColor, Ports.North, Ports.Ramp);
+        }
+        for (var y = 1; y <= rows; y++) Chains.RowChain(layout, y, cc, RowBase);
+        return layout;
+    }
+
+    /// <summary>The edge PE: streams its `words` of W south when task `startTask` runs.</summary>
+    public static PeCode Injector(int words, int startTask) =>
+        new PeCode("wsmm-edge").SymbolF32("W", words).OutputQueue(WeightOutQueue, WeightColor)
+            .LocalTask(startTask, ctx => ctx.Fmovs(Dsd.FabOut(WeightColor, words, WeightOutQueue), ctx.Mem("W")));
+
+    /// <summary>0 first column (starts each row chain), 1 middle, 2 last column (holds Y), 3 alone (one column).</summary>
+    public static int Role(int x, int cc) => cc == 1 ? 3 : x == 0 ? 0 : x == cc - 1 ? 2 : 1;
+
+    /// <summary>A worker's symbols (X, P, Wb, o; Y on the last column) and queues.</summary>
+    public static PeCode WorkerCode(string name, int role, int x, int k, int n, int dOut)
+    {
+        var code = new PeCode(name).SymbolF32("X", k * n).SymbolF32("P", n).SymbolF32("Wb", k).Symbol("o", 4).InputQueue(WeightInQueue, WeightColor);
+        if (role is 2 or 3) code.SymbolF32("Y", dOut * n);
+        if (role is 1 or 2) code.InputQueue(Chains.RowInQueue, Chains.RowColor(x - 1, RowBase));
+        if (role is 0 or 1) code.OutputQueue(Chains.RowOutQueue, Chains.RowColor(x, RowBase));
+        return code;
+    }
+
+    /// <summary>The row step for one output: the partial sums P go east, added on the way; the last column adds into Y.</summary>
+    public static void IssueRowStep(TaskContext ctx, int role, int x, int n, Dsd p, int yAddress)
+    {
+        int cIn = Chains.RowColor(x - 1, RowBase), cOut = Chains.RowColor(x, RowBase);
+        switch (role)
+        {
+            case 0: ctx.Fmovs(Dsd.FabOut(cOut, n, Chains.RowOutQueue), p); break;
+            case 1: ctx.Fadds(Dsd.FabOut(cOut, n, Chains.RowOutQueue), Dsd.FabIn(cIn, n, Chains.RowInQueue), p); break;
+            case 2: ctx.Fadds(Dsd.Mem1D(yAddress, n), Dsd.FabIn(cIn, n, Chains.RowInQueue), p); break;
+            case 3: ctx.Fmovs(Dsd.Mem1D(yAddress, n), p); break;
+        }
+    }
+
+    public static void WeightBlock(long seed, int x, float[] w)
+    {
+        var rng = new Random(Seeds.For(seed, x, -1));
+        for (var i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() * 2 - 1);
+    }
+
+    public static void ActivationBlock(long seed, int x, int y, float[] a)
+    {
+        var rng = new Random(Seeds.For(seed, x, y));
+        for (var i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+    }
+
+    /// <summary>Max |Y - X W| over the last column's outputs (float64 reference) and a tolerance of 2e-6 x sum |x w|.</summary>
+    public static (double MaxErr, double Tolerance) Check(float[] got, long seed, int cc, int rows, int n, int k, int dOut, Func<int, float[]> weightsOf, float[] xBlock)
+    {
+        double maxErr = 0, tol = 0;
+        var reference = new double[dOut * n];
+        var magnitude = new double[dOut * n];
+        for (var y = 1; y <= rows; y++)
+        {
+            Array.Clear(reference);
+            Array.Clear(magnitude);
+            for (var x = 0; x < cc; x++)
+            {
+                var w = weightsOf(x);
+                ActivationBlock(seed, x, y, xBlock);
+                for (var o = 0; o < dOut; o++)
+                    for (var f = 0; f < k; f++)
+                        for (var t = 0; t < n; t++)
+                        {
+                            var p = (double)xBlock[f * n + t] * w[o * k + f];
+                            reference[o * n + t] += p;
+                            magnitude[o * n + t] += Math.Abs(p);
+                        }
+            }
+            for (var i = 0; i < dOut * n; i++)
+            {
+                maxErr = Math.Max(maxErr, Math.Abs(got[(y - 1) * dOut * n + i] - reference[i]));
+                tol = Math.Max(tol, 4 * float.Epsilon + 2e-6 * magnitude[i]);
+            }
+        }
+        return (maxErr, tol);
+    }
+}
