@@ -55,6 +55,21 @@ public class WeightStreamSparseTests
     }
 
     [Fact]
+    public void OutOfStepColumns_RunIdenticallyAtOneAndTwoThreads()
+    {
+        // Regression: the engine used to skip the step of a PE that a neighbour in the same band had already woken
+        // for the next cycle, losing the wavelet arriving in this one; with the columns out of step here (each streams
+        // its own number of non-zeros) 1 and 2 threads diverged at cycle 97 and a worker read a weight as a count.
+        DemoResult Run(int threads) => DemoRegistry.Find("wsmm-sparse")!.Run(WaferPresets.Cs2,
+            new DemoSize(2, 4, 4, 32, Outputs: 32, Sparsity: 0.9), new SimulatorOptions { Threads = threads });
+        var one = Run(1);
+        var two = Run(2);
+        Assert.True(one.Verified && two.Verified);
+        Assert.Equal(one.Simulator.Cycle, two.Simulator.Cycle);
+        Assert.Equal(one.Simulator.Host.MemcpyD2H("Y", 1, 1, 1, 4, 32 * 4), two.Simulator.Host.MemcpyD2H("Y", 1, 1, 1, 4, 32 * 4));
+    }
+
+    [Fact]
     public void SkippingZeroWeights_CutsCyclesRoughlyWithTheNonZeros()
     {
         long Cycles(double sparsity) => DemoRegistry.Find("wsmm-sparse")!.Run(WaferPresets.Cs2,

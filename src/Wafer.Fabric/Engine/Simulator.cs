@@ -228,7 +228,11 @@ public sealed class Simulator
             band.SendSlot = Links.SlotOf(t + Links.LatencyCycles);
             foreach (var pe in band.Active)
             {
-                if (pe.ScheduledFor != t) continue;
+                // Every entry of Active was listed for t; skip only a second entry of the same PE. (Testing ScheduledFor
+                // here lost the step of a PE that a neighbour, stepped earlier in the same band and cycle, had woken for
+                // t + 1 already: its wavelet arriving in t was never read, and runs differed with the band layout.)
+                if (pe.SteppedAt == t) continue;
+                pe.SteppedAt = t;
                 band.Steps++;
                 band.Timers.Cancel(pe);
                 try

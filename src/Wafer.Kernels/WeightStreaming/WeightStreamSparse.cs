@@ -61,12 +61,7 @@ public sealed class WeightStreamSparse : IFabricDemo
             if (!codes.TryGetValue(key, out var code)) codes[key] = code = Worker(key.Item1, x, k, n, dOut);
             return code;
         });
-        // KNOWN SIMULATOR BUG: with more than one thread this program's run diverges from the one-thread run (2 x 4
-        // workers, 32 features, 32 outputs, sparsity 0.9: PE (1,2)'s weight queue differs at cycle 114, then a worker
-        // reads a weight word as a count). Columns here run out of step, unlike every other program; the dense wsmm,
-        // the collectives and the proof programs are identical at 1 and 2 threads (tested). Until the engine is fixed
-        // this program runs on one thread, so its results are right and reproducible.
-        var sim = new Simulator(wafer, layout, options with { Threads = 1 });
+        var sim = new Simulator(wafer, layout, options);
 
         // The host (MemoryX) sends each column's encoded block: per output a count, then (index, fp16 value) per non-zero.
         var xBlock = new float[k * n];
