@@ -19,6 +19,7 @@ public static class Program
         root.Subcommands.Add(TrainCommand.Create(stdout, stderr));
         root.Subcommands.Add(SampleCommand.Create(stdout));
         root.Subcommands.Add(EstimateCommand.Create(stdout));
+        root.Subcommands.Add(ValidateCommand.Create(stdout));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -1,0 +1,36 @@
+using System.Text.Json;
+
+namespace Wafer.Cli.Tests;
+
+public class ValidateCommandTests
+{
+    [Fact]
+    public void Validate_Json_ListsEveryReproducedCaseWithItsError()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("validate", "--json");
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var rows = doc.RootElement.EnumerateArray().ToList();
+        Assert.True(rows.Count >= 5);
+        foreach (var r in rows)
+        {
+            var published = r.GetProperty("published").GetDouble();
+            var simulated = r.GetProperty("simulated").GetDouble();
+            Assert.True(published > 0 && simulated > 0);
+            Assert.Equal((simulated - published) / published, r.GetProperty("relativeError").GetDouble(), 9);
+            Assert.False(string.IsNullOrEmpty(r.GetProperty("unit").GetString()));
+        }
+        // The simulated chain reduce stays within 15 % of the HPDC'24 model at every size.
+        Assert.All(rows.Where(r => r.GetProperty("name").GetString()!.StartsWith("chain reduce")), r =>
+            Assert.InRange(r.GetProperty("relativeError").GetDouble(), -0.15, 0.15));
+    }
+
+    [Fact]
+    public void Validate_Table_SaysWhatItCannotReproduce()
+    {
+        var (code, stdout, _) = CliRunner.Run("validate");
+        Assert.Equal(0, code);
+        Assert.Contains("not reproduced: 25-point stencil", stdout);
+        Assert.Contains("chain reduce", stdout);
+    }
+}
