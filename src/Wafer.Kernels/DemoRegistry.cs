@@ -18,6 +18,7 @@ public static class DemoRegistry
         new TileMatvec(),
         new WeightStreaming.WeightStreamForward(),
         new WeightStreaming.WeightStreamSparse(),
+        new WeightStreaming.WeightStreamInputGradient(),
         new Collectives.Broadcast2D(),
         new Collectives.AllReduce(),
     ];

@@ -79,3 +79,27 @@ public class WeightStreamSparseTests
         Assert.True(tenth < 0.3 * dense, $"90 % zeros: {tenth} vs {dense} cycles");
     }
 }
+
+/// <summary>The input-gradient product dX = dY W^T (wsmm-dx) against a float64 reference and its cycle model.</summary>
+public class WeightStreamInputGradientTests
+{
+    private static readonly WaferConfig Slow = WaferPresets.Cs2 with { HopLatencyCycles = 3, RampLatencyCycles = 3, TaskStartCycles = 5, DsdOpStartupCycles = 2 };
+
+    [Theory]
+    [InlineData(1, 1, 8, 2, 3)]
+    [InlineData(5, 3, 7, 3, 5)]
+    [InlineData(7, 2, 5, 9, 4)]
+    [InlineData(2, 9, 16, 4, 6)]
+    [InlineData(64, 64, 2, 1, 4)]
+    public void Product_MatchesTheHostReference_AndTheCycleModel(int columns, int rows, int tokens, int features, int outputs)
+    {
+        foreach (var wafer in new[] { WaferPresets.Cs2, Slow })
+        {
+            var r = DemoRegistry.Find("wsmm-dx")!.Run(wafer, new DemoSize(columns, rows, tokens, features, Outputs: outputs), new SimulatorOptions { Threads = 2 });
+            Assert.True(r.Verified, $"max error {r.MaxAbsError} > {r.Tolerance}");
+            var model = r.ModelCycles!.Value;
+            var sim = r.Simulator.Cycle;
+            Assert.True(Math.Abs(model - sim) <= Math.Max(1, sim * 2 / 100), $"{wafer.Name}: model {model} vs simulated {sim}");
+        }
+    }
+}

@@ -25,4 +25,18 @@ public static class WeightStreamModel
         var firstWeight = ts + su + r + rows * l + r - su;
         return firstWeight + dOut * period + chainSkew;
     }
+
+    /// <summary>Cycles of the input-gradient product (WeightStreamInputGradient); derivation in the README.</summary>
+    public static long InputGradientCycles(WaferConfig c, int cc, int rows, int n, int k, int dOut)
+    {
+        long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
+        var zero = su + Ceil((long)k * n, c.SimdWidthFp32Add);
+        // One output on one PE: the loop step, receive k weights, move dY[:, o] (send or receive n), k FMACs.
+        var period = 1 + su + k + su + n + k * (su + Ceil(n, c.SimdWidthFp32Mul));
+        if (cc == 1) period -= su + n; // alone: dY is already in memory
+        var firstWeight = ts + su + r + rows * l + r - su;
+        var start = Math.Max(firstWeight, ts + 1 + zero);
+        var skew = cc == 1 ? 0 : (cc - 1) * l + 2 * r;
+        return start + dOut * period + skew;
+    }
 }
