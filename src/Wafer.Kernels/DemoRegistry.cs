@@ -19,6 +19,7 @@ public static class DemoRegistry
         new WeightStreaming.WeightStreamForward(),
         new WeightStreaming.WeightStreamSparse(),
         new WeightStreaming.WeightStreamInputGradient(),
+        new WeightStreaming.WeightStreamWeightGradient(),
         new Collectives.Broadcast2D(),
         new Collectives.AllReduce(),
     ];

@@ -103,3 +103,25 @@ public class WeightStreamInputGradientTests
         }
     }
 }
+
+/// <summary>The weight-gradient product dW = X^T dY streamed out to the edge (wsmm-dw): reference and exact cycle model.</summary>
+public class WeightStreamWeightGradientTests
+{
+    private static readonly WaferConfig Slow = WaferPresets.Cs2 with { HopLatencyCycles = 3, RampLatencyCycles = 3, TaskStartCycles = 5, DsdOpStartupCycles = 2 };
+
+    [Theory]
+    [InlineData(1, 1, 8, 2, 3)]
+    [InlineData(5, 3, 7, 3, 5)]
+    [InlineData(7, 2, 5, 9, 4)]
+    [InlineData(2, 9, 16, 4, 6)]
+    [InlineData(64, 64, 2, 1, 4)]
+    public void Product_MatchesTheHostReference_AndTheCycleModel(int columns, int rows, int tokens, int features, int outputs)
+    {
+        foreach (var wafer in new[] { WaferPresets.Cs2, Slow })
+        {
+            var r = DemoRegistry.Find("wsmm-dw")!.Run(wafer, new DemoSize(columns, rows, tokens, features, Outputs: outputs), new SimulatorOptions { Threads = 2 });
+            Assert.True(r.Verified, $"max error {r.MaxAbsError} > {r.Tolerance}");
+            Assert.Equal(r.ModelCycles!.Value, r.Simulator.Cycle);
+        }
+    }
+}

@@ -39,4 +39,17 @@ public static class WeightStreamModel
         var skew = cc == 1 ? 0 : (cc - 1) * l + 2 * r;
         return start + dOut * period + skew;
     }
+
+    /// <summary>Cycles of the weight-gradient product (WeightStreamWeightGradient); derivation in the README.</summary>
+    public static long WeightGradientCycles(WaferConfig c, int cc, int rows, int n, int k, int dOut)
+    {
+        long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
+        // One output on one PE: the loop step, move dY[:, o] (send or receive n; nothing alone), zero P, n FMACs of
+        // length k, the column step of k wavelets.
+        var period = 1 + (cc == 1 ? 0 : su + n) + su + Ceil(k, c.SimdWidthFp32Add) + n * (su + Ceil(k, c.SimdWidthFp32Mul)) + su + k;
+        var rowSkew = cc == 1 ? 0 : (cc - 1) * l + 2 * r;
+        // The column chain: each adding hop L + 2R, the edge's receive the last L + R and its own start-up.
+        var columnSkew = (rows - 1) * (l + 2 * r) + l + r + su;
+        return ts + 1 + dOut * period + rowSkew + columnSkew;
+    }
 }

@@ -1,0 +1,156 @@
+// The weight-streaming weight gradient dW = X^T dY (DESIGN.md §2.3, backward), streamed out to the edge. For each output
+// o the last column multicasts dY[:, o] west along its row (as in wsmm-dx); every worker accumulates its k partial
+// sums dW[f, o] over its n tokens (n FMACs of length k over its feature-major X with stride n); the partials of each
+// column are reduced northwards (fabin + partial -> fabout) and land on the edge PE (j, 0), which stands for the link
+// back to MemoryX and stores dW[o][f] for its k features. fp32.
+using Wafer.Fabric;
+using Wafer.Fabric.Config;
+using Wafer.Fabric.Engine;
+using Wafer.Fabric.Pe;
+using Wafer.Fabric.Routing;
+using Wafer.Kernels.Proofs;
+
+namespace Wafer.Kernels.WeightStreaming;
+
+public sealed class WeightStreamWeightGradient : IFabricDemo
+{
+    public const int StartTask = 10;
+    private const int GradColor = 0;                // dY multicast west along each worker row
+    private const int GradInQueue = 0, GradOutQueue = 2;
+    private const int ColumnBase = 2;               // the column chains north alternate colors 2 and 3
+
+    public string Name => "wsmm-dw";
+    public string Description => "weight-streaming weight gradient dW = X^T dY: dY multicast west along rows, partial sums reduced north to the edge";
+
+    public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
+    {
+        var cc = size.Width > 0 ? size.Width : Math.Min(4, wafer.WidthPes);
+        var r = size.Height > 0 ? size.Height : Math.Min(3, wafer.HeightPes - 1);
+        var n = size.Length > 0 ? size.Length : 8;
+        var k = size.Block > 0 ? size.Block : 4;
+        var dOut = size.Outputs > 0 ? size.Outputs : 16;
+        if (r + 1 > wafer.HeightPes || cc > wafer.WidthPes)
+            throw new WaferInputException($"{Name}: {cc} x {r + 1} PEs (R worker rows + the edge row) do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
+        var layout = new FabricLayout(cc, r + 1);
+        for (var x = 0; x < cc; x++) Chains.ColumnChain(layout, x, r + 1, ColumnBase);
+        if (cc > 1)
+            for (var y = 1; y <= r; y++)
+            {
+                layout.Route(cc - 1, y, GradColor, Ports.Ramp, Ports.West);
+                for (var x = 1; x < cc - 1; x++) layout.Route(x, y, GradColor, Ports.East, Ports.Ramp | Ports.West);
+                layout.Route(0, y, GradColor, Ports.East, Ports.Ramp);
+            }
+        var codes = new Dictionary<(int, int, bool), PeCode>();
+        layout.SetCode((x, y) =>
+        {
+            var key = (y == 0 ? 0 : y == r ? 2 : 1, y & 1, x == cc - 1);
+            if (!codes.TryGetValue(key, out var code)) codes[key] = code = y == 0 ? Edge(k, dOut) : Worker(key.Item1 == 2, y, x == cc - 1, cc > 1, k, n, dOut);
+            return code;
+        });
+        var sim = new Simulator(wafer, layout, options);
+
+        var xBlock = new float[k * n];
+        var dy = new float[dOut * n];
+        for (var y = 1; y <= r; y++)
+        {
+            WeightStreamLayout.ActivationBlock(size.Seed, cc, y, dy);
+            sim.Host.MemcpyH2D("dY", cc - 1, y, dy);
+            for (var x = 0; x < cc; x++)
+            {
+                WeightStreamLayout.ActivationBlock(size.Seed, x, y, xBlock);
+                sim.Host.MemcpyH2D("X", x, y, xBlock);
+            }
+        }
+        sim.Host.EndBatch();
+        sim.Launch(StartTask);
+        sim.Run();
+        var got = sim.Host.MemcpyD2H("dW", 0, 0, cc, 1, dOut * k);
+
+        // Reference: dW[f, o] = sum over rows and tokens of X[t, f] dY[t, o], in double.
+        double maxErr = 0, tol = 0;
+        var reference = new double[dOut * k];
+        var magnitude = new double[dOut * k];
+        for (var x = 0; x < cc; x++)
+        {
+            Array.Clear(reference);
+            Array.Clear(magnitude);
+            for (var y = 1; y <= r; y++)
+            {
+                WeightStreamLayout.ActivationBlock(size.Seed, x, y, xBlock);
+                WeightStreamLayout.ActivationBlock(size.Seed, cc, y, dy);
+                for (var o = 0; o < dOut; o++)
+                    for (var f = 0; f < k; f++)
+                        for (var t = 0; t < n; t++)
+                        {
+                            var p = (double)xBlock[f * n + t] * dy[o * n + t];
+                            reference[o * k + f] += p;
+                            magnitude[o * k + f] += Math.Abs(p);
+                        }
+            }
+            for (var i = 0; i < dOut * k; i++)
+            {
+                maxErr = Math.Max(maxErr, Math.Abs(got[x * dOut * k + i] - reference[i]));
+                tol = Math.Max(tol, 4 * float.Epsilon + 2e-6 * magnitude[i]);
+            }
+        }
+        var parameters = new Dictionary<string, object> { ["columns"] = cc, ["workerRows"] = r, ["tokensPerPe"] = n, ["featuresPerPe"] = k, ["outputs"] = dOut };
+        var extra = new Dictionary<string, double> { ["macs"] = (double)n * r * k * cc * dOut };
+        return new DemoResult(sim, maxErr, tol, parameters, extra, WeightStreamModel.WeightGradientCycles(wafer, cc, r, n, k, dOut));
+    }
+
+    /// <summary>The edge PE: per output, takes the column's k reduced partials into dW[o].</summary>
+    private static PeCode Edge(int k, int dOut)
+    {
+        var cIn = Chains.ColumnColor(1, ColumnBase);
+        var code = new PeCode("wsmm-dw-edge").SymbolF32("dW", dOut * k).InputQueue(Chains.ColumnInQueue, cIn);
+        var dw = code.AddressOf("dW");
+        code.LocalTask(StartTask, ctx => ctx.Fmovs(Dsd.Mem1D(dw, dOut * k), Dsd.FabIn(cIn, dOut * k, Chains.ColumnInQueue)));
+        return code;
+    }
+
+    private static PeCode Worker(bool bottom, int y, bool last, bool chain, int k, int n, int dOut)
+    {
+        int cIn = Chains.ColumnColor(y + 1, ColumnBase), cOut = Chains.ColumnColor(y, ColumnBase);
+        var code = new PeCode($"wsmm-dw-{(bottom ? "b" : "m")}{y & 1}{(last ? "l" : "")}").SymbolF32("X", k * n).SymbolF32("P", k).Symbol("o", 4)
+            .OutputQueue(Chains.ColumnOutQueue, cOut);
+        if (!bottom) code.InputQueue(Chains.ColumnInQueue, cIn);
+        if (last) code.SymbolF32("dY", dOut * n);
+        else code.SymbolF32("D", n);
+        if (chain && last) code.OutputQueue(GradOutQueue, GradColor);
+        if (chain && !last) code.InputQueue(GradInQueue, GradColor);
+        int xAddress = code.AddressOf("X"), pAddress = code.AddressOf("P"), oAddress = code.AddressOf("o");
+        var dyAddress = last ? code.AddressOf("dY") : code.AddressOf("D");
+        var p = Dsd.Mem1D(pAddress, k);
+        // X[t, :] for token t: the k features of the PE, stride n apart in the feature-major block.
+        var rows = Enumerable.Range(0, n).Select(t => Dsd.Mem1D(xAddress + t * 4, k, n)).ToArray();
+        Action<TaskContext>? loop = null;
+        loop = ctx =>
+        {
+            var o = ctx.LoadI32(oAddress);
+            if (o == dOut) return;
+            ctx.StoreI32(oAddress, o + 1);
+            int g;
+            if (last)
+            {
+                g = dyAddress + o * n * 4;
+                if (chain) ctx.Fmovs(Dsd.FabOut(GradColor, n, GradOutQueue), Dsd.Mem1D(g, n)); // dY[:, o] west along the row
+            }
+            else
+            {
+                g = dyAddress;
+                ctx.Fmovs(Dsd.Mem1D(g, n), Dsd.FabIn(GradColor, n, GradInQueue));
+            }
+            ctx.Fmovs(p, 0f);
+            for (var t = 0; t < n; t++) ctx.Fmacs(p, p, rows[t], Operand.Mem(g + t * 4)); // P += X[t, :] dY[t, o]
+            if (bottom) ctx.Fmovs(Dsd.FabOut(cOut, k, Chains.ColumnOutQueue), p);
+            else ctx.Fadds(Dsd.FabOut(cOut, k, Chains.ColumnOutQueue), Dsd.FabIn(cIn, k, Chains.ColumnInQueue), p);
+            ctx.Then(loop!);
+        };
+        code.LocalTask(StartTask, ctx =>
+        {
+            ctx.StoreI32(oAddress, 0);
+            ctx.Then(loop);
+        });
+        return code;
+    }
+}
