@@ -17,6 +17,7 @@ public static class DemoRegistry
         new RowStream(),
         new TileMatvec(),
         new WeightStreaming.WeightStreamForward(),
+        new WeightStreaming.WeightStreamForward(overlapped: true),
         new WeightStreaming.WeightStreamSparse(),
         new WeightStreaming.WeightStreamInputGradient(),
         new WeightStreaming.WeightStreamWeightGradient(),

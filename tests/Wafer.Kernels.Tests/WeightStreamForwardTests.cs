@@ -28,6 +28,27 @@ public class WeightStreamForwardTests
         }
     }
 
+    [Theory]
+    [InlineData(1, 1, 4, 2, 3)]
+    [InlineData(3, 5, 7, 3, 5)]
+    [InlineData(7, 2, 5, 1, 9)]
+    [InlineData(16, 16, 16, 8, 32)]
+    [InlineData(64, 64, 2, 1, 4)]
+    public void OverlappedProduct_MatchesTheReference_TheModel_AndBeatsTheSequentialOne(int columns, int rows, int tokens, int features, int outputs)
+    {
+        foreach (var wafer in new[] { WaferPresets.Cs2, Slow })
+        {
+            var size = new DemoSize(columns, rows, tokens, features, Outputs: outputs);
+            var r = DemoRegistry.Find("wsmm-overlap")!.Run(wafer, size, new SimulatorOptions { Threads = 2 });
+            Assert.True(r.Verified, $"max error {r.MaxAbsError} > {r.Tolerance}");
+            var model = r.ModelCycles!.Value;
+            var sim = r.Simulator.Cycle;
+            Assert.True(Math.Abs(model - sim) <= Math.Max(1, sim * 2 / 100), $"{wafer.Name}: model {model} vs simulated {sim}");
+            var sequential = DemoRegistry.Find("wsmm")!.Run(wafer, size, new SimulatorOptions { Threads = 2 }).Simulator.Cycle;
+            Assert.True(columns == 1 ? sim == sequential : sim < sequential, $"overlapped {sim} vs sequential {sequential}");
+        }
+    }
+
     [Fact]
     public void ProgramTooTallForTheWafer_IsRejected()
     {

@@ -456,7 +456,7 @@ internal sealed partial class ComputeEngine
         else if (_opHead < _ops.Count)
         {
             ref var op = ref CollectionsMarshal.AsSpan(_ops)[_opHead];
-            if (!(op.Code == OpCode.Vector && op.Async && _uts![MicrothreadOf(op)].Active)) return t1;
+            if (!(op.Code == OpCode.Vector && op.Async && _uts is not null && _uts[MicrothreadOf(op)].Active)) return t1;
         }
         else if (HasRunnableTask(t1)) return t1;
         return Math.Min(next, QueuedWake(t));

@@ -12,12 +12,16 @@ using Wafer.Fabric.Pe;
 
 namespace Wafer.Kernels.WeightStreaming;
 
-public sealed class WeightStreamForward : IFabricDemo
+/// <summary>overlapped: the row step of output o runs on a microthread (async) while the main thread computes o + 1
+/// into the other of two partial-sum buffers (the production mapping of DESIGN.md §2.3); otherwise one op stream.</summary>
+public sealed class WeightStreamForward(bool overlapped = false) : IFabricDemo
 {
     public const int StartTask = 10;
 
-    public string Name => "wsmm";
-    public string Description => "weight-streaming forward Y = X W: activations resident, weights streamed down columns, partial sums reduced along rows";
+    public string Name => overlapped ? "wsmm-overlap" : "wsmm";
+    public string Description => overlapped
+        ? "weight-streaming forward Y = X W with the row reduction of output o overlapped with the compute of o + 1"
+        : "weight-streaming forward Y = X W: activations resident, weights streamed down columns, partial sums reduced along rows";
 
     /// <summary>Shape: width = feature columns Cc, height = worker rows R (the fabric is R + 1 tall: row 0 streams the
     /// weights), length = tokens per PE n, block = features per PE k, outputs = D_out.</summary>
@@ -37,7 +41,7 @@ public sealed class WeightStreamForward : IFabricDemo
         {
             if (y == 0) return injector;
             var key = (WeightStreamLayout.Role(x, cc), x & 1);
-            if (!codes.TryGetValue(key, out var code)) codes[key] = code = Worker(key.Item1, x, k, n, dOut);
+            if (!codes.TryGetValue(key, out var code)) codes[key] = code = Worker(key.Item1, x, k, n, dOut, overlapped);
             return code;
         });
         var sim = new Simulator(wafer, layout, options);
@@ -71,15 +75,17 @@ public sealed class WeightStreamForward : IFabricDemo
             ["tokens"] = (long)n * r, ["inputFeatures"] = (long)k * cc,
         };
         var extra = new Dictionary<string, double> { ["macs"] = (double)n * r * k * cc * dOut };
-        return new DemoResult(sim, maxErr, tol, parameters, extra, WeightStreamModel.ForwardCycles(wafer, cc, r, n, k, dOut));
+        return new DemoResult(sim, maxErr, tol, parameters, extra,
+            overlapped ? WeightStreamModel.ForwardOverlappedCycles(wafer, cc, r, n, k, dOut) : WeightStreamModel.ForwardCycles(wafer, cc, r, n, k, dOut));
     }
 
-    private static PeCode Worker(int role, int x, int k, int n, int dOut)
+    private static PeCode Worker(int role, int x, int k, int n, int dOut, bool overlapped)
     {
-        var code = WeightStreamLayout.WorkerCode($"wsmm-{role}-{x & 1}", role, x, k, n, dOut);
+        var code = WeightStreamLayout.WorkerCode($"wsmm-{role}-{x & 1}{(overlapped ? "-o" : "")}", role, x, k, n, dOut);
+        if (overlapped) code.SymbolF32("P2", n);
         int xAddress = code.AddressOf("X"), pAddress = code.AddressOf("P"), wAddress = code.AddressOf("Wb"), oAddress = code.AddressOf("o");
         var yAddress = role is 2 or 3 ? code.AddressOf("Y") : -1;
-        var p = Dsd.Mem1D(pAddress, n);
+        Dsd[] buffers = overlapped ? [Dsd.Mem1D(pAddress, n), Dsd.Mem1D(code.AddressOf("P2"), n)] : [Dsd.Mem1D(pAddress, n)];
         var wb = Dsd.Mem1D(wAddress, k);
         var xs = Enumerable.Range(0, k).Select(f => Dsd.Mem1D(xAddress + f * n * 4, n)).ToArray();
         Action<TaskContext>? loop = null;
@@ -89,9 +95,12 @@ public sealed class WeightStreamForward : IFabricDemo
             if (o == dOut) return;
             ctx.StoreI32(oAddress, o + 1);
             ctx.Fmovs(wb, Dsd.FabIn(WeightStreamLayout.WeightColor, k, WeightStreamLayout.WeightInQueue)); // this output's k weights
+            var p = buffers[o % buffers.Length];
             ctx.Fmovs(p, 0f);
             for (var f = 0; f < k; f++) ctx.Fmacs(p, p, xs[f], Operand.Mem(wAddress + f * 4)); // P += X_f * w[f, o]
-            WeightStreamLayout.IssueRowStep(ctx, role, x, n, p, yAddress + o * n * 4);
+            // Overlapped: the row step goes to a microthread; issuing the next one waits until this one is done, which
+            // is also what makes reusing this buffer two outputs later safe.
+            WeightStreamLayout.IssueRowStep(ctx, role, x, n, p, yAddress + o * n * 4, overlapped && role != 3);
             ctx.Then(loop!);
         };
         code.LocalTask(StartTask, ctx =>

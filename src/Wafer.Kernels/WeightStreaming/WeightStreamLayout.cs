@@ -48,14 +48,15 @@ internal static class WeightStreamLayout
     }
 
     /// <summary>The row step for one output: the partial sums P go east, added on the way; the last column adds into Y.</summary>
-    public static void IssueRowStep(TaskContext ctx, int role, int x, int n, Dsd p, int yAddress)
+    public static void IssueRowStep(TaskContext ctx, int role, int x, int n, Dsd p, int yAddress, bool async = false)
     {
         int cIn = Chains.RowColor(x - 1, RowBase), cOut = Chains.RowColor(x, RowBase);
+        Completion? done = async ? Completion.Nothing : null;
         switch (role)
         {
-            case 0: ctx.Fmovs(Dsd.FabOut(cOut, n, Chains.RowOutQueue), p); break;
-            case 1: ctx.Fadds(Dsd.FabOut(cOut, n, Chains.RowOutQueue), Dsd.FabIn(cIn, n, Chains.RowInQueue), p); break;
-            case 2: ctx.Fadds(Dsd.Mem1D(yAddress, n), Dsd.FabIn(cIn, n, Chains.RowInQueue), p); break;
+            case 0: ctx.Fmovs(Dsd.FabOut(cOut, n, Chains.RowOutQueue), p, done); break;
+            case 1: ctx.Fadds(Dsd.FabOut(cOut, n, Chains.RowOutQueue), Dsd.FabIn(cIn, n, Chains.RowInQueue), p, done); break;
+            case 2: ctx.Fadds(Dsd.Mem1D(yAddress, n), Dsd.FabIn(cIn, n, Chains.RowInQueue), p, done); break;
             case 3: ctx.Fmovs(Dsd.Mem1D(yAddress, n), p); break;
         }
     }

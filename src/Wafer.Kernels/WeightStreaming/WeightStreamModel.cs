@@ -52,4 +52,17 @@ public static class WeightStreamModel
         var columnSkew = (rows - 1) * (l + 2 * r) + l + r + su;
         return ts + 1 + dOut * period + rowSkew + columnSkew;
     }
+
+    /// <summary>Cycles of the overlapped forward product (wsmm-overlap): the row step of output o runs while o + 1 computes.</summary>
+    public static long ForwardOverlappedCycles(WaferConfig c, int cc, int rows, int n, int k, int dOut)
+    {
+        long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
+        if (cc == 1) return ForwardCycles(c, cc, rows, n, k, dOut); // alone: the row step is a memory copy, not async
+        var compute = 1 + su + k + su + Ceil(n, c.SimdWidthFp32Add) + k * (su + Ceil(n, c.SimdWidthFp32Mul)) + 1;
+        var rowStep = su + n;
+        var period = Math.Max(compute, rowStep);
+        var chainSkew = (cc - 2) * (l + 2 * r) + l + r + su + 1;
+        var firstWeight = ts + su + r + rows * l + r - su;
+        return firstWeight + dOut * period + rowStep + chainSkew - 1 - su;
+    }
 }
