@@ -16,7 +16,7 @@ namespace Wafer.Cli.Commands;
 
 internal static class TrainCommand
 {
-    public const int DefaultSteps = 600;
+    public const int DefaultSteps = 1200;
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
