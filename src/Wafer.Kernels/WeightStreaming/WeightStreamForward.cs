@@ -5,7 +5,6 @@
 // receives its k weights, computes its n partial sums with k FMACs over its local activation vectors, and the partial
 // sums of the row are reduced eastwards (fabin + partial -> fabout); the last column accumulates Y[:, o] for its n
 // tokens. Reduction and compute are not overlapped in this version (one op stream per PE).
-using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 using Wafer.Fabric.Pe;
@@ -27,13 +26,7 @@ public sealed class WeightStreamForward(bool overlapped = false) : IFabricDemo
     /// weights), length = tokens per PE n, block = features per PE k, outputs = D_out.</summary>
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {
-        var cc = size.Width > 0 ? size.Width : Math.Min(4, wafer.WidthPes);
-        var r = size.Height > 0 ? size.Height : Math.Min(3, wafer.HeightPes - 1);
-        var n = size.Length > 0 ? size.Length : 8;
-        var k = size.Block > 0 ? size.Block : 4;
-        var dOut = size.Outputs > 0 ? size.Outputs : 16;
-        if (r + 1 > wafer.HeightPes || cc > wafer.WidthPes)
-            throw new WaferInputException($"{Name}: {cc} x {r + 1} PEs (R worker rows + the weight row) do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
+        var (cc, r, n, k, dOut) = WeightStreamLayout.Shape(Name, wafer, size);
         var layout = WeightStreamLayout.Build(cc, r);
         var codes = new Dictionary<(int, int), PeCode>();
         var injector = WeightStreamLayout.Injector(dOut * k, StartTask);

@@ -3,46 +3,25 @@
 // dY[:, o] for its n tokens) and is multicast west along each row for each output; every worker accumulates
 // dX[f] += W[f, o] dY[:, o] for its k features with k FMACs. dX ends in the 2-D block layout of the activations
 // (feature block j on column j, token block i on row i), ready for the layer below. fp32.
-using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 using Wafer.Fabric.Pe;
-using Wafer.Fabric.Routing;
 
 namespace Wafer.Kernels.WeightStreaming;
 
 public sealed class WeightStreamInputGradient : IFabricDemo
 {
     public const int StartTask = 10;
-    private const int GradColor = 0;  // dY multicast west along each worker row
-    private const int GradInQueue = 0, GradOutQueue = 2;
 
     public string Name => "wsmm-dx";
     public string Description => "weight-streaming input gradient dX = dY W^T: weights streamed down columns, dY multicast west along rows";
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {
-        var cc = size.Width > 0 ? size.Width : Math.Min(4, wafer.WidthPes);
-        var r = size.Height > 0 ? size.Height : Math.Min(3, wafer.HeightPes - 1);
-        var n = size.Length > 0 ? size.Length : 8;
-        var k = size.Block > 0 ? size.Block : 4;
-        var dOut = size.Outputs > 0 ? size.Outputs : 16;
-        if (r + 1 > wafer.HeightPes || cc > wafer.WidthPes)
-            throw new WaferInputException($"{Name}: {cc} x {r + 1} PEs (R worker rows + the weight row) do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
+        var (cc, r, n, k, dOut) = WeightStreamLayout.Shape(Name, wafer, size);
         var layout = new FabricLayout(cc, r + 1);
-        for (var x = 0; x < cc; x++)
-        {
-            layout.Route(x, 0, WeightStreamLayout.WeightColor, Ports.Ramp, Ports.South);
-            for (var y = 1; y < r; y++) layout.Route(x, y, WeightStreamLayout.WeightColor, Ports.North, Ports.Ramp | Ports.South);
-            layout.Route(x, r, WeightStreamLayout.WeightColor, Ports.North, Ports.Ramp);
-        }
-        if (cc > 1)
-            for (var y = 1; y <= r; y++)
-            {
-                layout.Route(cc - 1, y, GradColor, Ports.Ramp, Ports.West);
-                for (var x = 1; x < cc - 1; x++) layout.Route(x, y, GradColor, Ports.East, Ports.Ramp | Ports.West);
-                layout.Route(0, y, GradColor, Ports.East, Ports.Ramp);
-            }
+        WeightStreamLayout.WeightColumns(layout, cc, r);
+        WeightStreamLayout.GradientRowsWest(layout, cc, r);
         var codes = new Dictionary<bool, PeCode>();
         var injector = WeightStreamLayout.Injector(dOut * k, StartTask);
         layout.SetCode((x, y) =>
@@ -99,12 +78,9 @@ public sealed class WeightStreamInputGradient : IFabricDemo
     {
         var code = new PeCode(last ? "wsmm-dx-last" : "wsmm-dx").SymbolF32("dX", k * n).SymbolF32("Wb", k).Symbol("o", 4)
             .InputQueue(WeightStreamLayout.WeightInQueue, WeightStreamLayout.WeightColor);
-        if (last) code.SymbolF32("dY", dOut * n);
-        else code.SymbolF32("D", n);
-        if (chain && last) code.OutputQueue(GradOutQueue, GradColor);
-        if (chain && !last) code.InputQueue(GradInQueue, GradColor);
+        WeightStreamLayout.DeclareGradient(code, last, chain, n, dOut);
         int dxAddress = code.AddressOf("dX"), wAddress = code.AddressOf("Wb"), oAddress = code.AddressOf("o");
-        var dyAddress = last ? code.AddressOf("dY") : code.AddressOf("D");
+        var gradAddress = WeightStreamLayout.GradientAddress(code, last);
         var wb = Dsd.Mem1D(wAddress, k);
         var dxs = Enumerable.Range(0, k).Select(f => Dsd.Mem1D(dxAddress + f * n * 4, n)).ToArray();
         Action<TaskContext>? loop = null;
@@ -114,17 +90,7 @@ public sealed class WeightStreamInputGradient : IFabricDemo
             if (o == dOut) return;
             ctx.StoreI32(oAddress, o + 1);
             ctx.Fmovs(wb, Dsd.FabIn(WeightStreamLayout.WeightColor, k, WeightStreamLayout.WeightInQueue)); // W[:, o] for these k features
-            Dsd g;
-            if (last)
-            {
-                g = Dsd.Mem1D(dyAddress + o * n * 4, n);
-                if (chain) ctx.Fmovs(Dsd.FabOut(GradColor, n, GradOutQueue), g); // dY[:, o] west along the row
-            }
-            else
-            {
-                g = Dsd.Mem1D(dyAddress, n);
-                ctx.Fmovs(g, Dsd.FabIn(GradColor, n, GradInQueue));
-            }
+            var g = Dsd.Mem1D(WeightStreamLayout.IssueGradientMove(ctx, last, chain, n, gradAddress, o), n);
             for (var f = 0; f < k; f++) ctx.Fmacs(dxs[f], dxs[f], g, Operand.Mem(wAddress + f * 4)); // dX_f += W[f, o] dY_o
             ctx.Then(loop!);
         };

@@ -1,6 +1,8 @@
 // What the weight-streaming products share: the fabric (an edge row streaming weights down every column on color 4,
 // worker rows chained east on colors 0/1), the worker's symbols and queues, the row step of the reduction, the seeded
 // inputs and the float64 host reference.
+using Wafer.Fabric;
+using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 using Wafer.Fabric.Pe;
 using Wafer.Fabric.Routing;
@@ -8,25 +10,89 @@ using Wafer.Kernels.Proofs;
 
 namespace Wafer.Kernels.WeightStreaming;
 
+/// <summary>A product's shape: Cc feature columns, R worker rows (the fabric is R + 1 tall), n tokens and k features
+/// per PE, D_out outputs.</summary>
+internal readonly record struct WeightStreamShape(int Columns, int Rows, int Tokens, int Features, int Outputs);
+
 internal static class WeightStreamLayout
 {
     public const int RowBase = 0;       // row chains alternate colors 0 and 1
     public const int WeightColor = 4;   // the column multicast of weights
     public const int WeightInQueue = 1; // 6 deep on WSE-2
     public const int WeightOutQueue = 3; // 6 deep: a 2-deep queue would throttle the stream when R > 2
+    public const int GradColor = 0;      // backward products: dY multicast west along each worker row
+    public const int GradInQueue = 0, GradOutQueue = 2;
+
+    /// <summary>The shape from the run's size (defaults 4 columns, 3 rows, n 8, k 4, D_out 16), checked against the wafer.</summary>
+    public static WeightStreamShape Shape(string program, WaferConfig wafer, DemoSize size)
+    {
+        var shape = new WeightStreamShape(
+            size.Width > 0 ? size.Width : Math.Min(4, wafer.WidthPes),
+            size.Height > 0 ? size.Height : Math.Min(3, wafer.HeightPes - 1),
+            size.Length > 0 ? size.Length : 8,
+            size.Block > 0 ? size.Block : 4,
+            size.Outputs > 0 ? size.Outputs : 16);
+        if (shape.Rows + 1 > wafer.HeightPes || shape.Columns > wafer.WidthPes)
+            throw new WaferInputException($"{program}: {shape.Columns} x {shape.Rows + 1} PEs (R worker rows + the edge row) do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
+        return shape;
+    }
 
     /// <summary>Cc columns x (R + 1) rows: row 0 streams weights south, rows 1..R are workers chained east.</summary>
     public static FabricLayout Build(int cc, int rows)
     {
         var layout = new FabricLayout(cc, rows + 1);
+        WeightColumns(layout, cc, rows);
+        for (var y = 1; y <= rows; y++) Chains.RowChain(layout, y, cc, RowBase);
+        return layout;
+    }
+
+    /// <summary>Every column: PE (x, 0) sends weights south, workers deliver and pass them on, the last row delivers.</summary>
+    public static void WeightColumns(FabricLayout layout, int cc, int rows)
+    {
         for (var x = 0; x < cc; x++)
         {
             layout.Route(x, 0, WeightColor, Ports.Ramp, Ports.South);
             for (var y = 1; y < rows; y++) layout.Route(x, y, WeightColor, Ports.North, Ports.Ramp | Ports.South);
             layout.Route(x, rows, WeightColor, Ports.North, Ports.Ramp);
         }
-        for (var y = 1; y <= rows; y++) Chains.RowChain(layout, y, cc, RowBase);
-        return layout;
+    }
+
+    /// <summary>Every worker row: the last column multicasts west (tx {RAMP, WEST} in the middle) on GradColor.</summary>
+    public static void GradientRowsWest(FabricLayout layout, int cc, int rows)
+    {
+        if (cc < 2) return;
+        for (var y = 1; y <= rows; y++)
+        {
+            layout.Route(cc - 1, y, GradColor, Ports.Ramp, Ports.West);
+            for (var x = 1; x < cc - 1; x++) layout.Route(x, y, GradColor, Ports.East, Ports.Ramp | Ports.West);
+            layout.Route(0, y, GradColor, Ports.East, Ports.Ramp);
+        }
+    }
+
+    /// <summary>Declares dY storage and queues for a backward worker: the last column holds dY[o][t] and sends, the
+    /// others receive dY[:, o] into D.</summary>
+    public static void DeclareGradient(PeCode code, bool last, bool chain, int n, int dOut)
+    {
+        if (last) code.SymbolF32("dY", dOut * n);
+        else code.SymbolF32("D", n);
+        if (chain && last) code.OutputQueue(GradOutQueue, GradColor);
+        if (chain && !last) code.InputQueue(GradInQueue, GradColor);
+    }
+
+    /// <summary>The address of DeclareGradient's symbol (dY on the last column, D elsewhere).</summary>
+    public static int GradientAddress(PeCode code, bool last) => code.AddressOf(last ? "dY" : "D");
+
+    /// <summary>Issues the move of dY[:, o] along the row and returns the SRAM address where this PE reads it.</summary>
+    public static int IssueGradientMove(TaskContext ctx, bool last, bool chain, int n, int gradAddress, int o)
+    {
+        if (!last)
+        {
+            ctx.Fmovs(Dsd.Mem1D(gradAddress, n), Dsd.FabIn(GradColor, n, GradInQueue));
+            return gradAddress;
+        }
+        var at = gradAddress + o * n * 4;
+        if (chain) ctx.Fmovs(Dsd.FabOut(GradColor, n, GradOutQueue), Dsd.Mem1D(at, n)); // dY[:, o] west along the row
+        return at;
     }
 
     /// <summary>The edge PE: streams its `words` of W south when task `startTask` runs.</summary>

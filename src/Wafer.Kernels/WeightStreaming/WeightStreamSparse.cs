@@ -20,13 +20,7 @@ public sealed class WeightStreamSparse : IFabricDemo
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {
-        var cc = size.Width > 0 ? size.Width : Math.Min(4, wafer.WidthPes);
-        var r = size.Height > 0 ? size.Height : Math.Min(3, wafer.HeightPes - 1);
-        var n = size.Length > 0 ? size.Length : 8;
-        var k = size.Block > 0 ? size.Block : 4;
-        var dOut = size.Outputs > 0 ? size.Outputs : 16;
-        if (r + 1 > wafer.HeightPes || cc > wafer.WidthPes)
-            throw new WaferInputException($"{Name}: {cc} x {r + 1} PEs (R worker rows + the weight row) do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
+        var (cc, r, n, k, dOut) = WeightStreamLayout.Shape(Name, wafer, size);
         if (k > ushort.MaxValue) throw new WaferInputException($"{Name}: at most {ushort.MaxValue} features per PE fit the 16-bit index (is {k})");
         var layout = WeightStreamLayout.Build(cc, r);
         // Encode first: each edge PE streams exactly its column's words (a count per output, then its non-zeros).

@@ -3,11 +3,9 @@
 // sums dW[f, o] over its n tokens (n FMACs of length k over its feature-major X with stride n); the partials of each
 // column are reduced northwards (fabin + partial -> fabout) and land on the edge PE (j, 0), which stands for the link
 // back to MemoryX and stores dW[o][f] for its k features. fp32.
-using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 using Wafer.Fabric.Pe;
-using Wafer.Fabric.Routing;
 using Wafer.Kernels.Proofs;
 
 namespace Wafer.Kernels.WeightStreaming;
@@ -15,8 +13,6 @@ namespace Wafer.Kernels.WeightStreaming;
 public sealed class WeightStreamWeightGradient : IFabricDemo
 {
     public const int StartTask = 10;
-    private const int GradColor = 0;                // dY multicast west along each worker row
-    private const int GradInQueue = 0, GradOutQueue = 2;
     private const int ColumnBase = 2;               // the column chains north alternate colors 2 and 3
 
     public string Name => "wsmm-dw";
@@ -24,22 +20,10 @@ public sealed class WeightStreamWeightGradient : IFabricDemo
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {
-        var cc = size.Width > 0 ? size.Width : Math.Min(4, wafer.WidthPes);
-        var r = size.Height > 0 ? size.Height : Math.Min(3, wafer.HeightPes - 1);
-        var n = size.Length > 0 ? size.Length : 8;
-        var k = size.Block > 0 ? size.Block : 4;
-        var dOut = size.Outputs > 0 ? size.Outputs : 16;
-        if (r + 1 > wafer.HeightPes || cc > wafer.WidthPes)
-            throw new WaferInputException($"{Name}: {cc} x {r + 1} PEs (R worker rows + the edge row) do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
+        var (cc, r, n, k, dOut) = WeightStreamLayout.Shape(Name, wafer, size);
         var layout = new FabricLayout(cc, r + 1);
         for (var x = 0; x < cc; x++) Chains.ColumnChain(layout, x, r + 1, ColumnBase);
-        if (cc > 1)
-            for (var y = 1; y <= r; y++)
-            {
-                layout.Route(cc - 1, y, GradColor, Ports.Ramp, Ports.West);
-                for (var x = 1; x < cc - 1; x++) layout.Route(x, y, GradColor, Ports.East, Ports.Ramp | Ports.West);
-                layout.Route(0, y, GradColor, Ports.East, Ports.Ramp);
-            }
+        WeightStreamLayout.GradientRowsWest(layout, cc, r);
         var codes = new Dictionary<(int, int, bool), PeCode>();
         layout.SetCode((x, y) =>
         {
@@ -114,12 +98,9 @@ public sealed class WeightStreamWeightGradient : IFabricDemo
         var code = new PeCode($"wsmm-dw-{(bottom ? "b" : "m")}{y & 1}{(last ? "l" : "")}").SymbolF32("X", k * n).SymbolF32("P", k).Symbol("o", 4)
             .OutputQueue(Chains.ColumnOutQueue, cOut);
         if (!bottom) code.InputQueue(Chains.ColumnInQueue, cIn);
-        if (last) code.SymbolF32("dY", dOut * n);
-        else code.SymbolF32("D", n);
-        if (chain && last) code.OutputQueue(GradOutQueue, GradColor);
-        if (chain && !last) code.InputQueue(GradInQueue, GradColor);
+        WeightStreamLayout.DeclareGradient(code, last, chain, n, dOut);
         int xAddress = code.AddressOf("X"), pAddress = code.AddressOf("P"), oAddress = code.AddressOf("o");
-        var dyAddress = last ? code.AddressOf("dY") : code.AddressOf("D");
+        var gradAddress = WeightStreamLayout.GradientAddress(code, last);
         var p = Dsd.Mem1D(pAddress, k);
         // X[t, :] for token t: the k features of the PE, stride n apart in the feature-major block.
         var rows = Enumerable.Range(0, n).Select(t => Dsd.Mem1D(xAddress + t * 4, k, n)).ToArray();
@@ -129,17 +110,7 @@ public sealed class WeightStreamWeightGradient : IFabricDemo
             var o = ctx.LoadI32(oAddress);
             if (o == dOut) return;
             ctx.StoreI32(oAddress, o + 1);
-            int g;
-            if (last)
-            {
-                g = dyAddress + o * n * 4;
-                if (chain) ctx.Fmovs(Dsd.FabOut(GradColor, n, GradOutQueue), Dsd.Mem1D(g, n)); // dY[:, o] west along the row
-            }
-            else
-            {
-                g = dyAddress;
-                ctx.Fmovs(Dsd.Mem1D(g, n), Dsd.FabIn(GradColor, n, GradInQueue));
-            }
+            var g = WeightStreamLayout.IssueGradientMove(ctx, last, chain, n, gradAddress, o);
             ctx.Fmovs(p, 0f);
             for (var t = 0; t < n; t++) ctx.Fmacs(p, p, rows[t], Operand.Mem(g + t * 4)); // P += X[t, :] dY[t, o]
             if (bottom) ctx.Fmovs(Dsd.FabOut(cOut, k, Chains.ColumnOutQueue), p);
