@@ -64,15 +64,30 @@ public static class WaferStepModel
             return Wafer.Kernels.WeightStreaming.WeightStreamModel.ForwardCycles(w, w.WidthPes, workerRows,
                 (int)((tokens + workerRows - 1) / workerRows), (int)((dIn + w.WidthPes - 1) / w.WidthPes), (int)dOut);
         }
+        return Overlapped(Terms(sys, tokens, dIn, dOut));
+    }
+
+    /// <summary>The limits of one product on the rectangle, in cycles: compute k·D_out·(ceil(n / 4) + TS + SU), row
+    /// traffic D_out·n, weight I/O, the dW column chain k·D_out, and the fill (R + Cc) hops.</summary>
+    private readonly record struct ProductTerms(double Compute, double RowTraffic, double WeightIo, double ColumnReduce, double Fill);
+
+    private static ProductTerms Terms(CerebrasSystem sys, long tokens, long dIn, long dOut)
+    {
+        var w = sys.Wafer;
         long rows = w.HeightPes, cols = w.WidthPes;
         var n = (tokens + rows - 1) / rows;
         var k = (dIn + cols - 1) / cols;
         var vectorCycles = (n + w.SimdWidthFp16 - 1) / w.SimdWidthFp16 + w.TaskStartCycles + w.DsdOpStartupCycles;
-        var compute = k * dOut * (double)vectorCycles;
-        var rowTraffic = dOut * (double)n / sys.ReduceWaveletsPerCycle;
-        var weightIo = dIn * dOut * (double)sys.StreamBytesPerValue / sys.IoBytesPerSecond * w.ClockHz;
-        return Math.Max(Math.Max(compute, rowTraffic), weightIo) + (rows + cols) * (double)w.HopLatencyCycles;
+        return new ProductTerms(
+            k * dOut * (double)vectorCycles,
+            dOut * (double)n / sys.ReduceWaveletsPerCycle,
+            dIn * dOut * (double)sys.StreamBytesPerValue / sys.IoBytesPerSecond * w.ClockHz,
+            k * dOut * (double)w.HopLatencyCycles,
+            (rows + cols) * (double)w.HopLatencyCycles);
     }
+
+    /// <summary>The production mapping's forward: the slowest limit (they overlap) plus the fill.</summary>
+    private static double Overlapped(ProductTerms t) => Math.Max(Math.Max(t.Compute, t.RowTraffic), t.WeightIo) + t.Fill;
 
     /// <summary>Activation bytes one token needs on the wafer for one layer's backward: the block input C, ln1 C, qkv 3C,
     /// attention output C, r2 C, ln2 C, fc and gelu F each, softmax row statistics 2·NH (attention scores are recomputed
@@ -112,23 +127,22 @@ public static class WaferStepModel
         var clock = w.ClockHz;
         var tokPerPe = (plan.TokensPerPass + rows - 1) / rows;
         var simd = w.SimdWidthFp16;
-        var overhead = w.TaskStartCycles + w.DsdOpStartupCycles; // each weight wavelet starts one FMAC over the local tokens
+        var overhead = w.TaskStartCycles + w.DsdOpStartupCycles; // per vector op, as in Terms (attention below)
         var vectorCycles = (tokPerPe + simd - 1) / simd + overhead;
-        var fill = (rows + cols) * (double)w.HopLatencyCycles;
         double compute = 0, reduce = 0, io = 0, time = 0; // seconds per pass: each limit summed, and the step's critical path
 
         // One weight-streaming matmul (D_in -> D_out): forward, backward dX, backward dW; times = max of the three limits.
         void Matmul(long dIn, long dOut, int forwards)
         {
-            var inPerPe = (dIn + cols - 1) / cols;
-            var fwdCompute = inPerPe * dOut * (double)vectorCycles;
-            var rowTraffic = dOut * (double)tokPerPe / sys.ReduceWaveletsPerCycle; // partial sums (fwd) or dY broadcast (dX)
-            var weightIo = dIn * dOut * (double)sys.StreamBytesPerValue / sys.IoBytesPerSecond * clock;
-            var colReduce = inPerPe * dOut * (double)w.HopLatencyCycles; // dW: one scalar per weight down the column chain
+            var t = Terms(sys, plan.TokensPerPass, dIn, dOut);
+            var fwdCompute = t.Compute;
+            var rowTraffic = t.RowTraffic; // partial sums (fwd) or dY broadcast (dX)
+            var weightIo = t.WeightIo;
+            var colReduce = t.ColumnReduce; // dW: one scalar per weight down the column chain
             double fwd, bwd;
             if (sys.MatmulKernel == MatmulKernel.SimulatedFp32)
             {
-                // The cycle-level kernel's own model; backward taken as two such passes (dX, dW: not simulated yet).
+                // The cycle-level kernel's own model; backward taken as two such passes.
                 fwd = Math.Max(ForwardProductCycles(sys, plan.TokensPerPass, dIn, dOut), weightIo);
                 bwd = 2 * fwd;
                 fwdCompute = fwd;
@@ -136,9 +150,9 @@ public static class WaferStepModel
             else
             {
                 // forward (and the recompute forward): weights in
-                fwd = ForwardProductCycles(sys, plan.TokensPerPass, dIn, dOut);
+                fwd = Overlapped(t);
                 // backward: dX (weights in again) and dW (gradients out) share the PEs; I/O is full duplex
-                bwd = Math.Max(Math.Max(2 * fwdCompute, rowTraffic + colReduce), weightIo) + fill;
+                bwd = Math.Max(Math.Max(2 * fwdCompute, rowTraffic + colReduce), weightIo) + t.Fill;
             }
             compute += (forwards * fwdCompute + 2 * fwdCompute) / clock;
             reduce += (forwards * rowTraffic + rowTraffic + colReduce) / clock;
