@@ -84,8 +84,9 @@ internal static class TrainCommand
             // The machine being modelled: the same step on one CS-2, from the analytic weight-streaming model.
             var cs2 = WaferStepModel.Estimate(result.Config, CerebrasSystem.Cs2, (long)options.Batch * options.MicroBatches, options.SeqLen);
             var summary = Summary(result, cs2);
-            Write(Path.Combine(options.OutputDirectory, "summary.json"), summary);
-            Wafer.Fabric.Stats.StatsWriter.WriteAtomic(Path.Combine(options.OutputDirectory, "loss.png"), LossChart.Render(result.StepLosses, result.Evals));
+            AtomicFile.WriteText(Path.Combine(options.OutputDirectory, "summary.json"), summary);
+            var png = LossChart.Render(result.StepLosses, result.Evals);
+            AtomicFile.Write(Path.Combine(options.OutputDirectory, "loss.png"), s => s.Write(png));
             if (result.Sample is not null) log.WriteLine($"--- sample ---{Environment.NewLine}{result.Sample}{Environment.NewLine}--- end of sample ---");
             if (cs2.Fits)
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -97,8 +98,6 @@ internal static class TrainCommand
         });
         return cmd;
     }
-
-    private static void Write(string path, string text) => AtomicFile.WriteText(path, text);
 
     private static string Summary(TrainResult r, WaferEstimate cs2) => JsonSerializer.Serialize(new
     {

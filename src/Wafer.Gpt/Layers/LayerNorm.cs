@@ -64,7 +64,8 @@ public static class LayerNorm
         if (dinp.Length < n * c || dout.Length < n * c || inp.Length < n * c || mean.Length < n || rstd.Length < n || weight.Length < c || dweight.Length < c || dbias.Length < c)
             throw new ArgumentException("LayerNorm.Backward: a buffer is smaller than its shape");
         var parts = Numerics.Chunks.Parts(n, Grain(c));
-        var partial = new float[parts * 2 * c];
+        var partial = System.Buffers.ArrayPool<float>.Shared.Rent(parts * 2 * c); // per part: dweight, dbias
+        Array.Clear(partial, 0, parts * 2 * c);
         fixed (float* pdx = dinp, pdy = dout, px = inp, pw = weight, pm = mean, pr = rstd, pp = partial)
         {
             nint dx = (nint)pdx, dy = (nint)pdy, x = (nint)px, w = (nint)pw, m = (nint)pm, r = (nint)pr, pt = (nint)pp;
@@ -81,6 +82,7 @@ public static class LayerNorm
             Numerics.Vec.AddTo(dweight[..c], partial.AsSpan(part * 2 * c, c));
             Numerics.Vec.AddTo(dbias[..c], partial.AsSpan(part * 2 * c + c, c));
         }
+        System.Buffers.ArrayPool<float>.Shared.Return(partial);
     }
 
     private static unsafe void BackwardRow(float* dx, float* dw, float* db, float* dy, float* x, float* w, float m, float s, int c)
