@@ -65,6 +65,31 @@ public class GemmTests
         finally { Gemm.Threads = saved; }
     }
 
+    [Theory]
+    [InlineData(400, 200, 300, 2 * 1024 * 1024)] // rows split over threads, bias in the first K block's store
+    [InlineData(400, 37, 300, 12 * 1024)]        // packed A capped: rows done in bands of 96, each repacking B
+    public void Multiply_WithBias_MatchesReferenceAndIsThreadIndependent(int m, int n, int k, int maxPackedA)
+    {
+        var a = Random(m * k, 11);
+        var b = Random(k * n, 12);
+        var bias = Random(n, 13);
+        var (savedThreads, savedCap) = (Gemm.Threads, Gemm.MaxPackedA);
+        try
+        {
+            Gemm.MaxPackedA = maxPackedA;
+            Gemm.Threads = 1;
+            var one = new float[m * n];
+            Gemm.Multiply(m, n, k, a, k, 1, b, 1, k, one, n, false, bias, 1);
+            Gemm.Threads = 2;
+            var two = new float[m * n];
+            Gemm.Multiply(m, n, k, a, k, 1, b, 1, k, two, n, false, bias, 2);
+            Assert.Equal(one, two);
+            var withoutBias = two.Select((v, i) => v - bias[i % n]).ToArray();
+            AssertClose(m, n, k, (i, p) => a[i * k + p], (p, j) => b[j * k + p], withoutBias, n);
+        }
+        finally { (Gemm.Threads, Gemm.MaxPackedA) = (savedThreads, savedCap); }
+    }
+
     [Fact]
     public void Multiply_TooSmallBuffers_AreRejected()
     {

@@ -32,11 +32,19 @@ public static class CausalAttention
         var v = inp[(bi * t * c3 + 2 * c + h * hs)..];
         var pre = preatt.Slice((bi * nh + h) * t * t, t * t);
         var a = att.Slice((bi * nh + h) * t * t, t * t);
-        // pre = Q K^T (T x T, the upper triangle is computed and ignored), then the causal softmax of scale * pre.
-        Gemm.Multiply(t, t, hs, q, c3, 1, k, 1, c3, pre, t, accumulate: false, threads: 1);
-        for (var ti = 0; ti < t; ti++) SoftmaxRow(pre.Slice(ti * t, t), a.Slice(ti * t, t), ti + 1, scale);
-        // out = att V
-        Gemm.Multiply(t, hs, t, a, t, 1, v, c3, 1, output[(bi * t * c + h * hs)..], c, accumulate: false, threads: 1);
+        var o = output[(bi * t * c + h * hs)..];
+        var block = CausalBlock(t);
+        for (var r0 = 0; r0 < t; r0 += block)
+        {
+            // Rows [r0, r1) see keys [0, r1) only: the products skip the blocks above the diagonal (about 40 % of
+            // the work at T = 64), and the causal softmax zeroes the rest of each row.
+            var r1 = Math.Min(t, r0 + block);
+            // pre = Q K^T, then the causal softmax of scale * pre.
+            Gemm.Multiply(r1 - r0, r1, hs, q[(r0 * c3)..], c3, 1, k, 1, c3, pre[(r0 * t)..], t, accumulate: false, threads: 1);
+            for (var ti = r0; ti < r1; ti++) SoftmaxRow(pre.Slice(ti * t, t), a.Slice(ti * t, t), ti + 1, scale);
+            // out = att V
+            Gemm.Multiply(r1 - r0, hs, r1, a[(r0 * t)..], t, 1, v, c3, 1, o[(r0 * c)..], c, accumulate: false, threads: 1);
+        }
     }
 
     /// <summary>Accumulates dinp (the q, k, v gradients) from dout; dpreatt and datt are scratch (overwritten here).</summary>
@@ -66,15 +74,34 @@ public static class CausalAttention
         var dpre = dpreatt.Slice(at0, t * t);
         var qkv0 = bi * t * c3 + h * hs;
         var dO = dout[(bi * t * c + h * hs)..];
-        // out = att V:  datt = dout V^T;  dV += att^T dout
-        Gemm.Multiply(t, t, hs, dO, c, 1, inp[(qkv0 + 2 * c)..], 1, c3, da, t, accumulate: false, threads: 1);
-        Gemm.Multiply(t, hs, t, a, 1, t, dO, c, 1, dinp[(qkv0 + 2 * c)..], c3, accumulate: true, threads: 1);
-        // softmax: dpre[j] = a[j] (da[j] - sum_i a[i] da[i]), causal part only; the scale of pre folded in here
-        for (var ti = 0; ti < t; ti++) SoftmaxBackwardRow(dpre.Slice(ti * t, t), a.Slice(ti * t, t), da.Slice(ti * t, t), ti + 1, scale);
-        // pre = Q K^T:  dQ += dpre K;  dK += dpre^T Q
-        Gemm.Multiply(t, hs, t, dpre, t, 1, inp[(qkv0 + c)..], c3, 1, dinp[qkv0..], c3, accumulate: true, threads: 1);
-        Gemm.Multiply(t, hs, t, dpre, 1, t, inp[qkv0..], c3, 1, dinp[(qkv0 + c)..], c3, accumulate: true, threads: 1);
+        var v = inp[(qkv0 + 2 * c)..];
+        var dv = dinp[(qkv0 + 2 * c)..];
+        var k = inp[(qkv0 + c)..];
+        var dk = dinp[(qkv0 + c)..];
+        var q = inp[qkv0..];
+        var dq = dinp[qkv0..];
+        var block = CausalBlock(t);
+        // Query rows [r0, r1) against keys [0, r1) (att and dpre are zero above the diagonal):
+        // out = att V:  datt = dout V^T;  softmax backward;  pre = Q K^T:  dQ += dpre K.
+        for (var r0 = 0; r0 < t; r0 += block)
+        {
+            var r1 = Math.Min(t, r0 + block);
+            Gemm.Multiply(r1 - r0, r1, hs, dO[(r0 * c)..], c, 1, v, 1, c3, da[(r0 * t)..], t, accumulate: false, threads: 1);
+            // dpre[j] = a[j] (da[j] - sum_i a[i] da[i]), causal part only; the scale of pre folded in here
+            for (var ti = r0; ti < r1; ti++) SoftmaxBackwardRow(dpre.Slice(ti * t, t), a.Slice(ti * t, t), da.Slice(ti * t, t), ti + 1, scale);
+            Gemm.Multiply(r1 - r0, hs, r1, dpre[(r0 * t)..], t, 1, k, c3, 1, dq[(r0 * c3)..], c3, accumulate: true, threads: 1);
+        }
+        // Key rows [j0, j1) gather from queries [j0, T):  dV += att^T dout;  dK += dpre^T Q.
+        for (var j0 = 0; j0 < t; j0 += block)
+        {
+            var j1 = Math.Min(t, j0 + block);
+            Gemm.Multiply(j1 - j0, hs, t - j0, a[(j0 * t + j0)..], 1, t, dO[(j0 * c)..], c, 1, dv[(j0 * c3)..], c3, accumulate: true, threads: 1);
+            Gemm.Multiply(j1 - j0, hs, t - j0, dpre[(j0 * t + j0)..], 1, t, q[(j0 * c3)..], c3, 1, dk[(j0 * c3)..], c3, accumulate: true, threads: 1);
+        }
     }
+
+    /// <summary>Rows per causal block: 16, or T / 8 rounded up to 16 for long sequences (fewer, larger products).</summary>
+    private static int CausalBlock(int t) => Math.Max(16, (t / 8 + 15) / 16 * 16);
 
     /// <summary>Causal softmax of one row: a[j] = softmax(scale * pre[0 .. len))[j], zero beyond (pre too).</summary>
     private static void SoftmaxRow(Span<float> pre, Span<float> a, int len, float scale)

@@ -1,6 +1,7 @@
-// Single-precision matrix multiply, ours (there is no BLAS in .NET): B packed into 16-column panels per K block,
-// a 6 x 16 register-blocked micro-kernel on Vector256 + FMA, output column panels split over threads. Every output
-// element is summed in the same order whatever the thread count, so results are bitwise reproducible.
+// Single-precision matrix multiply, ours (there is no BLAS in .NET), in BLIS's shape: A packed into 6-row micro-panels,
+// B packed into 16-column panels per K block, a 6 x 16 register-blocked micro-kernel on Vector256 + FMA, the work split
+// over threads by rows or by column panels. Every output element is summed in the same order whatever the thread
+// count, so results are bitwise reproducible. An optional bias row is added in the first K block's store.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -12,7 +13,11 @@ public static unsafe class Gemm
     private const int Mr = 6;   // rows per micro-tile: 6 x 2 accumulators + 2 B vectors + 1 broadcast = 15 ymm registers
     private const int Nr = 16;  // columns per panel: two Vector256<float>
     private const int Kc = 256; // K block: a 16 x 256 fp32 panel is 16 KB, in L1 while a 6-row tile of A streams by
-    private const int Mc = 96;  // rows of A per block: 96 x 256 fp32 = 96 KB, stays in L2 across the panels
+    private const int Mc = 96;  // rows of A per block: 96 x 256 fp32 = 96 KB of packed A, stays in L2 across the panels
+
+    /// <summary>Most floats of packed A a thread holds at once (8 MB); taller products are done in row bands this
+    /// size, each repacking B.</summary>
+    internal static int MaxPackedA { get; set; } = 2 * 1024 * 1024;
 
     /// <summary>Threads used for large products (results do not depend on it).</summary>
     public static int Threads { get; set; } = Environment.ProcessorCount;
@@ -24,31 +29,40 @@ public static unsafe class Gemm
 
     /// <summary>As above on at most `threads` threads (1 inside work that is already parallel).</summary>
     public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, int bRow, int bCol,
-        Span<float> c, int ldc, bool accumulate, int threads)
+        Span<float> c, int ldc, bool accumulate, int threads) =>
+        Multiply(m, n, k, a, aRow, aCol, b, bRow, bCol, c, ldc, accumulate, [], threads);
+
+    /// <summary>C[m, n] = bias[n] + sum_k A[m, k] B[k, n] when not accumulating; bias empty or of length n.</summary>
+    public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, int bRow, int bCol,
+        Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias, int threads)
     {
         if (m <= 0 || n <= 0) return;
         CheckExtent(a.Length, m, k, aRow, aCol, "A");
         CheckExtent(b.Length, k, n, bRow, bCol, "B");
         if (c.Length < (long)(m - 1) * ldc + n || ldc < n) throw new ArgumentException($"C is too small for {m} x {n} with ldc {ldc}");
+        if (!bias.IsEmpty && (bias.Length < n || accumulate)) throw new ArgumentException($"bias has {bias.Length} elements for {n} columns{(accumulate ? " (and a bias needs accumulate false)" : "")}");
         if (k == 0)
         {
-            if (!accumulate) for (var i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            if (!accumulate)
+                for (var i = 0; i < m; i++)
+                    if (bias.IsEmpty) c.Slice(i * ldc, n).Clear();
+                    else bias[..n].CopyTo(c.Slice(i * ldc, n));
             return;
         }
         var panels = (n + Nr - 1) / Nr;
         var flops = 2L * m * n * k;
         var parallel = flops >= 4_000_000 && threads > 1;
-        // Plain A with many rows (a forward or input-gradient product over tokens) and a B small enough to pack once per
-        // thread (<= 2 MB): one block of rows per thread, so a thread's output rows are the rows it reads in the next
-        // product (they stay in its core's caches). Otherwise two panel ranges per thread, claimed dynamically, and
-        // every panel packed once.
-        var rowParts = parallel && aCol == 1 && m >= threads * Mc && (long)k * n <= 512 * 1024 ? threads : 1;
+        // Many rows and a B small enough to pack once per thread (<= 2 MB): one band of rows per thread, so each packs
+        // only its own A and a thread's output rows are the rows it reads in the next product (they stay in its
+        // core's caches). Otherwise column-panel ranges claimed dynamically, every panel packed once.
+        var rowParts = parallel && m >= threads * Mc && (long)k * n <= 512 * 1024 ? threads : 1;
         var parts = !parallel ? 1 : rowParts > 1 ? rowParts : Math.Min(2 * threads, panels);
         fixed (float* pa = a)
         fixed (float* pb = b)
         fixed (float* pc = c)
+        fixed (float* pbias = bias)
         {
-            var job = new Job(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, ldc, accumulate, panels, parts, rowParts > 1);
+            var job = new Job(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, ldc, accumulate, bias.IsEmpty ? null : pbias, panels, parts, rowParts > 1);
             if (parts == 1) job.Run(0);
             else WorkerPool.Run(parts, threads, job.Run);
         }
@@ -61,25 +75,12 @@ public static unsafe class Gemm
         if (rowStride < 0 || colStride < 0 || last >= length) throw new ArgumentException($"{name} ({length} elements) is too small for {rows} x {cols} with strides {rowStride}, {colStride}");
     }
 
-    private sealed class Job(int m, int n, int k, float* a, int aRow, int aCol, float* b, int bRow, int bCol, float* c, int ldc, bool accumulate, int panels, int parts, bool splitRows)
+    private sealed class Job(int m, int n, int k, float* a, int aRow, int aCol, float* b, int bRow, int bCol, float* c, int ldc,
+        bool accumulate, float* bias, int panels, int parts, bool splitRows)
     {
-        private void Tile(int m0, int p, int k0, int kc, float* panel, float* tile, bool add)
-        {
-            var mr = Math.Min(Mr, m - m0);
-            var aTile = a + (long)m0 * aRow + (long)k0 * aCol;
-            var nw = Math.Min(Nr, n - p * Nr);
-            var cTile = c + (long)m0 * ldc + p * Nr;
-            if (mr == Mr && nw == Nr)
-            {
-                Kernel6x16(aTile, aRow, aCol, panel, kc, cTile, ldc, add);
-                return;
-            }
-            KernelGeneric(aTile, aRow, aCol, mr, panel, kc, tile);
-            Store(tile, cTile, ldc, mr, nw, add);
-        }
-
-        /// <summary>Per-thread packing buffer, allocated once (no allocation per product).</summary>
-        [ThreadStatic] private static float[]? t_packed;
+        /// <summary>Per-thread packing buffers, grown when needed (no allocation per product).</summary>
+        [ThreadStatic] private static float[]? t_packedB;
+        [ThreadStatic] private static float[]? t_packedA;
 
         /// <summary>Panels packed together per K block: 16 panels x 256 x 16 floats = 256 KB, within L2.</summary>
         private const int PanelsPerBlock = 16;
@@ -98,37 +99,91 @@ public static unsafe class Gemm
                 p0 = (int)((long)panels * part / parts);
                 p1 = (int)((long)panels * (part + 1) / parts);
             }
-            var packed = t_packed ??= new float[PanelsPerBlock * Kc * Nr];
+            if (r0 >= r1 || p0 >= p1) return;
+            var kBlocks = (k + Kc - 1) / Kc;
+            // Rows per band: as many whole Mc blocks as MaxPackedA allows (at least one).
+            var bandRows = Math.Max(Mc, MaxPackedA / (kBlocks * Kc) / Mc * Mc);
+            var bandTiles = (Math.Min(bandRows, r1 - r0) + Mr - 1) / Mr;
+            var packedB = t_packedB ??= new float[PanelsPerBlock * Kc * Nr];
+            var needA = (long)bandTiles * Mr * Kc * kBlocks + 8; // + 8: the transposed-A packer stores 8 floats for 6
+            if (t_packedA is null || t_packedA.Length < needA) t_packedA = new float[needA];
             var tile = stackalloc float[Mr * Nr];
-            fixed (float* pk = packed)
-                for (var q0 = p0; q0 < p1; q0 += PanelsPerBlock)
+            fixed (float* pk = packedB, pak = t_packedA)
+                for (var band0 = r0; band0 < r1; band0 += bandRows)
                 {
-                    var q1 = Math.Min(p1, q0 + PanelsPerBlock);
-                    for (var k0 = 0; k0 < k; k0 += Kc)
-                    {
-                        var kc = Math.Min(Kc, k - k0);
-                        for (var p = q0; p < q1; p++) Pack(pk + (p - q0) * Kc * Nr, b, bRow, bCol, k0, kc, p * Nr, Math.Min(Nr, n - p * Nr));
-                        var add = accumulate || k0 > 0;
-                        if (aCol == 1)
+                    var band1 = Math.Min(r1, band0 + bandRows);
+                    var tilesInBand = (band1 - band0 + Mr - 1) / Mr;
+                    // A block kb of the band: tile t's kc x 6 values at pak + (kb * tilesInBand + t) * Kc * Mr.
+                    for (var kb = 0; kb < kBlocks; kb++)
+                        for (var t = 0; t < tilesInBand; t++)
                         {
-                            // BLIS order: one packed B panel stays in L1 while the row tiles of a block of A (sized
-                            // for L2 with the packed panels) stream past it.
-                            for (var mb = r0; mb < r1; mb += Mc)
-                                for (var p = q0; p < q1; p++)
-                                    for (var m0 = mb; m0 < Math.Min(r1, mb + Mc); m0 += Mr)
-                                        Tile(m0, p, k0, kc, pk + (p - q0) * Kc * Nr, tile, add);
+                            var m0 = band0 + t * Mr;
+                            PackA(pak + ((long)kb * tilesInBand + t) * Kc * Mr, a, aRow, aCol, m0, Math.Min(Mr, band1 - m0), kb * Kc, Math.Min(Kc, k - kb * Kc));
                         }
-                        else
+                    for (var q0 = p0; q0 < p1; q0 += PanelsPerBlock)
+                    {
+                        var q1 = Math.Min(p1, q0 + PanelsPerBlock);
+                        for (var kb = 0; kb < kBlocks; kb++)
                         {
-                            // A transposed (a weight gradient's dout^T): each A tile touches kc cache lines, so keep it
-                            // in L1 across the panels of the block instead.
-                            for (var m0 = r0; m0 < r1; m0 += Mr)
+                            var k0 = kb * Kc;
+                            var kc = Math.Min(Kc, k - k0);
+                            for (var p = q0; p < q1; p++) Pack(pk + (p - q0) * Kc * Nr, b, bRow, bCol, k0, kc, p * Nr, Math.Min(Nr, n - p * Nr));
+                            var add = accumulate || k0 > 0;
+                            var rowBias = k0 == 0 ? bias : null;
+                            var aBlock = pak + (long)kb * tilesInBand * Kc * Mr;
+                            // BLIS order: one packed B panel stays in L1 while the packed row tiles of a block of A
+                            // (sized for L2 with the packed panels) stream past it.
+                            for (var mb = band0; mb < band1; mb += Mc)
                                 for (var p = q0; p < q1; p++)
-                                    Tile(m0, p, k0, kc, pk + (p - q0) * Kc * Nr, tile, add);
+                                {
+                                    var panel = pk + (p - q0) * Kc * Nr;
+                                    var nw = Math.Min(Nr, n - p * Nr);
+                                    var colBias = rowBias == null ? null : rowBias + p * Nr;
+                                    for (var m0 = mb; m0 < Math.Min(band1, mb + Mc); m0 += Mr)
+                                    {
+                                        var aTile = aBlock + (long)((m0 - band0) / Mr) * Kc * Mr;
+                                        var mr = Math.Min(Mr, band1 - m0);
+                                        var cTile = c + (long)m0 * ldc + p * Nr;
+                                        if (mr == Mr && nw == Nr) Kernel6x16(aTile, panel, kc, cTile, ldc, add, colBias);
+                                        else
+                                        {
+                                            Kernel6x16(aTile, panel, kc, tile, Nr, false, null);
+                                            Store(tile, cTile, ldc, mr, nw, add, colBias);
+                                        }
+                                    }
+                                }
                         }
                     }
                 }
         }
+    }
+
+    /// <summary>packed[kk * 6 + r] = A(m0 + r, k0 + kk) for r below mr, zero for the rows past the matrix.</summary>
+    private static void PackA(float* packed, float* a, int aRow, int aCol, int m0, int mr, int k0, int kc)
+    {
+        var src = a + (long)m0 * aRow + (long)k0 * aCol;
+        if (mr == Mr && aRow == 1 && aCol >= 8)
+        {
+            // A transposed in memory (a weight gradient's dout^T): the six rows are neighbours at every k. The last
+            // step copies exactly six (an 8-wide load there could read past the matrix).
+            var kk = 0;
+            for (; kk < kc - 1; kk++) Vector256.Store(Vector256.Load(src + (long)kk * aCol), packed + kk * Mr);
+            for (var r = 0; r < Mr; r++) packed[kk * Mr + r] = src[(long)kk * aCol + r];
+            return;
+        }
+        if (mr == Mr && aCol == 1)
+        {
+            float* s0 = src, s1 = src + aRow, s2 = src + 2L * aRow, s3 = src + 3L * aRow, s4 = src + 4L * aRow, s5 = src + 5L * aRow;
+            for (var kk = 0; kk < kc; kk++)
+            {
+                var d = packed + kk * Mr;
+                d[0] = s0[kk]; d[1] = s1[kk]; d[2] = s2[kk]; d[3] = s3[kk]; d[4] = s4[kk]; d[5] = s5[kk];
+            }
+            return;
+        }
+        for (var kk = 0; kk < kc; kk++)
+            for (var r = 0; r < Mr; r++)
+                packed[kk * Mr + r] = r < mr ? src[(long)r * aRow + (long)kk * aCol] : 0f;
     }
 
     /// <summary>packed[kk * 16 + j] = B(k0 + kk, n0 + j), zero past column n.</summary>
@@ -189,26 +244,31 @@ public static unsafe class Gemm
     private static Vector256<float> Fmadd(Vector256<float> x, Vector256<float> y, Vector256<float> acc) =>
         Fma.IsSupported ? Fma.MultiplyAdd(x, y, acc) : Vector256.FusedMultiplyAdd(x, y, acc);
 
-    /// <summary>tile[6 x 16] = A[6 x kc] times the packed panel; A(r, kk) = a[r * aRow + kk * aCol], so a transposed A
-    /// (a weight gradient's dout^T, aRow = 1) is read in place, six neighbouring floats per step.</summary>
-    private static void Kernel6x16(float* a, int aRow, int aCol, float* packed, int kc, float* c, int ldc, bool add)
+    /// <summary>C[6 x 16] (+)= packed A (kc x 6) times the packed panel (kc x 16), then + bias when given.</summary>
+    private static void Kernel6x16(float* a, float* packed, int kc, float* c, int ldc, bool add, float* bias)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        nint r1 = aRow, r2 = 2 * (nint)aRow, r3 = 3 * (nint)aRow, r4 = 4 * (nint)aRow, r5 = 5 * (nint)aRow, step = aCol;
         var end = packed + kc * Nr;
-        for (; packed < end; packed += Nr, a += step)
+        for (; packed < end; packed += Nr, a += Mr)
         {
             var b0 = Vector256.Load(packed);
             var b1 = Vector256.Load(packed + 8);
             var x = Vector256.Create(a[0]); c00 = Fmadd(x, b0, c00); c01 = Fmadd(x, b1, c01);
-            x = Vector256.Create(a[r1]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
-            x = Vector256.Create(a[r2]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
-            x = Vector256.Create(a[r3]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
-            x = Vector256.Create(a[r4]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
-            x = Vector256.Create(a[r5]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
+            x = Vector256.Create(a[1]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
+            x = Vector256.Create(a[2]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
+            x = Vector256.Create(a[3]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
+            x = Vector256.Create(a[4]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
+            x = Vector256.Create(a[5]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
         }
-        // Straight into C (the sum of this K block added to what C holds when accumulating): same sums as via a tile.
+        if (bias != null)
+        {
+            var blo = Vector256.Load(bias);
+            var bhi = Vector256.Load(bias + 8);
+            c00 += blo; c01 += bhi; c10 += blo; c11 += bhi; c20 += blo; c21 += bhi;
+            c30 += blo; c31 += bhi; c40 += blo; c41 += bhi; c50 += blo; c51 += bhi;
+        }
+        // Straight into C (the sum of this K block added to what C holds when accumulating).
         Put(c, c00, c01, add); Put(c + ldc, c10, c11, add); Put(c + 2L * ldc, c20, c21, add);
         Put(c + 3L * ldc, c30, c31, add); Put(c + 4L * ldc, c40, c41, add); Put(c + 5L * ldc, c50, c51, add);
     }
@@ -221,40 +281,19 @@ public static unsafe class Gemm
         hi.Store(dst + 8);
     }
 
-    /// <summary>Edge rows (fewer than 6) or a strided A (transposed operand): same sums, same order, per row.</summary>
-    private static void KernelGeneric(float* a, int aRow, int aCol, int mr, float* packed, int kc, float* tile)
-    {
-        for (var r = 0; r < mr; r++)
-        {
-            Vector256<float> lo = default, hi = default;
-            var ar = a + (long)r * aRow;
-            for (var kk = 0; kk < kc; kk++)
-            {
-                var x = Vector256.Create(ar[(long)kk * aCol]);
-                lo = Fmadd(x, Vector256.Load(packed + kk * Nr), lo);
-                hi = Fmadd(x, Vector256.Load(packed + kk * Nr + 8), hi);
-            }
-            lo.Store(tile + r * Nr);
-            hi.Store(tile + r * Nr + 8);
-        }
-    }
-
-    private static void Store(float* tile, float* c, int ldc, int mr, int nw, bool add)
+    /// <summary>An edge tile (fewer than 6 rows or 16 columns) from its 6 x 16 scratch: the same sums as the kernel's
+    /// own store, bias included.</summary>
+    private static void Store(float* tile, float* c, int ldc, int mr, int nw, bool add, float* bias)
     {
         for (var r = 0; r < mr; r++)
         {
             var dst = c + (long)r * ldc;
             var src = tile + r * Nr;
-            if (nw == Nr)
+            for (var j = 0; j < nw; j++)
             {
-                var lo = Vector256.Load(src);
-                var hi = Vector256.Load(src + 8);
-                if (add) { lo += Vector256.Load(dst); hi += Vector256.Load(dst + 8); }
-                lo.Store(dst);
-                hi.Store(dst + 8);
-                continue;
+                var v = bias == null ? src[j] : src[j] + bias[j];
+                dst[j] = add ? v + dst[j] : v;
             }
-            for (var j = 0; j < nw; j++) dst[j] = add ? dst[j] + src[j] : src[j];
         }
     }
 }

@@ -2,14 +2,12 @@
 // Shapes: inp (BT, C), weight (OC, C), bias (OC), out (BT, OC).
 namespace Wafer.Gpt.Numerics;
 
-public static class Linear
+public static unsafe class Linear
 {
     /// <summary>out = inp · weightᵀ + bias (bias may be empty).</summary>
     public static void Forward(Span<float> output, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int bt, int c, int oc)
     {
-        Gemm.Multiply(bt, oc, c, inp, c, 1, weight, 1, c, output, oc, accumulate: false);
-        if (bias.IsEmpty) return;
-        for (var i = 0; i < bt; i++) Vec.AddTo(output.Slice(i * oc, oc), bias);
+        Gemm.Multiply(bt, oc, c, inp, c, 1, weight, 1, c, output, oc, accumulate: false, bias, Gemm.Threads);
     }
 
     /// <summary>dinp += dout · weight.</summary>
@@ -21,6 +19,20 @@ public static class Linear
     {
         Gemm.Multiply(oc, c, bt, dout, 1, oc, inp, c, 1, dweight, c, accumulate: true);
         if (dbias.IsEmpty) return;
-        for (var i = 0; i < bt; i++) Vec.AddTo(dbias, dout.Slice(i * oc, oc));
+        if (dbias.Length < oc) throw new ArgumentException($"dbias has {dbias.Length} elements for {oc} outputs");
+        // Column sums split by columns (each part sums its columns over all rows, in row order): any thread count
+        // gives the same sums.
+        fixed (float* pd = dbias, po = dout)
+        {
+            nint d = (nint)pd, o = (nint)po;
+            Chunks.Run(oc, BiasColumnsPerPart, (_, s, e) =>
+            {
+                var db = new Span<float>((float*)d + s, e - s);
+                for (var i = 0; i < bt; i++) Vec.AddTo(db, new ReadOnlySpan<float>((float*)o + (long)i * oc + s, e - s));
+            });
+        }
     }
+
+    /// <summary>Columns per part of the bias gradient's sums (a part sums bt rows of them).</summary>
+    private const int BiasColumnsPerPart = 64;
 }
