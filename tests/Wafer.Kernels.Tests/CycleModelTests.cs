@@ -34,4 +34,44 @@ public class CycleModelTests
             Assert.Equal(r.ModelCycles!.Value, r.Simulator.Cycle);
         }
     }
+
+    /// <summary>Tree, two-phase and K-tree reduces and the K-tree allreduce: 1 x 1, odd, non-square, partial groups
+    /// (a lone participant joins the group before it) and >= 64 PEs; numerics against the float64 sum of every row.</summary>
+    public static TheoryData<string, int, int, int, int> LevelCases => new()
+    {
+        { "reduce-tree", 1, 1, 4, 0 }, { "reduce-tree", 3, 1, 5, 0 }, { "reduce-tree", 13, 2, 5, 0 }, { "reduce-tree", 64, 1, 64, 0 }, { "reduce-tree", 200, 1, 7, 0 },
+        { "reduce-2phase", 2, 1, 5, 0 }, { "reduce-2phase", 37, 3, 20, 0 }, { "reduce-2phase", 100, 1, 33, 0 },
+        { "reduce-ktree", 11, 1, 1, 2 }, { "reduce-ktree", 100, 1, 64, 3 }, { "reduce-ktree", 81, 2, 9, 4 },
+        { "allreduce-ktree", 1, 1, 3, 2 }, { "allreduce-ktree", 7, 3, 9, 2 }, { "allreduce-ktree", 99, 1, 64, 3 }, { "allreduce-ktree", 64, 2, 32, 2 },
+    };
+
+    [Theory]
+    [MemberData(nameof(LevelCases))]
+    public void LevelReduceModel_IsWithinTwoPercentOfSimulation(string name, int w, int h, int n, int k)
+    {
+        foreach (var wafer in new[] { Cs2, Slow })
+        {
+            var r = DemoRegistry.Find(name)!.Run(wafer, new DemoSize(w, h, n, k), new SimulatorOptions { Threads = 1 });
+            Assert.True(r.Verified, $"{name} {w}x{h} n={n}: max error {r.MaxAbsError} > {r.Tolerance}");
+            var error = Math.Abs(r.ModelError!.Value);
+            Assert.True(error <= 0.02, $"{name} {w}x{h} n={n} K={k}: simulated {r.Simulator.Cycle}, model {r.ModelCycles} ({error:P1})");
+        }
+    }
+
+    [Fact]
+    public void LevelReduce_Plans_HaveTheExpectedFanIns()
+    {
+        Assert.Equal([2, 2, 2, 2, 2, 2], Wafer.Kernels.Collectives.LevelReduce.FanIns(Wafer.Kernels.Collectives.LevelPlan.Tree, 64, 0));
+        Assert.Equal([28, 28], Wafer.Kernels.Collectives.LevelReduce.FanIns(Wafer.Kernels.Collectives.LevelPlan.TwoPhase, 750, 0));
+        Assert.Equal([10, 10, 10], Wafer.Kernels.Collectives.LevelReduce.FanIns(Wafer.Kernels.Collectives.LevelPlan.KTree, 1000, 3));
+        Assert.Empty(Wafer.Kernels.Collectives.LevelReduce.FanIns(Wafer.Kernels.Collectives.LevelPlan.Tree, 1, 0));
+    }
+
+    [Fact]
+    public void LevelReduce_MoreLevelsThanInputQueues_IsRejected()
+    {
+        var e = Assert.Throws<Wafer.Fabric.WaferInputException>(() =>
+            DemoRegistry.Find("reduce-tree")!.Run(Cs2, new DemoSize(600, 1, 4), new SimulatorOptions { Threads = 1 }));
+        Assert.Contains("input queues", e.Message);
+    }
 }

@@ -27,4 +27,50 @@ public static class CollectiveModels
         var reduce = CycleModels.Reduce(c, w, h, n);
         return w * h == 1 ? reduce : reduce + su + 2 * r + (w - 1 + h - 1) * l + n;
     }
+
+    /// <summary>Hierarchical row reduce (LevelReduce): level by level, each group's chain as in the chain reduce but with
+    /// members `stride` hops apart (stride L per segment instead of L); a member's op issues when its previous level's
+    /// op ended. A stream through input queue q moves (R + 1) / depth(q) cycles per element when the queue is shallower
+    /// than R + 1 (a slot is held from the router's push until the engine takes it R cycles later), else 1. With
+    /// `broadcast` the root then multicasts the sum west over W - 1 hops.</summary>
+    public static long LevelReduce(WaferConfig c, int[] fanIns, int w, int n, bool broadcast)
+    {
+        long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
+        if (w == 1) return ts;
+        long Span(int queue) => (long)Math.Ceiling(n * Math.Max(1.0, (r + 1.0) / c.InputQueueDepthWords[queue]));
+        var issue = new long[w];
+        Array.Fill(issue, ts);
+        long stride = 1;
+        for (var level = 0; level < fanIns.Length; level++)
+        {
+            var g = fanIns[level];
+            var participants = Collectives.LevelReduce.Participants(fanIns, w, level); // j = 0, stride, 2 stride, ... from the root
+            foreach (var (groupStart, members) in Collectives.LevelReduce.Groups(participants, g))
+            {
+                int X(int k) => (int)(w - 1 - (groupStart + k) * stride);
+                // First and last element of the stream leaving member k's ramp; an element cannot pass its
+                // predecessor, so the last leaves no earlier than the first plus the stream's length.
+                long prevFirst = 0, prevLast = 0;
+                for (var k = members - 1; k >= 1; k--)
+                {
+                    var start = issue[X(k)] + su;
+                    long first = start, last = start + Span(level) - 1;
+                    if (k + 1 < members)
+                    {
+                        first = Math.Max(prevFirst + stride * l + r, start);
+                        last = Math.Max(prevLast + stride * l + r, first + Span(level) - 1);
+                    }
+                    (prevFirst, prevLast) = (first + r, last + r);
+                }
+                if (members > 1)
+                {
+                    var first = Math.Max(prevFirst + stride * l + r, issue[X(0)] + su);
+                    issue[X(0)] = Math.Max(prevLast + stride * l + r, first + Span(level) - 1) + 1;
+                }
+            }
+            stride *= g;
+        }
+        var end = issue[w - 1];
+        return broadcast ? end + su + 2 * r + (w - 1) * l + Span(Collectives.LevelReduce.BroadcastQueue) : end;
+    }
 }
