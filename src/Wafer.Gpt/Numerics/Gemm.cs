@@ -105,7 +105,11 @@ public static unsafe class Gemm
             var bandRows = Math.Max(Mc, MaxPackedA / (kBlocks * Kc) / Mc * Mc);
             var bandTiles = (Math.Min(bandRows, r1 - r0) + Mr - 1) / Mr;
             var packedB = t_packedB ??= new float[PanelsPerBlock * Kc * Nr];
-            var needA = (long)bandTiles * Mr * Kc * kBlocks + 8; // + 8: the transposed-A packer stores 8 floats for 6
+            // A row-major (aCol 1) is read in place: its six rows stream from L1/L2 and packing them measured slower
+            // (fc forward 150 against 170 GFLOP/s best case); any other layout is packed (a transposed A, a weight
+            // gradient's dout^T, touches kc cache lines per tile in place: 100-115 against 130-146 GFLOP/s packed).
+            var packA = aCol != 1;
+            var needA = (packA ? (long)bandTiles * Mr * Kc * kBlocks : Mr * Kc) + 8; // + 8: the transposed-A packer stores 8 floats for 6
             if (t_packedA is null || t_packedA.Length < needA) t_packedA = new float[needA];
             var tile = stackalloc float[Mr * Nr];
             fixed (float* pk = packedB, pak = t_packedA)
@@ -114,7 +118,7 @@ public static unsafe class Gemm
                     var band1 = Math.Min(r1, band0 + bandRows);
                     var tilesInBand = (band1 - band0 + Mr - 1) / Mr;
                     // A block kb of the band: tile t's kc x 6 values at pak + (kb * tilesInBand + t) * Kc * Mr.
-                    for (var kb = 0; kb < kBlocks; kb++)
+                    for (var kb = 0; kb < kBlocks && packA; kb++)
                         for (var t = 0; t < tilesInBand; t++)
                         {
                             var m0 = band0 + t * Mr;
@@ -141,13 +145,18 @@ public static unsafe class Gemm
                                     var colBias = rowBias == null ? null : rowBias + p * Nr;
                                     for (var m0 = mb; m0 < Math.Min(band1, mb + Mc); m0 += Mr)
                                     {
-                                        var aTile = aBlock + (long)((m0 - band0) / Mr) * Kc * Mr;
                                         var mr = Math.Min(Mr, band1 - m0);
+                                        float* aTile = pak;
+                                        nint aR = 1, aS = Mr;
+                                        if (packA) aTile = aBlock + (long)((m0 - band0) / Mr) * Kc * Mr;
+                                        else if (mr == Mr) { aTile = a + (long)m0 * aRow + k0; aR = aRow; aS = 1; }
+                                        // Edge rows of a row-major A: packed with zero rows (reading in place would run past A).
+                                        else PackA(pak, a, aRow, aCol, m0, mr, k0, kc);
                                         var cTile = c + (long)m0 * ldc + p * Nr;
-                                        if (mr == Mr && nw == Nr) Kernel6x16(aTile, panel, kc, cTile, ldc, add, colBias);
+                                        if (mr == Mr && nw == Nr) Kernel6x16(aTile, aR, aS, panel, kc, cTile, ldc, add, colBias);
                                         else
                                         {
-                                            Kernel6x16(aTile, panel, kc, tile, Nr, false, null);
+                                            Kernel6x16(aTile, aR, aS, panel, kc, tile, Nr, false, null);
                                             Store(tile, cTile, ldc, mr, nw, add, colBias);
                                         }
                                     }
@@ -244,22 +253,24 @@ public static unsafe class Gemm
     private static Vector256<float> Fmadd(Vector256<float> x, Vector256<float> y, Vector256<float> acc) =>
         Fma.IsSupported ? Fma.MultiplyAdd(x, y, acc) : Vector256.FusedMultiplyAdd(x, y, acc);
 
-    /// <summary>C[6 x 16] (+)= packed A (kc x 6) times the packed panel (kc x 16), then + bias when given.</summary>
-    private static void Kernel6x16(float* a, float* packed, int kc, float* c, int ldc, bool add, float* bias)
+    /// <summary>C[6 x 16] (+)= A (6 x kc) times the packed panel (kc x 16), then + bias when given. A(r, kk) =
+    /// a[r * aRow + kk * aStep]: packed micro-panels (aRow 1, aStep 6) or a row-major A read in place (aRow = lda, aStep 1).</summary>
+    private static void Kernel6x16(float* a, nint aRow, nint aStep, float* packed, int kc, float* c, int ldc, bool add, float* bias)
     {
+        nint r1 = aRow, r2 = 2 * aRow, r3 = 3 * aRow, r4 = 4 * aRow, r5 = 5 * aRow;
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         var end = packed + kc * Nr;
-        for (; packed < end; packed += Nr, a += Mr)
+        for (; packed < end; packed += Nr, a += aStep)
         {
             var b0 = Vector256.Load(packed);
             var b1 = Vector256.Load(packed + 8);
             var x = Vector256.Create(a[0]); c00 = Fmadd(x, b0, c00); c01 = Fmadd(x, b1, c01);
-            x = Vector256.Create(a[1]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
-            x = Vector256.Create(a[2]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
-            x = Vector256.Create(a[3]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
-            x = Vector256.Create(a[4]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
-            x = Vector256.Create(a[5]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
+            x = Vector256.Create(a[r1]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
+            x = Vector256.Create(a[r2]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
+            x = Vector256.Create(a[r3]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
+            x = Vector256.Create(a[r4]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
+            x = Vector256.Create(a[r5]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
         }
         if (bias != null)
         {
