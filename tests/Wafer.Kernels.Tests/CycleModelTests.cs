@@ -74,4 +74,44 @@ public class CycleModelTests
             DemoRegistry.Find("reduce-tree")!.Run(Cs2, new DemoSize(600, 1, 4), new SimulatorOptions { Threads = 1 }));
         Assert.Contains("input queues", e.Message);
     }
+
+    /// <summary>stencil25: 1 x 1 (no fabric), a row, a column, odd and non-square grids, 64 x 64; numerics against a
+    /// float64 reference of the same steps, and the schedule model within 10 % (it ignores the buffering that lets a
+    /// sender run ahead of a late receiver, so it errs long).</summary>
+    public static TheoryData<int, int, int, int> StencilCases => new()
+    {
+        { 1, 1, 8, 2 }, { 5, 1, 3, 3 }, { 2, 9, 5, 2 }, { 13, 6, 30, 2 }, { 64, 64, 8, 1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(StencilCases))]
+    public void Stencil25_MatchesReference_AndModelIsWithinTenPercent(int w, int h, int nz, int steps)
+    {
+        foreach (var wafer in new[] { Cs2, Slow })
+        {
+            var r = DemoRegistry.Find("stencil25")!.Run(wafer, new DemoSize(w, h, nz, Steps: steps), new SimulatorOptions { Threads = 2 });
+            Assert.True(r.Verified, $"{w}x{h}x{nz}, {steps} steps: max error {r.MaxAbsError} > {r.Tolerance}");
+            var error = Math.Abs(r.ModelError!.Value);
+            Assert.True(error <= 0.10, $"{w}x{h}x{nz}: simulated {r.Simulator.Cycle}, model {r.ModelCycles} ({error:P1})");
+        }
+    }
+
+    [Fact]
+    public void Stencil25_EachDirectionTakesTurnsInFiveRounds()
+    {
+        // Along a line of 12: in every round each position sends, receives from distance 1..4, or idles at an edge;
+        // over the 5 rounds an interior position sends once and hears each of its 4 upstream neighbours once.
+        var heard = new List<int>();
+        var sends = 0;
+        for (var p = 0; p < Wafer.Kernels.Stencil.Stencil25.Rounds; p++)
+        {
+            var role = Wafer.Kernels.Stencil.Stencil25.Role(7, 12, p);
+            if (role < 0) sends++;
+            else if (role > 0) heard.Add(role);
+        }
+        Assert.Equal(1, sends);
+        Assert.Equal([1, 2, 3, 4], heard.Order());
+        Assert.Equal(0, Wafer.Kernels.Stencil.Stencil25.Role(11, 12, 11 % 5)); // the last position has no one to send to
+        Assert.Equal(0, Wafer.Kernels.Stencil.Stencil25.Role(1, 12, 4));       // d = 2 would be position -1
+    }
 }

@@ -22,6 +22,7 @@ using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 using Wafer.Fabric.Pe;
 using Wafer.Fabric.Routing;
+using Wafer.Fabric.Stats;
 
 namespace Wafer.Kernels.Stencil;
 
@@ -71,7 +72,7 @@ public sealed class Stencil25 : IFabricDemo
 
     /// <summary>What position i does in round p of a direction of length len: 0 = nothing, +1 = send, or the distance
     /// d (1..4) of the column it receives.</summary>
-    internal static int Role(int i, int len, int round)
+    public static int Role(int i, int len, int round)
     {
         var d = ((i - round) % Rounds + Rounds) % Rounds;
         if (d == 0) return i + 1 < len ? -1 : 0;
@@ -112,10 +113,15 @@ public sealed class Stencil25 : IFabricDemo
         var tol = 1e-5 * scale * steps;
         var parameters = new Dictionary<string, object> { ["width"] = w, ["height"] = h, ["nz"] = nz, ["steps"] = steps };
         var cycles = (double)sim.Cycle;
+        // The centre PE stands for the interior of a large grid (edge PEs have fewer neighbours and idle more).
+        var stats = RunStats.Collect(sim);
+        var centre = h / 2 * w + w / 2;
         var extra = new Dictionary<string, double>
         {
             ["cyclesPerStep"] = cycles / steps,
             ["cyclesPerCellPerStep"] = cycles / steps / nz,
+            ["centreBusyFraction"] = stats.PeBusyCycles[centre] / cycles,
+            ["centreStallFraction"] = stats.PeStallCycles[centre] / cycles,
         };
         return new DemoResult(sim, maxErr, tol, parameters, extra, StencilModel.Cycles(wafer, w, h, nz, steps));
     }
