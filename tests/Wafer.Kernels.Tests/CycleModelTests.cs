@@ -114,4 +114,33 @@ public class CycleModelTests
         Assert.Equal(0, Wafer.Kernels.Stencil.Stencil25.Role(11, 12, 11 % 5)); // the last position has no one to send to
         Assert.Equal(0, Wafer.Kernels.Stencil.Stencil25.Role(1, 12, 4));       // d = 2 would be position -1
     }
+
+    /// <summary>MeshGEMV: 1 x 1, 2 x 1, odd and non-square, 64 PEs per row, a 3-level tree; fp16 numerics against a
+    /// float64 product of the fp16 inputs, and the model (local @fmach loop + centred K-tree) within 2 %.</summary>
+    public static TheoryData<int, int, int, int, int> MeshGemvCases => new()
+    {
+        { 1, 1, 4, 8, 2 }, { 2, 1, 3, 3, 2 }, { 9, 3, 5, 7, 2 }, { 64, 2, 32, 32, 2 }, { 100, 1, 16, 16, 3 },
+    };
+
+    [Theory]
+    [MemberData(nameof(MeshGemvCases))]
+    public void MeshGemv_MatchesReference_AndModelIsWithinTwoPercent(int w, int h, int mt, int nt, int k)
+    {
+        foreach (var wafer in new[] { Cs2, Slow })
+        {
+            var r = DemoRegistry.Find("meshgemv")!.Run(wafer, new DemoSize(w, h, mt, nt, Outputs: k), new SimulatorOptions { Threads = 2 });
+            Assert.True(r.Verified, $"{w}x{h} Mt {mt} Nt {nt}: max error {r.MaxAbsError} > {r.Tolerance}");
+            var error = Math.Abs(r.ModelError!.Value);
+            Assert.True(error <= 0.02, $"{w}x{h} Mt {mt} Nt {nt} K {k}: simulated {r.Simulator.Cycle}, model {r.ModelCycles} ({error:P1})");
+        }
+    }
+
+    [Fact]
+    public void CenteredKTree_PutsTheRootNearTheMiddle()
+    {
+        var tree = new Wafer.Kernels.Collectives.CenteredKTree(512, 2, Wafer.Kernels.Collectives.MeshGemv.FanIn(512, 2), 0);
+        Assert.Equal(2, tree.Levels);
+        Assert.InRange(tree.RootX, 230, 280);
+        Assert.Throws<Wafer.Fabric.WaferInputException>(() => new Wafer.Kernels.Collectives.CenteredKTree(100, 1, 5, 0));
+    }
 }

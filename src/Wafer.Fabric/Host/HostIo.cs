@@ -75,6 +75,49 @@ public sealed class HostIo
         return result;
     }
 
+    /// <summary>Copies data rounded to fp16 into an fp16 <paramref name="symbol"/> on each PE of the rectangle, row-major
+    /// over PEs (the SDK's MEMCPY_16BIT: one 16-bit value per 32-bit wavelet, so it is charged 4 bytes per value).</summary>
+    public void MemcpyH2DF16(string symbol, int x0, int y0, int w, int h, ReadOnlySpan<float> data, int elemsPerPe)
+    {
+        CheckRect(x0, y0, w, h, $"memcpy_h2d '{symbol}'");
+        if (data.Length != (long)w * h * elemsPerPe)
+            throw new FabricProgramException($"memcpy_h2d '{symbol}': {data.Length} elements given, {w}x{h} PEs x {elemsPerPe} need {(long)w * h * elemsPerPe}");
+        for (var j = 0; j < h; j++)
+            for (var i = 0; i < w; i++)
+            {
+                var (sram, address) = TargetF16(symbol, x0 + i, y0 + j, elemsPerPe);
+                var part = data.Slice((j * w + i) * elemsPerPe, elemsPerPe);
+                for (var e = 0; e < elemsPerPe; e++) sram.WriteF16(address + 2 * e, (Half)part[e]);
+            }
+        BytesToDevice += (long)data.Length * 4;
+        Charge((long)data.Length * 4);
+    }
+
+    /// <summary>Reads an fp16 <paramref name="symbol"/> from each PE of the rectangle as floats, row-major over PEs.</summary>
+    public float[] MemcpyD2HF16(string symbol, int x0, int y0, int w, int h, int elemsPerPe)
+    {
+        CheckRect(x0, y0, w, h, $"memcpy_d2h '{symbol}'");
+        var result = new float[(long)w * h * elemsPerPe];
+        for (var j = 0; j < h; j++)
+            for (var i = 0; i < w; i++)
+            {
+                var (sram, address) = TargetF16(symbol, x0 + i, y0 + j, elemsPerPe);
+                for (var e = 0; e < elemsPerPe; e++) result[(j * w + i) * elemsPerPe + e] = (float)sram.ReadF16(address + 2 * e);
+            }
+        BytesFromDevice += result.LongLength * 4;
+        Charge(result.LongLength * 4);
+        return result;
+    }
+
+    private (Pe.Sram Sram, int Address) TargetF16(string symbol, int x, int y, int elems)
+    {
+        var sram = _sim.Pe(x, y).Ce?.Sram ?? throw new FabricProgramException($"memcpy '{symbol}': PE ({x},{y}) has no code");
+        var (address, bytes) = sram.Symbol(symbol);
+        if ((long)elems * 2 > bytes)
+            throw new FabricProgramException($"memcpy '{symbol}': {elems} fp16 elements do not fit the {bytes}-byte symbol on PE ({x},{y})");
+        return (sram, address);
+    }
+
     /// <summary>The first <paramref name="elems"/> fp32 elements of <paramref name="symbol"/> on PE (x, y).</summary>
     private Span<float> Target(string symbol, int x, int y, int elems)
     {

@@ -59,7 +59,7 @@ internal sealed partial class ComputeEngine
     {
         var n = op.Dst.Length;
         var dst = Sram.F32(op.Dst.Address(0, 4), n);
-        var s = ScalarValue(op.S);
+        var s = ScalarValue(op.S, op.Type);
         if (op.A.Kind == OperandKind.Dsd)
         {
             var a = Sram.F32(op.A.Dsd.Address(0, 4), n);
@@ -95,10 +95,12 @@ internal sealed partial class ComputeEngine
     private static bool SameOrApart(Span<float> x, Span<float> y) =>
         Unsafe.AreSame(ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(y)) || !x.Overlaps(y);
 
-    private float ScalarValue(in ScalarOperand s) => s.Kind switch
+    /// <summary>The scalar multiplier: an immediate, or a value read from SRAM in the op's element type (an @fmach
+    /// takes an fp16 scalar; reading it as fp32 was a bug MeshGEMV found).</summary>
+    private float ScalarValue(in ScalarOperand s, ElemType type) => s.Kind switch
     {
         OperandKind.Immediate => s.Immediate,
-        OperandKind.MemoryScalar => Sram.ReadF32(s.Address),
+        OperandKind.MemoryScalar => type == ElemType.F16 ? (float)Sram.ReadF16(s.Address) : Sram.ReadF32(s.Address),
         _ => 0f,
     };
 
@@ -107,7 +109,7 @@ internal sealed partial class ComputeEngine
     {
         var a = Read(op.A, i, SrcBytes(op));
         var b = op.B.Kind == OperandKind.None ? 0f : Read(op.B, i, SrcBytes(op));
-        var v = VectorMath.Apply(op.Kind, op.Type, a, b, ScalarValue(op.S));
+        var v = VectorMath.Apply(op.Kind, op.Type, a, b, ScalarValue(op.S, op.Type));
         Write(op.Dst, i, DstBytes(op), v, t);
     }
 
