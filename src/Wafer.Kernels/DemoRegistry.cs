@@ -18,6 +18,8 @@ public static class DemoRegistry
         new TileMatvec(),
         new WeightStreaming.WeightStreamForward(),
         new WeightStreaming.WeightStreamForward(overlapped: true),
+        new WeightStreaming.WeightStreamForward(fp16: true),
+        new WeightStreaming.WeightStreamForward(overlapped: true, fp16: true),
         new WeightStreaming.WeightStreamSparse(),
         new WeightStreaming.WeightStreamInputGradient(),
         new WeightStreaming.WeightStreamWeightGradient(),

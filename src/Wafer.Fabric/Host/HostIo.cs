@@ -93,6 +93,16 @@ public sealed class HostIo
         Charge((long)data.Length * 4);
     }
 
+    /// <summary>Fills an fp16 <paramref name="symbol"/> on one PE (values rounded to fp16); pair with EndBatch.</summary>
+    public void MemcpyH2DF16(string symbol, int x, int y, ReadOnlySpan<float> data)
+    {
+        CheckRect(x, y, 1, 1, $"memcpy_h2d '{symbol}'");
+        var (sram, address) = TargetF16(symbol, x, y, data.Length);
+        for (var e = 0; e < data.Length; e++) sram.WriteF16(address + 2 * e, (Half)data[e]);
+        BytesToDevice += (long)data.Length * 4;
+        Seconds += data.Length * 4.0 / _sim.Config.HostBytesPerSecond;
+    }
+
     /// <summary>Reads an fp16 <paramref name="symbol"/> from each PE of the rectangle as floats, row-major over PEs.</summary>
     public float[] MemcpyD2HF16(string symbol, int x0, int y0, int w, int h, int elemsPerPe)
     {

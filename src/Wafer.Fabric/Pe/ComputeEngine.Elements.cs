@@ -9,8 +9,9 @@ namespace Wafer.Fabric.Pe;
 
 internal sealed partial class ComputeEngine
 {
-    private static int SrcBytes(in Op op) => op.Type == ElemType.F16 || op.Kind == VecKind.H2S ? 2 : 4;
-    private static int DstBytes(in Op op) => op.Type == ElemType.F16 || op.Kind == VecKind.S2H ? 2 : 4;
+    private static int ABytes(in Op op) => VectorMath.SourceBytes(op.Kind, op.Type, second: false);
+    private static int BBytes(in Op op) => VectorMath.SourceBytes(op.Kind, op.Type, second: true);
+    private static int DstBytes(in Op op) => VectorMath.DestinationBytes(op.Kind, op.Type);
 
     /// <summary>Cycles of a memory-only op: ceil(n / SIMD width), the width capped by the operands' strides (wse2.md §2.2).</summary>
     internal static int MemoryOpCycles(WaferConfig cfg, in Op op)
@@ -33,9 +34,8 @@ internal sealed partial class ComputeEngine
         var a = op.A.Dsd;
         var b = op.B.Dsd;
         if (a.Kind != DsdKind.Mem1D || b.Kind != DsdKind.Mem1D || Math.Abs(a.Stride) > 1 || Math.Abs(b.Stride) > 1) return false;
-        var bytes = SrcBytes(op);
-        var w0 = a.Address(0, bytes) / 2;
-        var w1 = b.Address(0, bytes) / 2;
+        var w0 = a.Address(0, ABytes(op)) / 2;
+        var w1 = b.Address(0, BBytes(op)) / 2;
         return w0 % 8 != (w1 + 4) % 8;
     }
 
@@ -100,15 +100,15 @@ internal sealed partial class ComputeEngine
     private float ScalarValue(in ScalarOperand s, ElemType type) => s.Kind switch
     {
         OperandKind.Immediate => s.Immediate,
-        OperandKind.MemoryScalar => type == ElemType.F16 ? (float)Sram.ReadF16(s.Address) : Sram.ReadF32(s.Address),
+        OperandKind.MemoryScalar => type == ElemType.F32 ? Sram.ReadF32(s.Address) : (float)Sram.ReadF16(s.Address),
         _ => 0f,
     };
 
     /// <summary>One element: read sources (popping fabric/FIFO inputs), compute, write (pushing fabric/FIFO outputs).</summary>
     private void StepElement(in Op op, int i, long t)
     {
-        var a = Read(op.A, i, SrcBytes(op));
-        var b = op.B.Kind == OperandKind.None ? 0f : Read(op.B, i, SrcBytes(op));
+        var a = Read(op.A, i, ABytes(op));
+        var b = op.B.Kind == OperandKind.None ? 0f : Read(op.B, i, BBytes(op));
         var v = VectorMath.Apply(op.Kind, op.Type, a, b, ScalarValue(op.S, op.Type));
         Write(op.Dst, i, DstBytes(op), v, t);
     }

@@ -24,7 +24,8 @@ public enum VecKind : byte
     S2H,
 }
 
-public enum ElemType : byte { F32, F16 }
+/// <summary>F32, F16, or Mixed (@fmachs / @faddhs: fp32 destination and first source, fp16 second source and scalar).</summary>
+public enum ElemType : byte { F32, F16, Mixed }
 
 public enum OperandKind : byte { None, Dsd, Immediate, MemoryScalar }
 

@@ -78,6 +78,8 @@ public sealed class TaskContext
     public void Fmulh(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Mul, ElemType.F16, dst, a, b, ScalarOperand.None, async);
     public void Fmaxh(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Max, ElemType.F16, dst, a, b, ScalarOperand.None, async);
     public void Fmach(Dsd dst, Operand a, Operand b, ScalarOperand s, Completion? async = null) => Vec(VecKind.Fmac, ElemType.F16, dst, a, b, s, async);
+    /// <summary>@fmachs: dst (fp32) = a (fp32) + b (fp16) * s (fp16): fp16 multiply, fp32 accumulate.</summary>
+    public void Fmachs(Dsd dst, Operand a, Operand b, ScalarOperand s, Completion? async = null) => Vec(VecKind.Fmac, ElemType.Mixed, dst, a, b, s, async);
     /// <summary>fp16 to fp32 (@fh2s).</summary>
     public void Fh2s(Dsd dst, Operand a, Completion? async = null) => Vec(VecKind.H2S, ElemType.F32, dst, a, Operand.None, ScalarOperand.None, async);
     /// <summary>fp32 to fp16 (@fs2h).</summary>
@@ -108,14 +110,13 @@ public sealed class TaskContext
     private void Vec(VecKind kind, ElemType type, Dsd dst, Operand a, Operand b, ScalarOperand s, Completion? async)
     {
         if (!_inBody) throw new FabricProgramException($"PE ({X},{Y}): DSD op issued outside a running task");
-        var srcBytes = type == ElemType.F16 || kind == VecKind.H2S ? 2 : 4;
-        var dstBytes = type == ElemType.F16 || kind == VecKind.S2H ? 2 : 4;
+        var dstBytes = VectorMath.DestinationBytes(kind, type);
         if (dst.Kind == DsdKind.FabIn) throw new FabricProgramException($"PE ({X},{Y}): a fabin DSD cannot be a destination (wse2.md §2.5)");
         CheckDsd(dst, dstBytes, "destination DSD");
-        var fabIns = CheckSource(a, dst, srcBytes) + CheckSource(b, dst, srcBytes);
+        var fabIns = CheckSource(a, dst, VectorMath.SourceBytes(kind, type, second: false)) + CheckSource(b, dst, VectorMath.SourceBytes(kind, type, second: true));
         if (fabIns > 1 && a.Dsd.Queue == b.Dsd.Queue)
             throw new FabricProgramException($"PE ({X},{Y}): both sources read input queue {a.Dsd.Queue}");
-        if (s.Kind == OperandKind.MemoryScalar) _ce.Sram.Check(s.Address, 4, "scalar operand");
+        if (s.Kind == OperandKind.MemoryScalar) _ce.Sram.Check(s.Address, type == ElemType.F32 ? 4 : 2, "scalar operand");
         _ce.Issue(new Op
         {
             Code = OpCode.Vector, Kind = kind, Type = type, Dst = dst, A = a, B = b, S = s,

@@ -24,6 +24,18 @@ internal static class VectorMath
                 _ => (float)(Half)a, // S2H handled by the writer; value kept as fp32 here
             };
         }
+        if (type == ElemType.Mixed)
+        {
+            // @fmachs / @faddhs: fp16 multiplicands, the product exact in double, added to the fp32 source and rounded
+            // once to fp32 (fp16 multiply, fp32 accumulate).
+            double bm = (float)(Half)b, sm = (float)(Half)s;
+            return kind switch
+            {
+                VecKind.Fmac => (float)(a + bm * sm),
+                VecKind.Add => (float)(a + bm),
+                _ => throw new InvalidOperationException($"no mixed-precision {kind}"),
+            };
+        }
         // fp16: operands (immediates too) are fp16 values; the exact result in double, rounded once to fp16.
         a = (float)(Half)a;
         b = (float)(Half)b;
@@ -50,11 +62,19 @@ internal static class VectorMath
         _ => 0,
     };
 
+    /// <summary>Bytes of a source element: fp16 for fp16 ops, conversions from fp16 and a mixed op's second source.</summary>
+    public static int SourceBytes(VecKind kind, ElemType type, bool second) =>
+        type == ElemType.Mixed ? (second ? 2 : 4) : type == ElemType.F16 || kind == VecKind.H2S ? 2 : 4;
+
+    /// <summary>Bytes of a destination element.</summary>
+    public static int DestinationBytes(VecKind kind, ElemType type) => type == ElemType.F16 || kind == VecKind.S2H ? 2 : 4;
+
     /// <summary>Elements per cycle of an op on memory operands (before stride caps).</summary>
     public static int SimdWidth(WaferConfig cfg, VecKind kind, ElemType type) => (kind, type) switch
     {
         (VecKind.Max or VecKind.H2S or VecKind.S2H, _) => cfg.SimdWidthConvert,
         (_, ElemType.F16) => cfg.SimdWidthFp16,
+        (_, ElemType.Mixed) => cfg.SimdWidthFp32Add, // @fmachs, @faddhs: the fp32-add width (SDK-APX table)
         (VecKind.Mul or VecKind.Fmac, ElemType.F32) => cfg.SimdWidthFp32Mul,
         _ => cfg.SimdWidthFp32Add,
     };

@@ -96,17 +96,37 @@ internal static class WeightStreamLayout
     }
 
     /// <summary>The edge PE: streams its `words` of W south when task `startTask` runs.</summary>
+    /// <summary>The edge PE of the fp16 product: W in fp16, one value per wavelet.</summary>
+    public static PeCode InjectorF16(int words, int startTask) =>
+        new PeCode("wsmm-edge-fp16").SymbolF16("W", words).OutputQueue(WeightOutQueue, WeightColor)
+            .LocalTask(startTask, ctx => ctx.Fmovh(Dsd.FabOut(WeightColor, words, WeightOutQueue), ctx.Mem("W", elemBytes: 2)));
+
     public static PeCode Injector(int words, int startTask) =>
         new PeCode("wsmm-edge").SymbolF32("W", words).OutputQueue(WeightOutQueue, WeightColor)
             .LocalTask(startTask, ctx => ctx.Fmovs(Dsd.FabOut(WeightColor, words, WeightOutQueue), ctx.Mem("W")));
+
+    /// <summary>Bytes between the fp16 X block and P: P lands 8 bytes past a 16-byte boundary.</summary>
+    public static int Fp16Padding(int k, int n)
+    {
+        var end = (2 * k * n + 3) & ~3;
+        return ((8 - end % 16) + 16) % 16;
+    }
 
     /// <summary>0 first column (starts each row chain), 1 middle, 2 last column (holds Y), 3 alone (one column).</summary>
     public static int Role(int x, int cc) => cc == 1 ? 3 : x == 0 ? 0 : x == cc - 1 ? 2 : 1;
 
     /// <summary>A worker's symbols (X, P, Wb, o; Y on the last column) and queues.</summary>
-    public static PeCode WorkerCode(string name, int role, int x, int k, int n, int dOut)
+    public static PeCode WorkerCode(string name, int role, int x, int k, int n, int dOut, bool fp16 = false)
     {
-        var code = new PeCode(name).SymbolF32("X", k * n).SymbolF32("P", n).SymbolF32("Wb", k).Symbol("o", 4).InputQueue(WeightInQueue, WeightColor);
+        var code = new PeCode(name);
+        if (fp16)
+        {
+            // X and the weights in fp16; P (fp32) placed 4 banks from X (8 bytes past a 16-byte boundary), so
+            // @fmachs P += X_f w runs at full width whenever n is a multiple of 8 (wse2.md §2.3).
+            code.SymbolF16("X", k * n).Symbol("pad", Fp16Padding(k, n)).SymbolF32("P", n).SymbolF16("Wb", k);
+        }
+        else code.SymbolF32("X", k * n).SymbolF32("P", n).SymbolF32("Wb", k);
+        code.Symbol("o", 4).InputQueue(WeightInQueue, WeightColor);
         if (role is 2 or 3) code.SymbolF32("Y", dOut * n);
         if (role is 1 or 2) code.InputQueue(Chains.RowInQueue, Chains.RowColor(x - 1, RowBase));
         if (role is 0 or 1) code.OutputQueue(Chains.RowOutQueue, Chains.RowColor(x, RowBase));
@@ -140,7 +160,7 @@ internal static class WeightStreamLayout
     }
 
     /// <summary>Max |Y - X W| over the last column's outputs (float64 reference) and a tolerance of 2e-6 x sum |x w|.</summary>
-    public static (double MaxErr, double Tolerance) Check(float[] got, long seed, int cc, int rows, int n, int k, int dOut, Func<int, float[]> weightsOf, float[] xBlock)
+    public static (double MaxErr, double Tolerance) Check(float[] got, long seed, int cc, int rows, int n, int k, int dOut, Func<int, float[]> weightsOf, float[] xBlock, bool roundToFp16 = false)
     {
         double maxErr = 0, tol = 0;
         var reference = new double[dOut * n];
@@ -153,6 +173,7 @@ internal static class WeightStreamLayout
             {
                 var w = weightsOf(x);
                 ActivationBlock(seed, x, y, xBlock);
+                if (roundToFp16) for (var i = 0; i < xBlock.Length; i++) xBlock[i] = (float)(Half)xBlock[i];
                 for (var o = 0; o < dOut; o++)
                     for (var f = 0; f < k; f++)
                         for (var t = 0; t < n; t++)

@@ -10,11 +10,12 @@ public static class WeightStreamModel
     private static long Ceil(long a, long b) => (a + b - 1) / b;
 
     /// <summary>Cycles until the last output lands, for Cc columns, R worker rows, n tokens and k features per PE, D_out outputs.</summary>
-    public static long ForwardCycles(WaferConfig c, int cc, int rows, int n, int k, int dOut)
+    /// <param name="macCycles">Cycles of one output's k FMACs; default the fp32 @fmacs, k (SU + n / FMAC width).</param>
+    public static long ForwardCycles(WaferConfig c, int cc, int rows, int n, int k, int dOut, long? macCycles = null)
     {
         long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
         // One output on one PE: receive k weights, zero P, k FMACs over n tokens, the row step (n wavelets).
-        var compute = su + k + su + Ceil(n, c.SimdWidthFp32Add) + k * (su + Ceil(n, c.SimdWidthFp32Mul));
+        var compute = su + k + su + Ceil(n, c.SimdWidthFp32Add) + (macCycles ?? k * (su + Ceil(n, c.SimdWidthFp32Mul)));
         // + the loop step, + the row op: n wavelets through the chain, or alone a memory copy at the fp32 move width.
         var period = 1 + compute + su + (cc == 1 ? Ceil(n, c.SimdWidthFp32Add) : n);
         // The chain: each column's row op finishes L + 2R after its western neighbour's (fabin -> add -> fabout); the
@@ -54,15 +55,31 @@ public static class WeightStreamModel
     }
 
     /// <summary>Cycles of the overlapped forward product (wsmm-overlap): the row step of output o runs while o + 1 computes.</summary>
-    public static long ForwardOverlappedCycles(WaferConfig c, int cc, int rows, int n, int k, int dOut)
+    public static long ForwardOverlappedCycles(WaferConfig c, int cc, int rows, int n, int k, int dOut, long? macCycles = null)
     {
         long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
-        if (cc == 1) return ForwardCycles(c, cc, rows, n, k, dOut); // alone: the row step is a memory copy, not async
-        var compute = 1 + su + k + su + Ceil(n, c.SimdWidthFp32Add) + k * (su + Ceil(n, c.SimdWidthFp32Mul)) + 1;
+        if (cc == 1) return ForwardCycles(c, cc, rows, n, k, dOut, macCycles); // alone: the row step is a memory copy, not async
+        var compute = 1 + su + k + su + Ceil(n, c.SimdWidthFp32Add) + (macCycles ?? k * (su + Ceil(n, c.SimdWidthFp32Mul))) + 1;
         var rowStep = su + n;
         var period = Math.Max(compute, rowStep);
         var chainSkew = (cc - 2) * (l + 2 * r) + l + r + su + 1;
         var firstWeight = ts + su + r + rows * l + r - su;
         return firstWeight + dOut * period + rowStep + chainSkew - 1 - su;
+    }
+
+    /// <summary>One output's k @fmachs (fp16 X_f times an fp16 weight into fp32 P) at the mixed width (the fp32-add
+    /// width), halved for the X_f whose word address breaks the bank rule against P (WeightStreamLayout places P 4
+    /// banks from X, so none does when n % 8 == 0).</summary>
+    public static long MixedMacCycles(WaferConfig c, int k, int n)
+    {
+        long su = c.DsdOpStartupCycles, total = 0;
+        var pAddress = ((2 * k * n + 3) & ~3) + WeightStreamLayout.Fp16Padding(k, n);
+        for (var f = 0; f < k; f++)
+        {
+            var width = c.SimdWidthFp32Add;
+            if (pAddress / 2 % 8 != (2 * f * n / 2 + 4) % 8) width = Math.Max(1, width / 2);
+            total += su + Ceil(n, width);
+        }
+        return total;
     }
 }
