@@ -54,7 +54,10 @@ static void Run(string label, int m, int n, int k, bool naive, bool transposedA 
     var flops = 2.0 * m * n * k;
     double Time(Action f)
     {
-        f();
+        // Warm up for 0.5 s first: the JIT's tiers (and on-stack replacement of the micro-kernel's loop) settle after a
+        // few dozen calls, and timing them with the rest understated the first product by up to 2x.
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed.TotalSeconds < 0.5) f();
         var reps = 0;
         var sw = Stopwatch.StartNew();
         while (sw.Elapsed.TotalSeconds < 1.0 || reps < 3) { f(); reps++; }
