@@ -62,9 +62,12 @@ public static unsafe class Gemm
         fixed (float* pc = c)
         fixed (float* pbias = bias)
         {
-            var job = new Job(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, ldc, accumulate, bias.IsEmpty ? null : pbias, panels, parts, rowParts > 1);
+            // One job object per calling thread, reused: attention issues thousands of small products per step and
+            // allocating a job and a delegate for each showed up as per-call overhead.
+            var job = t_job ??= new Job();
+            job.Set(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, ldc, accumulate, bias.IsEmpty ? null : pbias, panels, parts, rowParts > 1);
             if (parts == 1) job.Run(0);
-            else WorkerPool.Run(parts, threads, job.Run);
+            else WorkerPool.Run(parts, threads, job.RunPart);
         }
     }
 
@@ -75,9 +78,27 @@ public static unsafe class Gemm
         if (rowStride < 0 || colStride < 0 || last >= length) throw new ArgumentException($"{name} ({length} elements) is too small for {rows} x {cols} with strides {rowStride}, {colStride}");
     }
 
-    private sealed class Job(int m, int n, int k, float* a, int aRow, int aCol, float* b, int bRow, int bCol, float* c, int ldc,
-        bool accumulate, float* bias, int panels, int parts, bool splitRows)
+    [ThreadStatic] private static Job? t_job;
+
+    private sealed class Job
     {
+        private int m, n, k, aRow, aCol, bRow, bCol, ldc, panels, parts;
+        private float* a, b, c, bias;
+        private bool accumulate, splitRows;
+
+        /// <summary>Run as a delegate, made once per job object.</summary>
+        public readonly Action<int> RunPart;
+
+        public Job() => RunPart = Run;
+
+        public void Set(int m, int n, int k, float* a, int aRow, int aCol, float* b, int bRow, int bCol, float* c, int ldc,
+            bool accumulate, float* bias, int panels, int parts, bool splitRows)
+        {
+            this.m = m; this.n = n; this.k = k; this.a = a; this.aRow = aRow; this.aCol = aCol;
+            this.b = b; this.bRow = bRow; this.bCol = bCol; this.c = c; this.ldc = ldc; this.accumulate = accumulate;
+            this.bias = bias; this.panels = panels; this.parts = parts; this.splitRows = splitRows;
+        }
+
         /// <summary>Per-thread packing buffers, grown when needed (no allocation per product).</summary>
         [ThreadStatic] private static float[]? t_packedB;
         [ThreadStatic] private static float[]? t_packedA;
