@@ -317,6 +317,9 @@ internal sealed partial class ComputeEngine
     private void IssueNext(long t, Band band)
     {
         ref var op = ref CollectionsMarshal.AsSpan(_ops)[_opHead];
+        // Described before it runs: a continuation may drop the finished ops (the list can be empty afterwards; reading
+        // it back crashed traced runs of loops that end in a Then).
+        var traced = _pe.Watched ? Describe(op) : null;
         switch (op.Code)
         {
             case OpCode.Vector when op.Async:
@@ -384,7 +387,7 @@ internal sealed partial class ComputeEngine
             }
         }
         band.Moves++;
-        if (_pe.Watched) band.Trace.Op(t, _pe, Describe(CollectionsMarshal.AsSpan(_ops)[Math.Max(0, Math.Min(_opHead, _ops.Count) - 1)]), _busyUntil - t);
+        if (traced is not null) band.Trace.Op(t, _pe, traced, _busyUntil - t);
     }
 
     private static string Describe(in Op op) => op.Code == OpCode.Vector
