@@ -174,4 +174,21 @@ public class CycleModelTests
         Assert.True(r.Verified);
         Assert.Equal(DemoRegistry.Find("summa")!.Run(Cs2, new DemoSize(2, 1, 8, 8, Outputs: 4), new SimulatorOptions { Threads = 1 }).Simulator.Cycle, r.Simulator.Cycle);
     }
+
+    /// <summary>LayerNorm over the block layout: 1 x 1, odd, non-square, 64 x 64; against a float64 LayerNorm of the
+    /// same tokens, and the closed form (local ops, row allreduce, scalar rsqrt, normalisation) exactly.</summary>
+    [Theory]
+    [InlineData(1, 1, 4, 3)]
+    [InlineData(3, 5, 7, 5)]
+    [InlineData(16, 4, 64, 8)]
+    [InlineData(64, 64, 4, 2)]
+    public void LayerNorm_MatchesReference_AndModelIsExact(int w, int h, int n, int k)
+    {
+        foreach (var wafer in new[] { Cs2, Slow })
+        {
+            var r = DemoRegistry.Find("layernorm")!.Run(wafer, new DemoSize(w, h, n, k), new SimulatorOptions { Threads = 2 });
+            Assert.True(r.Verified, $"{w}x{h} n {n} k {k}: max error {r.MaxAbsError} > {r.Tolerance}");
+            Assert.Equal(r.ModelCycles!.Value, r.Simulator.Cycle);
+        }
+    }
 }

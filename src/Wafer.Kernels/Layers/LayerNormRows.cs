@@ -1,0 +1,206 @@
+// LayerNorm over the weight-streaming activation layout (WeightStreaming/README.md): PE (x, y) holds features
+// x k .. x k + k - 1 of tokens y n .. y n + n - 1, feature-major (X[f][t]); a token's D = W k features lie along a row of
+// PEs. y[t, f] = (x[t, f] - mean_t) rstd_t gamma_f + beta_f with rstd_t = 1 / sqrt(var_t + eps).
+//
+// Per PE: partial sums S = [sum_f X_f ; sum_f X_f^2] (2n values: an @fmovs and k - 1 @fadds; k @fmuls and k @fadds),
+// a row allreduce of S (the chain east on colors 0/1, then the last PE multicasts the totals west on color 4), mean and
+// variance (@fmuls, @fsubs over n), rstd per token in scalar code (no reciprocal square root in the WSE-2 ISA: charged
+// RsqrtCycles per token, our choice below), then per feature 4 ops: X_f - mean, * rstd, * gamma_f, + beta_f (in place).
+using Wafer.Fabric;
+using Wafer.Fabric.Config;
+using Wafer.Fabric.Engine;
+using Wafer.Fabric.Pe;
+using Wafer.Fabric.Routing;
+using Wafer.Kernels.Proofs;
+
+namespace Wafer.Kernels.Layers;
+
+public sealed class LayerNormRows : IFabricDemo
+{
+    public const int StartTask = 10;
+    private const int RowBase = 0, Broadcast = 4;
+    private const int ChainIn = 0, BroadcastIn = 1, ChainOut = 2, BroadcastOut = 3;
+    public const float Epsilon = 1e-5f;
+
+    /// <summary>Scalar cycles to turn one variance into rstd: the ISA has no reciprocal square root (wse2.md §2.2), so
+    /// software does it, e.g. an exponent-halving first guess (integer ops) and two Newton steps y (1.5 - 0.5 v y^2),
+    /// about a dozen scalar instructions. Not public: our choice.</summary>
+    public const int RsqrtCycles = 12;
+
+    public string Name => "layernorm";
+    public string Description => "LayerNorm over the block layout: per-PE partial sums, a row allreduce, scalar rsqrt per token (--length n tokens, --block k features per PE)";
+
+    public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
+    {
+        var w = size.Width > 0 ? size.Width : Math.Min(4, wafer.WidthPes);
+        var h = size.Height > 0 ? size.Height : Math.Min(2, wafer.HeightPes);
+        var n = size.Length > 0 ? size.Length : 16;
+        var k = size.Block > 0 ? size.Block : 4;
+        if (w > wafer.WidthPes || h > wafer.HeightPes) throw new WaferInputException($"{Name}: {w} x {h} PEs do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
+        var layout = new FabricLayout(w, h);
+        for (var y = 0; y < h; y++)
+        {
+            Chains.RowChain(layout, y, w, RowBase);
+            if (w == 1) continue;
+            layout.Route(w - 1, y, Broadcast, Ports.Ramp, Ports.West);
+            for (var x = 1; x < w - 1; x++) layout.Route(x, y, Broadcast, Ports.East, Ports.Ramp | Ports.West);
+            layout.Route(0, y, Broadcast, Ports.East, Ports.Ramp);
+        }
+        var codes = new Dictionary<int, PeCode>();
+        layout.SetCode((x, _) =>
+        {
+            if (!codes.TryGetValue(x, out var code)) codes[x] = code = Code(x, w, n, k);
+            return code;
+        });
+        var sim = new Simulator(wafer, layout, options);
+        var rng = new Random(Seeds.For(size.Seed, w, h));
+        var d = w * k;
+        var xs = new float[h * n * d]; // [token][feature]
+        var gamma = new float[d];
+        var beta = new float[d];
+        for (var i = 0; i < xs.Length; i++) xs[i] = (float)(rng.NextDouble() * 4 - 1); // a non-zero mean
+        for (var f = 0; f < d; f++) { gamma[f] = (float)(0.5 + rng.NextDouble()); beta[f] = (float)(rng.NextDouble() - 0.5); }
+        var block = new float[w * h * k * n];
+        var gb = new float[w * h * 2 * k];
+        for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
+            {
+                var pe = y * w + x;
+                for (var f = 0; f < k; f++)
+                {
+                    for (var t = 0; t < n; t++) block[(pe * k + f) * n + t] = xs[(y * n + t) * d + x * k + f];
+                    gb[pe * 2 * k + f] = gamma[x * k + f];
+                    gb[pe * 2 * k + k + f] = beta[x * k + f];
+                }
+            }
+        sim.Host.MemcpyH2D("X", 0, 0, w, h, block, k * n);
+        sim.Host.MemcpyH2D("GB", 0, 0, w, h, gb, 2 * k);
+        sim.Launch(StartTask);
+        sim.Run();
+        var got = sim.Host.MemcpyD2H("X", 0, 0, w, h, k * n);
+        double maxErr = 0, tol = 0;
+        for (var y = 0; y < h; y++)
+            for (var t = 0; t < n; t++)
+            {
+                double mean = 0, sq = 0;
+                for (var f = 0; f < d; f++) mean += xs[(y * n + t) * d + f];
+                mean /= d;
+                for (var f = 0; f < d; f++) { var c = xs[(y * n + t) * d + f] - mean; sq += c * c; }
+                var rstd = 1 / Math.Sqrt(sq / d + Epsilon);
+                for (var x = 0; x < w; x++)
+                    for (var f = 0; f < k; f++)
+                    {
+                        var fi = x * k + f;
+                        var want = (xs[(y * n + t) * d + fi] - mean) * rstd * gamma[fi] + beta[fi];
+                        maxErr = Math.Max(maxErr, Math.Abs(got[((y * w + x) * k + f) * n + t] - want));
+                        // fp32 sums of D values and E[x^2] - mean^2 (cancellation when |mean| >> std): relative to the
+                        // token's scale.
+                        tol = Math.Max(tol, 1e-5 * d * (Math.Abs(mean) + 1) * rstd * Math.Abs(gamma[fi]) + 1e-6);
+                    }
+            }
+        var parameters = new Dictionary<string, object> { ["width"] = w, ["height"] = h, ["tokensPerPe"] = n, ["featuresPerPe"] = k, ["features"] = d };
+        return new DemoResult(sim, maxErr, tol, parameters, new Dictionary<string, double>(), Model(wafer, w, n, k));
+    }
+
+    /// <summary>Symbols: X (k n), GB (2 k), S (2 n: sums, then mean and rstd), T (n scratch, then variance).</summary>
+    internal static (int X, int Gb, int S, int T) Addresses(int n, int k) => (0, 4 * k * n, 4 * k * n + 8 * k, 4 * k * n + 8 * k + 8 * n);
+
+    private static PeCode Code(int x, int w, int n, int k)
+    {
+        var (xAddr, gbAddr, sAddr, tAddr) = Addresses(n, k);
+        var code = new PeCode($"layernorm-{x}").SymbolF32("X", k * n).SymbolF32("GB", 2 * k).SymbolF32("S", 2 * n).SymbolF32("T", n);
+        var first = x == 0;
+        var last = x == w - 1;
+        if (w > 1)
+        {
+            if (!first) code.InputQueue(ChainIn, Chains.RowColor(x - 1, RowBase));
+            if (!last) code.OutputQueue(ChainOut, Chains.RowColor(x, RowBase));
+            if (last) code.OutputQueue(BroadcastOut, Broadcast);
+            else code.InputQueue(BroadcastIn, Broadcast);
+        }
+        var d = w * k;
+        Dsd Xf(int f) => Dsd.Mem1D(xAddr + 4 * f * n, n);
+        var sum = Dsd.Mem1D(sAddr, n);
+        var sumSq = Dsd.Mem1D(sAddr + 4 * n, n);
+        var both = Dsd.Mem1D(sAddr, 2 * n);
+        var t = Dsd.Mem1D(tAddr, n);
+        code.LocalTask(StartTask, ctx =>
+        {
+            ctx.Fmovs(sum, Xf(0));
+            for (var f = 1; f < k; f++) ctx.Fadds(sum, sum, Xf(f));
+            ctx.Fmuls(sumSq, Xf(0), Xf(0));
+            for (var f = 1; f < k; f++)
+            {
+                ctx.Fmuls(t, Xf(f), Xf(f));
+                ctx.Fadds(sumSq, sumSq, t);
+            }
+            if (w > 1)
+            {
+                // Row allreduce of [sum; sum of squares]: the chain east, then the totals multicast west.
+                if (first) ctx.Fmovs(Dsd.FabOut(Chains.RowColor(x, RowBase), 2 * n, ChainOut), both);
+                else if (!last) ctx.Fadds(Dsd.FabOut(Chains.RowColor(x, RowBase), 2 * n, ChainOut), Dsd.FabIn(Chains.RowColor(x - 1, RowBase), 2 * n, ChainIn), both);
+                else ctx.Fadds(both, Dsd.FabIn(Chains.RowColor(x - 1, RowBase), 2 * n, ChainIn), both);
+                if (last) ctx.Fmovs(Dsd.FabOut(Broadcast, 2 * n, BroadcastOut), both);
+                else ctx.Fmovs(both, Dsd.FabIn(Broadcast, 2 * n, BroadcastIn));
+            }
+            // mean = sum / D; var = sumSq / D - mean^2 (into T)
+            ctx.Fmuls(sum, sum, 1f / d);
+            ctx.Fmuls(t, sum, sum);
+            ctx.Fmuls(sumSq, sumSq, 1f / d);
+            ctx.Fsubs(t, sumSq, t);
+            // rstd per token in scalar code, into the second half of S.
+            ctx.Then(next =>
+            {
+                for (var i = 0; i < n; i++)
+                    next.StoreF32(sAddr + 4 * (n + i), 1f / MathF.Sqrt(next.LoadF32(tAddr + 4 * i) + Epsilon));
+                next.Scalar(n * RsqrtCycles);
+                var mean = Dsd.Mem1D(sAddr, n);
+                var rstd = Dsd.Mem1D(sAddr + 4 * n, n);
+                for (var f = 0; f < k; f++)
+                {
+                    next.Fsubs(Xf(f), Xf(f), mean);
+                    next.Fmuls(Xf(f), Xf(f), rstd);
+                    next.Fmuls(Xf(f), Xf(f), Operand.Mem(gbAddr + 4 * f));
+                    next.Fadds(Xf(f), Xf(f), Operand.Mem(gbAddr + 4 * (k + f)));
+                }
+            });
+        });
+        return code;
+    }
+
+    /// <summary>Cycles of an fp32 op over n elements with two contiguous memory sources at byte addresses a and b:
+    /// SU + ceil(n / width), the width halved when their 16-bit word addresses break the bank rule (wse2.md §2.3).</summary>
+    private static long Op(WaferConfig c, int n, int width, int a, int b)
+    {
+        if (a >= 0 && b >= 0 && a / 2 % 8 != (b / 2 + 4) % 8) width = Math.Max(1, width / 2);
+        return c.DsdOpStartupCycles + (n + width - 1) / width;
+    }
+
+    /// <summary>Closed form: TS, the partial sums, the row allreduce (CollectiveModels.AllReduce on one row of 2n), the
+    /// mean/variance ops, the Then, n RsqrtCycles, and 4 ops per feature. Widths from the config, the bank rule from
+    /// the symbol addresses.</summary>
+    public static long Model(WaferConfig c, int w, int n, int k)
+    {
+        long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
+        int add = c.SimdWidthFp32Add, mul = c.SimdWidthFp32Mul;
+        var (xAddr, _, sAddr, tAddr) = Addresses(n, k);
+        int Xf(int f) => xAddr + 4 * f * n;
+        var local = Op(c, n, add, -1, -1);                                           // sum = X_0
+        for (var f = 1; f < k; f++) local += Op(c, n, add, sAddr, Xf(f));          // sum += X_f
+        local += Op(c, n, mul, Xf(0), Xf(0));                                       // sumSq = X_0^2
+        for (var f = 1; f < k; f++) local += Op(c, n, mul, Xf(f), Xf(f)) + Op(c, n, add, sAddr + 4 * n, tAddr);
+        // The allreduce: the chain's end (first element leaves x = 0 at its issue + SU + R, L + 2R per adding hop, the
+        // last PE takes 2n) and the multicast west, which every other PE has been waiting for since its chain op.
+        long allreduce = 0;
+        if (w > 1)
+        {
+            var chainEnd = su + r + (w - 2) * (l + 2 * r) + l + r + 2 * n;
+            allreduce = chainEnd + su + 2 * r + (w - 1) * l + 2 * n;
+        }
+        var stats = Op(c, n, mul, sAddr, -1) + Op(c, n, mul, sAddr, sAddr) + Op(c, n, mul, sAddr + 4 * n, -1) + Op(c, n, add, sAddr + 4 * n, tAddr);
+        long normalise = 0;
+        for (var f = 0; f < k; f++)
+            normalise += Op(c, n, add, Xf(f), sAddr) + Op(c, n, mul, Xf(f), sAddr + 4 * n) + Op(c, n, mul, -1, -1) + Op(c, n, add, -1, -1);
+        return ts + local + allreduce + stats + 1 + (long)n * RsqrtCycles + normalise;
+    }
+}
