@@ -191,4 +191,26 @@ public class CycleModelTests
             Assert.Equal(r.ModelCycles!.Value, r.Simulator.Cycle);
         }
     }
+
+    /// <summary>Row softmax, GELU and the residual add on the block layout: 1 x 1, odd, non-square, 64 x 64; numerics
+    /// against float64, and the closed forms exactly (their scalar-code costs are ScalarMath's, our choice).</summary>
+    [Theory]
+    [InlineData("softmax", 1, 1, 4, 3)]
+    [InlineData("softmax", 3, 5, 7, 5)]
+    [InlineData("softmax", 64, 64, 4, 2)]
+    [InlineData("gelu", 1, 1, 4, 3)]
+    [InlineData("gelu", 3, 5, 7, 5)]
+    [InlineData("gelu", 64, 64, 4, 2)]
+    [InlineData("residual", 1, 1, 4, 3)]
+    [InlineData("residual", 3, 5, 7, 5)]
+    [InlineData("residual", 64, 64, 4, 2)]
+    public void LayerPieces_MatchReference_AndModelsAreExact(string name, int w, int h, int n, int k)
+    {
+        foreach (var wafer in new[] { Cs2, Slow })
+        {
+            var r = DemoRegistry.Find(name)!.Run(wafer, new DemoSize(w, h, n, k), new SimulatorOptions { Threads = 2 });
+            Assert.True(r.Verified, $"{name} {w}x{h} n {n} k {k}: max error {r.MaxAbsError} > {r.Tolerance}");
+            Assert.Equal(r.ModelCycles!.Value, r.Simulator.Cycle);
+        }
+    }
 }

@@ -18,14 +18,10 @@ namespace Wafer.Kernels.Layers;
 public sealed class LayerNormRows : IFabricDemo
 {
     public const int StartTask = 10;
-    private const int RowBase = 0, Broadcast = 4;
-    private const int ChainIn = 0, BroadcastIn = 1, ChainOut = 2, BroadcastOut = 3;
     public const float Epsilon = 1e-5f;
 
-    /// <summary>Scalar cycles to turn one variance into rstd: the ISA has no reciprocal square root (wse2.md §2.2), so
-    /// software does it, e.g. an exponent-halving first guess (integer ops) and two Newton steps y (1.5 - 0.5 v y^2),
-    /// about a dozen scalar instructions. Not public: our choice.</summary>
-    public const int RsqrtCycles = 12;
+    /// <summary>Scalar cycles to turn one variance into rstd (ScalarMath.RsqrtCycles, our choice).</summary>
+    public const int RsqrtCycles = ScalarMath.RsqrtCycles;
 
     public string Name => "layernorm";
     public string Description => "LayerNorm over the block layout: per-PE partial sums, a row allreduce, scalar rsqrt per token (--length n tokens, --block k features per PE)";
@@ -38,14 +34,7 @@ public sealed class LayerNormRows : IFabricDemo
         var k = size.Block > 0 ? size.Block : 4;
         if (w > wafer.WidthPes || h > wafer.HeightPes) throw new WaferInputException($"{Name}: {w} x {h} PEs do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
         var layout = new FabricLayout(w, h);
-        for (var y = 0; y < h; y++)
-        {
-            Chains.RowChain(layout, y, w, RowBase);
-            if (w == 1) continue;
-            layout.Route(w - 1, y, Broadcast, Ports.Ramp, Ports.West);
-            for (var x = 1; x < w - 1; x++) layout.Route(x, y, Broadcast, Ports.East, Ports.Ramp | Ports.West);
-            layout.Route(0, y, Broadcast, Ports.East, Ports.Ramp);
-        }
+        RowAllReduce.Routes(layout, w, h);
         var codes = new Dictionary<int, PeCode>();
         layout.SetCode((x, _) =>
         {
@@ -109,15 +98,7 @@ public sealed class LayerNormRows : IFabricDemo
     {
         var (xAddr, gbAddr, sAddr, tAddr) = Addresses(n, k);
         var code = new PeCode($"layernorm-{x}").SymbolF32("X", k * n).SymbolF32("GB", 2 * k).SymbolF32("S", 2 * n).SymbolF32("T", n);
-        var first = x == 0;
-        var last = x == w - 1;
-        if (w > 1)
-        {
-            if (!first) code.InputQueue(ChainIn, Chains.RowColor(x - 1, RowBase));
-            if (!last) code.OutputQueue(ChainOut, Chains.RowColor(x, RowBase));
-            if (last) code.OutputQueue(BroadcastOut, Broadcast);
-            else code.InputQueue(BroadcastIn, Broadcast);
-        }
+        RowAllReduce.DeclareQueues(code, x, w);
         var d = w * k;
         Dsd Xf(int f) => Dsd.Mem1D(xAddr + 4 * f * n, n);
         var sum = Dsd.Mem1D(sAddr, n);
@@ -134,15 +115,7 @@ public sealed class LayerNormRows : IFabricDemo
                 ctx.Fmuls(t, Xf(f), Xf(f));
                 ctx.Fadds(sumSq, sumSq, t);
             }
-            if (w > 1)
-            {
-                // Row allreduce of [sum; sum of squares]: the chain east, then the totals multicast west.
-                if (first) ctx.Fmovs(Dsd.FabOut(Chains.RowColor(x, RowBase), 2 * n, ChainOut), both);
-                else if (!last) ctx.Fadds(Dsd.FabOut(Chains.RowColor(x, RowBase), 2 * n, ChainOut), Dsd.FabIn(Chains.RowColor(x - 1, RowBase), 2 * n, ChainIn), both);
-                else ctx.Fadds(both, Dsd.FabIn(Chains.RowColor(x - 1, RowBase), 2 * n, ChainIn), both);
-                if (last) ctx.Fmovs(Dsd.FabOut(Broadcast, 2 * n, BroadcastOut), both);
-                else ctx.Fmovs(both, Dsd.FabIn(Broadcast, 2 * n, BroadcastIn));
-            }
+            RowAllReduce.Issue(ctx, both, x, w, 2 * n, max: false); // [sum; sum of squares] over the row
             // mean = sum / D; var = sumSq / D - mean^2 (into T)
             ctx.Fmuls(sum, sum, 1f / d);
             ctx.Fmuls(t, sum, sum);
@@ -181,7 +154,7 @@ public sealed class LayerNormRows : IFabricDemo
     /// the symbol addresses.</summary>
     public static long Model(WaferConfig c, int w, int n, int k)
     {
-        long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
+        long ts = c.TaskStartCycles;
         int add = c.SimdWidthFp32Add, mul = c.SimdWidthFp32Mul;
         var (xAddr, _, sAddr, tAddr) = Addresses(n, k);
         int Xf(int f) => xAddr + 4 * f * n;
@@ -189,14 +162,7 @@ public sealed class LayerNormRows : IFabricDemo
         for (var f = 1; f < k; f++) local += Op(c, n, add, sAddr, Xf(f));          // sum += X_f
         local += Op(c, n, mul, Xf(0), Xf(0));                                       // sumSq = X_0^2
         for (var f = 1; f < k; f++) local += Op(c, n, mul, Xf(f), Xf(f)) + Op(c, n, add, sAddr + 4 * n, tAddr);
-        // The allreduce: the chain's end (first element leaves x = 0 at its issue + SU + R, L + 2R per adding hop, the
-        // last PE takes 2n) and the multicast west, which every other PE has been waiting for since its chain op.
-        long allreduce = 0;
-        if (w > 1)
-        {
-            var chainEnd = su + r + (w - 2) * (l + 2 * r) + l + r + 2 * n;
-            allreduce = chainEnd + su + 2 * r + (w - 1) * l + 2 * n;
-        }
+        var allreduce = RowAllReduce.Cycles(c, w, 2 * n);
         var stats = Op(c, n, mul, sAddr, -1) + Op(c, n, mul, sAddr, sAddr) + Op(c, n, mul, sAddr + 4 * n, -1) + Op(c, n, add, sAddr + 4 * n, tAddr);
         long normalise = 0;
         for (var f = 0; f < k; f++)

@@ -1,0 +1,62 @@
+// The row allreduce the layer kernels share: along every row, a chain east (colors 0/1, Proofs/Chains) combines each
+// PE's vector with what arrives (add or max), the last PE keeps the total and multicasts it west on color 4 (tx {RAMP,
+// WEST} in the middle), so every PE of the row ends with it. Queues: chain in 0, broadcast in 1; out 2 and 3.
+using Wafer.Fabric.Config;
+using Wafer.Fabric.Engine;
+using Wafer.Fabric.Pe;
+using Wafer.Fabric.Routing;
+using Wafer.Kernels.Proofs;
+
+namespace Wafer.Kernels.Layers;
+
+internal static class RowAllReduce
+{
+    private const int RowBase = 0, Broadcast = 4;
+    private const int ChainIn = 0, BroadcastIn = 1, ChainOut = 2, BroadcastOut = 3;
+
+    public static void Routes(FabricLayout layout, int w, int h)
+    {
+        for (var y = 0; y < h; y++)
+        {
+            Chains.RowChain(layout, y, w, RowBase);
+            if (w == 1) continue;
+            layout.Route(w - 1, y, Broadcast, Ports.Ramp, Ports.West);
+            for (var x = 1; x < w - 1; x++) layout.Route(x, y, Broadcast, Ports.East, Ports.Ramp | Ports.West);
+            layout.Route(0, y, Broadcast, Ports.East, Ports.Ramp);
+        }
+    }
+
+    public static void DeclareQueues(PeCode code, int x, int w)
+    {
+        if (w == 1) return;
+        if (x > 0) code.InputQueue(ChainIn, Chains.RowColor(x - 1, RowBase));
+        if (x < w - 1) code.OutputQueue(ChainOut, Chains.RowColor(x, RowBase));
+        if (x == w - 1) code.OutputQueue(BroadcastOut, Broadcast);
+        else code.InputQueue(BroadcastIn, Broadcast);
+    }
+
+    /// <summary>Replaces v (n elements) on every PE of the row by the row's sum (or max) of v.</summary>
+    public static void Issue(TaskContext ctx, Dsd v, int x, int w, int n, bool max)
+    {
+        if (w == 1) return;
+        var first = x == 0;
+        var last = x == w - 1;
+        void Combine(Dsd dst, Operand a, Operand b) { if (max) ctx.Fmaxs(dst, a, b); else ctx.Fadds(dst, a, b); }
+        if (first) ctx.Fmovs(Dsd.FabOut(Chains.RowColor(x, RowBase), n, ChainOut), v);
+        else if (!last) Combine(Dsd.FabOut(Chains.RowColor(x, RowBase), n, ChainOut), Dsd.FabIn(Chains.RowColor(x - 1, RowBase), n, ChainIn), v);
+        else Combine(v, Dsd.FabIn(Chains.RowColor(x - 1, RowBase), n, ChainIn), v);
+        if (last) ctx.Fmovs(Dsd.FabOut(Broadcast, n, BroadcastOut), v);
+        else ctx.Fmovs(v, Dsd.FabIn(Broadcast, n, BroadcastIn));
+    }
+
+    /// <summary>Cycles from the moment every PE issues its chain op until x = 0 has the total: the chain's end (the first
+    /// element leaves x = 0 after SU + R, L + 2R per combining hop, the last PE takes n) and the multicast west over
+    /// W - 1 hops. Fabric operands move one element per cycle whatever the op's memory width.</summary>
+    public static long Cycles(WaferConfig c, int w, int n)
+    {
+        if (w == 1) return 0;
+        long su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
+        var chainEnd = su + r + (w - 2) * (l + 2 * r) + l + r + n;
+        return chainEnd + su + 2 * r + (w - 1) * l + n;
+    }
+}
