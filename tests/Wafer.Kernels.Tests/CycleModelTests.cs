@@ -213,4 +213,30 @@ public class CycleModelTests
             Assert.Equal(r.ModelCycles!.Value, r.Simulator.Cycle);
         }
     }
+
+    /// <summary>Causal attention, one head, queries along rows and keys along columns: 1 x 1, 2 x 2, odd, 16 x 16 and
+    /// 64 x 64 grids; against a float64 causal softmax attention over all T = P n tokens, and the schedule model
+    /// (phases between three row allreduces, RowAllReduce.Done) exactly.</summary>
+    [Theory]
+    [InlineData(1, 4, 3)]
+    [InlineData(2, 3, 2)]
+    [InlineData(5, 7, 5)]
+    [InlineData(16, 8, 16)]
+    [InlineData(64, 2, 4)]
+    public void CausalAttention_MatchesReference_AndModelIsExact(int p, int n, int hs)
+    {
+        foreach (var wafer in new[] { Cs2, Slow })
+        {
+            var r = DemoRegistry.Find("attention")!.Run(wafer, new DemoSize(p, 0, n, hs), new SimulatorOptions { Threads = 2 });
+            Assert.True(r.Verified, $"P {p} n {n} hs {hs}: max error {r.MaxAbsError} > {r.Tolerance}");
+            Assert.Equal(r.ModelCycles!.Value, r.Simulator.Cycle);
+        }
+    }
+
+    [Fact]
+    public void CausalAttention_RejectsANonSquareGrid()
+    {
+        var e = Assert.Throws<Wafer.Fabric.WaferInputException>(() => DemoRegistry.Find("attention")!.Run(Cs2, new DemoSize(4, 3, 2, 2), new SimulatorOptions()));
+        Assert.Contains("--height", e.Message);
+    }
 }

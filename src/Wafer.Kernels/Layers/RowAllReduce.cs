@@ -59,4 +59,34 @@ internal static class RowAllReduce
         var chainEnd = su + r + (w - 2) * (l + 2 * r) + l + r + n;
         return chainEnd + su + 2 * r + (w - 1) * l + n;
     }
+
+    /// <summary>When each PE of a row holds the total, given when each issues its chain op (issue[x]): the chain with
+    /// first and last element tracked (SU to start, R up, L + R to the next PE's queue; a PE cannot pass on an element
+    /// before it has its own op running), the last PE's multicast of n west, and each PE's receive op (issued once its
+    /// chain op has pushed its last element).</summary>
+    public static long[] Done(WaferConfig c, long[] issue, int n)
+    {
+        var w = issue.Length;
+        var done = (long[])issue.Clone();
+        if (w == 1) return done;
+        long su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
+        long first = issue[0] + su, last = first + n - 1;
+        var pushed = new long[w];
+        pushed[0] = last + 1;
+        for (var x = 1; x < w; x++)
+        {
+            long inFirst = first + r + l + r, inLast = last + r + l + r;
+            first = Math.Max(inFirst, issue[x] + su);
+            last = Math.Max(inLast, first + n - 1);
+            pushed[x] = last + 1;
+        }
+        var total = pushed[w - 1]; // the last PE's op ends; it issues the multicast
+        done[w - 1] = total + su + n; // pushing n into its output queue
+        for (var x = 0; x < w - 1; x++)
+        {
+            var arrival = total + su + r + (w - 1 - x) * l + r;
+            done[x] = Math.Max(arrival, pushed[x] + su) + n;
+        }
+        return done;
+    }
 }
