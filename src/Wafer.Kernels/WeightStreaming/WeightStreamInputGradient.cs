@@ -9,12 +9,14 @@ using Wafer.Fabric.Pe;
 
 namespace Wafer.Kernels.WeightStreaming;
 
-public sealed class WeightStreamInputGradient : IFabricDemo
+/// <summary>fp16: W and dY in fp16 (one value per wavelet), dX accumulated in fp32 by @fmachs.</summary>
+public sealed class WeightStreamInputGradient(bool fp16 = false) : IFabricDemo
 {
     public const int StartTask = 10;
 
-    public string Name => "wsmm-dx";
-    public string Description => "weight-streaming input gradient dX = dY W^T: weights streamed down columns, dY multicast west along rows";
+    public string Name => fp16 ? "wsmm-dx-fp16" : "wsmm-dx";
+    public string Description => "weight-streaming input gradient dX = dY W^T: weights streamed down columns, dY multicast west along rows"
+        + (fp16 ? "; fp16 W and dY, fp32 accumulation (@fmachs)" : "");
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {
@@ -23,12 +25,12 @@ public sealed class WeightStreamInputGradient : IFabricDemo
         WeightStreamLayout.WeightColumns(layout, cc, r);
         WeightStreamLayout.GradientRowsWest(layout, cc, r);
         var codes = new Dictionary<bool, PeCode>();
-        var injector = WeightStreamLayout.Injector(dOut * k, StartTask);
+        var injector = fp16 ? WeightStreamLayout.InjectorF16(dOut * k, StartTask) : WeightStreamLayout.Injector(dOut * k, StartTask);
         layout.SetCode((x, y) =>
         {
             if (y == 0) return injector;
             var last = x == cc - 1;
-            if (!codes.TryGetValue(last, out var code)) codes[last] = code = Worker(last, cc > 1, k, n, dOut);
+            if (!codes.TryGetValue(last, out var code)) codes[last] = code = Worker(last, cc > 1, k, n, dOut, fp16);
             return code;
         });
         var sim = new Simulator(wafer, layout, options);
@@ -38,12 +40,12 @@ public sealed class WeightStreamInputGradient : IFabricDemo
         for (var x = 0; x < cc; x++)
         {
             WeightStreamLayout.WeightBlock(size.Seed, x, wBlock);
-            sim.Host.MemcpyH2D("W", x, 0, wBlock);
+            if (fp16) sim.Host.MemcpyH2DF16("W", x, 0, wBlock); else sim.Host.MemcpyH2D("W", x, 0, wBlock);
         }
         for (var y = 1; y <= r; y++)
         {
             WeightStreamLayout.ActivationBlock(size.Seed, cc, y, dy); // dY[o][t] of row y, on the last column
-            sim.Host.MemcpyH2D("dY", cc - 1, y, dy);
+            if (fp16) sim.Host.MemcpyH2DF16("dY", cc - 1, y, dy); else sim.Host.MemcpyH2D("dY", cc - 1, y, dy);
         }
         sim.Host.EndBatch();
         sim.Launch(StartTask);
@@ -55,9 +57,11 @@ public sealed class WeightStreamInputGradient : IFabricDemo
         for (var y = 1; y <= r; y++)
         {
             WeightStreamLayout.ActivationBlock(size.Seed, cc, y, dy);
+            if (fp16) Round(dy);
             for (var x = 0; x < cc; x++)
             {
                 WeightStreamLayout.WeightBlock(size.Seed, x, wBlock);
+                if (fp16) Round(wBlock);
                 for (var f = 0; f < k; f++)
                     for (var t = 0; t < n; t++)
                     {
@@ -70,15 +74,31 @@ public sealed class WeightStreamInputGradient : IFabricDemo
         }
         var parameters = new Dictionary<string, object> { ["columns"] = cc, ["workerRows"] = r, ["tokensPerPe"] = n, ["featuresPerPe"] = k, ["outputs"] = dOut };
         var extra = new Dictionary<string, double> { ["macs"] = (double)n * r * k * cc * dOut };
-        return new DemoResult(sim, maxErr, tol, parameters, extra, WeightStreamModel.InputGradientCycles(wafer, cc, r, n, k, dOut));
+        return new DemoResult(sim, maxErr, tol, parameters, extra,
+            fp16 ? WeightStreamModel.InputGradientCyclesFp16(wafer, cc, r, n, k, dOut, Addresses(true, k, n, dOut), Addresses(false, k, n, dOut))
+                 : WeightStreamModel.InputGradientCycles(wafer, cc, r, n, k, dOut));
+    }
+
+    private static void Round(float[] values) { for (var i = 0; i < values.Length; i++) values[i] = (float)(Half)values[i]; }
+
+    /// <summary>fp16 worker symbols: dX (fp32, at 0), Wb (fp16), o, a pad, then the dY buffer 8 bytes past a 16-byte
+    /// boundary (4 banks from dX: @fmachs at full width when n % 8 == 0). Returns (dX, gradient) byte addresses.</summary>
+    internal static (int Dx, int Gradient) Addresses(bool last, int k, int n, int dOut)
+    {
+        var wb = 4 * k * n;
+        var o = (wb + 2 * k + 3) & ~3;
+        var end = o + 4;
+        return (0, ((end + 3) & ~3) + WeightStreamLayout.PadToBankOffset(end));
     }
 
     /// <summary>last: the column holding dY (it multicasts dY[:, o] west for each o); chain: more than one column.</summary>
-    private static PeCode Worker(bool last, bool chain, int k, int n, int dOut)
+    private static PeCode Worker(bool last, bool chain, int k, int n, int dOut, bool fp16)
     {
-        var code = new PeCode(last ? "wsmm-dx-last" : "wsmm-dx").SymbolF32("dX", k * n).SymbolF32("Wb", k).Symbol("o", 4)
-            .InputQueue(WeightStreamLayout.WeightInQueue, WeightStreamLayout.WeightColor);
-        WeightStreamLayout.DeclareGradient(code, last, chain, n, dOut);
+        var code = new PeCode((last ? "wsmm-dx-last" : "wsmm-dx") + (fp16 ? "-h" : "")).SymbolF32("dX", k * n);
+        if (fp16) code.SymbolF16("Wb", k).Symbol("o", 4).Symbol("pad", WeightStreamLayout.PadToBankOffset(code.AddressOf("o") + 4));
+        else code.SymbolF32("Wb", k).Symbol("o", 4);
+        code.InputQueue(WeightStreamLayout.WeightInQueue, WeightStreamLayout.WeightColor);
+        WeightStreamLayout.DeclareGradient(code, last, chain, n, dOut, fp16);
         int dxAddress = code.AddressOf("dX"), wAddress = code.AddressOf("Wb"), oAddress = code.AddressOf("o");
         var gradAddress = WeightStreamLayout.GradientAddress(code, last);
         var wb = Dsd.Mem1D(wAddress, k);
@@ -89,9 +109,12 @@ public sealed class WeightStreamInputGradient : IFabricDemo
             var o = ctx.LoadI32(oAddress);
             if (o == dOut) return;
             ctx.StoreI32(oAddress, o + 1);
-            ctx.Fmovs(wb, Dsd.FabIn(WeightStreamLayout.WeightColor, k, WeightStreamLayout.WeightInQueue)); // W[:, o] for these k features
-            var g = Dsd.Mem1D(WeightStreamLayout.IssueGradientMove(ctx, last, chain, n, gradAddress, o), n);
-            for (var f = 0; f < k; f++) ctx.Fmacs(dxs[f], dxs[f], g, Operand.Mem(wAddress + f * 4)); // dX_f += W[f, o] dY_o
+            var weightsIn = Dsd.FabIn(WeightStreamLayout.WeightColor, k, WeightStreamLayout.WeightInQueue); // W[:, o] for these k features
+            if (fp16) ctx.Fmovh(wb, weightsIn); else ctx.Fmovs(wb, weightsIn);
+            var g = Dsd.Mem1D(WeightStreamLayout.IssueGradientMove(ctx, last, chain, n, gradAddress, o, fp16), n);
+            for (var f = 0; f < k; f++) // dX_f += W[f, o] dY_o
+                if (fp16) ctx.Fmachs(dxs[f], dxs[f], g, ScalarOperand.Mem(wAddress + f * 2));
+                else ctx.Fmacs(dxs[f], dxs[f], g, Operand.Mem(wAddress + f * 4));
             ctx.Then(loop!);
         };
         code.LocalTask(StartTask, ctx =>

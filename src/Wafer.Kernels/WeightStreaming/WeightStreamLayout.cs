@@ -71,9 +71,14 @@ internal static class WeightStreamLayout
 
     /// <summary>Declares dY storage and queues for a backward worker: the last column holds dY[o][t] and sends, the
     /// others receive dY[:, o] into D.</summary>
-    public static void DeclareGradient(PeCode code, bool last, bool chain, int n, int dOut)
+    public static void DeclareGradient(PeCode code, bool last, bool chain, int n, int dOut, bool fp16 = false)
     {
-        if (last) code.SymbolF32("dY", dOut * n);
+        if (fp16)
+        {
+            if (last) code.SymbolF16("dY", dOut * n);
+            else code.SymbolF16("D", n);
+        }
+        else if (last) code.SymbolF32("dY", dOut * n);
         else code.SymbolF32("D", n);
         if (chain && last) code.OutputQueue(GradOutQueue, GradColor);
         if (chain && !last) code.InputQueue(GradInQueue, GradColor);
@@ -83,16 +88,29 @@ internal static class WeightStreamLayout
     public static int GradientAddress(PeCode code, bool last) => code.AddressOf(last ? "dY" : "D");
 
     /// <summary>Issues the move of dY[:, o] along the row and returns the SRAM address where this PE reads it.</summary>
-    public static int IssueGradientMove(TaskContext ctx, bool last, bool chain, int n, int gradAddress, int o)
+    public static int IssueGradientMove(TaskContext ctx, bool last, bool chain, int n, int gradAddress, int o, bool fp16 = false)
     {
         if (!last)
         {
-            ctx.Fmovs(Dsd.Mem1D(gradAddress, n), Dsd.FabIn(GradColor, n, GradInQueue));
+            if (fp16) ctx.Fmovh(Dsd.Mem1D(gradAddress, n), Dsd.FabIn(GradColor, n, GradInQueue));
+            else ctx.Fmovs(Dsd.Mem1D(gradAddress, n), Dsd.FabIn(GradColor, n, GradInQueue));
             return gradAddress;
         }
-        var at = gradAddress + o * n * 4;
-        if (chain) ctx.Fmovs(Dsd.FabOut(GradColor, n, GradOutQueue), Dsd.Mem1D(at, n)); // dY[:, o] west along the row
+        var at = gradAddress + o * n * (fp16 ? 2 : 4);
+        if (chain) // dY[:, o] west along the row
+        {
+            if (fp16) ctx.Fmovh(Dsd.FabOut(GradColor, n, GradOutQueue), Dsd.Mem1D(at, n));
+            else ctx.Fmovs(Dsd.FabOut(GradColor, n, GradOutQueue), Dsd.Mem1D(at, n));
+        }
         return at;
+    }
+
+    /// <summary>Bytes that put the next symbol 8 bytes past a 16-byte boundary when the allocated symbols end at
+    /// `end` (4 banks from a symbol that starts on a boundary: the bank rule's full-width placement).</summary>
+    public static int PadToBankOffset(int end)
+    {
+        var aligned = (end + 3) & ~3;
+        return ((8 - aligned % 16) + 16) % 16;
     }
 
     /// <summary>The edge PE: streams its `words` of W south when task `startTask` runs.</summary>

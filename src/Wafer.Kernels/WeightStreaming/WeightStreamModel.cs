@@ -42,12 +42,20 @@ public static class WeightStreamModel
     }
 
     /// <summary>Cycles of the weight-gradient product (WeightStreamWeightGradient); derivation in the README.</summary>
-    public static long WeightGradientCycles(WaferConfig c, int cc, int rows, int n, int k, int dOut)
+    /// <param name="fp16">The FMACs are @fmachs (mixed width) over fp16 rows of X, stride n: the width capped by the
+    /// stride as for any strided DSD (docs/architecture.md §3); a contiguous row (n = 1) also meets the bank rule.</param>
+    public static long WeightGradientCycles(WaferConfig c, int cc, int rows, int n, int k, int dOut, bool fp16 = false)
     {
         long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
+        var macWidth = c.SimdWidthFp32Mul;
+        if (fp16)
+        {
+            macWidth = Wafer.Fabric.Pe.Dsd.Mem1D(0, k, n).StrideWidthCap(c.SimdWidthFp32Add);
+            if (n == 1) macWidth = Math.Max(1, macWidth / 2); // P and X's row: contiguous sources, not 4 banks apart
+        }
         // One output on one PE: the loop step, move dY[:, o] (send or receive n; nothing alone), zero P, n FMACs of
         // length k, the column step of k wavelets.
-        var period = 1 + (cc == 1 ? 0 : su + n) + su + Ceil(k, c.SimdWidthFp32Add) + n * (su + Ceil(k, c.SimdWidthFp32Mul)) + su + k;
+        var period = 1 + (cc == 1 ? 0 : su + n) + su + Ceil(k, c.SimdWidthFp32Add) + n * (su + Ceil(k, macWidth)) + su + k;
         var rowSkew = cc == 1 ? 0 : (cc - 1) * l + 2 * r;
         // The column chain: each adding hop L + 2R, the edge's receive the last L + R and its own start-up.
         var columnSkew = (rows - 1) * (l + 2 * r) + l + r + su;
@@ -81,5 +89,37 @@ public static class WeightStreamModel
             total += su + Ceil(n, width);
         }
         return total;
+    }
+
+    /// <summary>The fp16 input gradient (wsmm-dx-fp16): as InputGradientCycles, with the k FMACs of output o as
+    /// @fmachs at the mixed width, halved per feature where dX_f and dY_o's addresses break the bank rule; the columns
+    /// keep step with each other through the dY multicast, so each output costs the slower column kind's period.</summary>
+    public static long InputGradientCyclesFp16(WaferConfig c, int cc, int rows, int n, int k, int dOut, (int Dx, int Gradient) last, (int Dx, int Gradient) other)
+    {
+        long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
+        var zero = su + Ceil((long)k * n, c.SimdWidthFp32Add);
+        long Macs((int Dx, int Gradient) a, int gradientWord)
+        {
+            long total = 0;
+            for (var f = 0; f < k; f++)
+            {
+                var width = c.SimdWidthFp32Add;
+                if ((a.Dx + 4 * f * n) / 2 % 8 != (gradientWord + 4) % 8) width = Math.Max(1, width / 2);
+                total += su + Ceil(n, width);
+            }
+            return total;
+        }
+        var move = cc == 1 ? 0 : su + n;
+        long sum = 0;
+        for (var o = 0; o < dOut; o++)
+        {
+            var period = 1 + su + k + move + Macs(last, last.Gradient / 2 + o * n);
+            if (cc > 1) period = Math.Max(period, 1 + su + k + move + Macs(other, other.Gradient / 2));
+            sum += period;
+        }
+        var firstWeight = ts + su + r + rows * l + r - su;
+        var start = Math.Max(firstWeight, ts + 1 + zero);
+        var skew = cc == 1 ? 0 : (cc - 1) * l + 2 * r;
+        return start + sum + skew;
     }
 }
