@@ -12,12 +12,12 @@ public class CycleModelTests
 
     public static TheoryData<string, int, int, int, int> Cases => new()
     {
-        { "stream", 2, 1, 1, 0 }, { "stream", 17, 3, 40, 0 },
-        { "broadcast", 1, 1, 8, 0 }, { "broadcast", 9, 4, 33, 0 },
-        { "reduce", 1, 1, 8, 0 }, { "reduce", 1, 5, 6, 0 }, { "reduce", 6, 1, 9, 0 }, { "reduce", 7, 5, 13, 0 },
-        { "gemv-grid", 1, 1, 8, 8 }, { "gemv-grid", 5, 3, 7, 11 },
-        { "matvec", 3, 2, 17, 0 },
-        { "pipeline", 2, 1, 20, 0 }, { "pipeline", 5, 1, 30, 0 },
+        { "stream", 2, 1, 1, 0 }, { "stream", 17, 3, 40, 0 }, { "stream", 64, 64, 16, 0 },
+        { "broadcast", 1, 1, 8, 0 }, { "broadcast", 9, 4, 33, 0 }, { "broadcast", 64, 64, 16, 0 },
+        { "reduce", 1, 1, 8, 0 }, { "reduce", 1, 5, 6, 0 }, { "reduce", 6, 1, 9, 0 }, { "reduce", 7, 5, 13, 0 }, { "reduce", 64, 64, 16, 0 },
+        { "gemv-grid", 1, 1, 8, 8 }, { "gemv-grid", 5, 3, 7, 11 }, { "gemv-grid", 64, 64, 8, 8 },
+        { "matvec", 3, 2, 17, 0 }, { "matvec", 64, 64, 8, 0 },
+        { "pipeline", 2, 1, 20, 0 }, { "pipeline", 5, 1, 30, 0 }, { "pipeline", 64, 1, 20, 0 },
         { "broadcast2d", 1, 1, 8, 0 }, { "broadcast2d", 1, 2, 8, 0 }, { "broadcast2d", 5, 3, 17, 0 }, { "broadcast2d", 64, 64, 16, 0 },
         { "allreduce", 1, 1, 8, 0 }, { "allreduce", 2, 1, 8, 0 }, { "allreduce", 1, 2, 8, 0 }, { "allreduce", 5, 3, 17, 0 }, { "allreduce", 64, 64, 16, 0 },
     };
