@@ -49,8 +49,10 @@ public class WeightStreamForwardTests
         }
     }
 
-    /// <summary>fp16 activations and weights with fp32 accumulation (@fmachs): the reference takes the fp16-rounded
-    /// inputs; the model within 1 %; and the product takes fewer cycles than the fp32 one whenever its FMACs dominate.</summary>
+    /// <summary>fp16 inputs with fp32 accumulation (@fmachs), forward and both backward products: the reference takes
+    /// the fp16-rounded inputs; the models within 1 % (dX's 2 %: like the fp32 one it runs up to 1 % short when a
+    /// receiver of the dY multicast falls behind); and fewer cycles than fp32, except dW when n % 8 == 0 (its @fmachs read
+    /// X's rows with stride n, and a stride that is a multiple of 8 caps a DSD at width 1: no gain, no loss).</summary>
     [Theory]
     [InlineData("wsmm-fp16", 1, 1, 8, 2, 3)]
     [InlineData("wsmm-fp16", 5, 3, 16, 4, 8)]
@@ -60,25 +62,6 @@ public class WeightStreamForwardTests
     [InlineData("wsmm-overlap-fp16", 5, 3, 16, 4, 8)]
     [InlineData("wsmm-overlap-fp16", 16, 16, 16, 4, 64)]
     [InlineData("wsmm-overlap-fp16", 3, 2, 64, 8, 6)]
-    public void Fp16Product_MatchesTheReference_TheModel_AndIsFasterThanFp32(string name, int columns, int rows, int tokens, int features, int outputs)
-    {
-        foreach (var wafer in new[] { WaferPresets.Cs2, Slow })
-        {
-            var size = new DemoSize(columns, rows, tokens, features, Outputs: outputs);
-            var r = DemoRegistry.Find(name)!.Run(wafer, size, new SimulatorOptions { Threads = 2 });
-            Assert.True(r.Verified, $"max error {r.MaxAbsError} > {r.Tolerance}");
-            var model = r.ModelCycles!.Value;
-            var sim = r.Simulator.Cycle;
-            Assert.True(Math.Abs(model - sim) <= Math.Max(1, sim / 100), $"{wafer.Name}: model {model} vs simulated {sim}");
-            var fp32 = DemoRegistry.Find(name.Replace("-fp16", ""))!.Run(wafer, size, new SimulatorOptions { Threads = 2 }).Simulator.Cycle;
-            Assert.True(sim < fp32, $"fp16 {sim} vs fp32 {fp32}");
-        }
-    }
-
-    /// <summary>The fp16 backward products (fp16 W / X and dY, fp32 accumulation): reference on the fp16-rounded inputs,
-    /// models within 2 % (dX's, like the fp32 one, runs up to 1 % short when a receiver of the dY multicast falls behind). dW's @fmachs read X's rows with stride n, so n % 8 == 0 caps them at width 1 (no gain) while
-    /// other strides run 2 wide; the test checks both.</summary>
-    [Theory]
     [InlineData("wsmm-dx-fp16", 1, 1, 8, 2, 3)]
     [InlineData("wsmm-dx-fp16", 5, 3, 16, 4, 8)]
     [InlineData("wsmm-dx-fp16", 4, 2, 13, 3, 5)]
@@ -87,8 +70,9 @@ public class WeightStreamForwardTests
     [InlineData("wsmm-dw-fp16", 4, 2, 13, 3, 5)]
     [InlineData("wsmm-dw-fp16", 3, 2, 4, 8, 3)]
     [InlineData("wsmm-dw-fp16", 64, 64, 5, 2, 3)]
-    public void Fp16BackwardProducts_MatchTheReference_AndTheModel(string name, int columns, int rows, int tokens, int features, int outputs)
+    public void Fp16Products_MatchTheReference_TheModel_AndBeatFp32(string name, int columns, int rows, int tokens, int features, int outputs)
     {
+        var allowed = name == "wsmm-dx-fp16" ? 2 : 1; // percent
         foreach (var wafer in new[] { WaferPresets.Cs2, Slow })
         {
             var size = new DemoSize(columns, rows, tokens, features, Outputs: outputs);
@@ -96,7 +80,7 @@ public class WeightStreamForwardTests
             Assert.True(r.Verified, $"max error {r.MaxAbsError} > {r.Tolerance}");
             var model = r.ModelCycles!.Value;
             var sim = r.Simulator.Cycle;
-            Assert.True(Math.Abs(model - sim) <= Math.Max(1, sim * 2 / 100), $"{wafer.Name} (R {wafer.RampLatencyCycles}): model {model} vs simulated {sim}");
+            Assert.True(Math.Abs(model - sim) <= Math.Max(1, sim * allowed / 100), $"R {wafer.RampLatencyCycles}: model {model} vs simulated {sim}");
             var fp32 = DemoRegistry.Find(name.Replace("-fp16", ""))!.Run(wafer, size, new SimulatorOptions { Threads = 2 }).Simulator.Cycle;
             var strideCapped = name == "wsmm-dw-fp16" && tokens % 8 == 0;
             Assert.True(strideCapped ? sim <= fp32 : sim < fp32 || features * tokens <= 2, $"fp16 {sim} vs fp32 {fp32}");

@@ -123,13 +123,8 @@ public sealed class MeshGemv : IFabricDemo
     {
         long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles;
         var (yAddr, _, aAddr) = Addresses(mt, nt);
-        long Op(int row)
-        {
-            var width = c.SimdWidthFp16;
-            // fmulh reads one vector operand (no conflict); fmach reads y and the row.
-            if (row > 0 && yAddr / 2 % 8 != ((aAddr + 2 * row * nt) / 2 + 4) % 8) width = Math.Max(1, width / 2);
-            return su + (nt + width - 1) / width;
-        }
+        // fmulh reads one vector operand (no conflict); fmach reads y and the row.
+        long Op(int row) => OpCycles.Memory(c, nt, c.SimdWidthFp16, row > 0 ? yAddr : -1, aAddr + 2 * row * nt);
         var compute = ts;
         for (var i = 0; i < mt; i++) compute += (i > 0 ? 1 : 0) + Op(i);
         var issue = new long[w];

@@ -172,11 +172,6 @@ public sealed class CausalAttentionGrid : IFabricDemo
         return code;
     }
 
-    private static long Op(WaferConfig c, int n, int width, int a, int b)
-    {
-        if (a >= 0 && b >= 0 && a / 2 % 8 != (b / 2 + 4) % 8) width = Math.Max(1, width / 2);
-        return c.DsdOpStartupCycles + (n + width - 1) / width;
-    }
 
     /// <summary>Schedule model: per PE the op costs of its phase (active blocks: scores, mask, max; exp; sums;
     /// normalise and output; blocks above the diagonal: two moves), each phase ending at a row allreduce whose
@@ -188,30 +183,30 @@ public sealed class CausalAttentionGrid : IFabricDemo
         long scores = 0;
         for (var j = 0; j < n; j++)
         {
-            scores += Op(c, n, mul, a.Qt, -1);
-            for (var d = 1; d < hs; d++) scores += Op(c, n, mul, a.St + 4 * j * n, a.Qt + 4 * d * n);
+            scores += OpCycles.Memory(c, n, mul, a.Qt, -1);
+            for (var d = 1; d < hs; d++) scores += OpCycles.Memory(c, n, mul, a.St + 4 * j * n, a.Qt + 4 * d * n);
         }
-        var diagonalMask = Op(c, n * n, add, a.St, a.Mask);
-        long maxOps = Op(c, n, add, -1, -1);
-        for (var j = 1; j < n; j++) maxOps += Op(c, n, max, a.M, a.St + 4 * j * n);
-        long subtract = 0, sumOps = Op(c, n, add, -1, -1), scaleOps = 0, output = 0;
-        for (var j = 0; j < n; j++) subtract += Op(c, n, add, a.St + 4 * j * n, a.M);
-        for (var j = 1; j < n; j++) sumOps += Op(c, n, add, a.M, a.St + 4 * j * n);
-        for (var j = 0; j < n; j++) scaleOps += Op(c, n, mul, a.St + 4 * j * n, a.M);
+        var diagonalMask = OpCycles.Memory(c, n * n, add, a.St, a.Mask);
+        long maxOps = OpCycles.Memory(c, n, add, -1, -1);
+        for (var j = 1; j < n; j++) maxOps += OpCycles.Memory(c, n, max, a.M, a.St + 4 * j * n);
+        long subtract = 0, sumOps = OpCycles.Memory(c, n, add, -1, -1), scaleOps = 0, output = 0;
+        for (var j = 0; j < n; j++) subtract += OpCycles.Memory(c, n, add, a.St + 4 * j * n, a.M);
+        for (var j = 1; j < n; j++) sumOps += OpCycles.Memory(c, n, add, a.M, a.St + 4 * j * n);
+        for (var j = 0; j < n; j++) scaleOps += OpCycles.Memory(c, n, mul, a.St + 4 * j * n, a.M);
         for (var d = 0; d < hs; d++)
         {
-            output += Op(c, n, mul, a.St, -1);
-            for (var j = 1; j < n; j++) output += Op(c, n, mul, a.Ot + 4 * d * n, a.St + 4 * j * n);
+            output += OpCycles.Memory(c, n, mul, a.St, -1);
+            for (var j = 1; j < n; j++) output += OpCycles.Memory(c, n, mul, a.Ot + 4 * d * n, a.St + 4 * j * n);
         }
         long total = 0;
         for (var y = 0; y < p; y++)
         {
             var issue = new long[p];
             for (var x = 0; x < p; x++)
-                issue[x] = c.TaskStartCycles + (x <= y ? scores + (x == y ? diagonalMask : 0) + maxOps : Op(c, n, add, -1, -1));
+                issue[x] = c.TaskStartCycles + (x <= y ? scores + (x == y ? diagonalMask : 0) + maxOps : OpCycles.Memory(c, n, add, -1, -1));
             var done = RowAllReduce.Done(c, issue, n);
             for (var x = 0; x < p; x++)
-                issue[x] = done[x] + 1 + (x <= y ? subtract + 1 + (long)n * n * ScalarMath.ExpCycles + sumOps : Op(c, n, add, -1, -1) + Op(c, hs * n, add, -1, -1));
+                issue[x] = done[x] + 1 + (x <= y ? subtract + 1 + (long)n * n * ScalarMath.ExpCycles + sumOps : OpCycles.Memory(c, n, add, -1, -1) + OpCycles.Memory(c, hs * n, add, -1, -1));
             done = RowAllReduce.Done(c, issue, n);
             for (var x = 0; x < p; x++)
                 issue[x] = done[x] + 1 + (x <= y ? (long)n * ScalarMath.ReciprocalCycles + scaleOps + output : 0);

@@ -23,11 +23,7 @@ public sealed class Elementwise(bool gelu) : IFabricDemo
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {
-        var w = size.Width > 0 ? size.Width : Math.Min(4, wafer.WidthPes);
-        var h = size.Height > 0 ? size.Height : Math.Min(2, wafer.HeightPes);
-        var n = size.Length > 0 ? size.Length : 16;
-        var k = size.Block > 0 ? size.Block : 4;
-        if (w > wafer.WidthPes || h > wafer.HeightPes) throw new WaferInputException($"{Name}: {w} x {h} PEs do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
+        var (w, h, n, k) = BlockLayout.Shape(Name, wafer, size);
         var layout = new FabricLayout(w, h);
         var len = k * n;
         var code = Code(len);
@@ -85,11 +81,6 @@ public sealed class Elementwise(bool gelu) : IFabricDemo
         return code;
     }
 
-    private static long Op(WaferConfig c, int n, int width, int a, int b)
-    {
-        if (a >= 0 && b >= 0 && a / 2 % 8 != (b / 2 + 4) % 8) width = Math.Max(1, width / 2);
-        return c.DsdOpStartupCycles + (n + width - 1) / width;
-    }
 
     /// <summary>Closed form: TS plus each op's SU + ceil(len / width) (bank rule from the addresses), and for GELU the
     /// Then and len TanhCycles of scalar code.</summary>
@@ -97,9 +88,9 @@ public sealed class Elementwise(bool gelu) : IFabricDemo
     {
         var (xAddr, rAddr, tAddr, _) = Addresses(len);
         long add = c.SimdWidthFp32Add, mul = c.SimdWidthFp32Mul;
-        if (!gelu) return c.TaskStartCycles + Op(c, len, (int)add, xAddr, rAddr);
-        return c.TaskStartCycles + Op(c, len, (int)mul, xAddr, xAddr) + Op(c, len, (int)mul, tAddr, xAddr) + Op(c, len, (int)mul, xAddr, tAddr)
-               + Op(c, len, (int)mul, tAddr, -1) + 1 + (long)len * ScalarMath.TanhCycles
-               + Op(c, len, (int)add, tAddr, -1) + Op(c, len, (int)mul, tAddr, xAddr) + Op(c, len, (int)mul, -1, -1);
+        if (!gelu) return c.TaskStartCycles + OpCycles.Memory(c, len, (int)add, xAddr, rAddr);
+        return c.TaskStartCycles + OpCycles.Memory(c, len, (int)mul, xAddr, xAddr) + OpCycles.Memory(c, len, (int)mul, tAddr, xAddr) + OpCycles.Memory(c, len, (int)mul, xAddr, tAddr)
+               + OpCycles.Memory(c, len, (int)mul, tAddr, -1) + 1 + (long)len * ScalarMath.TanhCycles
+               + OpCycles.Memory(c, len, (int)add, tAddr, -1) + OpCycles.Memory(c, len, (int)mul, tAddr, xAddr) + OpCycles.Memory(c, len, (int)mul, -1, -1);
     }
 }

@@ -28,19 +28,10 @@ public sealed class LayerNormRows : IFabricDemo
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {
-        var w = size.Width > 0 ? size.Width : Math.Min(4, wafer.WidthPes);
-        var h = size.Height > 0 ? size.Height : Math.Min(2, wafer.HeightPes);
-        var n = size.Length > 0 ? size.Length : 16;
-        var k = size.Block > 0 ? size.Block : 4;
-        if (w > wafer.WidthPes || h > wafer.HeightPes) throw new WaferInputException($"{Name}: {w} x {h} PEs do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
+        var (w, h, n, k) = BlockLayout.Shape(Name, wafer, size);
         var layout = new FabricLayout(w, h);
         RowAllReduce.Routes(layout, w, h);
-        var codes = new Dictionary<int, PeCode>();
-        layout.SetCode((x, _) =>
-        {
-            if (!codes.TryGetValue(x, out var code)) codes[x] = code = Code(x, w, n, k);
-            return code;
-        });
+        BlockLayout.CodePerColumn(layout, x => Code(x, w, n, k));
         var sim = new Simulator(wafer, layout, options);
         var rng = new Random(Seeds.For(size.Seed, w, h));
         var d = w * k;
@@ -49,20 +40,14 @@ public sealed class LayerNormRows : IFabricDemo
         var beta = new float[d];
         for (var i = 0; i < xs.Length; i++) xs[i] = (float)(rng.NextDouble() * 4 - 1); // a non-zero mean
         for (var f = 0; f < d; f++) { gamma[f] = (float)(0.5 + rng.NextDouble()); beta[f] = (float)(rng.NextDouble() - 0.5); }
-        var block = new float[w * h * k * n];
         var gb = new float[w * h * 2 * k];
-        for (var y = 0; y < h; y++)
-            for (var x = 0; x < w; x++)
+        for (var pe = 0; pe < w * h; pe++)
+            for (var f = 0; f < k; f++)
             {
-                var pe = y * w + x;
-                for (var f = 0; f < k; f++)
-                {
-                    for (var t = 0; t < n; t++) block[(pe * k + f) * n + t] = xs[(y * n + t) * d + x * k + f];
-                    gb[pe * 2 * k + f] = gamma[x * k + f];
-                    gb[pe * 2 * k + k + f] = beta[x * k + f];
-                }
+                gb[pe * 2 * k + f] = gamma[pe % w * k + f];
+                gb[pe * 2 * k + k + f] = beta[pe % w * k + f];
             }
-        sim.Host.MemcpyH2D("X", 0, 0, w, h, block, k * n);
+        sim.Host.MemcpyH2D("X", 0, 0, w, h, BlockLayout.ToBlocks(xs, w, h, n, k), k * n);
         sim.Host.MemcpyH2D("GB", 0, 0, w, h, gb, 2 * k);
         sim.Launch(StartTask);
         sim.Run();
@@ -141,13 +126,6 @@ public sealed class LayerNormRows : IFabricDemo
         return code;
     }
 
-    /// <summary>Cycles of an fp32 op over n elements with two contiguous memory sources at byte addresses a and b:
-    /// SU + ceil(n / width), the width halved when their 16-bit word addresses break the bank rule (wse2.md §2.3).</summary>
-    private static long Op(WaferConfig c, int n, int width, int a, int b)
-    {
-        if (a >= 0 && b >= 0 && a / 2 % 8 != (b / 2 + 4) % 8) width = Math.Max(1, width / 2);
-        return c.DsdOpStartupCycles + (n + width - 1) / width;
-    }
 
     /// <summary>Closed form: TS, the partial sums, the row allreduce (CollectiveModels.AllReduce on one row of 2n), the
     /// mean/variance ops, the Then, n RsqrtCycles, and 4 ops per feature. Widths from the config, the bank rule from
@@ -158,15 +136,15 @@ public sealed class LayerNormRows : IFabricDemo
         int add = c.SimdWidthFp32Add, mul = c.SimdWidthFp32Mul;
         var (xAddr, _, sAddr, tAddr) = Addresses(n, k);
         int Xf(int f) => xAddr + 4 * f * n;
-        var local = Op(c, n, add, -1, -1);                                           // sum = X_0
-        for (var f = 1; f < k; f++) local += Op(c, n, add, sAddr, Xf(f));          // sum += X_f
-        local += Op(c, n, mul, Xf(0), Xf(0));                                       // sumSq = X_0^2
-        for (var f = 1; f < k; f++) local += Op(c, n, mul, Xf(f), Xf(f)) + Op(c, n, add, sAddr + 4 * n, tAddr);
+        var local = OpCycles.Memory(c, n, add, -1, -1);                                           // sum = X_0
+        for (var f = 1; f < k; f++) local += OpCycles.Memory(c, n, add, sAddr, Xf(f));          // sum += X_f
+        local += OpCycles.Memory(c, n, mul, Xf(0), Xf(0));                                       // sumSq = X_0^2
+        for (var f = 1; f < k; f++) local += OpCycles.Memory(c, n, mul, Xf(f), Xf(f)) + OpCycles.Memory(c, n, add, sAddr + 4 * n, tAddr);
         var allreduce = RowAllReduce.Cycles(c, w, 2 * n);
-        var stats = Op(c, n, mul, sAddr, -1) + Op(c, n, mul, sAddr, sAddr) + Op(c, n, mul, sAddr + 4 * n, -1) + Op(c, n, add, sAddr + 4 * n, tAddr);
+        var stats = OpCycles.Memory(c, n, mul, sAddr, -1) + OpCycles.Memory(c, n, mul, sAddr, sAddr) + OpCycles.Memory(c, n, mul, sAddr + 4 * n, -1) + OpCycles.Memory(c, n, add, sAddr + 4 * n, tAddr);
         long normalise = 0;
         for (var f = 0; f < k; f++)
-            normalise += Op(c, n, add, Xf(f), sAddr) + Op(c, n, mul, Xf(f), sAddr + 4 * n) + Op(c, n, mul, -1, -1) + Op(c, n, add, -1, -1);
+            normalise += OpCycles.Memory(c, n, add, Xf(f), sAddr) + OpCycles.Memory(c, n, mul, Xf(f), sAddr + 4 * n) + OpCycles.Memory(c, n, mul, -1, -1) + OpCycles.Memory(c, n, add, -1, -1);
         return ts + local + allreduce + stats + 1 + (long)n * RsqrtCycles + normalise;
     }
 }

@@ -21,31 +21,16 @@ public sealed class SoftmaxRows : IFabricDemo
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {
-        var w = size.Width > 0 ? size.Width : Math.Min(4, wafer.WidthPes);
-        var h = size.Height > 0 ? size.Height : Math.Min(2, wafer.HeightPes);
-        var n = size.Length > 0 ? size.Length : 16;
-        var k = size.Block > 0 ? size.Block : 4;
-        if (w > wafer.WidthPes || h > wafer.HeightPes) throw new WaferInputException($"{Name}: {w} x {h} PEs do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
+        var (w, h, n, k) = BlockLayout.Shape(Name, wafer, size);
         var layout = new FabricLayout(w, h);
         RowAllReduce.Routes(layout, w, h);
-        var codes = new Dictionary<int, PeCode>();
-        layout.SetCode((x, _) =>
-        {
-            if (!codes.TryGetValue(x, out var code)) codes[x] = code = Code(x, w, n, k);
-            return code;
-        });
+        BlockLayout.CodePerColumn(layout, x => Code(x, w, n, k));
         var sim = new Simulator(wafer, layout, options);
         var rng = new Random(Seeds.For(size.Seed, w, h));
         var d = w * k;
         var xs = new float[h * n * d]; // [token][feature], logits-like: spread over +-8
         for (var i = 0; i < xs.Length; i++) xs[i] = (float)(rng.NextDouble() * 16 - 8);
-        var block = new float[w * h * k * n];
-        for (var y = 0; y < h; y++)
-            for (var x = 0; x < w; x++)
-                for (var f = 0; f < k; f++)
-                    for (var t = 0; t < n; t++)
-                        block[((y * w + x) * k + f) * n + t] = xs[(y * n + t) * d + x * k + f];
-        sim.Host.MemcpyH2D("X", 0, 0, w, h, block, k * n);
+        sim.Host.MemcpyH2D("X", 0, 0, w, h, BlockLayout.ToBlocks(xs, w, h, n, k), k * n);
         sim.Launch(StartTask);
         sim.Run();
         var got = sim.Host.MemcpyD2H("X", 0, 0, w, h, k * n);
@@ -101,11 +86,6 @@ public sealed class SoftmaxRows : IFabricDemo
         return code;
     }
 
-    private static long Op(WaferConfig c, int n, int width, int a, int b)
-    {
-        if (a >= 0 && b >= 0 && a / 2 % 8 != (b / 2 + 4) % 8) width = Math.Max(1, width / 2);
-        return c.DsdOpStartupCycles + (n + width - 1) / width;
-    }
 
     /// <summary>Closed form: TS; max (@fmovs at the add width, @fmaxs at the convert width, bank rule from the
     /// addresses); the max allreduce; k @fsubs; Then + k n ExpCycles; the sum; the sum allreduce; Then + n
@@ -114,16 +94,16 @@ public sealed class SoftmaxRows : IFabricDemo
     {
         var (xAddr, mAddr) = Addresses(n, k);
         int Xf(int f) => xAddr + 4 * f * n;
-        long total = c.TaskStartCycles + Op(c, n, c.SimdWidthFp32Add, -1, -1);
-        for (var f = 1; f < k; f++) total += Op(c, n, c.SimdWidthConvert, mAddr, Xf(f));
+        long total = c.TaskStartCycles + OpCycles.Memory(c, n, c.SimdWidthFp32Add, -1, -1);
+        for (var f = 1; f < k; f++) total += OpCycles.Memory(c, n, c.SimdWidthConvert, mAddr, Xf(f));
         total += RowAllReduce.Cycles(c, w, n);
-        for (var f = 0; f < k; f++) total += Op(c, n, c.SimdWidthFp32Add, Xf(f), mAddr);
+        for (var f = 0; f < k; f++) total += OpCycles.Memory(c, n, c.SimdWidthFp32Add, Xf(f), mAddr);
         total += 1 + (long)k * n * ScalarMath.ExpCycles;
-        total += Op(c, n, c.SimdWidthFp32Add, -1, -1);
-        for (var f = 1; f < k; f++) total += Op(c, n, c.SimdWidthFp32Add, mAddr, Xf(f));
+        total += OpCycles.Memory(c, n, c.SimdWidthFp32Add, -1, -1);
+        for (var f = 1; f < k; f++) total += OpCycles.Memory(c, n, c.SimdWidthFp32Add, mAddr, Xf(f));
         total += RowAllReduce.Cycles(c, w, n);
         total += 1 + (long)n * ScalarMath.ReciprocalCycles;
-        for (var f = 0; f < k; f++) total += Op(c, n, c.SimdWidthFp32Mul, Xf(f), mAddr);
+        for (var f = 0; f < k; f++) total += OpCycles.Memory(c, n, c.SimdWidthFp32Mul, Xf(f), mAddr);
         return total;
     }
 }

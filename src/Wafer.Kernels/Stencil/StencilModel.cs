@@ -23,12 +23,7 @@ public static class StencilModel
 
     /// <summary>Cycles of an fp32 add/sub of n elements over two contiguous memory sources at byte addresses a, b:
     /// SU + ceil(n / width), the width halved when the sources' 16-bit word addresses break the bank rule.</summary>
-    private static long AddCycles(WaferConfig c, int n, int a, int b)
-    {
-        var width = c.SimdWidthFp32Add;
-        if (a / 2 % 8 != (b / 2 + 4) % 8) width = Math.Max(1, width / 2);
-        return c.DsdOpStartupCycles + (n + width - 1) / width;
-    }
+    private static long AddCycles(WaferConfig c, int n, int a, int b) => OpCycles.Memory(c, n, c.SimdWidthFp32Add, a, b);
 
     public static long Cycles(WaferConfig c, int w, int h, int nz, int steps)
     {

@@ -82,12 +82,7 @@ public static class WeightStreamModel
     {
         long su = c.DsdOpStartupCycles, total = 0;
         var pAddress = ((2 * k * n + 3) & ~3) + WeightStreamLayout.Fp16Padding(k, n);
-        for (var f = 0; f < k; f++)
-        {
-            var width = c.SimdWidthFp32Add;
-            if (pAddress / 2 % 8 != (2 * f * n / 2 + 4) % 8) width = Math.Max(1, width / 2);
-            total += su + Ceil(n, width);
-        }
+        for (var f = 0; f < k; f++) total += OpCycles.Memory(c, n, c.SimdWidthFp32Add, pAddress, 2 * f * n);
         return total;
     }
 
@@ -101,12 +96,7 @@ public static class WeightStreamModel
         long Macs((int Dx, int Gradient) a, int gradientWord)
         {
             long total = 0;
-            for (var f = 0; f < k; f++)
-            {
-                var width = c.SimdWidthFp32Add;
-                if ((a.Dx + 4 * f * n) / 2 % 8 != (gradientWord + 4) % 8) width = Math.Max(1, width / 2);
-                total += su + Ceil(n, width);
-            }
+            for (var f = 0; f < k; f++) total += OpCycles.Memory(c, n, c.SimdWidthFp32Add, a.Dx + 4 * f * n, 2 * gradientWord);
             return total;
         }
         var move = cc == 1 ? 0 : su + n;
