@@ -29,12 +29,7 @@ public sealed class ChainReduce : IFabricDemo
             return code;
         });
         var sim = new Simulator(wafer, layout, options);
-        var data = new float[w * h * n];
-        var rng = new Random(Seeds.For(size.Seed, w, h));
-        for (var i = 0; i < data.Length; i++) data[i] = (float)(rng.NextDouble() * 2 - 1);
-        sim.Host.MemcpyH2D("v", 0, 0, w, h, data, n);
-        sim.Launch(StartTask);
-        sim.Run();
+        var data = Collectives.VectorInputs.LoadAndRun(sim, size.Seed, w, h, n, StartTask);
         var got = sim.Host.MemcpyD2H("v", w - 1, 0, 1, 1, n);
         double maxErr = 0, tol = 0;
         for (var i = 0; i < n; i++)
