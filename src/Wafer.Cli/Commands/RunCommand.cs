@@ -44,7 +44,8 @@ internal static class RunCommand
             var name = parse.GetValue(program)!;
             if (name == "list")
             {
-                foreach (var each in DemoRegistry.All) stdout.WriteLine($"{each.Name,-10} {each.Description}");
+                var nameWidth = DemoRegistry.All.Max(d => d.Name.Length);
+                foreach (var each in DemoRegistry.All) stdout.WriteLine($"{each.Name.PadRight(nameWidth)} {each.Description}");
                 return Program.ExitOk;
             }
             var demo = DemoRegistry.Find(name)
