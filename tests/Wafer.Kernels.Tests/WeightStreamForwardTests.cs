@@ -106,11 +106,16 @@ public class WeightStreamSparseTests
     [InlineData(64, 64, 2, 2, 3)]
     public void Product_MatchesTheHostReference_AtAnySparsity(int columns, int rows, int tokens, int features, int outputs)
     {
-        foreach (var sparsity in new[] { 0.0, 0.5, 0.9 })
-        {
-            var r = DemoRegistry.Find("wsmm-sparse")!.Run(WaferPresets.Cs2, new DemoSize(columns, rows, tokens, features, Outputs: outputs, Sparsity: sparsity), new SimulatorOptions { Threads = 2 });
-            Assert.True(r.Verified, $"sparsity {sparsity}: max error {r.MaxAbsError} > {r.Tolerance}");
-        }
+        var slow = WaferPresets.Cs2 with { HopLatencyCycles = 3, RampLatencyCycles = 3, TaskStartCycles = 5, DsdOpStartupCycles = 2 };
+        foreach (var wafer in new[] { WaferPresets.Cs2, slow })
+            foreach (var sparsity in new[] { 0.0, 0.5, 0.9 })
+            {
+                var r = DemoRegistry.Find("wsmm-sparse")!.Run(wafer, new DemoSize(columns, rows, tokens, features, Outputs: outputs, Sparsity: sparsity), new SimulatorOptions { Threads = 2 });
+                Assert.True(r.Verified, $"sparsity {sparsity}: max error {r.MaxAbsError} > {r.Tolerance}");
+                // The data-dependent model (per column and output non-zero counts): within 1 %.
+                var sim = r.Simulator.Cycle;
+                Assert.True(Math.Abs(r.ModelCycles!.Value - sim) <= Math.Max(1, sim / 100), $"sparsity {sparsity}, R {wafer.RampLatencyCycles}: model {r.ModelCycles} vs simulated {sim}");
+            }
     }
 
     [Fact]

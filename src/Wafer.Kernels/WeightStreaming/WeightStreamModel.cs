@@ -112,4 +112,44 @@ public static class WeightStreamModel
         var skew = cc == 1 ? 0 : (cc - 1) * l + 2 * r;
         return start + sum + skew;
     }
+
+    /// <summary>The sparse forward product (wsmm-sparse), whose work depends on the data: counts[x, o] non-zero weights
+    /// of column x for output o. A schedule recursion over outputs and columns (every worker row of a column does the
+    /// same work; the last row, R hops from the edge, gets its first weight last): per output a PE takes its count
+    /// (a loop step, SU + 1), its c words (SU + c), zeroes P (SU + n / add width), and per non-zero a decode step and an
+    /// @fmacs (1 + SU + n / FMAC width), with a continuation (1 cycle) between the three parts; then the row step, a
+    /// chain east whose first and last elements are tracked (L + 2R per adding hop), or alone a copy into Y.</summary>
+    public static long SparseForwardCycles(WaferConfig c, int cc, int rows, int n, int[,] counts)
+    {
+        long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
+        var dOut = counts.GetLength(1);
+        var ready = new long[cc];
+        // The start task (TS) stores o and continues (1); the first count reaches row R after the edge's TS, SU, ramp,
+        // R hops and the worker's ramp.
+        var firstCount = ts + su + r + rows * l + r;
+        Array.Fill(ready, ts + 1);
+        long end = 0;
+        for (var o = 0; o < dOut; o++)
+        {
+            long prevFirst = 0, prevLast = 0;
+            for (var x = 0; x < cc; x++)
+            {
+                var nz = counts[x, o];
+                var countIn = o == 0 ? Math.Max(ready[x] + 1 + su, firstCount) + 1 : ready[x] + 1 + su + 1;
+                var compute = countIn + 1 + (nz > 0 ? su + nz : 0) + su + Ceil(n, c.SimdWidthFp32Add) + 1 + nz * (1 + su + Ceil(n, c.SimdWidthFp32Mul));
+                if (cc == 1) { ready[x] = compute + su + Ceil(n, c.SimdWidthFp32Add); end = ready[x]; continue; }
+                long first, last;
+                if (x == 0) { first = compute + su; last = first + n - 1; }
+                else
+                {
+                    first = Math.Max(prevFirst + l + r, compute + su);
+                    last = Math.Max(prevLast + l + r, first + n - 1);
+                }
+                (prevFirst, prevLast) = (first + r, last + r);
+                ready[x] = last + 1;
+                end = Math.Max(end, ready[x]);
+            }
+        }
+        return end + 1; // the last loop step, which finds o == D_out
+    }
 }

@@ -79,7 +79,11 @@ public sealed class WeightStreamSparse : IFabricDemo
             ["sparsity"] = size.Sparsity, ["nonZeroWeights"] = nonZeros, ["weights"] = (long)k * cc * dOut,
         };
         var extra = new Dictionary<string, double> { ["macs"] = (double)n * r * nonZeros, ["zeroFraction"] = 1 - (double)nonZeros / ((long)k * cc * dOut) };
-        return new DemoResult(sim, maxErr, tol, parameters, extra);
+        var counts = new int[cc, dOut];
+        for (var x = 0; x < cc; x++)
+            for (var o = 0; o < dOut; o++)
+                counts[x, o] = Enumerable.Range(0, k).Count(f => weights[x][o * k + f] != 0);
+        return new DemoResult(sim, maxErr, tol, parameters, extra, WeightStreamModel.SparseForwardCycles(wafer, cc, r, n, counts));
     }
 
     /// <summary>Weights of column x rounded to fp16 (what travels), each zero with probability `sparsity`.</summary>
