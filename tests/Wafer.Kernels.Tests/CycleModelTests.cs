@@ -8,7 +8,7 @@ namespace Wafer.Kernels.Tests;
 public class CycleModelTests
 {
     private static readonly WaferConfig Cs2 = WaferPresets.Cs2;
-    private static readonly WaferConfig Slow = WaferPresets.Cs2 with { HopLatencyCycles = 3, RampLatencyCycles = 3, TaskStartCycles = 5, DsdOpStartupCycles = 2 };
+    private static readonly WaferConfig Slow = TestWafers.Slow;
 
     public static TheoryData<string, int, int, int, int> Cases => new()
     {

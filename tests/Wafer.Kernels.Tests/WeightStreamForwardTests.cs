@@ -7,7 +7,7 @@ namespace Wafer.Kernels.Tests;
 /// closed-form cycle model against the simulator on the CS-2 costs and on a wafer with slower latencies.</summary>
 public class WeightStreamForwardTests
 {
-    private static readonly WaferConfig Slow = WaferPresets.Cs2 with { HopLatencyCycles = 3, RampLatencyCycles = 3, TaskStartCycles = 5, DsdOpStartupCycles = 2 };
+    private static readonly WaferConfig Slow = TestWafers.Slow;
 
     [Theory]
     [InlineData(1, 1, 4, 2, 3)]     // one worker, one column
@@ -106,8 +106,7 @@ public class WeightStreamSparseTests
     [InlineData(64, 64, 2, 2, 3)]
     public void Product_MatchesTheHostReference_AtAnySparsity(int columns, int rows, int tokens, int features, int outputs)
     {
-        var slow = WaferPresets.Cs2 with { HopLatencyCycles = 3, RampLatencyCycles = 3, TaskStartCycles = 5, DsdOpStartupCycles = 2 };
-        foreach (var wafer in new[] { WaferPresets.Cs2, slow })
+        foreach (var wafer in new[] { TestWafers.Cs2, TestWafers.Slow })
             foreach (var sparsity in new[] { 0.0, 0.5, 0.9 })
             {
                 var r = DemoRegistry.Find("wsmm-sparse")!.Run(wafer, new DemoSize(columns, rows, tokens, features, Outputs: outputs, Sparsity: sparsity), new SimulatorOptions { Threads = 2 });
@@ -147,7 +146,7 @@ public class WeightStreamSparseTests
 /// <summary>The input-gradient product dX = dY W^T (wsmm-dx) against a float64 reference and its cycle model.</summary>
 public class WeightStreamInputGradientTests
 {
-    private static readonly WaferConfig Slow = WaferPresets.Cs2 with { HopLatencyCycles = 3, RampLatencyCycles = 3, TaskStartCycles = 5, DsdOpStartupCycles = 2 };
+    private static readonly WaferConfig Slow = TestWafers.Slow;
 
     [Theory]
     [InlineData(1, 1, 8, 2, 3)]
@@ -171,7 +170,7 @@ public class WeightStreamInputGradientTests
 /// <summary>The weight-gradient product dW = X^T dY streamed out to the edge (wsmm-dw): reference and exact cycle model.</summary>
 public class WeightStreamWeightGradientTests
 {
-    private static readonly WaferConfig Slow = WaferPresets.Cs2 with { HopLatencyCycles = 3, RampLatencyCycles = 3, TaskStartCycles = 5, DsdOpStartupCycles = 2 };
+    private static readonly WaferConfig Slow = TestWafers.Slow;
 
     [Theory]
     [InlineData(1, 1, 8, 2, 3)]
