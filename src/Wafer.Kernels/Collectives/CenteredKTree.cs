@@ -146,47 +146,29 @@ public sealed class CenteredKTree
     public long ModelCycles(WaferConfig c, long[] issue, int n)
     {
         long su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
-        long Span(int queue) => (long)Math.Ceiling(n * Math.Max(1.0, (r + 1.0) / c.InputQueueDepthWords[queue]));
         var ready = (long[])issue.Clone();
-        var end = ready.Max();
         for (var level = 0; level < _levels.Count; level++)
             foreach (var (members, root) in _levels[level])
             {
-                // Each side's chain towards the root: (first, last) element leaving the member nearest the root.
-                (long First, long Last)? Chain(int side)
+                var rootX = members[root];
+                foreach (var side in new[] { 0, 1 })
                 {
+                    // This side's chain towards the root (which adds the west chain, then the east one).
                     var order = side == 0 ? Enumerable.Range(0, root) : Enumerable.Range(root + 1, members.Length - root - 1).Reverse();
-                    (long First, long Last)? prev = null;
+                    var span = StreamTiming.Span(c, n, c.InputQueueDepthWords[2 * level + side]);
+                    (long First, long Last)? upstream = null;
                     var prevX = -1;
                     foreach (var k in order)
                     {
-                        var x = members[k];
-                        var start = ready[x] + su;
-                        var span = Span(2 * level + side);
-                        long first = start, last = start + span - 1;
-                        if (prev is { } p)
-                        {
-                            var hops = Math.Abs(x - prevX);
-                            first = Math.Max(p.First + hops * l + r, start);
-                            last = Math.Max(p.Last + hops * l + r, first + span - 1);
-                        }
-                        prev = (first + r, last + r);
-                        prevX = x;
+                        upstream = StreamTiming.Stage(c, ready[members[k]], span, upstream, Math.Abs(members[k] - prevX));
+                        prevX = members[k];
                     }
-                    return prev is { } q ? (q.First + Math.Abs(members[root] - prevX) * l, q.Last + Math.Abs(members[root] - prevX) * l) : null;
+                    if (upstream is null) continue;
+                    ready[rootX] = StreamTiming.Stage(c, ready[rootX], span, upstream, Math.Abs(rootX - prevX)).Last + 1;
                 }
-                var rootX = members[root];
-                foreach (var side in new[] { 0, 1 })
-                    if (Chain(side) is { } arrival)
-                    {
-                        var span = Span(2 * level + side);
-                        var first = Math.Max(arrival.First + r, ready[rootX] + su);
-                        ready[rootX] = Math.Max(arrival.Last + r, first + span - 1) + 1;
-                    }
-                end = Math.Max(end, ready[rootX]);
             }
         if (_w == 1) return ready[RootX];
         var farthest = Math.Max(RootX, _w - 1 - RootX);
-        return ready[RootX] + su + 2 * r + farthest * l + Span(BroadcastQueue);
+        return ready[RootX] + su + 2 * r + farthest * l + StreamTiming.Span(c, n, c.InputQueueDepthWords[BroadcastQueue]);
     }
 }

@@ -37,7 +37,7 @@ public static class CollectiveModels
     {
         long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
         if (w == 1) return ts;
-        long Span(int queue) => (long)Math.Ceiling(n * Math.Max(1.0, (r + 1.0) / c.InputQueueDepthWords[queue]));
+        long Span(int queue) => StreamTiming.Span(c, n, c.InputQueueDepthWords[queue]);
         var issue = new long[w];
         Array.Fill(issue, ts);
         long stride = 1;
@@ -48,25 +48,11 @@ public static class CollectiveModels
             foreach (var (groupStart, members) in Collectives.LevelReduce.Groups(participants, g))
             {
                 int X(int k) => (int)(w - 1 - (groupStart + k) * stride);
-                // First and last element of the stream leaving member k's ramp; an element cannot pass its
-                // predecessor, so the last leaves no earlier than the first plus the stream's length.
-                long prevFirst = 0, prevLast = 0;
-                for (var k = members - 1; k >= 1; k--)
-                {
-                    var start = issue[X(k)] + su;
-                    long first = start, last = start + Span(level) - 1;
-                    if (k + 1 < members)
-                    {
-                        first = Math.Max(prevFirst + stride * l + r, start);
-                        last = Math.Max(prevLast + stride * l + r, first + Span(level) - 1);
-                    }
-                    (prevFirst, prevLast) = (first + r, last + r);
-                }
-                if (members > 1)
-                {
-                    var first = Math.Max(prevFirst + stride * l + r, issue[X(0)] + su);
-                    issue[X(0)] = Math.Max(prevLast + stride * l + r, first + Span(level) - 1) + 1;
-                }
+                // The chain from the group's far end to its leader, `stride` links per segment.
+                (long First, long Last)? upstream = null;
+                for (var k = members - 1; k >= 0; k--)
+                    upstream = StreamTiming.Stage(c, issue[X(k)], Span(level), upstream, stride);
+                if (members > 1) issue[X(0)] = upstream!.Value.Last + 1;
             }
             stride *= g;
         }

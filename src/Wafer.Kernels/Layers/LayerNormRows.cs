@@ -5,7 +5,7 @@
 // Per PE: partial sums S = [sum_f X_f ; sum_f X_f^2] (2n values: an @fmovs and k - 1 @fadds; k @fmuls and k @fadds),
 // a row allreduce of S (the chain east on colors 0/1, then the last PE multicasts the totals west on color 4), mean and
 // variance (@fmuls, @fsubs over n), rstd per token in scalar code (no reciprocal square root in the WSE-2 ISA: charged
-// RsqrtCycles per token, our choice below), then per feature 4 ops: X_f - mean, * rstd, * gamma_f, + beta_f (in place).
+// ScalarMath.RsqrtCycles per token, our choice), then per feature 4 ops: X_f - mean, * rstd, * gamma_f, + beta_f (in place).
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
@@ -20,8 +20,6 @@ public sealed class LayerNormRows : IFabricDemo
     public const int StartTask = 10;
     public const float Epsilon = 1e-5f;
 
-    /// <summary>Scalar cycles to turn one variance into rstd (ScalarMath.RsqrtCycles, our choice).</summary>
-    public const int RsqrtCycles = ScalarMath.RsqrtCycles;
 
     public string Name => "layernorm";
     public string Description => "LayerNorm over the block layout: per-PE partial sums, a row allreduce, scalar rsqrt per token (--length n tokens, --block k features per PE)";
@@ -111,7 +109,7 @@ public sealed class LayerNormRows : IFabricDemo
             {
                 for (var i = 0; i < n; i++)
                     next.StoreF32(sAddr + 4 * (n + i), 1f / MathF.Sqrt(next.LoadF32(tAddr + 4 * i) + Epsilon));
-                next.Scalar(n * RsqrtCycles);
+                next.Scalar(n * ScalarMath.RsqrtCycles);
                 var mean = Dsd.Mem1D(sAddr, n);
                 var rstd = Dsd.Mem1D(sAddr + 4 * n, n);
                 for (var f = 0; f < k; f++)
@@ -128,7 +126,7 @@ public sealed class LayerNormRows : IFabricDemo
 
 
     /// <summary>Closed form: TS, the partial sums, the row allreduce (CollectiveModels.AllReduce on one row of 2n), the
-    /// mean/variance ops, the Then, n RsqrtCycles, and 4 ops per feature. Widths from the config, the bank rule from
+    /// mean/variance ops, the Then, n ScalarMath.RsqrtCycles, and 4 ops per feature. Widths from the config, the bank rule from
     /// the symbol addresses.</summary>
     public static long Model(WaferConfig c, int w, int n, int k)
     {
@@ -145,6 +143,6 @@ public sealed class LayerNormRows : IFabricDemo
         long normalise = 0;
         for (var f = 0; f < k; f++)
             normalise += OpCycles.Memory(c, n, add, Xf(f), sAddr) + OpCycles.Memory(c, n, mul, Xf(f), sAddr + 4 * n) + OpCycles.Memory(c, n, mul, -1, -1) + OpCycles.Memory(c, n, add, -1, -1);
-        return ts + local + allreduce + stats + 1 + (long)n * RsqrtCycles + normalise;
+        return ts + local + allreduce + stats + 1 + (long)n * ScalarMath.RsqrtCycles + normalise;
     }
 }

@@ -49,16 +49,9 @@ internal static class RowAllReduce
         else ctx.Fmovs(v, Dsd.FabIn(Broadcast, n, BroadcastIn));
     }
 
-    /// <summary>Cycles from the moment every PE issues its chain op until x = 0 has the total: the chain's end (the first
-    /// element leaves x = 0 after SU + R, L + 2R per combining hop, the last PE takes n) and the multicast west over
-    /// W - 1 hops. Fabric operands move one element per cycle whatever the op's memory width.</summary>
-    public static long Cycles(WaferConfig c, int w, int n)
-    {
-        if (w == 1) return 0;
-        long su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
-        var chainEnd = su + r + (w - 2) * (l + 2 * r) + l + r + n;
-        return chainEnd + su + 2 * r + (w - 1) * l + n;
-    }
+    /// <summary>Cycles from the moment every PE issues its chain op until every PE has the total (Done with equal
+    /// issue times: the chain's end and the multicast west over W - 1 hops).</summary>
+    public static long Cycles(WaferConfig c, int w, int n) => Done(c, new long[w], n).Max();
 
     /// <summary>When each PE of a row holds the total, given when each issues its chain op (issue[x]): the chain with
     /// first and last element tracked (SU to start, R up, L + R to the next PE's queue; a PE cannot pass on an element
@@ -70,15 +63,12 @@ internal static class RowAllReduce
         var done = (long[])issue.Clone();
         if (w == 1) return done;
         long su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
-        long first = issue[0] + su, last = first + n - 1;
         var pushed = new long[w];
-        pushed[0] = last + 1;
-        for (var x = 1; x < w; x++)
+        (long First, long Last)? upstream = null;
+        for (var x = 0; x < w; x++)
         {
-            long inFirst = first + r + l + r, inLast = last + r + l + r;
-            first = Math.Max(inFirst, issue[x] + su);
-            last = Math.Max(inLast, first + n - 1);
-            pushed[x] = last + 1;
+            upstream = StreamTiming.Stage(c, issue[x], n, upstream);
+            pushed[x] = upstream.Value.Last + 1;
         }
         var total = pushed[w - 1]; // the last PE's op ends; it issues the multicast
         done[w - 1] = total + su + n; // pushing n into its output queue

@@ -62,7 +62,7 @@ public static class StencilModel
                             // A queue shallower than R + 1 holds a slot R cycles past each push: the stream then moves
                             // depth / (R + 1) wavelets per cycle (S and N use queues 4-7, 2 deep on WSE-2).
                             var depth = c.InputQueueDepthWords[Stencil25.InQueue(way, round)];
-                            var span = (long)Math.Ceiling(nz * Math.Max(1.0, (r + 1.0) / depth));
+                            var span = StreamTiming.Span(c, nz, depth);
                             endOf[sender] = start + su + span + su + 1; // the column, then the control wavelet
                             foreach (var (pe, d) in members)
                             {

@@ -75,15 +75,16 @@ public sealed class WeightStreamInputGradient(bool fp16 = false) : IFabricDemo
         var parameters = new Dictionary<string, object> { ["columns"] = cc, ["workerRows"] = r, ["tokensPerPe"] = n, ["featuresPerPe"] = k, ["outputs"] = dOut };
         var extra = new Dictionary<string, double> { ["macs"] = (double)n * r * k * cc * dOut };
         return new DemoResult(sim, maxErr, tol, parameters, extra,
-            fp16 ? WeightStreamModel.InputGradientCyclesFp16(wafer, cc, r, n, k, dOut, Addresses(true, k, n, dOut), Addresses(false, k, n, dOut))
+            fp16 ? WeightStreamModel.InputGradientCyclesFp16(wafer, cc, r, n, k, dOut, Addresses(k, n))
                  : WeightStreamModel.InputGradientCycles(wafer, cc, r, n, k, dOut));
     }
 
     private static void Round(float[] values) { for (var i = 0; i < values.Length; i++) values[i] = (float)(Half)values[i]; }
 
-    /// <summary>fp16 worker symbols: dX (fp32, at 0), Wb (fp16), o, a pad, then the dY buffer 8 bytes past a 16-byte
-    /// boundary (4 banks from dX: @fmachs at full width when n % 8 == 0). Returns (dX, gradient) byte addresses.</summary>
-    internal static (int Dx, int Gradient) Addresses(bool last, int k, int n, int dOut)
+    /// <summary>fp16 worker symbols: dX (fp32, at 0), Wb (fp16), o, a pad, then the dY buffer (the last column's dY,
+    /// the others' D) 8 bytes past a 16-byte boundary (4 banks from dX: @fmachs at full width when n % 8 == 0).
+    /// Returns (dX, gradient) byte addresses.</summary>
+    internal static (int Dx, int Gradient) Addresses(int k, int n)
     {
         var wb = 4 * k * n;
         var o = (wb + 2 * k + 3) & ~3;

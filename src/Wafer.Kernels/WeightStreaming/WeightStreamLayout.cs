@@ -124,11 +124,10 @@ internal static class WeightStreamLayout
             .LocalTask(startTask, ctx => ctx.Fmovs(Dsd.FabOut(WeightColor, words, WeightOutQueue), ctx.Mem("W")));
 
     /// <summary>Bytes between the fp16 X block and P: P lands 8 bytes past a 16-byte boundary.</summary>
-    public static int Fp16Padding(int k, int n)
-    {
-        var end = (2 * k * n + 3) & ~3;
-        return ((8 - end % 16) + 16) % 16;
-    }
+    public static int Fp16Padding(int k, int n) => PadToBankOffset(2 * k * n);
+
+    /// <summary>Byte address of P in an fp16 worker (X at 0, then the padding).</summary>
+    public static int Fp16PartialSumsAddress(int k, int n) => ((2 * k * n + 3) & ~3) + Fp16Padding(k, n);
 
     /// <summary>0 first column (starts each row chain), 1 middle, 2 last column (holds Y), 3 alone (one column).</summary>
     public static int Role(int x, int cc) => cc == 1 ? 3 : x == 0 ? 0 : x == cc - 1 ? 2 : 1;

@@ -80,8 +80,8 @@ public static class WeightStreamModel
     /// banks from X, so none does when n % 8 == 0).</summary>
     public static long MixedMacCycles(WaferConfig c, int k, int n)
     {
-        long su = c.DsdOpStartupCycles, total = 0;
-        var pAddress = ((2 * k * n + 3) & ~3) + WeightStreamLayout.Fp16Padding(k, n);
+        long total = 0;
+        var pAddress = WeightStreamLayout.Fp16PartialSumsAddress(k, n);
         for (var f = 0; f < k; f++) total += OpCycles.Memory(c, n, c.SimdWidthFp32Add, pAddress, 2 * f * n);
         return total;
     }
@@ -89,7 +89,7 @@ public static class WeightStreamModel
     /// <summary>The fp16 input gradient (wsmm-dx-fp16): as InputGradientCycles, with the k FMACs of output o as
     /// @fmachs at the mixed width, halved per feature where dX_f and dY_o's addresses break the bank rule; the columns
     /// keep step with each other through the dY multicast, so each output costs the slower column kind's period.</summary>
-    public static long InputGradientCyclesFp16(WaferConfig c, int cc, int rows, int n, int k, int dOut, (int Dx, int Gradient) last, (int Dx, int Gradient) other)
+    public static long InputGradientCyclesFp16(WaferConfig c, int cc, int rows, int n, int k, int dOut, (int Dx, int Gradient) addresses)
     {
         long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
         var zero = su + Ceil((long)k * n, c.SimdWidthFp32Add);
@@ -103,8 +103,9 @@ public static class WeightStreamModel
         long sum = 0;
         for (var o = 0; o < dOut; o++)
         {
-            var period = 1 + su + k + move + Macs(last, last.Gradient / 2 + o * n);
-            if (cc > 1) period = Math.Max(period, 1 + su + k + move + Macs(other, other.Gradient / 2));
+            // The last column reads dY[:, o] in place; the others receive it into one buffer at the same address.
+            var period = 1 + su + k + move + Macs(addresses, addresses.Gradient / 2 + o * n);
+            if (cc > 1) period = Math.Max(period, 1 + su + k + move + Macs(addresses, addresses.Gradient / 2));
             sum += period;
         }
         var firstWeight = ts + su + r + rows * l + r - su;
