@@ -1,157 +1,268 @@
 // Causal multi-head self-attention on a fused qkv tensor, forward and backward (llm.c's attention_forward/backward),
-// with the per-head products as small matrix multiplies. Shapes: inp (B, T, 3C) holding q, k, v; preatt, att
-// (B, NH, T, T); out (B, T, C). HS = C / NH. (batch, head) pairs run in parallel, each writing only its own slices.
+// one kernel per (batch, head). The head's q, k, v (and dout) are copied once into zero-padded buffers laid out for
+// Gemm's 6 x 16 micro-kernel, and all six products (scores, att·V; dout·Vᵀ, dS·K, dSᵀ·Q, attᵀ·dout) call that kernel
+// directly, skipping the key panels above the diagonal. Calling Gemm.Multiply per product instead (about 20 calls per
+// head, each packing its operands) ran nano's attention (T 64, HS 32) at ~9 GFLOP/s: 5 ms per layer on one core.
+// Shapes: inp (B, T, 3C) holding q, k, v; att (B, NH, T, T), zero above the diagonal; out (B, T, C); HS = C / NH.
+// (batch, head) pairs run in parallel, each writing only its own slices, in a fixed order: results do not depend on
+// the thread count.
 using System.Runtime.Intrinsics;
 using Wafer.Gpt.Numerics;
 
 namespace Wafer.Gpt.Layers;
 
-public static class CausalAttention
+public static unsafe class CausalAttention
 {
+    private const int Mr = Gemm.Mr, Nr = Gemm.Nr;
+
     private static int Threads(int b, int t, int c) => (long)b * t * t * c < 200_000 ? 1 : Gemm.Threads;
 
-    public static unsafe void Forward(Span<float> output, Span<float> preatt, Span<float> att, ReadOnlySpan<float> inp, int b, int t, int c, int nh)
+    /// <summary>out = softmax(q kᵀ / sqrt(HS), causal) v per head; att keeps the softmax for backward.</summary>
+    public static void Forward(Span<float> output, Span<float> att, ReadOnlySpan<float> inp, int b, int t, int c, int nh)
     {
-        fixed (float* po = output, ppre = preatt, patt = att, pin = inp)
+        CheckShapes(inp.Length, b, t, c, nh);
+        Check(output.Length, (long)b * t * c, "output");
+        Check(att.Length, (long)b * nh * t * t, "att");
+        fixed (float* po = output, pa = att, pi = inp)
         {
-            var o = (nint)po; var pr = (nint)ppre; var at = (nint)patt; var ip = (nint)pin;
-            int ol = output.Length, prl = preatt.Length, atl = att.Length, il = inp.Length;
-            WorkerPool.Run(b * nh, Threads(b, t, c), bh => ForwardHead(
-                new Span<float>((void*)o, ol), new Span<float>((void*)pr, prl), new Span<float>((void*)at, atl),
-                new ReadOnlySpan<float>((void*)ip, il), bh / nh, bh % nh, t, c, nh));
+            nint o = (nint)po, at = (nint)pa, ip = (nint)pi;
+            WorkerPool.Run(b * nh, Threads(b, t, c), bh => ForwardHead((float*)o, (float*)at, (float*)ip, bh / nh, bh % nh, t, c, nh));
         }
     }
 
-    private static void ForwardHead(Span<float> output, Span<float> preatt, Span<float> att, ReadOnlySpan<float> inp, int bi, int h, int t, int c, int nh)
+    /// <summary>dinp = the q, k, v gradients of out for dout (overwritten, not accumulated).</summary>
+    public static void Backward(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, ReadOnlySpan<float> att, int b, int t, int c, int nh)
     {
-        var c3 = 3 * c;
-        var hs = c / nh;
+        CheckShapes(inp.Length, b, t, c, nh);
+        Check(dinp.Length, (long)b * t * 3 * c, "dinp");
+        Check(dout.Length, (long)b * t * c, "dout");
+        Check(att.Length, (long)b * nh * t * t, "att");
+        fixed (float* pd = dinp, po = dout, pi = inp, pa = att)
+        {
+            nint d = (nint)pd, o = (nint)po, ip = (nint)pi, at = (nint)pa;
+            WorkerPool.Run(b * nh, Threads(b, t, c), bh => BackwardHead((float*)d, (float*)o, (float*)ip, (float*)at, bh / nh, bh % nh, t, c, nh));
+        }
+    }
+
+    private static void CheckShapes(int inpLength, int b, int t, int c, int nh)
+    {
+        if (b <= 0 || t <= 0 || nh <= 0 || c % nh != 0) throw new ArgumentException($"CausalAttention: B {b}, T {t}, C {c}, NH {nh} is not a valid shape");
+        Check(inpLength, (long)b * t * 3 * c, "inp");
+    }
+
+    private static void Check(int length, long need, string name)
+    {
+        if (length < need) throw new ArgumentException($"CausalAttention: {name} has {length} elements, the shape needs {need}");
+    }
+
+    /// <summary>One thread's padded buffers for a head: rows padded to a multiple of 6 (Tr), keys to a multiple of 16
+    /// that is at least Tr (Tw, so a 6-key tile of a transposed operand stays inside a row), channels to 16 (Hp).</summary>
+    private sealed class Scratch
+    {
+        public readonly int T, Hs, Tr, Tw, Hp;
+        public readonly float[] Rows;      // (Tr, HS): q (forward) or dout (backward), the A of the HS-deep products
+        public readonly float[] TPanels;   // Tw / 16 panels of (HS, 16): k (forward) or v (backward) transposed
+        public readonly float[] N1, N2, N3; // Hp / 16 panels of (Tw, 16): v (forward); k, q, dout (backward)
+        public readonly float[] P, S;      // (Tr, Tw): att; dS (backward)
+        public readonly float[] O;         // (Tw, Hp): one product's output rows before they are copied out
+
+        public Scratch(int t, int hs)
+        {
+            T = t; Hs = hs;
+            Tr = (t + Mr - 1) / Mr * Mr;
+            Tw = (Tr + Nr - 1) / Nr * Nr;
+            Hp = (hs + Nr - 1) / Nr * Nr;
+            Rows = new float[Tr * hs];
+            TPanels = new float[Tw * hs];
+            N1 = new float[Hp * Tw]; N2 = new float[Hp * Tw]; N3 = new float[Hp * Tw];
+            P = new float[Tr * Tw]; S = new float[Tr * Tw];
+            O = new float[Tw * Hp];
+        }
+
+        [ThreadStatic] private static Scratch? t_scratch;
+
+        public static Scratch For(int t, int hs)
+        {
+            var s = t_scratch;
+            if (s is null || s.T != t || s.Hs != hs) t_scratch = s = new Scratch(t, hs);
+            return s;
+        }
+    }
+
+    private static void ForwardHead(float* output, float* att, float* inp, int bi, int h, int t, int c, int nh)
+    {
+        int c3 = 3 * c, hs = c / nh;
         var scale = 1f / MathF.Sqrt(hs);
-        var q = inp[(bi * t * c3 + h * hs)..];
-        var k = inp[(bi * t * c3 + c + h * hs)..];
-        var v = inp[(bi * t * c3 + 2 * c + h * hs)..];
-        var pre = preatt.Slice((bi * nh + h) * t * t, t * t);
-        var a = att.Slice((bi * nh + h) * t * t, t * t);
-        var o = output[(bi * t * c + h * hs)..];
-        var block = CausalBlock(t);
-        for (var r0 = 0; r0 < t; r0 += block)
+        var s = Scratch.For(t, hs);
+        int tw = s.Tw, hp = s.Hp;
+        var q = inp + (long)bi * t * c3 + h * hs;
+        fixed (float* rows = s.Rows, kt = s.TPanels, vn = s.N1, p = s.P, o = s.O)
         {
-            // Rows [r0, r1) see keys [0, r1) only: the products skip the blocks above the diagonal (about 40 % of
-            // the work at T = 64), and the causal softmax zeroes the rest of each row.
-            var r1 = Math.Min(t, r0 + block);
-            // pre = Q K^T, then the causal softmax of scale * pre.
-            Gemm.Multiply(r1 - r0, r1, hs, q[(r0 * c3)..], c3, 1, k, 1, c3, pre[(r0 * t)..], t, accumulate: false, threads: 1);
-            for (var ti = r0; ti < r1; ti++) SoftmaxRow(pre.Slice(ti * t, t), a.Slice(ti * t, t), ti + 1, scale);
-            // out = att V
-            Gemm.Multiply(r1 - r0, hs, r1, a[(r0 * t)..], t, 1, v, c3, 1, o[(r0 * c)..], c, accumulate: false, threads: 1);
+            CopyRows(rows, q, c3, t, hs, s.Tr);
+            PackTransposed(kt, q + c, c3, t, hs, tw);
+            PackRows(vn, q + 2 * c, c3, t, hs, tw, hp);
+            for (var r0 = 0; r0 < t; r0 += Mr)
+            {
+                // Rows [r0, r0 + 6) see keys [0, kEnd): the panels past kEnd are above the diagonal.
+                var kEnd = Math.Min(t, r0 + Mr);
+                var panels = (kEnd + Nr - 1) / Nr;
+                for (var pn = 0; pn < panels; pn++)
+                    Gemm.Kernel6x16(rows + r0 * hs, hs, 1, kt + pn * hs * Nr, hs, p + r0 * tw + pn * Nr, tw, false, null);
+                for (var i = r0; i < kEnd; i++) SoftmaxRow(p + i * tw, i + 1, tw, scale);
+                for (var dp = 0; dp < hp / Nr; dp++)
+                    Gemm.Kernel6x16(p + r0 * tw, tw, 1, vn + dp * tw * Nr, kEnd, o + r0 * hp + dp * Nr, hp, false, null);
+            }
+            var a = att + ((long)bi * nh + h) * t * t;
+            for (var i = 0; i < t; i++)
+            {
+                Copy(o + i * hp, output + ((long)bi * t + i) * c + h * hs, hs);
+                Copy(p + i * tw, a + (long)i * t, t);
+            }
         }
     }
 
-    /// <summary>Accumulates dinp (the q, k, v gradients) from dout; dpreatt and datt are scratch (overwritten here).</summary>
-    public static unsafe void Backward(Span<float> dinp, Span<float> dpreatt, Span<float> datt, ReadOnlySpan<float> dout,
-        ReadOnlySpan<float> inp, ReadOnlySpan<float> att, int b, int t, int c, int nh)
+    private static void BackwardHead(float* dinp, float* dout, float* inp, float* att, int bi, int h, int t, int c, int nh)
     {
-        fixed (float* pdi = dinp, pdp = dpreatt, pda = datt, pdo = dout, pin = inp, pat = att)
-        {
-            nint di = (nint)pdi, dp = (nint)pdp, da = (nint)pda, dO = (nint)pdo, ip = (nint)pin, at = (nint)pat;
-            int dil = dinp.Length, dpl = dpreatt.Length, dal = datt.Length, dol = dout.Length, il = inp.Length, atl = att.Length;
-            WorkerPool.Run(b * nh, Threads(b, t, c), bh => BackwardHead(
-                new Span<float>((void*)di, dil), new Span<float>((void*)dp, dpl), new Span<float>((void*)da, dal),
-                new ReadOnlySpan<float>((void*)dO, dol), new ReadOnlySpan<float>((void*)ip, il), new ReadOnlySpan<float>((void*)at, atl),
-                bh / nh, bh % nh, t, c, nh));
-        }
-    }
-
-    private static void BackwardHead(Span<float> dinp, Span<float> dpreatt, Span<float> datt, ReadOnlySpan<float> dout,
-        ReadOnlySpan<float> inp, ReadOnlySpan<float> att, int bi, int h, int t, int c, int nh)
-    {
-        var c3 = 3 * c;
-        var hs = c / nh;
+        int c3 = 3 * c, hs = c / nh;
         var scale = 1f / MathF.Sqrt(hs);
-        var at0 = (bi * nh + h) * t * t;
-        var a = att.Slice(at0, t * t);
-        var da = datt.Slice(at0, t * t);
-        var dpre = dpreatt.Slice(at0, t * t);
-        var qkv0 = bi * t * c3 + h * hs;
-        var dO = dout[(bi * t * c + h * hs)..];
-        var v = inp[(qkv0 + 2 * c)..];
-        var dv = dinp[(qkv0 + 2 * c)..];
-        var k = inp[(qkv0 + c)..];
-        var dk = dinp[(qkv0 + c)..];
-        var q = inp[qkv0..];
-        var dq = dinp[qkv0..];
-        var block = CausalBlock(t);
-        // Query rows [r0, r1) against keys [0, r1) (att and dpre are zero above the diagonal):
-        // out = att V:  datt = dout V^T;  softmax backward;  pre = Q K^T:  dQ += dpre K.
-        for (var r0 = 0; r0 < t; r0 += block)
+        var s = Scratch.For(t, hs);
+        int tw = s.Tw, hp = s.Hp;
+        var q = inp + (long)bi * t * c3 + h * hs;
+        var dq = dinp + (long)bi * t * c3 + h * hs;
+        var dO = dout + (long)bi * t * c + h * hs;
+        var a = att + ((long)bi * nh + h) * t * t;
+        fixed (float* rows = s.Rows, vt = s.TPanels, kn = s.N1, qn = s.N2, dn = s.N3, p = s.P, ds = s.S, o = s.O)
         {
-            var r1 = Math.Min(t, r0 + block);
-            Gemm.Multiply(r1 - r0, r1, hs, dO[(r0 * c)..], c, 1, v, 1, c3, da[(r0 * t)..], t, accumulate: false, threads: 1);
-            // dpre[j] = a[j] (da[j] - sum_i a[i] da[i]), causal part only; the scale of pre folded in here
-            for (var ti = r0; ti < r1; ti++) SoftmaxBackwardRow(dpre.Slice(ti * t, t), a.Slice(ti * t, t), da.Slice(ti * t, t), ti + 1, scale);
-            Gemm.Multiply(r1 - r0, hs, r1, dpre[(r0 * t)..], t, 1, k, c3, 1, dq[(r0 * c3)..], c3, accumulate: true, threads: 1);
-        }
-        // Key rows [j0, j1) gather from queries [j0, T):  dV += att^T dout;  dK += dpre^T Q.
-        for (var j0 = 0; j0 < t; j0 += block)
-        {
-            var j1 = Math.Min(t, j0 + block);
-            Gemm.Multiply(j1 - j0, hs, t - j0, a[(j0 * t + j0)..], 1, t, dO[(j0 * c)..], c, 1, dv[(j0 * c3)..], c3, accumulate: true, threads: 1);
-            Gemm.Multiply(j1 - j0, hs, t - j0, dpre[(j0 * t + j0)..], 1, t, q[(j0 * c3)..], c3, 1, dk[(j0 * c3)..], c3, accumulate: true, threads: 1);
+            CopyRows(rows, dO, c, t, hs, s.Tr);
+            PackTransposed(vt, q + 2 * c, c3, t, hs, tw);
+            PackRows(kn, q + c, c3, t, hs, tw, hp);
+            PackRows(qn, q, c3, t, hs, tw, hp);
+            PackRows(dn, dO, c, t, hs, tw, hp);
+            new Span<float>(p, s.Tr * tw).Clear();
+            for (var i = 0; i < t; i++) Copy(a + (long)i * t, p + i * tw, t);
+            // Query rows: datt = dout vᵀ; dS = the softmax's backward (in place, the scale folded in); dq = dS k.
+            for (var r0 = 0; r0 < t; r0 += Mr)
+            {
+                var kEnd = Math.Min(t, r0 + Mr);
+                var panels = (kEnd + Nr - 1) / Nr;
+                for (var pn = 0; pn < panels; pn++)
+                    Gemm.Kernel6x16(rows + r0 * hs, hs, 1, vt + pn * hs * Nr, hs, ds + r0 * tw + pn * Nr, tw, false, null);
+                for (var i = r0; i < kEnd; i++) SoftmaxBackwardRow(ds + i * tw, p + i * tw, i + 1, tw, scale);
+                for (var dp = 0; dp < hp / Nr; dp++)
+                    Gemm.Kernel6x16(ds + r0 * tw, tw, 1, kn + dp * tw * Nr, kEnd, o + r0 * hp + dp * Nr, hp, false, null);
+            }
+            CopyOut(o, hp, dq, c3, t, hs);
+            // Key rows [j0, j0 + 6) gather from queries [j0, T) (dS and att are zero above the diagonal): dk = dSᵀ q,
+            // dv = attᵀ dout. The transposed A is read in place: its six rows are neighbours in each row of dS / att.
+            for (var j0 = 0; j0 < t; j0 += Mr)
+                for (var dp = 0; dp < hp / Nr; dp++)
+                    Gemm.Kernel6x16(ds + j0 * tw + j0, 1, tw, qn + dp * tw * Nr + j0 * Nr, t - j0, o + j0 * hp + dp * Nr, hp, false, null);
+            CopyOut(o, hp, dq + c, c3, t, hs);
+            for (var j0 = 0; j0 < t; j0 += Mr)
+                for (var dp = 0; dp < hp / Nr; dp++)
+                    Gemm.Kernel6x16(p + j0 * tw + j0, 1, tw, dn + dp * tw * Nr + j0 * Nr, t - j0, o + j0 * hp + dp * Nr, hp, false, null);
+            CopyOut(o, hp, dq + 2 * c, c3, t, hs);
         }
     }
 
-    /// <summary>Rows per causal block: 16, or T / 8 rounded up to 16 for long sequences (fewer, larger products).</summary>
-    private static int CausalBlock(int t) => Math.Max(16, (t / 8 + 15) / 16 * 16);
+    private static void Copy(float* src, float* dst, int count) =>
+        new ReadOnlySpan<float>(src, count).CopyTo(new Span<float>(dst, count));
 
-    /// <summary>Causal softmax of one row: a[j] = softmax(scale * pre[0 .. len))[j], zero beyond (pre too).</summary>
-    private static void SoftmaxRow(Span<float> pre, Span<float> a, int len, float scale)
+    private static void CopyOut(float* o, int hp, float* dst, int stride, int t, int hs)
     {
-        var vs = Vector256.Create(scale);
+        for (var i = 0; i < t; i++) Copy(o + i * hp, dst + (long)i * stride, hs);
+    }
+
+    /// <summary>dst (rows, HS) = the head's t rows of src (row stride `stride`), zero rows after them.</summary>
+    private static void CopyRows(float* dst, float* src, int stride, int t, int hs, int rows)
+    {
+        for (var i = 0; i < t; i++) Copy(src + (long)i * stride, dst + i * hs, hs);
+        new Span<float>(dst + t * hs, (rows - t) * hs).Clear();
+    }
+
+    /// <summary>Panels of 16 keys, each (HS, 16): dst[(j / 16) HS 16 + d 16 + j % 16] = src[j, d], zero for keys past t.</summary>
+    private static void PackTransposed(float* dst, float* src, int stride, int t, int hs, int tw)
+    {
+        for (var j0 = 0; j0 < tw; j0 += 8)
+        {
+            var panel = dst + j0 / Nr * hs * Nr + j0 % Nr;
+            var d = 0;
+            if (j0 + 8 <= t && System.Runtime.Intrinsics.X86.Avx.IsSupported)
+                for (; d + 8 <= hs; d += 8) Gemm.Transpose8x8(src + (long)j0 * stride + d, stride, panel + d * Nr, Nr);
+            for (; d < hs; d++)
+                for (var j = 0; j < 8; j++)
+                    panel[d * Nr + j] = j0 + j < t ? src[(long)(j0 + j) * stride + d] : 0f;
+        }
+    }
+
+    /// <summary>Panels of 16 channels, each (Tw, 16): dst[(d / 16) Tw 16 + j 16 + d % 16] = src[j, d], zero past t
+    /// rows and HS channels.</summary>
+    private static void PackRows(float* dst, float* src, int stride, int t, int hs, int tw, int hp)
+    {
+        for (var d0 = 0; d0 < hp; d0 += Nr)
+        {
+            var panel = dst + d0 * tw;
+            var width = Math.Min(Nr, hs - d0);
+            for (var j = 0; j < t; j++)
+            {
+                var row = src + (long)j * stride + d0;
+                var to = panel + j * Nr;
+                if (width == Nr)
+                {
+                    Vector256.Store(Vector256.Load(row), to);
+                    Vector256.Store(Vector256.Load(row + 8), to + 8);
+                    continue;
+                }
+                for (var x = 0; x < width; x++) to[x] = row[x];
+                for (var x = width; x < Nr; x++) to[x] = 0f;
+            }
+            new Span<float>(panel + t * Nr, (tw - t) * Nr).Clear();
+        }
+    }
+
+    /// <summary>row[0 .. len) = softmax(scale * row[0 .. len)), zero from len to width.</summary>
+    private static void SoftmaxRow(float* row, int len, int width, float scale)
+    {
         var vmax = Vector256.Create(float.NegativeInfinity);
         var j = 0;
-        for (; j + 8 <= len; j += 8)
-        {
-            var v = Vector256.Create<float>(pre[j..]) * vs;
-            v.CopyTo(pre[j..]);
-            vmax = Vector256.Max(vmax, v);
-        }
+        for (; j + 8 <= len; j += 8) vmax = Vector256.Max(vmax, Vector256.Load(row + j));
         var max = float.NegativeInfinity;
         for (var i = 0; i < 8; i++) max = MathF.Max(max, vmax[i]);
-        for (; j < len; j++) { pre[j] *= scale; max = MathF.Max(max, pre[j]); }
+        for (; j < len; j++) max = MathF.Max(max, row[j]);
+        max *= scale; // scale > 0: the largest score stays the largest
+        var vs = Vector256.Create(scale);
         var vm = Vector256.Create(max);
         var acc = Vector256<float>.Zero;
         j = 0;
         for (; j + 8 <= len; j += 8)
         {
-            var e = Vector256.Exp(Vector256.Create<float>(pre[j..]) - vm);
-            e.CopyTo(a[j..]);
+            var e = FastMath.Exp(Vector256.Load(row + j) * vs - vm);
+            e.Store(row + j);
             acc += e;
         }
         var sum = Vector256.Sum(acc);
-        for (; j < len; j++) { var e = MathF.Exp(pre[j] - max); a[j] = e; sum += e; }
-        var inv = sum == 0 ? 0 : 1f / sum;
-        var vi = Vector256.Create(inv);
+        for (; j < len; j++) { var e = MathF.Exp(row[j] * scale - max); row[j] = e; sum += e; }
+        var vi = Vector256.Create(1f / sum); // sum >= 1: the largest term is e^0
         j = 0;
-        for (; j + 8 <= len; j += 8) (Vector256.Create<float>(a[j..]) * vi).CopyTo(a[j..]);
-        for (; j < len; j++) a[j] *= inv;
-        a[len..].Clear();
-        pre[len..].Clear();
+        for (; j + 8 <= len; j += 8) (Vector256.Load(row + j) * vi).Store(row + j);
+        for (; j < len; j++) row[j] *= vi[0];
+        new Span<float>(row + len, width - len).Clear();
     }
 
-    /// <summary>dpre[j] = a[j] (da[j] - sum_i a[i] da[i]) * scale over the causal part, zero beyond.</summary>
-    private static void SoftmaxBackwardRow(Span<float> dpre, ReadOnlySpan<float> a, ReadOnlySpan<float> da, int len, float scale)
+    /// <summary>ds[j] = a[j] (ds[j] - sum_i a[i] ds[i]) * scale over [0, len), in place (ds holds datt on entry);
+    /// zero from len to width.</summary>
+    private static void SoftmaxBackwardRow(float* ds, float* a, int len, int width, float scale)
     {
         var acc = Vector256<float>.Zero;
         var j = 0;
-        for (; j + 8 <= len; j += 8) acc += Vector256.Create<float>(a[j..]) * Vector256.Create<float>(da[j..]);
+        for (; j + 8 <= len; j += 8) acc += Vector256.Load(a + j) * Vector256.Load(ds + j);
         var weighted = Vector256.Sum(acc);
-        for (; j < len; j++) weighted += a[j] * da[j];
+        for (; j < len; j++) weighted += a[j] * ds[j];
         var vw = Vector256.Create(weighted);
         var vs = Vector256.Create(scale);
         j = 0;
-        for (; j + 8 <= len; j += 8)
-            (Vector256.Create<float>(a[j..]) * (Vector256.Create<float>(da[j..]) - vw) * vs).CopyTo(dpre[j..]);
-        for (; j < len; j++) dpre[j] = a[j] * (da[j] - weighted) * scale;
-        dpre[len..].Clear();
+        for (; j + 8 <= len; j += 8) (Vector256.Load(a + j) * (Vector256.Load(ds + j) - vw) * vs).Store(ds + j);
+        for (; j < len; j++) ds[j] = a[j] * (ds[j] - weighted) * scale;
+        new Span<float>(ds + len, width - len).Clear();
     }
 }

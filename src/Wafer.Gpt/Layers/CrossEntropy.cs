@@ -35,7 +35,7 @@ public static class CrossEntropy
         j = 0;
         for (; j + 8 <= v; j += 8)
         {
-            var e = Vector256.Exp(Vector256.Load(l + j) - vm);
+            var e = Numerics.FastMath.Exp(Vector256.Load(l + j) - vm);
             e.Store(p + j);
             acc += e;
         }

@@ -8,7 +8,7 @@ internal sealed class BlockActivations
     public readonly float[] Ln2, Ln2Mean, Ln2Rstd;           // empty when one norm feeds both branches
     public readonly float[] Qkv;                             // (BT, 3C), q and k rotated when rotary
     public readonly float[] Atty;                            // (BT, C)
-    public readonly float[] Preatt, Att;                     // (B, NH, T, T)
+    public readonly float[] Att;                             // (B, NH, T, T): the softmax, zero above the diagonal
     public readonly float[] AttProj;                         // (BT, C)
     public readonly float[] Residual2;                       // (BT, C): x + attention (sequential blocks only)
     public readonly float[] Fch, FchGelu;                    // (BT, F)
@@ -23,7 +23,7 @@ internal sealed class BlockActivations
         Ln2 = Make(ln2 ? bt * c : 0); Ln2Mean = Make(ln2 ? bt : 0); Ln2Rstd = Make(ln2 ? bt : 0);
         Qkv = Make(bt * 3 * c);
         Atty = Make(bt * c);
-        Preatt = Make((long)b * cfg.Heads * t * t); Att = Make((long)b * cfg.Heads * t * t);
+        Att = Make((long)b * cfg.Heads * t * t);
         AttProj = Make(bt * c);
         Residual2 = Make(cfg.ParallelResidual ? 0 : bt * c);
         Fch = Make(bt * f); FchGelu = Make(bt * f);
@@ -35,11 +35,5 @@ internal sealed class BlockActivations
 
     public long Bytes => 4L * All().Sum(a => (long)a.Length);
 
-    /// <summary>Zeroes the gradients that backward accumulates into (+=); the others are overwritten before use.</summary>
-    public void ClearAccumulated()
-    {
-        foreach (var a in new[] { Ln1, Ln2, Qkv, Atty, Fch, FchGelu }) Array.Clear(a);
-    }
-
-    private IEnumerable<float[]> All() => [Ln1, Ln1Mean, Ln1Rstd, Ln2, Ln2Mean, Ln2Rstd, Qkv, Atty, Preatt, Att, AttProj, Residual2, Fch, FchGelu, FcProj, Output];
+    private IEnumerable<float[]> All() => [Ln1, Ln1Mean, Ln1Rstd, Ln2, Ln2Mean, Ln2Rstd, Qkv, Atty, Att, AttProj, Residual2, Fch, FchGelu, FcProj, Output];
 }

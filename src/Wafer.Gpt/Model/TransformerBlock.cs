@@ -32,7 +32,7 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         LayerNorm.Forward(a.Ln1, a.Ln1Mean, a.Ln1Rstd, x, W(w, "ln1.w"), W(w, "ln1.b"), bt, c);
         Linear.Forward(a.Qkv, a.Ln1, W(w, "qkv.w"), W(w, "qkv.b"), bt, c, 3 * c);
         rotary?.Forward(a.Qkv, b, t, c, _nh);
-        CausalAttention.Forward(a.Atty, a.Preatt, a.Att, a.Qkv, b, t, c, _nh);
+        CausalAttention.Forward(a.Atty, a.Att, a.Qkv, b, t, c, _nh);
         Linear.Forward(a.AttProj, a.Atty, W(w, "attproj.w"), W(w, "attproj.b"), bt, c, c);
         var output = a.Output.AsSpan(0, bt * c);
         ReadOnlySpan<float> mlpIn;
@@ -63,13 +63,12 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
     }
 
     /// <summary>From dOut (BT, C) accumulates dx (+=) and the segment's weight gradients into g (+=); d holds the
-    /// gradients of the activations (the accumulated ones cleared here).</summary>
+    /// gradients of the activations, each overwritten by the first product that reaches it (no clearing pass).</summary>
     public void Backward(Span<float> dx, Span<float> g, BlockActivations d, ReadOnlySpan<float> dOut, BlockActivations a,
         ReadOnlySpan<float> x, ReadOnlySpan<float> w, int b, int t)
     {
         int bt = b * t, c = _c, f = _f;
         var btc = bt * c;
-        d.ClearAccumulated();
         // The residual: dOut reaches the MLP output, the attention output and x (through r2 when sequential).
         ReadOnlySpan<float> dAttProj;
         if (cfg.ParallelResidual)
@@ -83,12 +82,12 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
             dAttProj = d.Residual2; // complete once ln2's backward has added into it, below
         }
         // MLP
-        Linear.BackwardInput(d.FchGelu, dOut, W(w, "fcproj.w"), bt, f, c);
+        Linear.BackwardInput(d.FchGelu, dOut, W(w, "fcproj.w"), bt, f, c, accumulate: false);
         Linear.BackwardWeight(G(g, "fcproj.w"), G(g, "fcproj.b"), dOut, a.FchGelu, bt, f, c);
         Gelu.Backward(d.Fch, a.Fch, d.FchGelu);
         var mlpIn = cfg.SharedBlockNorm ? a.Ln1 : a.Ln2;
         var dMlpIn = cfg.SharedBlockNorm ? d.Ln1 : d.Ln2;
-        Linear.BackwardInput(dMlpIn, d.Fch, W(w, "fc.w"), bt, c, f);
+        Linear.BackwardInput(dMlpIn, d.Fch, W(w, "fc.w"), bt, c, f, accumulate: false);
         Linear.BackwardWeight(G(g, "fc.w"), G(g, "fc.b"), d.Fch, mlpIn, bt, c, f);
         if (!cfg.ParallelResidual)
         {
@@ -98,11 +97,12 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         else if (!cfg.SharedBlockNorm)
             LayerNorm.Backward(dx, G(g, "ln2.w"), G(g, "ln2.b"), d.Ln2, x, W(w, "ln2.w"), a.Ln2Mean, a.Ln2Rstd, bt, c);
         // Attention
-        Linear.BackwardInput(d.Atty, dAttProj, W(w, "attproj.w"), bt, c, c);
+        Linear.BackwardInput(d.Atty, dAttProj, W(w, "attproj.w"), bt, c, c, accumulate: false);
         Linear.BackwardWeight(G(g, "attproj.w"), G(g, "attproj.b"), dAttProj, a.Atty, bt, c, c);
-        CausalAttention.Backward(d.Qkv, d.Preatt, d.Att, d.Atty, a.Qkv, a.Att, b, t, c, _nh);
+        CausalAttention.Backward(d.Qkv, d.Atty, a.Qkv, a.Att, b, t, c, _nh);
         rotary?.Backward(d.Qkv, b, t, c, _nh);
-        Linear.BackwardInput(d.Ln1, d.Qkv, W(w, "qkv.w"), bt, c, 3 * c);
+        // d.Ln1 already holds the MLP's part when one norm feeds both branches.
+        Linear.BackwardInput(d.Ln1, d.Qkv, W(w, "qkv.w"), bt, c, 3 * c, accumulate: cfg.SharedBlockNorm);
         Linear.BackwardWeight(G(g, "qkv.w"), G(g, "qkv.b"), d.Qkv, a.Ln1, bt, c, 3 * c);
         LayerNorm.Backward(dx, G(g, "ln1.w"), G(g, "ln1.b"), d.Ln1, x, W(w, "ln1.w"), a.Ln1Mean, a.Ln1Rstd, bt, c);
     }

@@ -10,8 +10,8 @@ namespace Wafer.Gpt.Numerics;
 
 public static unsafe class Gemm
 {
-    private const int Mr = 6;   // rows per micro-tile: 6 x 2 accumulators + 2 B vectors + 1 broadcast = 15 ymm registers
-    private const int Nr = 16;  // columns per panel: two Vector256<float>
+    internal const int Mr = 6;  // rows per micro-tile: 6 x 2 accumulators + 2 B vectors + 1 broadcast = 15 ymm registers
+    internal const int Nr = 16; // columns per panel: two Vector256<float>
     private const int Kc = 256; // K block: a 16 x 256 fp32 panel is 16 KB, in L1 while a 6-row tile of A streams by
     private const int Mc = 96;  // rows of A per block: 96 x 256 fp32 = 96 KB of packed A, stays in L2 across the panels
 
@@ -246,7 +246,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>dst[i * ldd + j] = src[j * lds + i] for an 8 x 8 block (unpack, shuffle, lane permute).</summary>
-    private static void Transpose8x8(float* src, int lds, float* dst, int ldd)
+    internal static void Transpose8x8(float* src, int lds, float* dst, int ldd)
     {
         var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + lds);
         var r2 = Avx.LoadVector256(src + 2L * lds); var r3 = Avx.LoadVector256(src + 3L * lds);
@@ -276,7 +276,7 @@ public static unsafe class Gemm
 
     /// <summary>C[6 x 16] (+)= A (6 x kc) times the packed panel (kc x 16), then + bias when given. A(r, kk) =
     /// a[r * aRow + kk * aStep]: packed micro-panels (aRow 1, aStep 6) or a row-major A read in place (aRow = lda, aStep 1).</summary>
-    private static void Kernel6x16(float* a, nint aRow, nint aStep, float* packed, int kc, float* c, int ldc, bool add, float* bias)
+    internal static void Kernel6x16(float* a, nint aRow, nint aStep, float* packed, int kc, float* c, int ldc, bool add, float* bias)
     {
         nint r1 = aRow, r2 = 2 * aRow, r3 = 3 * aRow, r4 = 4 * aRow, r5 = 5 * aRow;
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;

@@ -10,9 +10,10 @@ public static unsafe class Linear
         Gemm.Multiply(bt, oc, c, inp, c, 1, weight, 1, c, output, oc, accumulate: false, bias, Gemm.Threads);
     }
 
-    /// <summary>dinp += dout · weight.</summary>
-    public static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight, int bt, int c, int oc) =>
-        Gemm.Multiply(bt, c, oc, dout, oc, 1, weight, c, 1, dinp, c, accumulate: true);
+    /// <summary>dinp += dout · weight, or dinp = dout · weight when not accumulating (the first gradient to reach dinp:
+    /// no clearing pass over it).</summary>
+    public static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight, int bt, int c, int oc, bool accumulate = true) =>
+        Gemm.Multiply(bt, c, oc, dout, oc, 1, weight, c, 1, dinp, c, accumulate);
 
     /// <summary>dweight += doutᵀ · inp, and dbias += the column sums of dout (when dbias is not empty).</summary>
     public static void BackwardWeight(Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, int bt, int c, int oc)

@@ -1,0 +1,42 @@
+using System.Runtime.Intrinsics;
+using Wafer.Gpt.Numerics;
+
+namespace Wafer.Gpt.Tests;
+
+public class FastMathTests
+{
+    private static float[] Exp(float[] x)
+    {
+        var y = new float[x.Length];
+        for (var i = 0; i < x.Length; i += 8) FastMath.Exp(Vector256.Create(x, i)).CopyTo(y, i);
+        return y;
+    }
+
+    [Fact]
+    public void ExpIsWithinThreeUlpOfExpOverTheNormalRange()
+    {
+        var x = Enumerable.Range(0, 80_000).Select(i => -87.3f + i * (175.3f / 80_000)).ToArray();
+        var y = Exp(x);
+        var worst = 0.0;
+        for (var i = 0; i < x.Length; i++)
+        {
+            var exact = Math.Exp(x[i]);
+            worst = Math.Max(worst, Math.Abs(y[i] - exact) / exact);
+        }
+        Assert.True(worst <= 3 * 5.96e-8, $"worst relative error {worst:E3}");
+    }
+
+    [Fact]
+    public void ExpIsExactAtZeroZeroBelowTheNormalRangeAndFiniteAbove()
+    {
+        var y = Exp([0f, -87.5f, -200f, float.NegativeInfinity, 88f, 100f, 1e30f, 1f]);
+        Assert.Equal(1f, y[0]);
+        Assert.Equal(0f, y[1]);
+        Assert.Equal(0f, y[2]);
+        Assert.Equal(0f, y[3]);
+        Assert.True(float.IsFinite(y[4]) && y[4] > 1e38f, $"e^88 gave {y[4]}");
+        Assert.Equal(y[4], y[5]);
+        Assert.Equal(y[4], y[6]);
+        Assert.Equal(MathF.E, y[7], 6);
+    }
+}
