@@ -152,7 +152,7 @@ public static unsafe class Gemm
                         {
                             var k0 = kb * Kc;
                             var kc = Math.Min(Kc, k - k0);
-                            for (var p = q0; p < q1; p++) Pack(pk + (p - q0) * Kc * Nr, b, bRow, bCol, k0, kc, p * Nr, Math.Min(Nr, n - p * Nr));
+                            PackPanels(pk, b, bRow, bCol, k0, kc, q0, q1, n);
                             var add = accumulate || k0 > 0;
                             var rowBias = k0 == 0 ? bias : null;
                             var aBlock = pak + (long)kb * tilesInBand * Kc * Mr;
@@ -214,6 +214,33 @@ public static unsafe class Gemm
         for (var kk = 0; kk < kc; kk++)
             for (var r = 0; r < Mr; r++)
                 packed[kk * Mr + r] = r < mr ? src[(long)r * aRow + (long)kk * aCol] : 0f;
+    }
+
+    /// <summary>Panels q0 .. q1 - 1 of B's rows k0 .. k0 + kc - 1 into packed (panel q at (q - q0) * Kc * 16). A row-major
+    /// B is read row by row across all the panels: reading one panel's 64-byte column strip at a time (rows up to 2 KB
+    /// apart) ran at ~2 ns per float on a B out of cache: nano's products spent 10.9 ms of CPU per step packing that way, 6.2
+    /// ms this way (measured with a counter, 2026-11-27).</summary>
+    private static void PackPanels(float* packed, float* b, int bRow, int bCol, int k0, int kc, int q0, int q1, int n)
+    {
+        if (bCol != 1)
+        {
+            for (var p = q0; p < q1; p++) Pack(packed + (p - q0) * Kc * Nr, b, bRow, bCol, k0, kc, p * Nr, Math.Min(Nr, n - p * Nr));
+            return;
+        }
+        var full = Math.Min(q1, n / Nr); // panels with all 16 columns inside B
+        for (var kk = 0; kk < kc; kk++)
+        {
+            var src = b + (long)(k0 + kk) * bRow;
+            var dst = packed + kk * Nr;
+            for (var p = q0; p < full; p++)
+            {
+                var from = src + p * Nr;
+                var to = dst + (p - q0) * Kc * Nr;
+                Vector256.Store(Vector256.Load(from), to);
+                Vector256.Store(Vector256.Load(from + 8), to + 8);
+            }
+        }
+        for (var p = Math.Max(q0, full); p < q1; p++) Pack(packed + (p - q0) * Kc * Nr, b, bRow, bCol, k0, kc, p * Nr, Math.Min(Nr, n - p * Nr));
     }
 
     /// <summary>packed[kk * 16 + j] = B(k0 + kk, n0 + j), zero past column n.</summary>
