@@ -124,30 +124,36 @@ public class ExecutorTests
         for (var i = 0; i < fp32.Losses.Length; i++) Assert.True(Math.Abs(fp32.Losses[i] - bf16.Losses[i]) < 0.02, $"pass {i}: {fp32.Losses[i]} vs {bf16.Losses[i]}");
     }
 
-    [Fact]
-    public void LossAndGradients_AreIdenticalAtOneAndTwoThreads()
+    [Theory]
+    [InlineData(4)]
+    [InlineData(3)] // unequal batch shards (1 and 2 sequences)
+    public void LossAndGradients_AreIdenticalAtAnyThreadCountAndShardSchedule(int batch)
     {
         var cfg = new GptConfig { Layers = 2, Channels = 64, Heads = 4, FfnChannels = 256, VocabSize = 50, PaddedVocabSize = 64, MaxSeqLen = 32 };
         var rng = new Random(4);
-        var inputs = Enumerable.Range(0, 4 * 32).Select(_ => rng.Next(50)).ToArray();
-        var targets = Enumerable.Range(0, 4 * 32).Select(_ => rng.Next(50)).ToArray();
-        (float, float[]) Run(int threads)
+        var inputs = Enumerable.Range(0, batch * 32).Select(_ => rng.Next(50)).ToArray();
+        var targets = Enumerable.Range(0, batch * 32).Select(_ => rng.Next(50)).ToArray();
+        (float, float[]) Run(int threads, bool concurrentShards)
         {
             var saved = Numerics.Gemm.Threads;
             Numerics.Gemm.Threads = threads;
+            TransformerBlock.ConcurrentShards = concurrentShards;
             try
             {
-                using var h = new ModelHarness(cfg, 4, 32, seed: 2);
+                using var h = new ModelHarness(cfg, batch, 32, seed: 2);
                 var loss = h.Executor.Forward(inputs, targets);
                 h.Executor.Backward(true);
                 return (loss, h.All(StateKind.Gradient));
             }
-            finally { Numerics.Gemm.Threads = saved; }
+            finally { Numerics.Gemm.Threads = saved; TransformerBlock.ConcurrentShards = true; }
         }
-        var (l1, g1) = Run(1);
-        var (l2, g2) = Run(2);
-        Assert.Equal(l1, l2);
-        Assert.Equal(g1, g2);
+        var (l1, g1) = Run(1, true);
+        foreach (var (threads, concurrent) in new[] { (2, true), (2, false), (3, true) })
+        {
+            var (l, g) = Run(threads, concurrent);
+            Assert.Equal(l1, l);
+            Assert.Equal(g1, g);
+        }
     }
 
     [Fact]

@@ -22,6 +22,7 @@ public sealed class GptExecutor
     private readonly float[][] _weightBuffers = new float[2][];                              // double buffer, largest segment
     private readonly float[] _embedForHead;                                                  // tied models: wte while the head runs
     private readonly float[] _grad, _embedGrad;                                              // largest segment; tied: embedding
+    private readonly float[] _grad2;                                                         // largest block: its second batch shard
     private int[] _inputs = [], _targets = [];
     private readonly int _headSegment;
 
@@ -58,11 +59,13 @@ public sealed class GptExecutor
         _weightBuffers[1] = new float[largest];
         _embedForHead = _cfg.TiedEmbedding ? new float[_layout.Embedding.Count] : [];
         _grad = new float[largest];
+        var largestBlock = Enumerable.Range(1, _cfg.Layers).Select(s => _layout.Segments[s].Count).DefaultIfEmpty(0).Max();
+        _grad2 = TransformerBlock.Shards(batch).Length == 2 ? new float[checked((int)largestBlock)] : [];
         _embedGrad = _cfg.TiedEmbedding ? new float[_layout.Embedding.Count] : [];
         var bytesPerWeight = StreamRounding.BytesPerWeight(precision);
         DeviceBytes = _acts.Sum(a => a.Bytes) + _dActs.Bytes
             + 4L * (_encoded.Length + _lnf.Length + _lnfMean.Length + _lnfRstd.Length + _logits.Length + _probs.Length + _losses.Length + _dA.Length + _dB.Length + _dLogits.Length)
-            + bytesPerWeight * (2L * largest + _embedForHead.Length) + 4L * (_grad.Length + _embedGrad.Length);
+            + bytesPerWeight * (2L * largest + _embedForHead.Length) + 4L * (_grad.Length + _grad2.Length + _embedGrad.Length);
     }
 
     /// <summary>Segment s's weights on the device: fetched (or, zero-copy, viewed) and rounded to the stream precision.</summary>
@@ -196,7 +199,7 @@ public sealed class GptExecutor
             {
                 var l = s - 1;
                 Array.Clear(dIn);
-                _blocks[l].Backward(dIn, g, _dActs, dOut, _acts[l], l == 0 ? _encoded : _acts[l - 1].Output, w, b, t);
+                _blocks[l].Backward(dIn, _grad, _grad2, count, _dActs, dOut, _acts[l], l == 0 ? _encoded : _acts[l - 1].Output, w, b, t);
                 (dOut, dIn) = (dIn, dOut);
             }
             Send(s, g, lastPassOfStep);

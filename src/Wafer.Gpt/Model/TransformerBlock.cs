@@ -2,6 +2,13 @@
 // Sequential (GPT-2/3): r2 = x + attn(ln1 x); out = r2 + mlp(ln2 r2).
 // Parallel (GPT-J, NeoX): out = x + attn(ln1 x) + mlp(ln x), ln = ln1 when the norm is shared (GPT-J) else ln2.
 // attn: qkv = ln·Wqkvᵀ (+b); rotary on q, k; causal softmax attention; ·Wprojᵀ (+b). mlp: gelu(·Wfcᵀ + b)·Wprojᵀ + b.
+//
+// The batch is always computed as two shards (its first and second half of sequences; one when B = 1): the
+// activations are row slices, and the weight gradients of the second shard go to a second buffer added to the first
+// at the end. On two threads the shards run concurrently, one per core, each product and layer inside single-threaded:
+// one join per block instead of one per product (about 20), and each core keeps its own rows in its caches. Any
+// other thread count runs the shards one after the other with every operation parallel inside. The arithmetic is the
+// same either way, so results do not depend on the thread count.
 using Wafer.Gpt.Layers;
 using Wafer.Gpt.Numerics;
 
@@ -10,6 +17,20 @@ namespace Wafer.Gpt.Model;
 internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? rotary)
 {
     private readonly int _c = cfg.Channels, _f = cfg.FfnChannels, _nh = cfg.Heads;
+
+    /// <summary>The batch shards: (first sequence, sequences).</summary>
+    public static (int B0, int Nb)[] Shards(int b) => b < 2 ? [(0, b)] : [(0, b / 2), (b / 2, b - b / 2)];
+
+    /// <summary>Whether two shards on two threads run concurrently (else in order, each operation parallel inside); the
+    /// results are the same either way (tests compare the two).</summary>
+    internal static bool ConcurrentShards { get; set; } = true;
+
+    /// <summary>Runs shard(i) for every shard: concurrently on two threads, else in order.</summary>
+    private static void RunShards(int count, Action<int> shard)
+    {
+        if (count == 2 && Gemm.Threads == 2 && ConcurrentShards && !WorkerPool.InPart) WorkerPool.Run(2, 2, shard);
+        else for (var i = 0; i < count; i++) shard(i);
+    }
 
     private ReadOnlySpan<float> W(ReadOnlySpan<float> weights, string name)
     {
@@ -25,85 +46,116 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         return grads.Slice((int)slot.Offset, (int)slot.Count);
     }
 
+    /// <summary>Rows [b0 T, (b0 + nb) T) of a (BT, width) tensor; empty for an absent one.</summary>
+    private static Span<float> Rows(float[] tensor, int width, int b0, int nb, int t) =>
+        tensor.Length == 0 ? [] : tensor.AsSpan(b0 * t * width, nb * t * width);
+
     /// <summary>x (BT, C) → a.Output (BT, C), keeping what backward needs in a.</summary>
-    public void Forward(BlockActivations a, ReadOnlySpan<float> x, ReadOnlySpan<float> w, int b, int t)
+    public void Forward(BlockActivations a, float[] x, float[] w, int b, int t)
     {
-        int bt = b * t, c = _c, f = _f;
-        LayerNorm.Forward(a.Ln1, a.Ln1Mean, a.Ln1Rstd, x, W(w, "ln1.w"), W(w, "ln1.b"), bt, c);
-        Linear.Forward(a.Qkv, a.Ln1, W(w, "qkv.w"), W(w, "qkv.b"), bt, c, 3 * c);
-        rotary?.Forward(a.Qkv, b, t, c, _nh);
-        CausalAttention.Forward(a.Atty, a.Att, a.Qkv, b, t, c, _nh);
-        Linear.Forward(a.AttProj, a.Atty, W(w, "attproj.w"), W(w, "attproj.b"), bt, c, c);
-        var output = a.Output.AsSpan(0, bt * c);
+        var shards = Shards(b);
+        RunShards(shards.Length, i => ForwardShard(a, x, w, shards[i].B0, shards[i].Nb, t));
+    }
+
+    private void ForwardShard(BlockActivations a, float[] xAll, float[] w, int b0, int nb, int t)
+    {
+        int bt = nb * t, c = _c, f = _f;
+        Span<float> R(float[] tensor, int width) => Rows(tensor, width, b0, nb, t);
+        ReadOnlySpan<float> x = R(xAll, c);
+        Span<float> ln1 = R(a.Ln1, c), qkv = R(a.Qkv, 3 * c), atty = R(a.Atty, c), attProj = R(a.AttProj, c);
+        Span<float> ln2 = R(a.Ln2, c), fch = R(a.Fch, f), fchGelu = R(a.FchGelu, f), fcProj = R(a.FcProj, c);
+        LayerNorm.Forward(ln1, R(a.Ln1Mean, 1), R(a.Ln1Rstd, 1), x, W(w, "ln1.w"), W(w, "ln1.b"), bt, c);
+        Linear.Forward(qkv, ln1, W(w, "qkv.w"), W(w, "qkv.b"), bt, c, 3 * c);
+        rotary?.Forward(qkv, nb, t, c, _nh);
+        CausalAttention.Forward(atty, a.Att.AsSpan(b0 * _nh * t * t, nb * _nh * t * t), qkv, nb, t, c, _nh);
+        Linear.Forward(attProj, atty, W(w, "attproj.w"), W(w, "attproj.b"), bt, c, c);
+        var output = R(a.Output, c);
         ReadOnlySpan<float> mlpIn;
         if (cfg.ParallelResidual)
         {
-            if (cfg.SharedBlockNorm) mlpIn = a.Ln1;
+            if (cfg.SharedBlockNorm) mlpIn = ln1;
             else
             {
-                LayerNorm.Forward(a.Ln2, a.Ln2Mean, a.Ln2Rstd, x, W(w, "ln2.w"), W(w, "ln2.b"), bt, c);
-                mlpIn = a.Ln2;
+                LayerNorm.Forward(ln2, R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), x, W(w, "ln2.w"), W(w, "ln2.b"), bt, c);
+                mlpIn = ln2;
             }
         }
         else
         {
-            Vec.Add(a.Residual2, x, a.AttProj);
-            LayerNorm.Forward(a.Ln2, a.Ln2Mean, a.Ln2Rstd, a.Residual2, W(w, "ln2.w"), W(w, "ln2.b"), bt, c);
-            mlpIn = a.Ln2;
+            var residual2 = R(a.Residual2, c);
+            Vec.Add(residual2, x, attProj);
+            LayerNorm.Forward(ln2, R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), residual2, W(w, "ln2.w"), W(w, "ln2.b"), bt, c);
+            mlpIn = ln2;
         }
-        Linear.Forward(a.Fch, mlpIn, W(w, "fc.w"), W(w, "fc.b"), bt, c, f);
-        Gelu.Forward(a.FchGelu, a.Fch);
-        Linear.Forward(a.FcProj, a.FchGelu, W(w, "fcproj.w"), W(w, "fcproj.b"), bt, f, c);
+        Linear.Forward(fch, mlpIn, W(w, "fc.w"), W(w, "fc.b"), bt, c, f);
+        Gelu.Forward(fchGelu, fch);
+        Linear.Forward(fcProj, fchGelu, W(w, "fcproj.w"), W(w, "fcproj.b"), bt, f, c);
         if (cfg.ParallelResidual)
         {
-            Vec.Add(output, x, a.AttProj);
-            Vec.AddTo(output, a.FcProj);
+            Vec.Add(output, x, attProj);
+            Vec.AddTo(output, fcProj);
         }
-        else Vec.Add(output, a.Residual2, a.FcProj);
+        else Vec.Add(output, R(a.Residual2, c), fcProj);
     }
 
-    /// <summary>From dOut (BT, C) accumulates dx (+=) and the segment's weight gradients into g (+=); d holds the
-    /// gradients of the activations, each overwritten by the first product that reaches it (no clearing pass).</summary>
-    public void Backward(Span<float> dx, Span<float> g, BlockActivations d, ReadOnlySpan<float> dOut, BlockActivations a,
-        ReadOnlySpan<float> x, ReadOnlySpan<float> w, int b, int t)
+    /// <summary>From dOut (BT, C) accumulates dx (+=) and the segment's weight gradients into g[0 .. count) (+=); g2 (at
+    /// least count long) takes the second shard's weight gradients before they are added to g. d holds the gradients of
+    /// the activations, each overwritten by the first product that reaches it (no clearing pass).</summary>
+    public void Backward(float[] dx, float[] g, float[] g2, int count, BlockActivations d, float[] dOut, BlockActivations a,
+        float[] x, float[] w, int b, int t)
     {
-        int bt = b * t, c = _c, f = _f;
-        var btc = bt * c;
+        var shards = Shards(b);
+        if (shards.Length == 2) Array.Clear(g2, 0, count);
+        RunShards(shards.Length, i => BackwardShard(dx, (i == 0 ? g : g2).AsSpan(0, count), d, dOut, a, x, w, shards[i].B0, shards[i].Nb, t));
+        if (shards.Length == 2) Vec.AddTo(g.AsSpan(0, count), g2.AsSpan(0, count));
+    }
+
+    private void BackwardShard(float[] dxAll, Span<float> g, BlockActivations d, float[] dOutAll, BlockActivations a,
+        float[] xAll, float[] w, int b0, int nb, int t)
+    {
+        int bt = nb * t, c = _c, f = _f;
+        Span<float> R(float[] tensor, int width) => Rows(tensor, width, b0, nb, t);
+        Span<float> dx = R(dxAll, c);
+        ReadOnlySpan<float> dOut = R(dOutAll, c), x = R(xAll, c);
         // The residual: dOut reaches the MLP output, the attention output and x (through r2 when sequential).
         ReadOnlySpan<float> dAttProj;
+        var dResidual2 = R(d.Residual2, c);
         if (cfg.ParallelResidual)
         {
-            Vec.AddTo(dx[..btc], dOut);
+            Vec.AddTo(dx, dOut);
             dAttProj = dOut;
         }
         else
         {
-            dOut.CopyTo(d.Residual2);
-            dAttProj = d.Residual2; // complete once ln2's backward has added into it, below
+            dOut.CopyTo(dResidual2);
+            dAttProj = dResidual2; // complete once ln2's backward has added into it, below
         }
         // MLP
-        Linear.BackwardInput(d.FchGelu, dOut, W(w, "fcproj.w"), bt, f, c, accumulate: false);
-        Linear.BackwardWeight(G(g, "fcproj.w"), G(g, "fcproj.b"), dOut, a.FchGelu, bt, f, c);
-        Gelu.Backward(d.Fch, a.Fch, d.FchGelu);
-        var mlpIn = cfg.SharedBlockNorm ? a.Ln1 : a.Ln2;
-        var dMlpIn = cfg.SharedBlockNorm ? d.Ln1 : d.Ln2;
-        Linear.BackwardInput(dMlpIn, d.Fch, W(w, "fc.w"), bt, c, f, accumulate: false);
-        Linear.BackwardWeight(G(g, "fc.w"), G(g, "fc.b"), d.Fch, mlpIn, bt, c, f);
+        Span<float> dFchGelu = R(d.FchGelu, f), dFch = R(d.Fch, f), dLn1 = R(d.Ln1, c), dLn2 = R(d.Ln2, c);
+        ReadOnlySpan<float> fchGelu = R(a.FchGelu, f), ln1 = R(a.Ln1, c), ln2 = R(a.Ln2, c);
+        Linear.BackwardInput(dFchGelu, dOut, W(w, "fcproj.w"), bt, f, c, accumulate: false);
+        Linear.BackwardWeight(G(g, "fcproj.w"), G(g, "fcproj.b"), dOut, fchGelu, bt, f, c);
+        Gelu.Backward(dFch, R(a.Fch, f), dFchGelu);
+        var mlpIn = cfg.SharedBlockNorm ? ln1 : ln2;
+        var dMlpIn = cfg.SharedBlockNorm ? dLn1 : dLn2;
+        Linear.BackwardInput(dMlpIn, dFch, W(w, "fc.w"), bt, c, f, accumulate: false);
+        Linear.BackwardWeight(G(g, "fc.w"), G(g, "fc.b"), dFch, mlpIn, bt, c, f);
         if (!cfg.ParallelResidual)
         {
-            LayerNorm.Backward(d.Residual2, G(g, "ln2.w"), G(g, "ln2.b"), d.Ln2, a.Residual2, W(w, "ln2.w"), a.Ln2Mean, a.Ln2Rstd, bt, c);
-            Vec.AddTo(dx[..btc], d.Residual2);
+            LayerNorm.Backward(dResidual2, G(g, "ln2.w"), G(g, "ln2.b"), dLn2, R(a.Residual2, c), W(w, "ln2.w"), R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), bt, c);
+            Vec.AddTo(dx, dResidual2);
         }
         else if (!cfg.SharedBlockNorm)
-            LayerNorm.Backward(dx, G(g, "ln2.w"), G(g, "ln2.b"), d.Ln2, x, W(w, "ln2.w"), a.Ln2Mean, a.Ln2Rstd, bt, c);
+            LayerNorm.Backward(dx, G(g, "ln2.w"), G(g, "ln2.b"), dLn2, x, W(w, "ln2.w"), R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), bt, c);
         // Attention
-        Linear.BackwardInput(d.Atty, dAttProj, W(w, "attproj.w"), bt, c, c, accumulate: false);
-        Linear.BackwardWeight(G(g, "attproj.w"), G(g, "attproj.b"), dAttProj, a.Atty, bt, c, c);
-        CausalAttention.Backward(d.Qkv, d.Atty, a.Qkv, a.Att, b, t, c, _nh);
-        rotary?.Backward(d.Qkv, b, t, c, _nh);
-        // d.Ln1 already holds the MLP's part when one norm feeds both branches.
-        Linear.BackwardInput(d.Ln1, d.Qkv, W(w, "qkv.w"), bt, c, 3 * c, accumulate: cfg.SharedBlockNorm);
-        Linear.BackwardWeight(G(g, "qkv.w"), G(g, "qkv.b"), d.Qkv, a.Ln1, bt, c, 3 * c);
-        LayerNorm.Backward(dx, G(g, "ln1.w"), G(g, "ln1.b"), d.Ln1, x, W(w, "ln1.w"), a.Ln1Mean, a.Ln1Rstd, bt, c);
+        Span<float> dAtty = R(d.Atty, c), dQkv = R(d.Qkv, 3 * c);
+        Linear.BackwardInput(dAtty, dAttProj, W(w, "attproj.w"), bt, c, c, accumulate: false);
+        Linear.BackwardWeight(G(g, "attproj.w"), G(g, "attproj.b"), dAttProj, R(a.Atty, c), bt, c, c);
+        CausalAttention.Backward(dQkv, dAtty, R(a.Qkv, 3 * c), a.Att.AsSpan(b0 * _nh * t * t, nb * _nh * t * t), nb, t, c, _nh);
+        rotary?.Backward(dQkv, nb, t, c, _nh);
+        // dLn1 already holds the MLP's part when one norm feeds both branches.
+        Linear.BackwardInput(dLn1, dQkv, W(w, "qkv.w"), bt, c, 3 * c, accumulate: cfg.SharedBlockNorm);
+        Linear.BackwardWeight(G(g, "qkv.w"), G(g, "qkv.b"), dQkv, ln1, bt, c, 3 * c);
+        LayerNorm.Backward(dx, G(g, "ln1.w"), G(g, "ln1.b"), dLn1, x, W(w, "ln1.w"), R(a.Ln1Mean, 1), R(a.Ln1Rstd, 1), bt, c);
     }
 }

@@ -26,10 +26,15 @@ internal static class WorkerPool
     private static Job? _current;
     private static int _workers;
 
+    /// <summary>True on a thread while it runs a part of a parallel job: a parallel call made from inside a part (a
+    /// product inside one batch shard) runs inline on that thread, as the pool holds one job at a time.</summary>
+    public static bool InPart => t_inPart;
+    [ThreadStatic] private static bool t_inPart;
+
     /// <summary>Runs body(0) ... body(parts - 1), on up to `threads` threads (the caller is one), and returns when all are done.</summary>
     public static void Run(int parts, int threads, Action<int> body)
     {
-        if (parts <= 1 || threads <= 1)
+        if (parts <= 1 || threads <= 1 || t_inPart)
         {
             for (var p = 0; p < parts; p++) body(p);
             return;
@@ -49,8 +54,10 @@ internal static class WorkerPool
         int p;
         while ((p = Interlocked.Increment(ref job.Next) - 1) < job.Parts)
         {
+            t_inPart = true;
             try { job.Body(p); }
             catch (Exception e) { job.Error ??= e; }
+            finally { t_inPart = false; }
             Interlocked.Increment(ref job.Done);
         }
     }
