@@ -1,5 +1,6 @@
 // What one transformer block keeps from its forward pass for the backward pass (and, as a second instance, the
-// gradients of the same tensors). Shapes for BT = B*T rows: C, F channels, NH heads.
+// gradients of those tensors that backward passes through; the others are left empty there). Shapes for BT = B*T
+// rows: C, F channels, NH heads.
 namespace Wafer.Gpt.Model;
 
 internal sealed class BlockActivations
@@ -15,20 +16,21 @@ internal sealed class BlockActivations
     public readonly float[] FcProj;                          // (BT, C)
     public readonly float[] Output;                          // (BT, C): the block's residual output
 
-    public BlockActivations(GptConfig cfg, int b, int t)
+    public BlockActivations(GptConfig cfg, int b, int t, bool gradients = false)
     {
         long bt = (long)b * t, c = cfg.Channels, f = cfg.FfnChannels;
-        Ln1 = Make(bt * c); Ln1Mean = Make(bt); Ln1Rstd = Make(bt);
-        var ln2 = !cfg.SharedBlockNorm;
-        Ln2 = Make(ln2 ? bt * c : 0); Ln2Mean = Make(ln2 ? bt : 0); Ln2Rstd = Make(ln2 ? bt : 0);
+        var fwd = gradients ? 0 : 1; // tensors only the forward pass keeps
+        Ln1 = Make(bt * c); Ln1Mean = Make(fwd * bt); Ln1Rstd = Make(fwd * bt);
+        var ln2 = cfg.SharedBlockNorm ? 0 : 1;
+        Ln2 = Make(ln2 * bt * c); Ln2Mean = Make(fwd * ln2 * bt); Ln2Rstd = Make(fwd * ln2 * bt);
         Qkv = Make(bt * 3 * c);
         Atty = Make(bt * c);
-        Att = Make((long)b * cfg.Heads * t * t);
-        AttProj = Make(bt * c);
+        Att = Make(fwd * b * cfg.Heads * t * t);
+        AttProj = Make(fwd * bt * c);
         Residual2 = Make(cfg.ParallelResidual ? 0 : bt * c);
         Fch = Make(bt * f); FchGelu = Make(bt * f);
-        FcProj = Make(bt * c);
-        Output = Make(bt * c);
+        FcProj = Make(fwd * bt * c);
+        Output = Make(fwd * bt * c);
     }
 
     private static float[] Make(long n) => n == 0 ? [] : new float[checked((int)n)];

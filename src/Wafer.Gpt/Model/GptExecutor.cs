@@ -47,7 +47,7 @@ public sealed class GptExecutor
         var rotary = _cfg.Positions == PositionEncoding.Rotary ? new Rotary(_cfg.MaxSeqLen, _cfg.RotaryDims, _cfg.RotaryInterleaved) : null;
         _blocks = Enumerable.Range(0, _cfg.Layers).Select(l => new TransformerBlock(_cfg, _layout.Block(l), rotary)).ToArray();
         _acts = Enumerable.Range(0, _cfg.Layers).Select(_ => new BlockActivations(_cfg, batch, seqLen)).ToArray();
-        _dActs = new BlockActivations(_cfg, batch, seqLen);
+        _dActs = new BlockActivations(_cfg, batch, seqLen, gradients: true);
         int bt = batch * seqLen, c = _cfg.Channels, vp = _cfg.PaddedVocabSize;
         _encoded = new float[bt * c]; _lnf = new float[bt * c]; _lnfMean = new float[bt]; _lnfRstd = new float[bt];
         _logits = new float[(long)bt * vp <= Array.MaxLength ? bt * vp : throw new ArgumentException("B*T*Vp logits exceed one array")];
