@@ -39,4 +39,16 @@ public class FastMathTests
         Assert.Equal(y[4], y[6]);
         Assert.Equal(MathF.E, y[7], 6);
     }
+
+    [Fact]
+    public void TanhIsWithin3e7OfTanhAndSaturates()
+    {
+        var x = Enumerable.Range(0, 80_000).Select(i => -10f + i * (20f / 80_000)).Append(1e-30f).Append(-3e-8f).Append(50f).Append(-1e30f).ToArray();
+        var padded = x.Concat(new float[8 - x.Length % 8]).ToArray();
+        var y = new float[padded.Length];
+        for (var i = 0; i < padded.Length; i += 8) FastMath.Tanh(Vector256.Create(padded, i)).CopyTo(y, i);
+        for (var i = 0; i < x.Length; i++)
+            Assert.True(Math.Abs(y[i] - Math.Tanh(x[i])) <= 3e-7 * Math.Max(1e-30, Math.Abs(Math.Tanh(x[i]))) + 1e-37, $"tanh({x[i]}) = {y[i]}, expected {Math.Tanh(x[i])}");
+        Assert.Equal(y[5], FastMath.Tanh(x[5]));
+    }
 }
