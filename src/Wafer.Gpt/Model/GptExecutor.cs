@@ -60,7 +60,7 @@ public sealed class GptExecutor
         _embedForHead = _cfg.TiedEmbedding ? new float[_layout.Embedding.Count] : [];
         _grad = new float[largest];
         var largestBlock = Enumerable.Range(1, _cfg.Layers).Select(s => _layout.Segments[s].Count).DefaultIfEmpty(0).Max();
-        _grad2 = TransformerBlock.Shards(batch).Length == 2 ? new float[checked((int)largestBlock)] : [];
+        _grad2 = TransformerBlock.Shards(_cfg, batch).Length == 2 ? new float[checked((int)largestBlock)] : [];
         _embedGrad = _cfg.TiedEmbedding ? new float[_layout.Embedding.Count] : [];
         var bytesPerWeight = StreamRounding.BytesPerWeight(precision);
         DeviceBytes = _acts.Sum(a => a.Bytes) + _dActs.Bytes

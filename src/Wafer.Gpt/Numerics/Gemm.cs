@@ -21,6 +21,10 @@ public static unsafe class Gemm
 
     internal static bool PrefetchC { get; set; } = true;
 
+    /// <summary>The largest B (floats) that products split by rows pack once per thread; larger ones are split by
+    /// column panels, each panel packed once.</summary>
+    internal const int RowSplitMaxB = 512 * 1024;
+
     /// <summary>Threads used for large products (results do not depend on it).</summary>
     public static int Threads { get; set; } = Environment.ProcessorCount;
 
@@ -58,7 +62,7 @@ public static unsafe class Gemm
         // Many rows and a B small enough to pack once per thread (<= 2 MB): one band of rows per thread, so each packs
         // only its own A and a thread's output rows are the rows it reads in the next product (they stay in its
         // core's caches). Otherwise column-panel ranges claimed dynamically, every panel packed once.
-        var rowParts = parallel && m >= threads * Mc && (long)k * n <= 512 * 1024 ? threads : 1;
+        var rowParts = parallel && m >= threads * Mc && (long)k * n <= RowSplitMaxB ? threads : 1;
         var parts = !parallel ? 1 : rowParts > 1 ? rowParts : Math.Min(2 * threads, panels);
         fixed (float* pa = a)
         fixed (float* pb = b)
