@@ -30,6 +30,8 @@ public class GemmTests
     [InlineData(37, 50, 300)]
     [InlineData(12, 33, 513)]
     [InlineData(64, 128, 96)]
+    [InlineData(8, 20, 40)]   // transposed A of 8 rows: one tile packed by vector, one by the scalar edge
+    [InlineData(14, 17, 260)] // two vector tiles and a 2-row edge tile, two K blocks
     public void Multiply_AllLayouts_MatchFloat64Reference(int m, int n, int k)
     {
         var a = Random(m * k, 1);
@@ -61,6 +63,16 @@ public class GemmTests
             var two = new float[m * n];
             Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, two, n, false);
             Assert.Equal(one, two);
+            // A transposed (a weight gradient's layout), tall enough to be split by rows on two threads.
+            const int tall = 400;
+            var at = Random(tall * k, 6);
+            Gemm.Threads = 1;
+            var oneT = new float[tall * n];
+            Gemm.Multiply(tall, n, k, at, 1, tall, b, n, 1, oneT, n, false);
+            Gemm.Threads = 2;
+            var twoT = new float[tall * n];
+            Gemm.Multiply(tall, n, k, at, 1, tall, b, n, 1, twoT, n, false);
+            Assert.Equal(oneT, twoT);
         }
         finally { Gemm.Threads = saved; }
     }
