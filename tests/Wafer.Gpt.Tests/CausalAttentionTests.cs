@@ -80,10 +80,16 @@ public class CausalAttentionTests
         var dout = Rand(b * t * c, 2);
         var (refOut, refAtt, refDinp) = Reference(inp, dout, b, t, c, nh);
         var output = new float[b * t * c];
-        var att = Rand(b * nh * t * t, 3); // stale values: the kernel must write every element, zeros above the diagonal
+        var att = Rand((int)CausalAttention.AttLength(b, t, nh), 3); // stale values: every element read must be written
         CausalAttention.Forward(output, att, inp, b, t, c, nh);
         AssertClose(refOut, output, 1e-5, "out");
-        AssertClose(refAtt, att, 1e-5, "att");
+        // The saved softmax in its padded layout: T x T of each head, zeros above the diagonal.
+        int rows = CausalAttention.AttRows(t), stride = CausalAttention.AttStride(t);
+        var heads = new float[b * nh * t * t];
+        for (var bh = 0; bh < b * nh; bh++)
+            for (var i = 0; i < t; i++)
+                for (var j = 0; j < t; j++) heads[(bh * t + i) * t + j] = att[(bh * rows + i) * stride + j];
+        AssertClose(refAtt, heads, 1e-5, "att");
         var dinp = Rand(inp.Length, 4); // overwritten, not accumulated
         CausalAttention.Backward(dinp, dout, inp, att, b, t, c, nh);
         AssertClose(refDinp, dinp, 1e-5, "dinp");
@@ -101,7 +107,7 @@ public class CausalAttentionTests
             Gemm.Threads = threads;
             try
             {
-                var output = new float[b * t * c]; var att = new float[b * nh * t * t]; var dinp = new float[inp.Length];
+                var output = new float[b * t * c]; var att = new float[CausalAttention.AttLength(b, t, nh)]; var dinp = new float[inp.Length];
                 CausalAttention.Forward(output, att, inp, b, t, c, nh);
                 CausalAttention.Backward(dinp, dout, inp, att, b, t, c, nh);
                 return (output, dinp);
@@ -117,7 +123,7 @@ public class CausalAttentionTests
     [Fact]
     public void RejectsAHeadCountThatDoesNotDivideTheChannels()
     {
-        var e = Assert.Throws<ArgumentException>(() => CausalAttention.Forward(new float[60], new float[100], new float[180], 1, 5, 12, 5));
+        var e = Assert.Throws<ArgumentException>(() => CausalAttention.Forward(new float[60], new float[1000], new float[180], 1, 5, 12, 5));
         Assert.Contains("NH 5", e.Message);
     }
 }

@@ -106,7 +106,7 @@ public class LayerGradientTests
                     }
             return total;
         }
-        var output = new float[b * t * c]; var att = new float[b * nh * t * t];
+        var output = new float[b * t * c]; var att = new float[CausalAttention.AttLength(b, t, nh)];
         CausalAttention.Forward(output, att, F(inp), b, t, c, nh);
         var dinp = new float[inp.Length];
         CausalAttention.Backward(dinp, F(g), F(inp), att, b, t, c, nh);

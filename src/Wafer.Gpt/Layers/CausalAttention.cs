@@ -3,7 +3,9 @@
 // Gemm's 6 x 16 micro-kernel, and all six products (scores, att·V; dout·Vᵀ, dS·K, dSᵀ·Q, attᵀ·dout) call that kernel
 // directly, skipping the key panels above the diagonal. Calling Gemm.Multiply per product instead (about 20 calls per
 // head, each packing its operands) ran nano's attention (T 64, HS 32) at ~9 GFLOP/s: 5 ms per layer on one core.
-// Shapes: inp (B, T, 3C) holding q, k, v; att (B, NH, T, T), zero above the diagonal; out (B, T, C); HS = C / NH.
+// Shapes: inp (B, T, 3C) holding q, k, v; out (B, T, C); HS = C / NH; att (B, NH, Tr, Tw): each head's softmax in the
+// kernel's padded layout (AttRows x AttStride; rows T.. and columns past the diagonal hold zeros or unused values), so
+// neither pass copies it.
 // (batch, head) pairs run in parallel, each writing only its own slices, in a fixed order: results do not depend on
 // the thread count.
 using System.Runtime.Intrinsics;
@@ -17,12 +19,23 @@ public static unsafe class CausalAttention
 
     private static int Threads(int b, int t, int c) => (long)b * t * t * c < 200_000 ? 1 : Gemm.Threads;
 
+    /// <summary>Rows of a head's saved softmax: T rounded up to the micro-kernel's 6.</summary>
+    public static int AttRows(int t) => (t + Mr - 1) / Mr * Mr;
+
+    /// <summary>Row stride of a head's saved softmax: AttRows rounded up to the micro-kernel's 16 (at least AttRows, so
+    /// a 6-key tile of the transposed softmax stays inside a row).</summary>
+    public static int AttStride(int t) => (AttRows(t) + Nr - 1) / Nr * Nr;
+
+    /// <summary>Floats of the saved softmax for B sequences of T tokens and NH heads:
+    /// att[((b NH + h) AttRows + i) AttStride + j] = softmax of query i over key j (zero for j > i).</summary>
+    public static long AttLength(int b, int t, int nh) => (long)b * nh * AttRows(t) * AttStride(t);
+
     /// <summary>out = softmax(q kᵀ / sqrt(HS), causal) v per head; att keeps the softmax for backward.</summary>
     public static void Forward(Span<float> output, Span<float> att, ReadOnlySpan<float> inp, int b, int t, int c, int nh)
     {
         CheckShapes(inp.Length, b, t, c, nh);
         Check(output.Length, (long)b * t * c, "output");
-        Check(att.Length, (long)b * nh * t * t, "att");
+        Check(att.Length, AttLength(b, t, nh), "att");
         fixed (float* po = output, pa = att, pi = inp)
         {
             nint o = (nint)po, at = (nint)pa, ip = (nint)pi;
@@ -36,7 +49,7 @@ public static unsafe class CausalAttention
         CheckShapes(inp.Length, b, t, c, nh);
         Check(dinp.Length, (long)b * t * 3 * c, "dinp");
         Check(dout.Length, (long)b * t * c, "dout");
-        Check(att.Length, (long)b * nh * t * t, "att");
+        Check(att.Length, AttLength(b, t, nh), "att");
         fixed (float* pd = dinp, po = dout, pi = inp, pa = att)
         {
             nint d = (nint)pd, o = (nint)po, ip = (nint)pi, at = (nint)pa;
@@ -63,19 +76,19 @@ public static unsafe class CausalAttention
         public readonly float[] Rows;      // (Tr, HS): q (forward) or dout (backward), the A of the HS-deep products
         public readonly float[] TPanels;   // Tw / 16 panels of (HS, 16): k (forward) or v (backward) transposed
         public readonly float[] N1, N2, N3; // Hp / 16 panels of (Tw, 16): v (forward); k, q, dout (backward)
-        public readonly float[] P, S;      // (Tr, Tw): att; dS (backward)
+        public readonly float[] S;         // (Tr, Tw): dS (backward)
         public readonly float[] O;         // (Tw, Hp): one product's output rows before they are copied out
 
         public Scratch(int t, int hs)
         {
             T = t; Hs = hs;
-            Tr = (t + Mr - 1) / Mr * Mr;
-            Tw = (Tr + Nr - 1) / Nr * Nr;
+            Tr = AttRows(t);
+            Tw = AttStride(t);
             Hp = (hs + Nr - 1) / Nr * Nr;
             Rows = new float[Tr * hs];
             TPanels = new float[Tw * hs];
             N1 = new float[Hp * Tw]; N2 = new float[Hp * Tw]; N3 = new float[Hp * Tw];
-            P = new float[Tr * Tw]; S = new float[Tr * Tw];
+            S = new float[Tr * Tw];
             O = new float[Tw * Hp];
         }
 
@@ -96,7 +109,8 @@ public static unsafe class CausalAttention
         var s = Scratch.For(t, hs);
         int tw = s.Tw, hp = s.Hp;
         var q = inp + (long)bi * t * c3 + h * hs;
-        fixed (float* rows = s.Rows, kt = s.TPanels, vn = s.N1, p = s.P, o = s.O)
+        var p = att + ((long)bi * nh + h) * s.Tr * tw;
+        fixed (float* rows = s.Rows, kt = s.TPanels, vn = s.N1, o = s.O)
         {
             CopyRows(rows, q, c3, t, hs, s.Tr);
             PackTransposed(kt, q + c, c3, t, hs, tw);
@@ -112,12 +126,7 @@ public static unsafe class CausalAttention
                 for (var dp = 0; dp < hp / Nr; dp++)
                     Gemm.Kernel6x16(p + r0 * tw, tw, 1, vn + dp * tw * Nr, kEnd, o + r0 * hp + dp * Nr, hp, false, null);
             }
-            var a = att + ((long)bi * nh + h) * t * t;
-            for (var i = 0; i < t; i++)
-            {
-                Copy(o + i * hp, output + ((long)bi * t + i) * c + h * hs, hs);
-                Copy(p + i * tw, a + (long)i * t, t);
-            }
+            CopyOut(o, hp, output + (long)bi * t * c + h * hs, c, t, hs);
         }
     }
 
@@ -130,16 +139,14 @@ public static unsafe class CausalAttention
         var q = inp + (long)bi * t * c3 + h * hs;
         var dq = dinp + (long)bi * t * c3 + h * hs;
         var dO = dout + (long)bi * t * c + h * hs;
-        var a = att + ((long)bi * nh + h) * t * t;
-        fixed (float* rows = s.Rows, vt = s.TPanels, kn = s.N1, qn = s.N2, dn = s.N3, p = s.P, ds = s.S, o = s.O)
+        var p = att + ((long)bi * nh + h) * s.Tr * tw; // rows past T are not read here
+        fixed (float* rows = s.Rows, vt = s.TPanels, kn = s.N1, qn = s.N2, dn = s.N3, ds = s.S, o = s.O)
         {
             CopyRows(rows, dO, c, t, hs, s.Tr);
             PackTransposed(vt, q + 2 * c, c3, t, hs, tw);
             PackRows(kn, q + c, c3, t, hs, tw, hp);
             PackRows(qn, q, c3, t, hs, tw, hp);
             PackRows(dn, dO, c, t, hs, tw, hp);
-            new Span<float>(p, s.Tr * tw).Clear();
-            for (var i = 0; i < t; i++) Copy(a + (long)i * t, p + i * tw, t);
             // Query rows: datt = dout vᵀ; dS = the softmax's backward (in place, the scale folded in); dq = dS k.
             for (var r0 = 0; r0 < t; r0 += Mr)
             {
@@ -225,33 +232,41 @@ public static unsafe class CausalAttention
         }
     }
 
-    /// <summary>row[0 .. len) = softmax(scale * row[0 .. len)), zero from len to width.</summary>
+    /// <summary>row[0 .. len) = softmax(scale * row[0 .. len)), zero from len to width (a multiple of 8). The last,
+    /// partial vector is masked (its lanes past len count as -inf) instead of finished one float at a time.</summary>
     private static void SoftmaxRow(float* row, int len, int width, float scale)
     {
+        var vectors = (len + 7) / 8;
+        var tailMask = TailMask(len);
         var vmax = Vector256.Create(float.NegativeInfinity);
-        var j = 0;
-        for (; j + 8 <= len; j += 8) vmax = Vector256.Max(vmax, Vector256.Load(row + j));
+        for (var v = 0; v < vectors; v++)
+        {
+            var x = Vector256.Load(row + 8 * v);
+            if (v == vectors - 1) x = Vector256.ConditionalSelect(tailMask, x, Vector256.Create(float.NegativeInfinity));
+            vmax = Vector256.Max(vmax, x);
+        }
         var max = float.NegativeInfinity;
         for (var i = 0; i < 8; i++) max = MathF.Max(max, vmax[i]);
-        for (; j < len; j++) max = MathF.Max(max, row[j]);
-        max *= scale; // scale > 0: the largest score stays the largest
         var vs = Vector256.Create(scale);
-        var vm = Vector256.Create(max);
+        var vm = Vector256.Create(max * scale); // scale > 0: the largest score stays the largest
         var acc = Vector256<float>.Zero;
-        j = 0;
-        for (; j + 8 <= len; j += 8)
+        for (var v = 0; v < vectors; v++)
         {
-            var e = FastMath.Exp(Vector256.Load(row + j) * vs - vm);
-            e.Store(row + j);
+            var e = FastMath.Exp(Vector256.Load(row + 8 * v) * vs - vm);
+            if (v == vectors - 1) e = Vector256.ConditionalSelect(tailMask, e, Vector256<float>.Zero);
+            e.Store(row + 8 * v);
             acc += e;
         }
-        var sum = Vector256.Sum(acc);
-        for (; j < len; j++) { var e = MathF.Exp(row[j] * scale - max); row[j] = e; sum += e; }
-        var vi = Vector256.Create(1f / sum); // sum >= 1: the largest term is e^0
-        j = 0;
-        for (; j + 8 <= len; j += 8) (Vector256.Load(row + j) * vi).Store(row + j);
-        for (; j < len; j++) row[j] *= vi[0];
-        new Span<float>(row + len, width - len).Clear();
+        var vi = Vector256.Create(1f / Vector256.Sum(acc)); // the sum is >= 1: its largest term is e^0
+        for (var v = 0; v < vectors; v++) (Vector256.Load(row + 8 * v) * vi).Store(row + 8 * v);
+        new Span<float>(row + 8 * vectors, width - 8 * vectors).Clear();
+    }
+
+    /// <summary>All ones in the lanes of the last vector of a row of len values that lie inside it.</summary>
+    private static Vector256<float> TailMask(int len)
+    {
+        var inside = len - (len - 1) / 8 * 8; // 1 .. 8
+        return Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(inside)).AsSingle();
     }
 
     /// <summary>ds[j] = a[j] (ds[j] - sum_i a[i] ds[i]) * scale over [0, len), in place (ds holds datt on entry);

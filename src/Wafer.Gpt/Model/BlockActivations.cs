@@ -9,7 +9,7 @@ internal sealed class BlockActivations
     public readonly float[] Ln2, Ln2Mean, Ln2Rstd;           // empty when one norm feeds both branches
     public readonly float[] Qkv;                             // (BT, 3C), q and k rotated when rotary
     public readonly float[] Atty;                            // (BT, C)
-    public readonly float[] Att;                             // (B, NH, T, T): the softmax, zero above the diagonal
+    public readonly float[] Att;                             // (B, NH, Tr, Tw): the softmax in attention's padded layout
     public readonly float[] AttProj;                         // (BT, C)
     public readonly float[] Residual2;                       // (BT, C): x + attention (sequential blocks only)
     public readonly float[] Fch, FchGelu;                    // (BT, F)
@@ -25,7 +25,7 @@ internal sealed class BlockActivations
         Ln2 = Make(ln2 * bt * c); Ln2Mean = Make(fwd * ln2 * bt); Ln2Rstd = Make(fwd * ln2 * bt);
         Qkv = Make(bt * 3 * c);
         Atty = Make(bt * c);
-        Att = Make(fwd * b * cfg.Heads * t * t);
+        Att = Make(fwd * Layers.CausalAttention.AttLength(b, t, cfg.Heads));
         AttProj = Make(fwd * bt * c);
         Residual2 = Make(cfg.ParallelResidual ? 0 : bt * c);
         Fch = Make(bt * f); FchGelu = Make(bt * f);

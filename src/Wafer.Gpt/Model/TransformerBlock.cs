@@ -54,6 +54,13 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
     private static Span<float> Rows(float[] tensor, int width, int b0, int nb, int t) =>
         tensor.Length == 0 ? [] : tensor.AsSpan(b0 * t * width, nb * t * width);
 
+    /// <summary>Sequences [b0, b0 + nb) of the saved softmax (attention's padded layout).</summary>
+    private Span<float> AttRows(float[] att, int b0, int nb, int t)
+    {
+        var perSequence = (int)CausalAttention.AttLength(1, t, _nh);
+        return att.AsSpan(b0 * perSequence, nb * perSequence);
+    }
+
     /// <summary>x (BT, C) → a.Output (BT, C), keeping what backward needs in a.</summary>
     public void Forward(BlockActivations a, float[] x, float[] w, int b, int t)
     {
@@ -71,7 +78,7 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         LayerNorm.Forward(ln1, R(a.Ln1Mean, 1), R(a.Ln1Rstd, 1), x, W(w, "ln1.w"), W(w, "ln1.b"), bt, c);
         Linear.Forward(qkv, ln1, W(w, "qkv.w"), W(w, "qkv.b"), bt, c, 3 * c);
         rotary?.Forward(qkv, nb, t, c, _nh);
-        CausalAttention.Forward(atty, a.Att.AsSpan(b0 * _nh * t * t, nb * _nh * t * t), qkv, nb, t, c, _nh);
+        CausalAttention.Forward(atty, AttRows(a.Att, b0, nb, t), qkv, nb, t, c, _nh);
         Linear.Forward(attProj, atty, W(w, "attproj.w"), W(w, "attproj.b"), bt, c, c);
         var output = R(a.Output, c);
         ReadOnlySpan<float> mlpIn;
@@ -155,7 +162,7 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         Span<float> dAtty = R(d.Atty, c), dQkv = R(d.Qkv, 3 * c);
         Linear.BackwardInput(dAtty, dAttProj, W(w, "attproj.w"), bt, c, c, accumulate: false);
         Linear.BackwardWeight(G(g, "attproj.w"), G(g, "attproj.b"), dAttProj, R(a.Atty, c), bt, c, c);
-        CausalAttention.Backward(dQkv, dAtty, R(a.Qkv, 3 * c), a.Att.AsSpan(b0 * _nh * t * t, nb * _nh * t * t), nb, t, c, _nh);
+        CausalAttention.Backward(dQkv, dAtty, R(a.Qkv, 3 * c), AttRows(a.Att, b0, nb, t), nb, t, c, _nh);
         rotary?.Backward(dQkv, nb, t, c, _nh);
         // dLn1 already holds the MLP's part when one norm feeds both branches.
         Linear.BackwardInput(dLn1, dQkv, W(w, "qkv.w"), bt, c, 3 * c, accumulate: cfg.SharedBlockNorm);
