@@ -19,8 +19,6 @@ public static unsafe class Gemm
     /// size, each repacking B.</summary>
     internal static int MaxPackedA { get; set; } = 2 * 1024 * 1024;
 
-    internal static bool PrefetchC { get; set; } = true;
-
     /// <summary>The largest B (floats) that products split by rows pack once per thread; larger ones are split by
     /// column panels, each panel packed once.</summary>
     internal const int RowSplitMaxB = 512 * 1024;
@@ -196,7 +194,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>packed[kk * 6 + r] = A(m0 + r, k0 + kk) for r below mr, zero for the rows past the matrix.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls Fmadd, Load as functions
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls the Vector256 helpers as functions
     private static void PackA(float* packed, float* a, int aRow, int aCol, int m0, int mr, int k0, int kc)
     {
         var src = a + (long)m0 * aRow + (long)k0 * aCol;
@@ -228,7 +226,7 @@ public static unsafe class Gemm
     /// B is read row by row across all the panels: reading one panel's 64-byte column strip at a time (rows up to 2 KB
     /// apart) ran at ~2 ns per float on a B out of cache: nano's products spent 10.9 ms of CPU per step packing that way, 6.2
     /// ms this way (measured with a counter, 2026-11-27).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls Fmadd, Load as functions
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls the Vector256 helpers as functions
     private static void PackPanels(float* packed, float* b, int bRow, int bCol, int k0, int kc, int q0, int q1, int n)
     {
         if (bCol != 1)
@@ -253,7 +251,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>packed[kk * 16 + j] = B(k0 + kk, n0 + j), zero past column n.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls Fmadd, Load as functions
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls the Vector256 helpers as functions
     private static void Pack(float* packed, float* b, int bRow, int bCol, int k0, int kc, int n0, int nw)
     {
         var kk = 0;
@@ -313,11 +311,11 @@ public static unsafe class Gemm
 
     /// <summary>C[6 x 16] (+)= A (6 x kc) times the packed panel (kc x 16), then + bias when given. A(r, kk) =
     /// a[r * aRow + kk * aStep]: packed micro-panels (aRow 1, aStep 6) or a row-major A read in place (aRow = lda, aStep 1).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls Fmadd, Load as functions
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls the Vector256 helpers as functions
     internal static void Kernel6x16(float* a, nint aRow, nint aStep, float* packed, int kc, float* c, int ldc, bool add, float* bias)
     {
         nint r1 = aRow, r2 = 2 * aRow, r3 = 3 * aRow, r4 = 4 * aRow, r5 = 5 * aRow;
-        if (Sse.IsSupported && PrefetchC)
+        if (Sse.IsSupported)
             // Fetch the tile of C now so that its lines arrive while the loop below runs: stored (or loaded and
             // stored) only at the end, a C out of cache otherwise stalled every tile on its 12 line misses.
             for (var r = 0; r < Mr; r++)
