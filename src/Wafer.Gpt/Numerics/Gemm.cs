@@ -229,13 +229,9 @@ public static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls the Vector256 helpers as functions
     private static void PackPanels(float* packed, float* b, int bRow, int bCol, int k0, int kc, int q0, int q1, int n)
     {
-        if (bCol != 1)
-        {
-            for (var p = q0; p < q1; p++) Pack(packed + (p - q0) * Kc * Nr, b, bRow, bCol, k0, kc, p * Nr, Math.Min(Nr, n - p * Nr));
-            return;
-        }
-        var full = Math.Min(q1, n / Nr); // panels with all 16 columns inside B
-        for (var kk = 0; kk < kc; kk++)
+        // Panels [q0, full) by rows: a row-major B's panels with all 16 columns inside it; the rest one by one.
+        var full = bCol == 1 ? Math.Min(q1, n / Nr) : q0;
+        for (var kk = 0; kk < kc && full > q0; kk++)
         {
             var src = b + (long)(k0 + kk) * bRow;
             var dst = packed + kk * Nr;

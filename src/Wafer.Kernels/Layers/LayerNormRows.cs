@@ -20,7 +20,6 @@ public sealed class LayerNormRows : IFabricDemo
     public const int StartTask = 10;
     public const float Epsilon = 1e-5f;
 
-
     public string Name => "layernorm";
     public string Description => "LayerNorm over the block layout: per-PE partial sums, a row allreduce, scalar rsqrt per token (--length n tokens, --block k features per PE)";
 
