@@ -12,7 +12,7 @@ internal sealed class BlockActivations
     public readonly float[] Att;                             // (B, NH, Tr, Tw): the softmax in attention's padded layout
     public readonly float[] AttProj;                         // (BT, C)
     public readonly float[] Residual2;                       // (BT, C): x + attention (sequential blocks only)
-    public readonly float[] Fch, FchGelu;                    // (BT, F)
+    public readonly float[] Fch, FchGelu;                    // (BT, F); after forward Fch holds gelu' of the fc output
     public readonly float[] FcProj;                          // (BT, C)
     public readonly float[] Output;                          // (BT, C): the block's residual output
 

@@ -99,7 +99,7 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
             mlpIn = ln2;
         }
         Linear.Forward(fch, mlpIn, W(w, "fc.w"), W(w, "fc.b"), bt, c, f);
-        Gelu.Forward(fchGelu, fch);
+        Gelu.Forward(fchGelu, fch, fch); // fch now holds gelu'(fch), all backward needs of it
         Linear.Forward(fcProj, fchGelu, W(w, "fcproj.w"), W(w, "fcproj.b"), bt, f, c);
         if (cfg.ParallelResidual)
         {
@@ -146,7 +146,7 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         ReadOnlySpan<float> fchGelu = R(a.FchGelu, f), ln1 = R(a.Ln1, c), ln2 = R(a.Ln2, c);
         Linear.BackwardInput(dFchGelu, dOut, W(w, "fcproj.w"), bt, f, c, accumulate: false);
         Linear.BackwardWeight(G(g, "fcproj.w"), G(g, "fcproj.b"), dOut, fchGelu, bt, f, c);
-        Gelu.Backward(dFch, R(a.Fch, f), dFchGelu);
+        Gelu.Backward(dFch, R(a.Fch, f), dFchGelu); // a.Fch: gelu' of the fc output
         var mlpIn = cfg.SharedBlockNorm ? ln1 : ln2;
         var dMlpIn = cfg.SharedBlockNorm ? dLn1 : dLn2;
         Linear.BackwardInput(dMlpIn, dFch, W(w, "fc.w"), bt, c, f, accumulate: false);

@@ -32,4 +32,18 @@ public static class Vec
             (Vector256.LoadUnsafe(ref rx, (nuint)i) + Vector256.LoadUnsafe(ref ry, (nuint)i)).StoreUnsafe(ref rz, (nuint)i);
         for (; i < n; i++) z[i] = x[i] + y[i];
     }
+
+    /// <summary>z = x * y.</summary>
+    public static void Multiply(Span<float> z, ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        var n = z.Length;
+        if (x.Length < n || y.Length < n) throw new ArgumentException($"x, y have {x.Length}, {y.Length} elements, z {n}");
+        var i = 0;
+        ref var rx = ref MemoryMarshal.GetReference(x);
+        ref var ry = ref MemoryMarshal.GetReference(y);
+        ref var rz = ref MemoryMarshal.GetReference(z);
+        for (; i + 8 <= n; i += 8)
+            (Vector256.LoadUnsafe(ref rx, (nuint)i) * Vector256.LoadUnsafe(ref ry, (nuint)i)).StoreUnsafe(ref rz, (nuint)i);
+        for (; i < n; i++) z[i] = x[i] * y[i];
+    }
 }
