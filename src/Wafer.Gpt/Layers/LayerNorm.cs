@@ -56,10 +56,12 @@ public static class LayerNorm
         return sum;
     }
 
-    /// <summary>Accumulates dinp, dweight and dbias (+=) from dout. dweight and dbias sum over rows per part, then the
-    /// parts in order (the split depends on N only, so the sums do not depend on the thread count).</summary>
+    /// <summary>Accumulates dinp, dweight and dbias (+=) from dout; with accumulateWeights false dweight and dbias are
+    /// overwritten instead (the same sums). dweight and dbias sum over rows per part, then the parts in order (the split
+    /// depends on N only, so the sums do not depend on the thread count).</summary>
     public static unsafe void Backward(Span<float> dinp, Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout,
-        ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, int n, int c)
+        ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, int n, int c,
+        bool accumulateWeights = true)
     {
         if (dinp.Length < n * c || dout.Length < n * c || inp.Length < n * c || mean.Length < n || rstd.Length < n || weight.Length < c || dweight.Length < c || dbias.Length < c)
             throw new ArgumentException("LayerNorm.Backward: a buffer is smaller than its shape");
@@ -76,6 +78,11 @@ public static class LayerNorm
                 for (var i = start; i < end; i++)
                     BackwardRow((float*)dx + (long)i * c, dw, db, (float*)dy + (long)i * c, (float*)x + (long)i * c, (float*)w, ((float*)m)[i], ((float*)r)[i], c);
             });
+        }
+        if (!accumulateWeights)
+        {
+            dweight[..c].Clear();
+            dbias[..c].Clear();
         }
         for (var part = 0; part < parts; part++)
         {

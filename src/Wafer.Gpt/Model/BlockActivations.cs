@@ -27,7 +27,7 @@ internal sealed class BlockActivations
         Atty = Make(bt * c);
         Att = Make(fwd * Layers.CausalAttention.AttLength(b, t, cfg.Heads));
         AttProj = Make(fwd * bt * c);
-        Residual2 = Make(cfg.ParallelResidual ? 0 : bt * c);
+        Residual2 = Make(cfg.ParallelResidual ? 0 : fwd * bt * c);
         Fch = Make(bt * f); FchGelu = Make(bt * f);
         FcProj = Make(fwd * bt * c);
         Output = Make(fwd * bt * c);

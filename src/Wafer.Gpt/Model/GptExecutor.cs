@@ -175,10 +175,10 @@ public sealed class GptExecutor
         {
             var count = (int)_layout.Segments[s].Count;
             var g = _grad.AsSpan(0, count);
-            g.Clear();
             if (s == _headSegment)
             {
                 var head = _layout.Head;
+                g.Clear();
                 Array.Clear(dOut);
                 var dLnf = dIn;
                 Array.Clear(dLnf);
@@ -198,7 +198,6 @@ public sealed class GptExecutor
             else
             {
                 var l = s - 1;
-                Array.Clear(dIn);
                 _blocks[l].Backward(dIn, _grad, _grad2, count, _dActs, dOut, _acts[l], l == 0 ? _encoded : _acts[l - 1].Output, w, b, t);
                 (dOut, dIn) = (dIn, dOut);
             }

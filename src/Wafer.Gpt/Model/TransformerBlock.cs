@@ -109,16 +109,25 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         else Vec.Add(output, R(a.Residual2, c), fcProj);
     }
 
-    /// <summary>From dOut (BT, C) accumulates dx (+=) and the segment's weight gradients into g[0 .. count) (+=); g2 (at
-    /// least count long) takes the second shard's weight gradients before they are added to g. d holds the gradients of
-    /// the activations, each overwritten by the first product that reaches it (no clearing pass).</summary>
+    /// <summary>From dOut (BT, C) writes dx and the segment's weight gradients into g[0 .. count), both overwritten (no
+    /// clearing pass before); g2 (at least count long) takes the second shard's weight gradients before they are added to
+    /// g. d holds the gradients of the activations, each overwritten by the first product that reaches it.</summary>
     public void Backward(float[] dx, float[] g, float[] g2, int count, BlockActivations d, float[] dOut, BlockActivations a,
         float[] x, float[] w, int b, int t)
     {
         var shards = Shards(cfg, b);
-        if (shards.Length == 2) Array.Clear(g2, 0, count);
         RunShards(shards.Length, i => BackwardShard(dx, (i == 0 ? g : g2).AsSpan(0, count), d, dOut, a, x, w, shards[i].B0, shards[i].Nb, t));
-        if (shards.Length == 2) Vec.AddTo(g.AsSpan(0, count), g2.AsSpan(0, count));
+        if (shards.Length == 2) AddInParallel(g, g2, count);
+    }
+
+    /// <summary>g[0 .. count) += g2[0 .. count), split over the threads (elementwise: any split gives the same sums).</summary>
+    private static unsafe void AddInParallel(float[] g, float[] g2, int count)
+    {
+        fixed (float* pg = g, pg2 = g2)
+        {
+            nint to = (nint)pg, from = (nint)pg2;
+            Chunks.Run(count, 32 * 1024, (_, s, e) => Vec.AddTo(new Span<float>((float*)to + s, e - s), new ReadOnlySpan<float>((float*)from + s, e - s)));
+        }
     }
 
     private void BackwardShard(float[] dxAll, Span<float> g, BlockActivations d, float[] dOutAll, BlockActivations a,
@@ -128,45 +137,35 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         Span<float> R(float[] tensor, int width) => Rows(tensor, width, b0, nb, t);
         Span<float> dx = R(dxAll, c);
         ReadOnlySpan<float> dOut = R(dOutAll, c), x = R(xAll, c);
-        // The residual: dOut reaches the MLP output, the attention output and x (through r2 when sequential).
-        ReadOnlySpan<float> dAttProj;
-        var dResidual2 = R(d.Residual2, c);
-        if (cfg.ParallelResidual)
-        {
-            Vec.AddTo(dx, dOut);
-            dAttProj = dOut;
-        }
-        else
-        {
-            dOut.CopyTo(dResidual2);
-            dAttProj = dResidual2; // complete once ln2's backward has added into it, below
-        }
+        // The residual: dOut reaches the MLP output, the attention output and x (through r2 when sequential). dx starts
+        // as dOut; when sequential, ln2's backward adds into it below, and dx is then also d(r2) = the attention
+        // output's gradient, read until ln1's backward (last) adds its part.
+        dOut.CopyTo(dx);
+        ReadOnlySpan<float> dAttProj = cfg.ParallelResidual ? dOut : dx;
         // MLP
         Span<float> dFchGelu = R(d.FchGelu, f), dFch = R(d.Fch, f), dLn1 = R(d.Ln1, c), dLn2 = R(d.Ln2, c);
         ReadOnlySpan<float> fchGelu = R(a.FchGelu, f), ln1 = R(a.Ln1, c), ln2 = R(a.Ln2, c);
         Linear.BackwardInput(dFchGelu, dOut, W(w, "fcproj.w"), bt, f, c, accumulate: false);
-        Linear.BackwardWeight(G(g, "fcproj.w"), G(g, "fcproj.b"), dOut, fchGelu, bt, f, c);
+        Linear.BackwardWeight(G(g, "fcproj.w"), G(g, "fcproj.b"), dOut, fchGelu, bt, f, c, accumulate: false);
         Gelu.Backward(dFch, R(a.Fch, f), dFchGelu); // a.Fch: gelu' of the fc output
         var mlpIn = cfg.SharedBlockNorm ? ln1 : ln2;
         var dMlpIn = cfg.SharedBlockNorm ? dLn1 : dLn2;
         Linear.BackwardInput(dMlpIn, dFch, W(w, "fc.w"), bt, c, f, accumulate: false);
-        Linear.BackwardWeight(G(g, "fc.w"), G(g, "fc.b"), dFch, mlpIn, bt, c, f);
-        if (!cfg.ParallelResidual)
+        Linear.BackwardWeight(G(g, "fc.w"), G(g, "fc.b"), dFch, mlpIn, bt, c, f, accumulate: false);
+        if (!cfg.SharedBlockNorm)
         {
-            LayerNorm.Backward(dResidual2, G(g, "ln2.w"), G(g, "ln2.b"), dLn2, R(a.Residual2, c), W(w, "ln2.w"), R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), bt, c);
-            Vec.AddTo(dx, dResidual2);
+            ReadOnlySpan<float> ln2In = cfg.ParallelResidual ? x : R(a.Residual2, c);
+            LayerNorm.Backward(dx, G(g, "ln2.w"), G(g, "ln2.b"), dLn2, ln2In, W(w, "ln2.w"), R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), bt, c, accumulateWeights: false);
         }
-        else if (!cfg.SharedBlockNorm)
-            LayerNorm.Backward(dx, G(g, "ln2.w"), G(g, "ln2.b"), dLn2, x, W(w, "ln2.w"), R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), bt, c);
         // Attention
         Span<float> dAtty = R(d.Atty, c), dQkv = R(d.Qkv, 3 * c);
         Linear.BackwardInput(dAtty, dAttProj, W(w, "attproj.w"), bt, c, c, accumulate: false);
-        Linear.BackwardWeight(G(g, "attproj.w"), G(g, "attproj.b"), dAttProj, R(a.Atty, c), bt, c, c);
+        Linear.BackwardWeight(G(g, "attproj.w"), G(g, "attproj.b"), dAttProj, R(a.Atty, c), bt, c, c, accumulate: false);
         CausalAttention.Backward(dQkv, dAtty, R(a.Qkv, 3 * c), AttRows(a.Att, b0, nb, t), nb, t, c, _nh);
         rotary?.Backward(dQkv, nb, t, c, _nh);
         // dLn1 already holds the MLP's part when one norm feeds both branches.
         Linear.BackwardInput(dLn1, dQkv, W(w, "qkv.w"), bt, c, 3 * c, accumulate: cfg.SharedBlockNorm);
-        Linear.BackwardWeight(G(g, "qkv.w"), G(g, "qkv.b"), dQkv, ln1, bt, c, 3 * c);
-        LayerNorm.Backward(dx, G(g, "ln1.w"), G(g, "ln1.b"), dLn1, x, W(w, "ln1.w"), R(a.Ln1Mean, 1), R(a.Ln1Rstd, 1), bt, c);
+        Linear.BackwardWeight(G(g, "qkv.w"), G(g, "qkv.b"), dQkv, ln1, bt, c, 3 * c, accumulate: false);
+        LayerNorm.Backward(dx, G(g, "ln1.w"), G(g, "ln1.b"), dLn1, x, W(w, "ln1.w"), R(a.Ln1Mean, 1), R(a.Ln1Rstd, 1), bt, c, accumulateWeights: false);
     }
 }

@@ -15,10 +15,12 @@ public static unsafe class Linear
     public static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight, int bt, int c, int oc, bool accumulate = true) =>
         Gemm.Multiply(bt, c, oc, dout, oc, 1, weight, c, 1, dinp, c, accumulate);
 
-    /// <summary>dweight += doutᵀ · inp, and dbias += the column sums of dout (when dbias is not empty).</summary>
-    public static void BackwardWeight(Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, int bt, int c, int oc)
+    /// <summary>dweight += doutᵀ · inp, and dbias += the column sums of dout (when dbias is not empty); with accumulate
+    /// false both are overwritten instead (the same sums, no clearing pass over the gradient buffer first).</summary>
+    public static void BackwardWeight(Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, int bt, int c, int oc,
+        bool accumulate = true)
     {
-        Gemm.Multiply(oc, c, bt, dout, 1, oc, inp, c, 1, dweight, c, accumulate: true);
+        Gemm.Multiply(oc, c, bt, dout, 1, oc, inp, c, 1, dweight, c, accumulate);
         if (dbias.IsEmpty) return;
         if (dbias.Length < oc) throw new ArgumentException($"dbias has {dbias.Length} elements for {oc} outputs");
         // Column sums split by columns (each part sums its columns over all rows, in row order): any thread count
@@ -29,7 +31,14 @@ public static unsafe class Linear
             Chunks.Run(oc, BiasColumnsPerPart, (_, s, e) =>
             {
                 var db = new Span<float>((float*)d + s, e - s);
-                for (var i = 0; i < bt; i++) Vec.AddTo(db, new ReadOnlySpan<float>((float*)o + (long)i * oc + s, e - s));
+                var i = 0;
+                if (!accumulate)
+                {
+                    db.Clear();
+                    if (bt > 0) new ReadOnlySpan<float>((float*)o + s, e - s).CopyTo(db);
+                    i = 1;
+                }
+                for (; i < bt; i++) Vec.AddTo(db, new ReadOnlySpan<float>((float*)o + (long)i * oc + s, e - s));
             });
         }
     }
