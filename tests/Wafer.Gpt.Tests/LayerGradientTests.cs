@@ -143,4 +143,34 @@ public class LayerGradientTests
         AssertClose(numeric, dlogits, "dlogits");
         for (var i = 0; i < n; i++) Assert.Equal(0f, dlogits[i * vp + v]); // padded vocabulary entries get no gradient
     }
+
+    [Fact]
+    public void WeightGradients_OverwriteGivesTheAccumulatedIntoZeroSums()
+    {
+        // The trainer writes each weight gradient once (no clearing pass): overwriting a stale buffer must give exactly
+        // what accumulating into zeros gives, and dinp must still accumulate. Shapes with a partial 6-row tile, a partial
+        // 16-column panel and two K blocks (300 rows > 256).
+        const int rows = 300, c = 20, oc = 14;
+        var dout = F(Rand(rows * oc, 11)); var inp = F(Rand(rows * c, 12));
+        float[] Stale(int n) => Enumerable.Repeat(float.NaN, n).ToArray();
+        var dw = new float[oc * c]; var db = new float[oc];
+        Numerics.Linear.BackwardWeight(dw, db, dout, inp, rows, c, oc);
+        var dw2 = Stale(oc * c); var db2 = Stale(oc);
+        Numerics.Linear.BackwardWeight(dw2, db2, dout, inp, rows, c, oc, accumulate: false);
+        Assert.Equal(dw, dw2);
+        Assert.Equal(db, db2);
+
+        var x = F(Rand(rows * c, 13)); var w = F(Rand(c, 14)); var b = F(Rand(c, 15)); var g = F(Rand(rows * c, 16));
+        var output = new float[rows * c]; var mean = new float[rows]; var rstd = new float[rows];
+        LayerNorm.Forward(output, mean, rstd, x, w, b, rows, c);
+        var dxBefore = F(Rand(rows * c, 17));
+        var dx = (float[])dxBefore.Clone(); var lw = new float[c]; var lb = new float[c];
+        LayerNorm.Backward(dx, lw, lb, g, x, w, mean, rstd, rows, c);
+        var dx2 = (float[])dxBefore.Clone(); var lw2 = Stale(c); var lb2 = Stale(c);
+        LayerNorm.Backward(dx2, lw2, lb2, g, x, w, mean, rstd, rows, c, accumulateWeights: false);
+        Assert.Equal(dx, dx2);
+        Assert.Equal(lw, lw2);
+        Assert.Equal(lb, lb2);
+        Assert.NotEqual(dxBefore, dx); // dinp accumulated onto what it held
+    }
 }
