@@ -1,7 +1,10 @@
 // Matmul benchmark: GFLOP/s of Gemm on the shapes GPT training uses, against a naive triple loop measured in the
 // same run. Usage: dotnet run -c Release --project bench/Wafer.Bench [threads]
+// Or two builds' training steps paired in one process: ... -- compare A/Wafer.Gpt.dll B/Wafer.Gpt.dll (BuildComparison.cs).
 using System.Diagnostics;
 using Wafer.Gpt.Numerics;
+
+if (args.Length > 0 && args[0] == "compare") return BuildComparison.Run(args[1..]);
 
 var threads = args.Length > 0 ? int.Parse(args[0]) : Environment.ProcessorCount;
 Gemm.Threads = threads;
@@ -16,6 +19,7 @@ Run("gpt2-124m lm head (BT 256, 768 -> 50304)", 256, 50304, 768, naive: false);
 Run("square 1024", 1024, 1024, 1024, naive: false);
 TrainStep("nano (L4 C128 NH4 V65, B12 T64)", Wafer.Gpt.GptPresets.Nano, 12, 64);
 TrainStep("gpt2-124m (B4 T64)", Wafer.Gpt.GptPresets.Gpt2_124M, 4, 64);
+return 0;
 
 // One training step (forward, backward, AdamW in MemoryX) on random tokens, MemoryX in memory, no data loading.
 static void TrainStep(string label, Wafer.Gpt.GptConfig cfg, int b, int t)

@@ -1,0 +1,96 @@
+// Two builds of Wafer.Gpt timed against each other in one process: each loaded in its own AssemblyLoadContext, training
+// steps alternated A B, B A, A B ... so that both see the same moment of the machine. On the 2-core machine this project
+// is measured on, whole-step times drift by tens of percent between runs minutes apart (see BENCHMARKS.md), which hid
+// every change under ~10 %; the paired ratio's median resolves ~1-2 % (A against a copy of itself: 0.989).
+// Usage: dotnet run -c Release --project bench/Wafer.Bench -- compare A/Wafer.Gpt.dll B/Wafer.Gpt.dll [pairs] [nano|gpt2-124m]
+// where A/ and B/ are copies of two builds' src/Wafer.Gpt/bin/Release/net10.0 folders.
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.Loader;
+
+internal static class BuildComparison
+{
+    public static int Run(string[] args)
+    {
+        if (args.Length < 2 || !File.Exists(args[0]) || !File.Exists(args[1]))
+        {
+            Console.Error.WriteLine("compare: give two Wafer.Gpt.dll paths (copies of two builds' output folders) [pairs] [nano|gpt2-124m]");
+            return 2;
+        }
+        var pairs = args.Length > 2 && int.TryParse(args[2], out var p) && p > 0 ? p : 100;
+        var gpt2 = args.Length > 3 && args[3] == "gpt2-124m";
+        var a = new Runner(args[0], gpt2);
+        var b = new Runner(args[1], gpt2);
+        for (var i = 0; i < (gpt2 ? 2 : 20); i++) { a.Step(); b.Step(); } // JIT tiers and first touches, both
+        var stepsPerSample = gpt2 ? 1 : 2;
+        List<double> ta = [], tb = [];
+        for (var i = 0; i < pairs; i++)
+        {
+            var (first, second) = i % 2 == 0 ? (a, b) : (b, a); // neither always runs first
+            var t1 = first.Time(stepsPerSample);
+            var t2 = second.Time(stepsPerSample);
+            (first == a ? ta : tb).Add(t1);
+            (second == a ? ta : tb).Add(t2);
+        }
+        var ratios = tb.Zip(ta, (y, x) => y / x).Order().ToList();
+        ta.Sort();
+        tb.Sort();
+        Console.WriteLine($"{(gpt2 ? "gpt2-124m B4 T64" : "nano B12 T64")}, {pairs} pairs: A median {ta[pairs / 2]:F1} ms (min {ta[0]:F1}), " +
+                          $"B median {tb[pairs / 2]:F1} ms (min {tb[0]:F1}); B/A paired: median {ratios[pairs / 2]:F3}, " +
+                          $"quartiles {ratios[pairs / 4]:F3} .. {ratios[3 * pairs / 4]:F3}");
+        return 0;
+    }
+
+    /// <summary>One build's trainer on random tokens (as the train-step benchmark), reached by reflection.</summary>
+    private sealed class Runner
+    {
+        private readonly object _executor, _store;
+        private readonly MethodInfo _forward, _backward, _endStep;
+        private readonly int[] _inputs, _targets;
+
+        public Runner(string dll, bool gpt2)
+        {
+            var asm = new IsolatedBuild(Path.GetFullPath(dll)).LoadFromAssemblyPath(Path.GetFullPath(dll));
+            Type T(string name) => asm.GetType(name) ?? throw new InvalidOperationException($"{dll} has no {name}");
+            T("Wafer.Gpt.Numerics.Gemm").GetProperty("Threads")!.SetValue(null, 2);
+            var cfg = T("Wafer.Gpt.GptPresets").GetField(gpt2 ? "Gpt2_124M" : "Nano")!.GetValue(null);
+            var layout = Activator.CreateInstance(T("Wafer.Gpt.ParameterLayout"), cfg);
+            var storage = Activator.CreateInstance(T("Wafer.Gpt.MemoryX.InMemoryStorage"), layout);
+            var optimizer = Activator.CreateInstance(T("Wafer.Gpt.MemoryX.OptimizerConfig"));
+            _store = Activator.CreateInstance(T("Wafer.Gpt.MemoryX.WeightStore"), layout, storage, optimizer)!;
+            _store.GetType().GetMethod("Initialise")!.Invoke(_store, [1]);
+            var ctor = T("Wafer.Gpt.Model.GptExecutor").GetConstructors().Single(c => c.GetParameters().Length == 4);
+            int b = gpt2 ? 4 : 12, t = 64, vocab = gpt2 ? 50257 : 65;
+            _executor = ctor.Invoke([_store, b, t, Enum.ToObject(ctor.GetParameters()[3].ParameterType, 0)]);
+            _forward = _executor.GetType().GetMethod("Forward")!;
+            _backward = _executor.GetType().GetMethod("Backward")!;
+            _endStep = _store.GetType().GetMethod("EndStep")!;
+            var rng = new Random(1);
+            _inputs = Enumerable.Range(0, b * t).Select(_ => rng.Next(vocab)).ToArray();
+            _targets = Enumerable.Range(0, b * t).Select(_ => rng.Next(vocab)).ToArray();
+        }
+
+        public void Step()
+        {
+            _forward.Invoke(_executor, [_inputs, _targets]);
+            _backward.Invoke(_executor, [true]);
+            _endStep.Invoke(_store, [1e-4f, 1]);
+        }
+
+        public double Time(int steps)
+        {
+            var sw = Stopwatch.StartNew();
+            for (var i = 0; i < steps; i++) Step();
+            return sw.Elapsed.TotalMilliseconds / steps;
+        }
+    }
+
+    /// <summary>A build's Wafer.Gpt and its dependencies, resolved from the folder it sits in (its deps.json).</summary>
+    private sealed class IsolatedBuild(string dll) : AssemblyLoadContext(dll)
+    {
+        private readonly AssemblyDependencyResolver _resolver = new(dll);
+
+        protected override Assembly? Load(AssemblyName name) =>
+            _resolver.ResolveAssemblyToPath(name) is { } path ? LoadFromAssemblyPath(path) : null;
+    }
+}
