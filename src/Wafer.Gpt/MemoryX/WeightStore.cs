@@ -93,20 +93,36 @@ public sealed class WeightStore : IDisposable
         BytesIn += 4L * count;
         var first = _contributions[s] == 0;
         _contributions[s]++;
-        var scratch = ArrayPool<float>.Shared.Rent(ChunkFloats);
-        double sumSquares = 0;
-        for (long at = 0; at < count; at += ChunkFloats)
+        // Chunks of ChunkFloats, each with its own partial sum of squares, added in chunk order: in parallel when the
+        // state is in memory (done serially, this copy and norm held the other core idle for ~2.5 % of a gpt2-124m step),
+        // one by one otherwise, with the same arithmetic either way.
+        var chunks = (int)((count + ChunkFloats - 1) / ChunkFloats);
+        var partial = lastOfStep ? new double[chunks] : null;
+        var threads = _storage.View(s, StateKind.Gradient) is null ? 1 : Numerics.Gemm.Threads;
+        unsafe
         {
-            var n = (int)Math.Min(ChunkFloats, count - at);
-            var acc = Open(s, StateKind.Gradient, at, n, scratch, read: !first);
-            var g = gradient.Slice((int)at, n);
-            if (first) g.CopyTo(acc);
-            else AddInPlace(acc, g);
-            if (lastOfStep) sumSquares += SumOfSquares(acc);
-            Close(s, StateKind.Gradient, at, acc, scratch);
+            fixed (float* pg = gradient)
+            {
+                var from = (nint)pg;
+                Numerics.WorkerPool.Run(chunks, threads, i =>
+                {
+                    var at = (long)i * ChunkFloats;
+                    var n = (int)Math.Min(ChunkFloats, count - at);
+                    var scratch = threads == 1 ? ArrayPool<float>.Shared.Rent(n) : [];
+                    var acc = Open(s, StateKind.Gradient, at, n, scratch, read: !first);
+                    var g = new ReadOnlySpan<float>((float*)from + at, n);
+                    if (first) g.CopyTo(acc);
+                    else AddInPlace(acc, g);
+                    if (partial is not null) partial[i] = SumOfSquares(acc);
+                    Close(s, StateKind.Gradient, at, acc, scratch);
+                    if (threads == 1) ArrayPool<float>.Shared.Return(scratch);
+                });
+            }
         }
-        ArrayPool<float>.Shared.Return(scratch);
-        if (lastOfStep) _gradSumSquares[s] = sumSquares;
+        if (partial is null) return;
+        double sumSquares = 0;
+        foreach (var part in partial) sumSquares += part;
+        _gradSumSquares[s] = sumSquares;
     }
 
     private static void AddInPlace(Span<float> acc, ReadOnlySpan<float> g)
