@@ -98,24 +98,24 @@ public sealed class WeightStore : IDisposable
         // one by one otherwise, with the same arithmetic either way.
         var chunks = (int)((count + ChunkFloats - 1) / ChunkFloats);
         var partial = lastOfStep ? new double[chunks] : null;
-        var threads = _storage.View(s, StateKind.Gradient) is null ? 1 : Numerics.Gemm.Threads;
+        var inMemory = _storage.View(s, StateKind.Gradient) is not null; // chunks are views: no scratch, no I/O
         unsafe
         {
             fixed (float* pg = gradient)
             {
                 var from = (nint)pg;
-                Numerics.WorkerPool.Run(chunks, threads, i =>
+                Numerics.WorkerPool.Run(chunks, inMemory ? Numerics.Gemm.Threads : 1, i =>
                 {
                     var at = (long)i * ChunkFloats;
                     var n = (int)Math.Min(ChunkFloats, count - at);
-                    var scratch = threads == 1 ? ArrayPool<float>.Shared.Rent(n) : [];
+                    var scratch = inMemory ? [] : ArrayPool<float>.Shared.Rent(n);
                     var acc = Open(s, StateKind.Gradient, at, n, scratch, read: !first);
                     var g = new ReadOnlySpan<float>((float*)from + at, n);
                     if (first) g.CopyTo(acc);
                     else AddInPlace(acc, g);
                     if (partial is not null) partial[i] = SumOfSquares(acc);
                     Close(s, StateKind.Gradient, at, acc, scratch);
-                    if (threads == 1) ArrayPool<float>.Shared.Return(scratch);
+                    if (!inMemory) ArrayPool<float>.Shared.Return(scratch);
                 });
             }
         }

@@ -31,14 +31,8 @@ public static unsafe class Linear
             Chunks.Run(oc, BiasColumnsPerPart, (_, s, e) =>
             {
                 var db = new Span<float>((float*)d + s, e - s);
-                var i = 0;
-                if (!accumulate)
-                {
-                    db.Clear();
-                    if (bt > 0) new ReadOnlySpan<float>((float*)o + s, e - s).CopyTo(db);
-                    i = 1;
-                }
-                for (; i < bt; i++) Vec.AddTo(db, new ReadOnlySpan<float>((float*)o + (long)i * oc + s, e - s));
+                if (!accumulate) db.Clear(); // then exactly the sums accumulating into zeros gave
+                for (var i = 0; i < bt; i++) Vec.AddTo(db, new ReadOnlySpan<float>((float*)o + (long)i * oc + s, e - s));
             });
         }
     }
