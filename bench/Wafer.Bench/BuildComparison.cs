@@ -38,6 +38,10 @@ internal static class BuildComparison
         Console.WriteLine($"{(gpt2 ? "gpt2-124m B4 T64" : "nano B12 T64")}, {pairs} pairs: A median {ta[pairs / 2]:F1} ms (min {ta[0]:F1}), " +
                           $"B median {tb[pairs / 2]:F1} ms (min {tb[0]:F1}); B/A paired: median {ratios[pairs / 2]:F3}, " +
                           $"quartiles {ratios[pairs / 4]:F3} .. {ratios[3 * pairs / 4]:F3}");
+        // Both trained the same steps on the same tokens from the same initial weights: a change meant to keep the
+        // arithmetic shows it here.
+        var same = a.Losses.SequenceEqual(b.Losses);
+        Console.WriteLine($"losses of the {a.Losses.Count} steps: {(same ? "bit-identical" : $"differ (last A {a.Losses[^1]:R}, B {b.Losses[^1]:R})")}");
         return 0;
     }
 
@@ -70,9 +74,11 @@ internal static class BuildComparison
             _targets = Enumerable.Range(0, b * t).Select(_ => rng.Next(vocab)).ToArray();
         }
 
+        public readonly List<float> Losses = [];
+
         public void Step()
         {
-            _forward.Invoke(_executor, [_inputs, _targets]);
+            Losses.Add((float)_forward.Invoke(_executor, [_inputs, _targets])!);
             _backward.Invoke(_executor, [true]);
             _endStep.Invoke(_store, [1e-4f, 1]);
         }

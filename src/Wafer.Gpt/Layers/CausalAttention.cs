@@ -1,6 +1,7 @@
 // Causal multi-head self-attention on a fused qkv tensor, forward and backward (llm.c's attention_forward/backward),
-// one kernel per (batch, head). The head's q, k, v (and dout) are copied once into zero-padded buffers laid out for
-// Gemm's 6 x 16 micro-kernel, and all six products (scores, att·V; dout·Vᵀ, dS·K, dSᵀ·Q, attᵀ·dout) call that kernel
+// one kernel per (batch, head). The operands the 6 x 16 micro-kernel reads as 16-wide panels (k, v; k, q, dout) are
+// copied once into zero-padded buffers laid out for it; the row operands (q; dout) are read in place and whole output
+// tiles written in place (copying them in and out was ~2.3 % of a nano step's samples). All six products (scores, att·V; dout·Vᵀ, dS·K, dSᵀ·Q, attᵀ·dout) call that kernel
 // directly, skipping the key panels above the diagonal. Calling Gemm.Multiply per product instead (about 20 calls per
 // head, each packing its operands) ran nano's attention (T 64, HS 32) at ~9 GFLOP/s: 5 ms per layer on one core.
 // Shapes: inp (B, T, 3C) holding q, k, v; out (B, T, C); HS = C / NH; att (B, NH, Tr, Tw): each head's softmax in the
@@ -73,11 +74,11 @@ public static unsafe class CausalAttention
     private sealed class Scratch
     {
         public readonly int T, Hs, Tr, Tw, Hp;
-        public readonly float[] Rows;      // (Tr, HS): q (forward) or dout (backward), the A of the HS-deep products
+        public readonly float[] Rows;      // (6, HS): the last, partial row tile of q (forward) or dout (backward)
         public readonly float[] TPanels;   // Tw / 16 panels of (HS, 16): k (forward) or v (backward) transposed
         public readonly float[] N1, N2, N3; // Hp / 16 panels of (Tw, 16): v (forward); k, q, dout (backward)
         public readonly float[] S;         // (Tr, Tw): dS (backward)
-        public readonly float[] O;         // (Tw, Hp): one product's output rows before they are copied out
+        public readonly float[] O;         // (6, Hp): a tile's output rows when they cannot be written in place
 
         public Scratch(int t, int hs)
         {
@@ -85,11 +86,11 @@ public static unsafe class CausalAttention
             Tr = AttRows(t);
             Tw = AttStride(t);
             Hp = (hs + Nr - 1) / Nr * Nr;
-            Rows = new float[Tr * hs];
+            Rows = new float[Mr * hs];
             TPanels = new float[Tw * hs];
             N1 = new float[Hp * Tw]; N2 = new float[Hp * Tw]; N3 = new float[Hp * Tw];
             S = new float[Tr * Tw];
-            O = new float[Tw * Hp];
+            O = new float[Mr * Hp];
         }
 
         [ThreadStatic] private static Scratch? t_scratch;
@@ -109,10 +110,10 @@ public static unsafe class CausalAttention
         var s = Scratch.For(t, hs);
         int tw = s.Tw, hp = s.Hp;
         var q = inp + (long)bi * t * c3 + h * hs;
+        var outHead = output + (long)bi * t * c + h * hs;
         var p = att + ((long)bi * nh + h) * s.Tr * tw;
         fixed (float* rows = s.Rows, kt = s.TPanels, vn = s.N1, o = s.O)
         {
-            CopyRows(rows, q, c3, t, hs, s.Tr);
             PackTransposed(kt, q + c, c3, t, hs, tw);
             PackRows(vn, q + 2 * c, c3, t, hs, tw, hp);
             for (var r0 = 0; r0 < t; r0 += Mr)
@@ -120,12 +121,12 @@ public static unsafe class CausalAttention
                 // Rows [r0, r0 + 6) see keys [0, kEnd): the panels past kEnd are above the diagonal.
                 var kEnd = Math.Min(t, r0 + Mr);
                 var panels = (kEnd + Nr - 1) / Nr;
+                var a = RowTile(q, c3, r0, kEnd, hs, rows, out var aRow);
                 for (var pn = 0; pn < panels; pn++)
-                    Gemm.Kernel6x16(rows + r0 * hs, hs, 1, kt + pn * hs * Nr, hs, p + r0 * tw + pn * Nr, tw, false, null);
+                    Gemm.Kernel6x16(a, aRow, 1, kt + pn * hs * Nr, hs, p + r0 * tw + pn * Nr, tw, false, null);
                 for (var i = r0; i < kEnd; i++) SoftmaxRow(p + i * tw, i + 1, tw, scale);
-                ChannelPanels(p + r0 * tw, tw, 1, vn, tw, kEnd, o + r0 * hp, hp);
+                ChannelPanelsInto(p + r0 * tw, tw, 1, vn, tw, kEnd, outHead, c, r0, kEnd - r0, hs, hp, o);
             }
-            CopyOut(o, hp, output + (long)bi * t * c + h * hs, c, t, hs);
         }
     }
 
@@ -141,7 +142,6 @@ public static unsafe class CausalAttention
         var p = att + ((long)bi * nh + h) * s.Tr * tw; // rows past T are not read here
         fixed (float* rows = s.Rows, vt = s.TPanels, kn = s.N1, qn = s.N2, dn = s.N3, ds = s.S, o = s.O)
         {
-            CopyRows(rows, dO, c, t, hs, s.Tr);
             PackTransposed(vt, q + 2 * c, c3, t, hs, tw);
             PackRows(kn, q + c, c3, t, hs, tw, hp);
             PackRows(qn, q, c3, t, hs, tw, hp);
@@ -151,26 +151,54 @@ public static unsafe class CausalAttention
             {
                 var kEnd = Math.Min(t, r0 + Mr);
                 var panels = (kEnd + Nr - 1) / Nr;
+                var a = RowTile(dO, c, r0, kEnd, hs, rows, out var aRow);
                 for (var pn = 0; pn < panels; pn++)
-                    Gemm.Kernel6x16(rows + r0 * hs, hs, 1, vt + pn * hs * Nr, hs, ds + r0 * tw + pn * Nr, tw, false, null);
+                    Gemm.Kernel6x16(a, aRow, 1, vt + pn * hs * Nr, hs, ds + r0 * tw + pn * Nr, tw, false, null);
                 for (var i = r0; i < kEnd; i++) SoftmaxBackwardRow(ds + i * tw, p + i * tw, i + 1, tw, scale);
-                ChannelPanels(ds + r0 * tw, tw, 1, kn, tw, kEnd, o + r0 * hp, hp);
+                ChannelPanelsInto(ds + r0 * tw, tw, 1, kn, tw, kEnd, dq, c3, r0, kEnd - r0, hs, hp, o);
             }
-            CopyOut(o, hp, dq, c3, t, hs);
             // Key rows [j0, j0 + 6) gather from queries [j0, T) (dS and att are zero above the diagonal): dk = dSᵀ q,
             // dv = attᵀ dout. The transposed A is read in place: its six rows are neighbours in each row of dS / att.
-            for (var j0 = 0; j0 < t; j0 += Mr) ChannelPanels(ds + j0 * tw + j0, 1, tw, qn + j0 * Nr, tw, t - j0, o + j0 * hp, hp);
-            CopyOut(o, hp, dq + c, c3, t, hs);
-            for (var j0 = 0; j0 < t; j0 += Mr) ChannelPanels(p + j0 * tw + j0, 1, tw, dn + j0 * Nr, tw, t - j0, o + j0 * hp, hp);
-            CopyOut(o, hp, dq + 2 * c, c3, t, hs);
+            for (var j0 = 0; j0 < t; j0 += Mr)
+                ChannelPanelsInto(ds + j0 * tw + j0, 1, tw, qn + j0 * Nr, tw, t - j0, dq + c, c3, j0, Math.Min(Mr, t - j0), hs, hp, o);
+            for (var j0 = 0; j0 < t; j0 += Mr)
+                ChannelPanelsInto(p + j0 * tw + j0, 1, tw, dn + j0 * Nr, tw, t - j0, dq + 2 * c, c3, j0, Math.Min(Mr, t - j0), hs, hp, o);
         }
     }
 
-    /// <summary>6 output rows x all Hp channels: A (6 x kc; A(r, kk) = a[r aRow + kk aStep]) times each channel panel of
-    /// a (Tw, 16)-panel operand (panel d at panels + d Tw 16, already offset to its first key), into o (leading dim hp).</summary>
-    private static void ChannelPanels(float* a, nint aRow, nint aStep, float* panels, int tw, int kc, float* o, int hp)
+    /// <summary>The A of an HS-deep product for rows [r0, r0 + 6) of a head whose row i starts at src + i stride: read in
+    /// place when all six rows are inside the sequence; the last, partial tile is copied into tile (zero rows after it),
+    /// as reading on would run into the next sequence's rows (or past the tensor).</summary>
+    private static float* RowTile(float* src, int stride, int r0, int end, int hs, float* tile, out nint aRow)
     {
-        for (var dp = 0; dp < hp / Nr; dp++) Gemm.Kernel6x16(a, aRow, aStep, panels + dp * tw * Nr, kc, o + dp * Nr, hp, false, null);
+        aRow = stride;
+        if (end - r0 == Mr) return src + (long)r0 * stride;
+        CopyRows(tile, src + (long)r0 * stride, stride, end - r0, hs, Mr);
+        aRow = hs;
+        return tile;
+    }
+
+    /// <summary>ChannelPanels for output rows [r0, r0 + rows) of a head whose row i starts at dst + i ldd: straight into
+    /// those rows when the tile is whole and HS fills whole 16-channel panels (the kernel writes exactly the head's
+    /// columns); otherwise into scratch o and the rows' HS values copied out, so nothing outside the head's rows and
+    /// columns is written (the next sequence's rows may belong to the other thread).</summary>
+    private static void ChannelPanelsInto(float* a, nint aRow, nint aStep, float* panels, int tw, int kc, float* dst, int ldd,
+        int r0, int rows, int hs, int hp, float* o)
+    {
+        if (rows == Mr && hs == hp)
+        {
+            ChannelPanels(a, aRow, aStep, panels, tw, kc, dst + (long)r0 * ldd, ldd, hp);
+            return;
+        }
+        ChannelPanels(a, aRow, aStep, panels, tw, kc, o, hp, hp);
+        CopyOut(o, hp, dst + (long)r0 * ldd, ldd, rows, hs);
+    }
+
+    /// <summary>6 output rows x all Hp channels: A (6 x kc; A(r, kk) = a[r aRow + kk aStep]) times each channel panel of
+    /// a (Tw, 16)-panel operand (panel d at panels + d Tw 16, already offset to its first key), into o (leading dim ldo).</summary>
+    private static void ChannelPanels(float* a, nint aRow, nint aStep, float* panels, int tw, int kc, float* o, int ldo, int hp)
+    {
+        for (var dp = 0; dp < hp / Nr; dp++) Gemm.Kernel6x16(a, aRow, aStep, panels + dp * tw * Nr, kc, o + dp * Nr, ldo, false, null);
     }
 
     /// <summary>A short row copy (HS floats): Span.CopyTo (memmove) for these was 2.7 % of a nano step's samples.</summary>
