@@ -11,5 +11,5 @@ internal static class CliRunner
         return (code, stdout.ToString(), stderr.ToString());
     }
 
-    public static string TempDir() => Directory.CreateTempSubdirectory("wafer-cli-").FullName;
+    public static string TempDir() => Wafer.Tests.TempDirs.Create("wafer-cli-");
 }

@@ -17,8 +17,8 @@ public class TrainerTests
     [Fact]
     public void ResumedRun_EqualsTheUninterruptedOne_BitForBit()
     {
-        var a = Directory.CreateTempSubdirectory("wafer-train-a-").FullName;
-        var b = Directory.CreateTempSubdirectory("wafer-train-b-").FullName;
+        var a = Wafer.Tests.TempDirs.Create("wafer-train-a-");
+        var b = Wafer.Tests.TempDirs.Create("wafer-train-b-");
         var full = Trainer.Run(Options(a, 8), TextWriter.Null);
         Trainer.Run(Options(b, 4), TextWriter.Null);
         var resumed = Trainer.Run(Options(b, 8) with { ResumePath = Path.Combine(b, Trainer.CheckpointFile), Model = null }, TextWriter.Null);
@@ -32,7 +32,7 @@ public class TrainerTests
     [Fact]
     public void Training_OnTheBuiltInCorpus_LowersTheValidationLoss()
     {
-        var dir = Directory.CreateTempSubdirectory("wafer-train-").FullName;
+        var dir = Wafer.Tests.TempDirs.Create("wafer-train-");
         var r = Trainer.Run(Options(dir, 40) with { DecaySteps = 40, EvalInterval = 20, EvalBatches = 4, SampleTokens = 50, MicroBatches = 1 }, TextWriter.Null);
         Assert.True(r.Evals[^1].ValLoss < r.Evals[0].ValLoss - 0.5, $"val loss {r.Evals[0].ValLoss} -> {r.Evals[^1].ValLoss}");
         Assert.Equal(50, r.Sample!.Length); // characters: one per token
@@ -43,7 +43,7 @@ public class TrainerTests
     [Fact]
     public void Checkpoint_IsSafetensorsWithTheWeights()
     {
-        var dir = Directory.CreateTempSubdirectory("wafer-ckpt-").FullName;
+        var dir = Wafer.Tests.TempDirs.Create("wafer-ckpt-");
         Trainer.Run(Options(dir, 0), TextWriter.Null);
         var bytes = File.ReadAllBytes(Path.Combine(dir, Trainer.CheckpointFile));
         var headerLength = (int)BitConverter.ToUInt64(bytes, 0);
@@ -59,7 +59,7 @@ public class TrainerTests
     [Fact]
     public void ResumeWithAnotherModel_IsRejected()
     {
-        var dir = Directory.CreateTempSubdirectory("wafer-mismatch-").FullName;
+        var dir = Wafer.Tests.TempDirs.Create("wafer-mismatch-");
         Trainer.Run(Options(dir, 0), TextWriter.Null);
         var e = Assert.Throws<GptInputException>(() => Trainer.Run(Options(dir, 4) with { Model = Small with { Layers = 3 }, ResumePath = Path.Combine(dir, Trainer.CheckpointFile) }, TextWriter.Null));
         Assert.Contains("does not match", e.Message);
@@ -105,7 +105,7 @@ public class DataTests
         Assert.Equal(900, corpus.Train.Length);
         Assert.All(corpus.Validation, id => Assert.Equal(1, id));
         Assert.Throws<GptInputException>(() => TextCorpus.Create("t", "abcdefghij", CharTokenizer.FromText("abcdefghij"), 64));
-        var dir = Directory.CreateTempSubdirectory("wafer-data-").FullName;
+        var dir = Wafer.Tests.TempDirs.Create("wafer-data-");
         var bin = Path.Combine(dir, "x.bin");
         File.WriteAllBytes(bin, [65, 0, 66]);
         Assert.Contains("binary", Assert.Throws<GptInputException>(() => TextCorpus.ReadText(bin)).Message);
