@@ -198,12 +198,16 @@ public sealed class WeightStore : IDisposable
     {
         if (!_pending[s]) return;
         _pending[s] = false;
-        // Chunks of every tensor, updated in parallel when the state is in memory (elementwise: same result on any thread).
+        // Chunks of every tensor, updated in parallel when the state is in memory (elementwise: same result on any thread
+        // and any chunk size). In memory the chunks are small, so a block's few large tensors share out evenly over the
+        // threads; on disk they are the storage's I/O unit.
+        var inMemory = _storage.View(s, StateKind.Weights) is not null;
+        var chunkFloats = inMemory ? GradientChunkFloats : ChunkFloats;
         var chunks = new List<(long Start, int Count, float Decay)>();
         foreach (var slot in Layout.Segments[s].Tensors)
-            for (long at = 0; at < slot.Count; at += ChunkFloats)
-                chunks.Add((slot.Offset + at, (int)Math.Min(ChunkFloats, slot.Count - at), slot.Decay ? Optimizer.WeightDecay : 0f));
-        var threads = _storage.View(s, StateKind.Weights) is null ? 1 : Numerics.Gemm.Threads;
+            for (long at = 0; at < slot.Count; at += chunkFloats)
+                chunks.Add((slot.Offset + at, (int)Math.Min(chunkFloats, slot.Count - at), slot.Decay ? Optimizer.WeightDecay : 0f));
+        var threads = inMemory ? Numerics.Gemm.Threads : 1;
         Numerics.WorkerPool.Run(chunks.Count, threads, i => UpdateChunk(s, chunks[i].Start, chunks[i].Count, chunks[i].Decay));
     }
 
