@@ -12,8 +12,7 @@ public static class Encoder
                 var o = output.Slice((bi * t + ti) * c, c);
                 var we = wte.Slice(tokens[bi * t + ti] * c, c);
                 if (wpe.IsEmpty) { we.CopyTo(o); continue; }
-                var pe = wpe.Slice(ti * c, c);
-                for (var i = 0; i < c; i++) o[i] = we[i] + pe[i];
+                Numerics.Vec.Add(o, we, wpe.Slice(ti * c, c));
             }
     }
 
@@ -23,11 +22,9 @@ public static class Encoder
             for (var ti = 0; ti < t; ti++)
             {
                 var d = dout.Slice((bi * t + ti) * c, c);
-                var dwe = dwte.Slice(tokens[bi * t + ti] * c, c);
-                for (var i = 0; i < c; i++) dwe[i] += d[i];
-                if (dwpe.IsEmpty) continue;
-                var dpe = dwpe.Slice(ti * c, c);
-                for (var i = 0; i < c; i++) dpe[i] += d[i];
+                // Elementwise, in (b, t) order per element as a scalar loop would: vectors change no sum.
+                Numerics.Vec.AddTo(dwte.Slice(tokens[bi * t + ti] * c, c), d);
+                if (!dwpe.IsEmpty) Numerics.Vec.AddTo(dwpe.Slice(ti * c, c), d);
             }
     }
 }
