@@ -6,7 +6,9 @@
 // and folds each segment's squared norm in as its last contribution of the step arrives. EndStep fixes the clip scale;
 // the update itself is deferred and applied to a segment when it is next fetched (the next step's forward, or an
 // eval), fused with that read: one pass over the state per step, and the device never holds a full-model gradient.
-// All updates run in chunks of ChunkFloats, sequentially, so the arithmetic is the same for every storage.
+// Updates and the gradient hand-off run in fixed chunks (in parallel when the state is in memory, one by one from
+// disk) whose per-chunk results combine in a fixed order, so the arithmetic is the same for every storage and thread
+// count.
 using System.Buffers;
 using System.Runtime.Intrinsics;
 
