@@ -1,5 +1,7 @@
 // The three products of a linear layer in llm.c's layout (weight is OC x C, row-major), built on Gemm.
 // Shapes: inp (BT, C), weight (OC, C), bias (OC), out (BT, OC).
+using System.Runtime.Intrinsics;
+
 namespace Wafer.Gpt.Numerics;
 
 public static unsafe class Linear
@@ -28,12 +30,39 @@ public static unsafe class Linear
         fixed (float* pd = dbias, po = dout)
         {
             nint d = (nint)pd, o = (nint)po;
-            Chunks.Run(oc, BiasColumnsPerPart, (_, s, e) =>
+            Chunks.Run(oc, BiasColumnsPerPart, (_, s, e) => ColumnSums((float*)d + s, (float*)o + s, oc, bt, e - s, accumulate));
+        }
+    }
+
+    /// <summary>db[j] (+)= sum over rows i of dout[i * ld + j] for j below width, each column summed in row order from
+    /// db[j] (or from 0 when not accumulating): 64 columns at a time are held in eight registers across all rows, where
+    /// adding row by row into db loaded and stored it once per row.</summary>
+    private static void ColumnSums(float* db, float* dout, int ld, int rows, int width, bool accumulate)
+    {
+        var j = 0;
+        for (; j + 64 <= width; j += 64)
+        {
+            Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+            var b = db + j;
+            if (accumulate)
             {
-                var db = new Span<float>((float*)d + s, e - s);
-                if (!accumulate) db.Clear(); // then exactly the sums accumulating into zeros gave
-                for (var i = 0; i < bt; i++) Vec.AddTo(db, new ReadOnlySpan<float>((float*)o + (long)i * oc + s, e - s));
-            });
+                s0 = Vector256.Load(b); s1 = Vector256.Load(b + 8); s2 = Vector256.Load(b + 16); s3 = Vector256.Load(b + 24);
+                s4 = Vector256.Load(b + 32); s5 = Vector256.Load(b + 40); s6 = Vector256.Load(b + 48); s7 = Vector256.Load(b + 56);
+            }
+            for (var i = 0; i < rows; i++)
+            {
+                var r = dout + (long)i * ld + j;
+                s0 += Vector256.Load(r); s1 += Vector256.Load(r + 8); s2 += Vector256.Load(r + 16); s3 += Vector256.Load(r + 24);
+                s4 += Vector256.Load(r + 32); s5 += Vector256.Load(r + 40); s6 += Vector256.Load(r + 48); s7 += Vector256.Load(r + 56);
+            }
+            s0.Store(b); s1.Store(b + 8); s2.Store(b + 16); s3.Store(b + 24);
+            s4.Store(b + 32); s5.Store(b + 40); s6.Store(b + 48); s7.Store(b + 56);
+        }
+        for (; j < width; j++)
+        {
+            var sum = accumulate ? db[j] : 0f;
+            for (var i = 0; i < rows; i++) sum += dout[(long)i * ld + j];
+            db[j] = sum;
         }
     }
 
