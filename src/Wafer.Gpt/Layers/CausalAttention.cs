@@ -1,9 +1,10 @@
 // Causal multi-head self-attention on a fused qkv tensor, forward and backward (llm.c's attention_forward/backward),
 // one kernel per (batch, head). The operands the 6 x 16 micro-kernel reads as 16-wide panels (k, v; k, q, dout) are
 // copied once into zero-padded buffers laid out for it; the row operands (q; dout) are read in place and whole output
-// tiles written in place (copying them in and out was ~2.3 % of a nano step's samples). All six products (scores, att·V; dout·Vᵀ, dS·K, dSᵀ·Q, attᵀ·dout) call that kernel
-// directly, skipping the key panels above the diagonal. Calling Gemm.Multiply per product instead (about 20 calls per
-// head, each packing its operands) ran nano's attention (T 64, HS 32) at ~9 GFLOP/s: 5 ms per layer on one core.
+// tiles written in place (copying them in and out was ~2.3 % of a nano step's samples). All six products (scores,
+// att·V; dout·Vᵀ, dS·K, dSᵀ·Q, attᵀ·dout) call that kernel directly, skipping the key panels above the diagonal.
+// Calling Gemm.Multiply per product instead (about 20 calls per head, each packing its operands) ran nano's attention
+// (T 64, HS 32) at ~9 GFLOP/s: 5 ms per layer on one core.
 // Shapes: inp (B, T, 3C) holding q, k, v; out (B, T, C); HS = C / NH; att (B, NH, Tr, Tw): each head's softmax in the
 // kernel's padded layout (AttRows x AttStride; rows T.. and columns past the diagonal hold zeros or unused values), so
 // neither pass copies it.
