@@ -18,10 +18,11 @@ public sealed class WeightStore : IDisposable
 {
     private const int ChunkFloats = 1 << 18;
 
-    /// <summary>The gradient hand-off's chunk (128 KB): small enough that a nano block's gradient (197 K floats) splits
-    /// over both cores in memory (as one 256 K chunk it ran on one core while the other waited, ~0.8 ms of a 45 ms
-    /// step); each chunk's sum of squares is one partial of the norm, so disk and memory add the same partials.</summary>
-    private const int GradientChunkFloats = 1 << 15;
+    /// <summary>The chunk (128 KB) of the gradient hand-off, everywhere, and of the AdamW update in memory: small enough
+    /// that a nano block (197 K floats) splits over both cores (as one 256 K chunk its hand-off ran on one core while the
+    /// other waited, ~0.8 ms of a 45 ms step). Each hand-off chunk's sum of squares is one partial of the norm, so disk
+    /// and memory add the same partials; the update is elementwise, so its chunking changes nothing.</summary>
+    private const int SmallChunkFloats = 1 << 15;
     private readonly ISegmentStorage _storage;
     private readonly double[] _gradSumSquares;
     private readonly int[] _contributions;
@@ -100,10 +101,10 @@ public sealed class WeightStore : IDisposable
         BytesIn += 4L * count;
         var first = _contributions[s] == 0;
         _contributions[s]++;
-        // Chunks of GradientChunkFloats, each with its own partial sum of squares, added in chunk order: in parallel when
+        // Chunks of SmallChunkFloats, each with its own partial sum of squares, added in chunk order: in parallel when
         // the state is in memory (done serially, this copy and norm held the other core idle for ~2.5 % of a gpt2-124m
         // step), one by one otherwise, with the same arithmetic either way.
-        var chunks = (int)((count + GradientChunkFloats - 1) / GradientChunkFloats);
+        var chunks = (int)((count + SmallChunkFloats - 1) / SmallChunkFloats);
         var partial = lastOfStep ? new double[chunks] : null;
         var inMemory = _storage.View(s, StateKind.Gradient) is not null; // chunks are views: no scratch, no I/O
         unsafe
@@ -113,8 +114,8 @@ public sealed class WeightStore : IDisposable
                 var from = (nint)pg;
                 Numerics.WorkerPool.Run(chunks, inMemory ? Numerics.Gemm.Threads : 1, i =>
                 {
-                    var at = (long)i * GradientChunkFloats;
-                    var n = (int)Math.Min(GradientChunkFloats, count - at);
+                    var at = (long)i * SmallChunkFloats;
+                    var n = (int)Math.Min(SmallChunkFloats, count - at);
                     var scratch = inMemory ? [] : ArrayPool<float>.Shared.Rent(n);
                     var acc = Open(s, StateKind.Gradient, at, n, scratch, read: !first);
                     var g = new ReadOnlySpan<float>((float*)from + at, n);
@@ -204,7 +205,7 @@ public sealed class WeightStore : IDisposable
         // and any chunk size). In memory the chunks are small, so a block's few large tensors share out evenly over the
         // threads; on disk they are the storage's I/O unit.
         var inMemory = _storage.View(s, StateKind.Weights) is not null;
-        var chunkFloats = inMemory ? GradientChunkFloats : ChunkFloats;
+        var chunkFloats = inMemory ? SmallChunkFloats : ChunkFloats;
         var chunks = new List<(long Start, int Count, float Decay)>();
         foreach (var slot in Layout.Segments[s].Tensors)
             for (long at = 0; at < slot.Count; at += chunkFloats)
