@@ -31,7 +31,9 @@ public class GemmTests
     [InlineData(12, 33, 513)]
     [InlineData(64, 128, 96)]
     [InlineData(8, 20, 40)]   // transposed A of 8 rows: one tile packed by vector, one by the scalar edge
-    [InlineData(14, 17, 260)] // two vector tiles and a 2-row edge tile, two K blocks
+    [InlineData(14, 17, 260)] // two vector tiles and a 2-row edge tile, one K block (up to 384 deep)
+    [InlineData(14, 17, 400)] // the same in two K blocks (256 + 144)
+    [InlineData(20, 40, 384)] // the deepest single K block (a nano shard's weight gradients)
     public void Multiply_AllLayouts_MatchFloat64Reference(int m, int n, int k)
     {
         var a = Random(m * k, 1);

@@ -13,6 +13,7 @@ public static unsafe class Gemm
     internal const int Mr = 6;  // rows per micro-tile: 6 x 2 accumulators + 2 B vectors + 1 broadcast = 15 ymm registers
     internal const int Nr = 16; // columns per panel: two Vector256<float>
     private const int Kc = 256; // K block: a 16 x 256 fp32 panel is 16 KB, in L1 while a 6-row tile of A streams by
+    private const int KcOne = 384; // deepest K done as one block (24 KB panels: from L2 at need, 2 vectors per 6 cycles)
     private const int Mc = 96;  // rows of A per block: 96 x 256 fp32 = 96 KB of packed A, stays in L2 across the panels
 
     /// <summary>Most floats of packed A a thread holds at once (8 MB); taller products are done in row bands this
@@ -126,16 +127,19 @@ public static unsafe class Gemm
                 p1 = (int)((long)panels * (part + 1) / parts);
             }
             if (r0 >= r1 || p0 >= p1) return;
-            var kBlocks = (k + Kc - 1) / Kc;
+            // One K block up to KcOne deep (a weight gradient's 384 rows of one batch shard; qkv's 3C = 384): two blocks
+            // would store C and load it back once more.
+            var kcb = k <= KcOne ? k : Kc;
+            var kBlocks = (k + kcb - 1) / kcb;
             // Rows per band: as many whole Mc blocks as MaxPackedA allows (at least one).
-            var bandRows = Math.Max(Mc, MaxPackedA / (kBlocks * Kc) / Mc * Mc);
+            var bandRows = Math.Max(Mc, MaxPackedA / (kBlocks * kcb) / Mc * Mc);
             var bandTiles = (Math.Min(bandRows, r1 - r0) + Mr - 1) / Mr;
-            var packedB = t_packedB ??= new float[PanelsPerBlock * Kc * Nr];
+            var packedB = t_packedB ??= new float[PanelsPerBlock * KcOne * Nr];
             // A row-major (aCol 1) is read in place: its six rows stream from L1/L2 and packing them measured slower
             // (fc forward 150 against 170 GFLOP/s best case); any other layout is packed (a transposed A, a weight
             // gradient's dout^T, touches kc cache lines per tile in place: 100-115 against 130-146 GFLOP/s packed).
             var packA = aCol != 1;
-            var needA = (packA ? (long)bandTiles * Mr * Kc * kBlocks : Mr * Kc) + 8; // + 8: the transposed-A packer stores 8 floats for 6
+            var needA = (packA ? (long)bandTiles * Mr * kcb * kBlocks : Mr * kcb) + 8; // + 8: the transposed-A packer stores 8 floats for 6
             if (t_packedA is null || t_packedA.Length < needA) t_packedA = new float[needA];
             var tile = stackalloc float[Mr * Nr];
             fixed (float* pk = packedB, pak = t_packedA)
@@ -143,30 +147,30 @@ public static unsafe class Gemm
                 {
                     var band1 = Math.Min(r1, band0 + bandRows);
                     var tilesInBand = (band1 - band0 + Mr - 1) / Mr;
-                    // A block kb of the band: tile t's kc x 6 values at pak + (kb * tilesInBand + t) * Kc * Mr.
+                    // A block kb of the band: tile t's kc x 6 values at pak + (kb * tilesInBand + t) * kcb * Mr.
                     for (var kb = 0; kb < kBlocks && packA; kb++)
                         for (var t = 0; t < tilesInBand; t++)
                         {
                             var m0 = band0 + t * Mr;
-                            PackA(pak + ((long)kb * tilesInBand + t) * Kc * Mr, a, aRow, aCol, m0, Math.Min(Mr, band1 - m0), kb * Kc, Math.Min(Kc, k - kb * Kc));
+                            PackA(pak + ((long)kb * tilesInBand + t) * kcb * Mr, a, aRow, aCol, m0, Math.Min(Mr, band1 - m0), kb * kcb, Math.Min(kcb, k - kb * kcb));
                         }
                     for (var q0 = p0; q0 < p1; q0 += PanelsPerBlock)
                     {
                         var q1 = Math.Min(p1, q0 + PanelsPerBlock);
                         for (var kb = 0; kb < kBlocks; kb++)
                         {
-                            var k0 = kb * Kc;
-                            var kc = Math.Min(Kc, k - k0);
-                            PackPanels(pk, b, bRow, bCol, k0, kc, q0, q1, n);
+                            var k0 = kb * kcb;
+                            var kc = Math.Min(kcb, k - k0);
+                            PackPanels(pk, kcb * Nr, b, bRow, bCol, k0, kc, q0, q1, n);
                             var add = accumulate || k0 > 0;
                             var rowBias = k0 == 0 ? bias : null;
-                            var aBlock = pak + (long)kb * tilesInBand * Kc * Mr;
+                            var aBlock = pak + (long)kb * tilesInBand * kcb * Mr;
                             // BLIS order: one packed B panel stays in L1 while the packed row tiles of a block of A
                             // (sized for L2 with the packed panels) stream past it.
                             for (var mb = band0; mb < band1; mb += Mc)
                                 for (var p = q0; p < q1; p++)
                                 {
-                                    var panel = pk + (p - q0) * Kc * Nr;
+                                    var panel = pk + (p - q0) * kcb * Nr;
                                     var nw = Math.Min(Nr, n - p * Nr);
                                     var colBias = rowBias == null ? null : rowBias + p * Nr;
                                     for (var m0 = mb; m0 < Math.Min(band1, mb + Mc); m0 += Mr)
@@ -174,7 +178,7 @@ public static unsafe class Gemm
                                         var mr = Math.Min(Mr, band1 - m0);
                                         float* aTile = pak;
                                         nint aR = 1, aS = Mr;
-                                        if (packA) aTile = aBlock + (long)((m0 - band0) / Mr) * Kc * Mr;
+                                        if (packA) aTile = aBlock + (long)((m0 - band0) / Mr) * kcb * Mr;
                                         else if (mr == Mr) { aTile = a + (long)m0 * aRow + k0; aR = aRow; aS = 1; }
                                         // Edge rows of a row-major A: packed with zero rows (reading in place would run past A).
                                         else PackA(pak, a, aRow, aCol, m0, mr, k0, kc);
@@ -227,7 +231,7 @@ public static unsafe class Gemm
     /// apart) ran at ~2 ns per float on a B out of cache: nano's products spent 10.9 ms of CPU per step packing that way, 6.2
     /// ms this way (measured with a counter, 2026-11-27).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls the Vector256 helpers as functions
-    private static void PackPanels(float* packed, float* b, int bRow, int bCol, int k0, int kc, int q0, int q1, int n)
+    private static void PackPanels(float* packed, int panelStride, float* b, int bRow, int bCol, int k0, int kc, int q0, int q1, int n)
     {
         // Panels [q0, full) by rows: a row-major B's panels with all 16 columns inside it; the rest one by one.
         var full = bCol == 1 ? Math.Min(q1, n / Nr) : q0;
@@ -238,12 +242,12 @@ public static unsafe class Gemm
             for (var p = q0; p < full; p++)
             {
                 var from = src + p * Nr;
-                var to = dst + (p - q0) * Kc * Nr;
+                var to = dst + (p - q0) * panelStride;
                 Vector256.Store(Vector256.Load(from), to);
                 Vector256.Store(Vector256.Load(from + 8), to + 8);
             }
         }
-        for (var p = Math.Max(q0, full); p < q1; p++) Pack(packed + (p - q0) * Kc * Nr, b, bRow, bCol, k0, kc, p * Nr, Math.Min(Nr, n - p * Nr));
+        for (var p = Math.Max(q0, full); p < q1; p++) Pack(packed + (p - q0) * panelStride, b, bRow, bCol, k0, kc, p * Nr, Math.Min(Nr, n - p * Nr));
     }
 
     /// <summary>packed[kk * 16 + j] = B(k0 + kk, n0 + j), zero past column n.</summary>
