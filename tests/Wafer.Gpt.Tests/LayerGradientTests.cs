@@ -149,8 +149,8 @@ public class LayerGradientTests
     {
         // The trainer writes each weight gradient once (no clearing pass): overwriting a stale buffer must give exactly
         // what accumulating into zeros gives, and dinp must still accumulate. Shapes with a partial 6-row tile, a partial
-        // 16-column panel and two K blocks (300 rows > 256).
-        const int rows = 300, c = 20, oc = 14;
+        // 16-column panel and two K blocks (400 rows: more than the 384 Gemm does as one).
+        const int rows = 400, c = 20, oc = 14;
         var dout = F(Rand(rows * oc, 11)); var inp = F(Rand(rows * c, 12));
         float[] Stale(int n) => Enumerable.Repeat(float.NaN, n).ToArray();
         var dw = new float[oc * c]; var db = new float[oc];
@@ -172,5 +172,21 @@ public class LayerGradientTests
         Assert.Equal(lw, lw2);
         Assert.Equal(lb, lb2);
         Assert.NotEqual(dxBefore, dx); // dinp accumulated onto what it held
+
+        // dinp written over a stale buffer: onto a residual's gradient (= copying it in, then accumulating) or onto zero
+        // (= clearing, then accumulating), bit for bit; the weight gradients the same either way.
+        var dx3 = Stale(rows * c); var lw3 = Stale(c); var lb3 = Stale(c);
+        LayerNorm.Backward(dx3, lw3, lb3, g, x, w, mean, rstd, rows, c, accumulateWeights: false, LayerNorm.InputGradient.OntoResidual, dxBefore);
+        Assert.Equal(dx, dx3);
+        Assert.Equal(lw, lw3);
+        var dxZero = new float[rows * c];
+        LayerNorm.Backward(dxZero, new float[c], new float[c], g, x, w, mean, rstd, rows, c);
+        var dx4 = Stale(rows * c);
+        LayerNorm.Backward(dx4, Stale(c), Stale(c), g, x, w, mean, rstd, rows, c, accumulateWeights: false, LayerNorm.InputGradient.Overwrite);
+        Assert.Equal(dxZero, dx4);
+        Assert.Contains(dx4, v => v != 0f);
+        // A residual without OntoResidual (or the reverse) is a caller's mistake, not a silent choice.
+        Assert.Throws<ArgumentException>(() => LayerNorm.Backward(dx4, lw3, lb3, g, x, w, mean, rstd, rows, c, true, LayerNorm.InputGradient.OntoResidual));
+        Assert.Throws<ArgumentException>(() => LayerNorm.Backward(dx4, lw3, lb3, g, x, w, mean, rstd, rows, c, true, LayerNorm.InputGradient.Accumulate, dxBefore));
     }
 }

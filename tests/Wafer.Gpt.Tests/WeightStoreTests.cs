@@ -5,7 +5,7 @@ namespace Wafer.Gpt.Tests;
 [Collection("Gemm.Threads")]
 public class WeightStoreTests
 {
-    /// <summary>One block of 0.8 M parameters: its gradient is handed off in several chunks of 256 K floats, in parallel
+    /// <summary>One block of 0.8 M parameters: its gradient is handed off in several chunks of 32 K floats, in parallel
     /// when MemoryX is in memory and one by one when it is on disk.</summary>
     private static readonly GptConfig Wide = new() { Layers = 1, Channels = 256, Heads = 4, FfnChannels = 1024, VocabSize = 11, PaddedVocabSize = 16, MaxSeqLen = 8 };
 

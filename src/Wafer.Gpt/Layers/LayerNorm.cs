@@ -56,27 +56,38 @@ public static class LayerNorm
         return sum;
     }
 
+    /// <summary>How Backward writes dinp: adds its gradient to what dinp holds, or writes it over dinp added to a
+    /// residual's gradient (a block's dOut: no copy of it into dinp first) or to zero (no clearing pass first).</summary>
+    public enum InputGradient { Accumulate, OntoResidual, Overwrite }
+
     /// <summary>Accumulates dinp, dweight and dbias (+=) from dout; with accumulateWeights false dweight and dbias are
     /// overwritten instead (the same sums). dweight and dbias sum over rows per part, then the parts in order (the split
-    /// depends on N only, so the sums do not depend on the thread count).</summary>
+    /// depends on N only, so the sums do not depend on the thread count). dinp as `mode` says: OntoResidual writes
+    /// residual + the gradient, Overwrite 0 + the gradient: the same sums as copying residual (or zeros) into dinp and
+    /// accumulating.</summary>
     public static unsafe void Backward(Span<float> dinp, Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, int n, int c,
-        bool accumulateWeights = true)
+        bool accumulateWeights = true, InputGradient mode = InputGradient.Accumulate, ReadOnlySpan<float> residual = default)
     {
         if (dinp.Length < n * c || dout.Length < n * c || inp.Length < n * c || mean.Length < n || rstd.Length < n || weight.Length < c || dweight.Length < c || dbias.Length < c)
             throw new ArgumentException("LayerNorm.Backward: a buffer is smaller than its shape");
+        if ((mode == InputGradient.OntoResidual) != (residual.Length > 0) || (residual.Length > 0 && residual.Length < n * c))
+            throw new ArgumentException("LayerNorm.Backward: a residual gradient of N x C goes with OntoResidual, and only with it");
         var parts = Numerics.Chunks.Parts(n, Grain(c));
         var partial = System.Buffers.ArrayPool<float>.Shared.Rent(parts * 2 * c); // per part: dweight, dbias
         Array.Clear(partial, 0, parts * 2 * c);
-        fixed (float* pdx = dinp, pdy = dout, px = inp, pw = weight, pm = mean, pr = rstd, pp = partial)
+        fixed (float* pdx = dinp, pdy = dout, px = inp, pw = weight, pm = mean, pr = rstd, pp = partial, pres = residual)
         {
             nint dx = (nint)pdx, dy = (nint)pdy, x = (nint)px, w = (nint)pw, m = (nint)pm, r = (nint)pr, pt = (nint)pp;
+            // The rows dinp starts from: itself, the residual's, or none (zero).
+            nint from = mode switch { InputGradient.Accumulate => dx, InputGradient.OntoResidual => (nint)pres, _ => 0 };
             Numerics.Chunks.Run(n, Grain(c), (part, start, end) =>
             {
                 var dw = (float*)pt + (long)part * 2 * c;
                 var db = dw + c;
                 for (var i = start; i < end; i++)
-                    BackwardRow((float*)dx + (long)i * c, dw, db, (float*)dy + (long)i * c, (float*)x + (long)i * c, (float*)w, ((float*)m)[i], ((float*)r)[i], c);
+                    BackwardRow((float*)dx + (long)i * c, from == 0 ? null : (float*)from + (long)i * c, dw, db, (float*)dy + (long)i * c,
+                        (float*)x + (long)i * c, (float*)w, ((float*)m)[i], ((float*)r)[i], c);
             });
         }
         if (!accumulateWeights)
@@ -92,7 +103,8 @@ public static class LayerNorm
         System.Buffers.ArrayPool<float>.Shared.Return(partial);
     }
 
-    private static unsafe void BackwardRow(float* dx, float* dw, float* db, float* dy, float* x, float* w, float m, float s, int c)
+    /// <summary>One row; dx = dxFrom + the row's input gradient (dxFrom null: zero; dx itself: accumulate).</summary>
+    private static unsafe void BackwardRow(float* dx, float* dxFrom, float* dw, float* db, float* dy, float* x, float* w, float m, float s, int c)
     {
         // Two reductions: mean of dnorm and mean of dnorm * norm.
         var vm = Vector256.Create(m);
@@ -126,7 +138,8 @@ public static class LayerNorm
             var dnorm = Vector256.Load(w + j) * g;
             (Vector256.Load(db + j) + g).Store(db + j);
             (Vector256.Load(dw + j) + norm * g).Store(dw + j);
-            (Vector256.Load(dx + j) + (dnorm - vMean - norm * vNormMean) * vs).Store(dx + j);
+            var prior = dxFrom == null ? Vector256<float>.Zero : Vector256.Load(dxFrom + j);
+            (prior + (dnorm - vMean - norm * vNormMean) * vs).Store(dx + j);
         }
         for (; j < c; j++)
         {
@@ -134,7 +147,7 @@ public static class LayerNorm
             var dnorm = w[j] * dy[j];
             db[j] += dy[j];
             dw[j] += norm * dy[j];
-            dx[j] += (dnorm - dnormMean - norm * dnormNormMean) * s;
+            dx[j] = (dxFrom == null ? 0f : dxFrom[j]) + (dnorm - dnormMean - norm * dnormNormMean) * s;
         }
     }
 }

@@ -180,7 +180,6 @@ public sealed class GptExecutor
                 var head = _layout.Head;
                 // Every head tensor's gradient is written below, not added (lnf; lm_head.w and its bias when untied:
                 // validation keeps a head bias off tied models), so g needs no clearing pass (V x C floats untied).
-                Array.Clear(dOut); // lnf's backward adds into dinp
                 var dLnf = dIn;
                 Linear.BackwardInput(dLnf, _dLogits, UnembeddingWeights(w), bt, c, vp, accumulate: false);
                 if (_cfg.TiedEmbedding)
@@ -197,7 +196,8 @@ public sealed class GptExecutor
                 else
                     Linear.BackwardWeight(G(g, head["lm_head.w"]), head.Has("lm_head.b") ? G(g, head["lm_head.b"]) : [], _dLogits, _lnf, bt, c, vp, accumulate: false);
                 var last = _cfg.Layers == 0 ? _encoded : _acts[^1].Output;
-                LayerNorm.Backward(dOut, G(g, head["lnf.w"]), G(g, head["lnf.b"]), dLnf, last, Slice(w, head["lnf.w"]), _lnfMean, _lnfRstd, bt, c, accumulateWeights: false);
+                LayerNorm.Backward(dOut, G(g, head["lnf.w"]), G(g, head["lnf.b"]), dLnf, last, Slice(w, head["lnf.w"]), _lnfMean, _lnfRstd, bt, c, accumulateWeights: false,
+                    LayerNorm.InputGradient.Overwrite); // no clearing pass over dOut first
             }
             else
             {

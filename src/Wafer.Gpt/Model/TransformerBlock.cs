@@ -137,10 +137,10 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         Span<float> R(float[] tensor, int width) => Rows(tensor, width, b0, nb, t);
         Span<float> dx = R(dxAll, c);
         ReadOnlySpan<float> dOut = R(dOutAll, c), x = R(xAll, c);
-        // The residual: dOut reaches the MLP output, the attention output and x (through r2 when sequential). dx starts
-        // as dOut; when sequential, ln2's backward adds into it below, and dx is then also d(r2) = the attention
-        // output's gradient, read until ln1's backward (last) adds its part.
-        dOut.CopyTo(dx);
+        // The residual: dOut reaches the MLP output, the attention output and x (through r2 when sequential). The first
+        // norm's backward (ln2, or ln1 when it is the only one) writes dx = dOut + its part (no copy of dOut first); when
+        // sequential dx is then also d(r2) = the attention output's gradient, read until ln1's backward (last) adds its part.
+        var lnFirst = cfg.SharedBlockNorm ? LayerNorm.InputGradient.OntoResidual : LayerNorm.InputGradient.Accumulate;
         ReadOnlySpan<float> dAttProj = cfg.ParallelResidual ? dOut : dx;
         // MLP
         Span<float> dFchGelu = R(d.FchGelu, f), dFch = R(d.Fch, f), dLn1 = R(d.Ln1, c), dLn2 = R(d.Ln2, c);
@@ -155,7 +155,8 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         if (!cfg.SharedBlockNorm)
         {
             ReadOnlySpan<float> ln2In = cfg.ParallelResidual ? x : R(a.Residual2, c);
-            LayerNorm.Backward(dx, G(g, "ln2.w"), G(g, "ln2.b"), dLn2, ln2In, W(w, "ln2.w"), R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), bt, c, accumulateWeights: false);
+            LayerNorm.Backward(dx, G(g, "ln2.w"), G(g, "ln2.b"), dLn2, ln2In, W(w, "ln2.w"), R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), bt, c, accumulateWeights: false,
+                LayerNorm.InputGradient.OntoResidual, dOut);
         }
         // Attention
         Span<float> dAtty = R(d.Atty, c), dQkv = R(d.Qkv, 3 * c);
@@ -166,6 +167,7 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         // dLn1 already holds the MLP's part when one norm feeds both branches.
         Linear.BackwardInput(dLn1, dQkv, W(w, "qkv.w"), bt, c, 3 * c, accumulate: cfg.SharedBlockNorm);
         Linear.BackwardWeight(G(g, "qkv.w"), G(g, "qkv.b"), dQkv, ln1, bt, c, 3 * c, accumulate: false);
-        LayerNorm.Backward(dx, G(g, "ln1.w"), G(g, "ln1.b"), dLn1, x, W(w, "ln1.w"), R(a.Ln1Mean, 1), R(a.Ln1Rstd, 1), bt, c, accumulateWeights: false);
+        LayerNorm.Backward(dx, G(g, "ln1.w"), G(g, "ln1.b"), dLn1, x, W(w, "ln1.w"), R(a.Ln1Mean, 1), R(a.Ln1Rstd, 1), bt, c, accumulateWeights: false,
+            lnFirst, lnFirst == LayerNorm.InputGradient.OntoResidual ? dOut : default);
     }
 }
