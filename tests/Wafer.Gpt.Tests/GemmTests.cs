@@ -35,6 +35,7 @@ public class GemmTests
     [InlineData(14, 17, 400)] // the same in two K blocks (256 + 144)
     [InlineData(20, 40, 384)] // the deepest single K block (a nano shard's weight gradients)
     [InlineData(14, 277, 400)] // an edge tile packed once per panel group and K block: 18 panels (two groups), two K blocks
+    [InlineData(14, 300, 2000)] // a large B (k n > RowSplitMaxB): the next K block's lines prefetched during each block
     public void Multiply_AllLayouts_MatchFloat64Reference(int m, int n, int k)
     {
         var a = Random(m * k, 1);
