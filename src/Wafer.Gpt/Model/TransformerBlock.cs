@@ -140,7 +140,6 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         // The residual: dOut reaches the MLP output, the attention output and x (through r2 when sequential). The first
         // norm's backward (ln2, or ln1 when it is the only one) writes dx = dOut + its part (no copy of dOut first); when
         // sequential dx is then also d(r2) = the attention output's gradient, read until ln1's backward (last) adds its part.
-        var lnFirst = cfg.SharedBlockNorm ? LayerNorm.InputGradient.OntoResidual : LayerNorm.InputGradient.Accumulate;
         ReadOnlySpan<float> dAttProj = cfg.ParallelResidual ? dOut : dx;
         // MLP
         Span<float> dFchGelu = R(d.FchGelu, f), dFch = R(d.Fch, f), dLn1 = R(d.Ln1, c), dLn2 = R(d.Ln2, c);
@@ -168,6 +167,6 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         Linear.BackwardInput(dLn1, dQkv, W(w, "qkv.w"), bt, c, 3 * c, accumulate: cfg.SharedBlockNorm);
         Linear.BackwardWeight(G(g, "qkv.w"), G(g, "qkv.b"), dQkv, ln1, bt, c, 3 * c, accumulate: false);
         LayerNorm.Backward(dx, G(g, "ln1.w"), G(g, "ln1.b"), dLn1, x, W(w, "ln1.w"), R(a.Ln1Mean, 1), R(a.Ln1Rstd, 1), bt, c, accumulateWeights: false,
-            lnFirst, lnFirst == LayerNorm.InputGradient.OntoResidual ? dOut : default);
+            cfg.SharedBlockNorm ? LayerNorm.InputGradient.OntoResidual : LayerNorm.InputGradient.Accumulate, cfg.SharedBlockNorm ? dOut : default);
     }
 }
