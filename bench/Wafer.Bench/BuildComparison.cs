@@ -50,6 +50,7 @@ internal static class BuildComparison
     {
         private readonly object _executor, _store;
         private readonly MethodInfo _forward, _backward, _endStep;
+        private readonly MethodInfo? _trainPass;
         private readonly int[] _inputs, _targets;
 
         public Runner(string dll, bool gpt2)
@@ -68,6 +69,7 @@ internal static class BuildComparison
             _executor = ctor.Invoke([_store, b, t, Enum.ToObject(ctor.GetParameters()[3].ParameterType, 0)]);
             _forward = _executor.GetType().GetMethod("Forward")!;
             _backward = _executor.GetType().GetMethod("Backward")!;
+            _trainPass = _executor.GetType().GetMethod("TrainPass"); // builds before session 8 have none
             _endStep = _store.GetType().GetMethod("EndStep")!;
             var rng = new Random(1);
             _inputs = Enumerable.Range(0, b * t).Select(_ => rng.Next(vocab)).ToArray();
@@ -78,8 +80,12 @@ internal static class BuildComparison
 
         public void Step()
         {
-            Losses.Add((float)_forward.Invoke(_executor, [_inputs, _targets])!);
-            _backward.Invoke(_executor, [true]);
+            if (_trainPass is not null) Losses.Add((float)_trainPass.Invoke(_executor, [_inputs, _targets, true])!);
+            else
+            {
+                Losses.Add((float)_forward.Invoke(_executor, [_inputs, _targets])!);
+                _backward.Invoke(_executor, [true]);
+            }
             _endStep.Invoke(_store, [1e-4f, 1]);
         }
 

@@ -33,8 +33,7 @@ static void TrainStep(string label, Wafer.Gpt.GptConfig cfg, int b, int t)
     var targets = Enumerable.Range(0, b * t).Select(_ => rng.Next(cfg.VocabSize)).ToArray();
     void Step()
     {
-        model.Forward(inputs, targets);
-        model.Backward(true);
+        model.TrainPass(inputs, targets, lastPassOfStep: true);
         store.EndStep(1e-4f, 1);
     }
     Step(); // two warm-up steps: first touch of MemoryX state, pooled buffers

@@ -125,35 +125,88 @@ public class ExecutorTests
     }
 
     [Theory]
-    [InlineData(4)]
-    [InlineData(3)] // unequal batch shards (1 and 2 sequences)
-    public void LossAndGradients_AreIdenticalAtAnyThreadCountAndShardSchedule(int batch)
+    [InlineData(4, true)]
+    [InlineData(3, true)] // unequal batch shards (1 and 2 sequences)
+    [InlineData(4, false)] // untied: the head's weight gradient is reduced like a block's
+    public void TrainingIsIdenticalAtAnyThreadCountAndShardSchedule(int batch, bool tied)
     {
-        var cfg = new GptConfig { Layers = 2, Channels = 64, Heads = 4, FfnChannels = 256, VocabSize = 50, PaddedVocabSize = 64, MaxSeqLen = 32 };
+        // Two steps of two micro-batches each: the second step's forward applies the first's deferred update, and the
+        // first pass of a step is not its last (no norm yet), so every hand-off path of the free-running schedule runs.
+        var cfg = new GptConfig
+        {
+            Layers = 2, Channels = 64, Heads = 4, FfnChannels = 256, VocabSize = 50, PaddedVocabSize = 64, MaxSeqLen = 32,
+            TiedEmbedding = tied, HeadBias = !tied,
+        };
         var rng = new Random(4);
-        var inputs = Enumerable.Range(0, batch * 32).Select(_ => rng.Next(50)).ToArray();
-        var targets = Enumerable.Range(0, batch * 32).Select(_ => rng.Next(50)).ToArray();
-        (float, float[]) Run(int threads, bool concurrentShards)
+        var batches = Enumerable.Range(0, 4).Select(_ => (
+            Enumerable.Range(0, batch * 32).Select(_ => rng.Next(50)).ToArray(),
+            Enumerable.Range(0, batch * 32).Select(_ => rng.Next(50)).ToArray())).ToArray();
+        (float[] Losses, float[] Gradients, float[] Weights, float[] Moments, long Streamed, double Norm) Run(int threads, bool concurrentShards, bool trainPass)
         {
             var saved = Numerics.Gemm.Threads;
             Numerics.Gemm.Threads = threads;
-            TransformerBlock.ConcurrentShards = concurrentShards;
+            GptExecutor.ConcurrentShards = concurrentShards;
             try
             {
                 using var h = new ModelHarness(cfg, batch, 32, seed: 2);
-                var loss = h.Executor.Forward(inputs, targets);
-                h.Executor.Backward(true);
-                return (loss, h.All(StateKind.Gradient));
+                var losses = new List<float>();
+                for (var pass = 0; pass < batches.Length; pass++)
+                {
+                    var (x, y) = batches[pass];
+                    var last = pass % 2 == 1;
+                    if (trainPass) losses.Add(h.Executor.TrainPass(x, y, last));
+                    else
+                    {
+                        losses.Add(h.Executor.Forward(x, y));
+                        h.Executor.Backward(last);
+                    }
+                    if (last) h.Store.EndStep(1e-3f, 2);
+                }
+                var norm = h.Store.LastGradNorm;
+                return (losses.ToArray(), h.All(StateKind.Gradient), h.All(StateKind.Weights), h.All(StateKind.SecondMoment), h.Executor.BytesStreamed, norm);
             }
-            finally { Numerics.Gemm.Threads = saved; TransformerBlock.ConcurrentShards = true; }
+            finally { Numerics.Gemm.Threads = saved; GptExecutor.ConcurrentShards = true; }
         }
-        var (l1, g1) = Run(1, true);
-        foreach (var (threads, concurrent) in new[] { (2, true), (2, false), (3, true) })
+        var one = Run(1, true, false);
+        Assert.True(one.Norm > 0);
+        foreach (var (threads, concurrent, trainPass) in new[] { (2, true, true), (2, true, false), (2, false, true), (3, true, true) })
         {
-            var (l, g) = Run(threads, concurrent);
-            Assert.Equal(l1, l);
-            Assert.Equal(g1, g);
+            var other = Run(threads, concurrent, trainPass);
+            Assert.Equal(one.Losses, other.Losses);
+            Assert.Equal(one.Gradients, other.Gradients);
+            Assert.Equal(one.Weights, other.Weights);
+            Assert.Equal(one.Moments, other.Moments);
+            Assert.Equal(one.Streamed, other.Streamed);
+            Assert.Equal(one.Norm, other.Norm);
         }
+    }
+
+    [Fact]
+    public void ShardsRunningFree_TakeSeveralGradientChunksPerSegment()
+    {
+        // The free-running hand-off splits a segment into 32 K-float chunks; a block of this size has several (and the
+        // head's tied part one), so the chunk tasks are shared, and the result must equal the lockstep one.
+        var cfg = new GptConfig { Layers = 1, Channels = 64, Heads = 4, FfnChannels = 512, VocabSize = 50, PaddedVocabSize = 64, MaxSeqLen = 16 };
+        Assert.True(new ParameterLayout(cfg).Block(0).Count > 2 * 32 * 1024);
+        var rng = new Random(9);
+        var x = Enumerable.Range(0, 4 * 16).Select(_ => rng.Next(50)).ToArray();
+        var y = Enumerable.Range(0, 4 * 16).Select(_ => rng.Next(50)).ToArray();
+        float[] Gradients(bool concurrent)
+        {
+            var saved = Numerics.Gemm.Threads;
+            Numerics.Gemm.Threads = 2;
+            GptExecutor.ConcurrentShards = concurrent;
+            try
+            {
+                using var h = new ModelHarness(cfg, 4, 16, seed: 5);
+                h.Executor.TrainPass(x, y, lastPassOfStep: true);
+                return h.All(StateKind.Gradient);
+            }
+            finally { Numerics.Gemm.Threads = saved; GptExecutor.ConcurrentShards = true; }
+        }
+        var free = Gradients(true);
+        Assert.Contains(free, g => g != 0f);
+        Assert.Equal(Gradients(false), free);
     }
 
     [Fact]

@@ -27,15 +27,19 @@ public sealed class WeightStore : IDisposable
     private readonly double[] _gradSumSquares;
     private readonly int[] _contributions;
     private readonly bool[] _pending;
+    private readonly bool[] _firstContribution;  // per segment, while a gradient is being taken in
+    private readonly double[]?[] _partials;      // per segment, while a step's last gradient is being taken in
     private float _pendingLr, _pendingGradScale;
 
     public ParameterLayout Layout { get; }
     public OptimizerConfig Optimizer { get; }
     /// <summary>Optimizer steps taken (AdamW's t).</summary>
     public int Step { get; private set; }
-    /// <summary>Weight bytes sent to the device and gradient bytes received since construction.</summary>
-    public long BytesOut { get; private set; }
-    public long BytesIn { get; private set; }
+    /// <summary>Weight bytes sent to the device and gradient bytes received since construction (counted atomically: the
+    /// executor's two batch shards may fetch and send at the same time).</summary>
+    public long BytesOut => Interlocked.Read(ref _bytesOut);
+    public long BytesIn => Interlocked.Read(ref _bytesIn);
+    private long _bytesOut, _bytesIn;
     /// <summary>Global gradient norm of the last finished step (after averaging over micro-batches, before clipping).</summary>
     public double LastGradNorm { get; private set; }
     public long ResidentBytes => _storage.ResidentBytes;
@@ -50,6 +54,8 @@ public sealed class WeightStore : IDisposable
         _gradSumSquares = new double[layout.Segments.Count];
         _contributions = new int[layout.Segments.Count];
         _pending = new bool[layout.Segments.Count];
+        _firstContribution = new bool[layout.Segments.Count];
+        _partials = new double[layout.Segments.Count][];
     }
 
     /// <summary>GPT-2 initialisation (nanoGPT's): matrices N(0, 0.02), residual output projections N(0, 0.02 / sqrt(2L)),
@@ -84,7 +90,7 @@ public sealed class WeightStore : IDisposable
     {
         ApplyPending(s);
         var count = (int)Layout.Segments[s].Count;
-        BytesOut += 4L * count;
+        Interlocked.Add(ref _bytesOut, 4L * count);
         var view = _storage.View(s, StateKind.Weights);
         if (view is not null) return view;
         _storage.Read(s, StateKind.Weights, 0, buffer.AsSpan(0, count));
@@ -93,44 +99,91 @@ public sealed class WeightStore : IDisposable
 
     /// <summary>Adds one pass's gradient of segment s to the accumulator. lastOfStep: no more contributions to this
     /// segment this step, so its squared norm is final and is recorded.</summary>
-    public void AccumulateGradient(int s, ReadOnlySpan<float> gradient, bool lastOfStep)
+    public void AccumulateGradient(int s, ReadOnlySpan<float> gradient, bool lastOfStep) => AccumulateGradient(s, gradient, [], lastOfStep);
+
+    /// <summary>AccumulateGradient of gradient + second (elementwise, in float; second empty: none): the two batch shards'
+    /// parts of one pass, added as they are taken in instead of in a pass of their own.</summary>
+    public void AccumulateGradient(int s, ReadOnlySpan<float> gradient, ReadOnlySpan<float> second, bool lastOfStep)
     {
-        var count = Layout.Segments[s].Count;
-        if (gradient.Length != count) throw new ArgumentException($"segment {Layout.Segments[s].Name} has {count} gradients (got {gradient.Length})");
-        if (_pending[s]) ApplyPending(s);
-        BytesIn += 4L * count;
-        var first = _contributions[s] == 0;
-        _contributions[s]++;
-        // Chunks of SmallChunkFloats, each with its own partial sum of squares, added in chunk order: in parallel when
-        // the state is in memory (done serially, this copy and norm held the other core idle for ~2.5 % of a gpt2-124m
-        // step), one by one otherwise, with the same arithmetic either way.
-        var chunks = (int)((count + SmallChunkFloats - 1) / SmallChunkFloats);
-        var partial = lastOfStep ? new double[chunks] : null;
-        var inMemory = _storage.View(s, StateKind.Gradient) is not null; // chunks are views: no scratch, no I/O
+        var chunks = BeginGradient(s, lastOfStep);
+        // Chunks in parallel when the state is in memory (done serially, this copy and norm held the other core idle for
+        // ~2.5 % of a gpt2-124m step), one by one otherwise, with the same arithmetic either way.
+        var inMemory = _storage.View(s, StateKind.Gradient) is not null;
         unsafe
         {
-            fixed (float* pg = gradient)
+            fixed (float* pg = gradient, pg2 = second)
             {
-                var from = (nint)pg;
-                Numerics.WorkerPool.Run(chunks, inMemory ? Numerics.Gemm.Threads : 1, i =>
-                {
-                    var at = (long)i * SmallChunkFloats;
-                    var n = (int)Math.Min(SmallChunkFloats, count - at);
-                    var scratch = inMemory ? [] : ArrayPool<float>.Shared.Rent(n);
-                    var acc = Open(s, StateKind.Gradient, at, n, scratch, read: !first);
-                    var g = new ReadOnlySpan<float>((float*)from + at, n);
-                    if (first) g.CopyTo(acc);
-                    else AddInPlace(acc, g);
-                    if (partial is not null) partial[i] = SumOfSquares(acc);
-                    Close(s, StateKind.Gradient, at, acc, scratch);
-                    if (!inMemory) ArrayPool<float>.Shared.Return(scratch);
-                });
+                nint from = (nint)pg, from2 = (nint)pg2;
+                int n = gradient.Length, n2 = second.Length;
+                Numerics.WorkerPool.Run(chunks, inMemory ? Numerics.Gemm.Threads : 1,
+                    i => AccumulateGradientChunk(s, i, new ReadOnlySpan<float>((float*)from, n), new ReadOnlySpan<float>((float*)from2, n2)));
             }
         }
+        EndGradient(s);
+    }
+
+    /// <summary>Starts taking one pass's gradient of segment s in chunks (AccumulateGradientChunk for each of the returned
+    /// count, on any threads, then EndGradient): the executor's free-running shards share the chunks out.</summary>
+    public int BeginGradient(int s, bool lastOfStep)
+    {
+        var count = Layout.Segments[s].Count;
+        if (_pending[s]) ApplyPending(s);
+        Interlocked.Add(ref _bytesIn, 4L * count);
+        _firstContribution[s] = _contributions[s] == 0;
+        _contributions[s]++;
+        // Chunks of SmallChunkFloats, each with its own partial sum of squares, added in chunk order in EndGradient.
+        var chunks = (int)((count + SmallChunkFloats - 1) / SmallChunkFloats);
+        _partials[s] = lastOfStep ? new double[chunks] : null;
+        return chunks;
+    }
+
+    /// <summary>Chunk i of segment s's gradient (gradient + second when second is not empty) into the accumulator.</summary>
+    public void AccumulateGradientChunk(int s, int i, ReadOnlySpan<float> gradient, ReadOnlySpan<float> second)
+    {
+        var count = Layout.Segments[s].Count;
+        if (gradient.Length != count || (second.Length != 0 && second.Length != count))
+            throw new ArgumentException($"segment {Layout.Segments[s].Name} has {count} gradients (got {gradient.Length} and {second.Length})");
+        var inMemory = _storage.View(s, StateKind.Gradient) is not null; // chunks are views: no scratch, no I/O
+        var at = (long)i * SmallChunkFloats;
+        var n = (int)Math.Min(SmallChunkFloats, count - at);
+        var first = _firstContribution[s];
+        var scratch = inMemory ? [] : ArrayPool<float>.Shared.Rent(n);
+        var acc = Open(s, StateKind.Gradient, at, n, scratch, read: !first);
+        var g = gradient.Slice((int)at, n);
+        if (second.IsEmpty)
+        {
+            if (first) g.CopyTo(acc);
+            else AddInPlace(acc, g);
+        }
+        else AddSum(acc, g, second.Slice((int)at, n), first);
+        var partial = _partials[s];
+        if (partial is not null) partial[i] = SumOfSquares(acc);
+        Close(s, StateKind.Gradient, at, acc, scratch);
+        if (!inMemory) ArrayPool<float>.Shared.Return(scratch);
+    }
+
+    /// <summary>Ends taking segment s's gradient: records its squared norm when it was the step's last contribution.</summary>
+    public void EndGradient(int s)
+    {
+        var partial = _partials[s];
         if (partial is null) return;
+        _partials[s] = null;
         double sumSquares = 0;
         foreach (var part in partial) sumSquares += part;
         _gradSumSquares[s] = sumSquares;
+    }
+
+    /// <summary>acc = g + g2 (first) or acc += (g + g2): the shards' sum rounded once, then added, as a separate add pass
+    /// followed by the hand-off would.</summary>
+    private static void AddSum(Span<float> acc, ReadOnlySpan<float> g, ReadOnlySpan<float> g2, bool first)
+    {
+        var i = 0;
+        for (; i + 8 <= acc.Length; i += 8)
+        {
+            var sum = Vector256.Create<float>(g[i..]) + Vector256.Create<float>(g2[i..]);
+            (first ? sum : Vector256.Create<float>(acc[i..]) + sum).CopyTo(acc[i..]);
+        }
+        for (; i < acc.Length; i++) acc[i] = first ? g[i] + g2[i] : acc[i] + (g[i] + g2[i]);
     }
 
     private static void AddInPlace(Span<float> acc, ReadOnlySpan<float> g)

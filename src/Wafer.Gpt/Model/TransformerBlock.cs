@@ -3,12 +3,8 @@
 // Parallel (GPT-J, NeoX): out = x + attn(ln1 x) + mlp(ln x), ln = ln1 when the norm is shared (GPT-J) else ln2.
 // attn: qkv = ln·Wqkvᵀ (+b); rotary on q, k; causal softmax attention; ·Wprojᵀ (+b). mlp: gelu(·Wfcᵀ + b)·Wprojᵀ + b.
 //
-// The batch is computed as two shards (its first and second half of sequences; see Shards for when): the
-// activations are row slices, and the weight gradients of the second shard go to a second buffer added to the first
-// at the end. On two threads the shards run concurrently, one per core, each product and layer inside single-threaded:
-// one join per block instead of one per product (about 20), and each core keeps its own rows in its caches. Any
-// other thread count runs the shards one after the other with every operation parallel inside. The arithmetic is the
-// same either way, so results do not depend on the thread count.
+// The executor computes the batch as one or two shards (see Shards): each call here is one shard's rows, whose
+// activations are row slices of the whole-batch tensors; the executor schedules the shards (GptExecutor.cs).
 using Wafer.Gpt.Layers;
 using Wafer.Gpt.Numerics;
 
@@ -24,17 +20,6 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
     /// 5 % faster (paired steps in one process, 2026-11-27).</summary>
     public static (int B0, int Nb)[] Shards(GptConfig cfg, int b) =>
         b < 2 || (long)cfg.Channels * Math.Max(3 * cfg.Channels, cfg.FfnChannels) > Gemm.RowSplitMaxB ? [(0, b)] : [(0, b / 2), (b / 2, b - b / 2)];
-
-    /// <summary>Whether two shards on two threads run concurrently (else in order, each operation parallel inside); the
-    /// results are the same either way (tests compare the two).</summary>
-    internal static bool ConcurrentShards { get; set; } = true;
-
-    /// <summary>Runs shard(i) for every shard: concurrently on two threads, else in order.</summary>
-    private static void RunShards(int count, Action<int> shard)
-    {
-        if (count == 2 && Gemm.Threads == 2 && ConcurrentShards && !WorkerPool.InPart) WorkerPool.Run(2, 2, shard);
-        else for (var i = 0; i < count; i++) shard(i);
-    }
 
     private ReadOnlySpan<float> W(ReadOnlySpan<float> weights, string name)
     {
@@ -61,14 +46,8 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         return att.AsSpan(b0 * perSequence, nb * perSequence);
     }
 
-    /// <summary>x (BT, C) → a.Output (BT, C), keeping what backward needs in a.</summary>
-    public void Forward(BlockActivations a, float[] x, float[] w, int b, int t)
-    {
-        var shards = Shards(cfg, b);
-        RunShards(shards.Length, i => ForwardShard(a, x, w, shards[i].B0, shards[i].Nb, t));
-    }
-
-    private void ForwardShard(BlockActivations a, float[] xAll, float[] w, int b0, int nb, int t)
+    /// <summary>Sequences [b0, b0 + nb) of x (BT, C) → their rows of a.Output, keeping what backward needs in a.</summary>
+    public void ForwardShard(BlockActivations a, float[] xAll, float[] w, int b0, int nb, int t)
     {
         int bt = nb * t, c = _c, f = _f;
         Span<float> R(float[] tensor, int width) => Rows(tensor, width, b0, nb, t);
@@ -109,28 +88,10 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         else Vec.Add(output, R(a.Residual2, c), fcProj);
     }
 
-    /// <summary>From dOut (BT, C) writes dx and the segment's weight gradients into g[0 .. count), both overwritten (no
-    /// clearing pass before); g2 (at least count long) takes the second shard's weight gradients before they are added to
-    /// g. d holds the gradients of the activations, each overwritten by the first product that reaches it.</summary>
-    public void Backward(float[] dx, float[] g, float[] g2, int count, BlockActivations d, float[] dOut, BlockActivations a,
-        float[] x, float[] w, int b, int t)
-    {
-        var shards = Shards(cfg, b);
-        RunShards(shards.Length, i => BackwardShard(dx, (i == 0 ? g : g2).AsSpan(0, count), d, dOut, a, x, w, shards[i].B0, shards[i].Nb, t));
-        if (shards.Length == 2) AddInParallel(g, g2, count);
-    }
-
-    /// <summary>g[0 .. count) += g2[0 .. count), split over the threads (elementwise: any split gives the same sums).</summary>
-    private static unsafe void AddInParallel(float[] g, float[] g2, int count)
-    {
-        fixed (float* pg = g, pg2 = g2)
-        {
-            nint to = (nint)pg, from = (nint)pg2;
-            Chunks.Run(count, 32 * 1024, (_, s, e) => Vec.AddTo(new Span<float>((float*)to + s, e - s), new ReadOnlySpan<float>((float*)from + s, e - s)));
-        }
-    }
-
-    private void BackwardShard(float[] dxAll, Span<float> g, BlockActivations d, float[] dOutAll, BlockActivations a,
+    /// <summary>For sequences [b0, b0 + nb): from their rows of dOut (BT, C) writes their rows of dx and their part of
+    /// the segment's weight gradients into g (the segment's length), both overwritten (no clearing pass before). d holds
+    /// the gradients of the activations (row slices), each overwritten by the first product that reaches it.</summary>
+    public void BackwardShard(float[] dxAll, Span<float> g, BlockActivations d, float[] dOutAll, BlockActivations a,
         float[] xAll, float[] w, int b0, int nb, int t)
     {
         int bt = nb * t, c = _c, f = _f;

@@ -81,8 +81,7 @@ public static class Trainer
             for (var pass = 0; pass < o.MicroBatches; pass++)
             {
                 var (x, y) = sampler.Next();
-                loss += executor.Forward(x, y);
-                executor.Backward(lastPassOfStep: pass == o.MicroBatches - 1);
+                loss += executor.TrainPass(x, y, lastPassOfStep: pass == o.MicroBatches - 1);
             }
             store.EndStep(lr, o.MicroBatches);
             trainTime.Stop();
