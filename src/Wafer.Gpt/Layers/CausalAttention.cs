@@ -332,10 +332,15 @@ public static unsafe class CausalAttention
         for (; j < len; j++) weighted += a[j] * ds[j];
         var vw = Vector256.Create(weighted);
         var vs = Vector256.Create(scale);
-        j = 0;
-        for (; j + 8 <= len; j += 8) (Vector256.Load(a + j) * (Vector256.Load(ds + j) - vw) * vs).Store(ds + j);
-        for (; j < len; j++) ds[j] = a[j] * (ds[j] - weighted) * scale;
-        for (; j < width && (j & 7) != 0; j++) ds[j] = 0f;
-        ZeroTail(ds, j, width);
+        // The same per-element arithmetic over every vector the row's len values touch, the last one's lanes past len
+        // set to zero (its a lanes are zero already, but ds there is not); then zeros to width.
+        var vectors = (len + 7) / 8;
+        for (var v = 0; v < vectors; v++)
+        {
+            var r = Vector256.Load(a + 8 * v) * (Vector256.Load(ds + 8 * v) - vw) * vs;
+            if (v == vectors - 1) r = Vector256.ConditionalSelect(TailMask(len), r, Vector256<float>.Zero);
+            r.Store(ds + 8 * v);
+        }
+        ZeroTail(ds, 8 * vectors, width);
     }
 }
