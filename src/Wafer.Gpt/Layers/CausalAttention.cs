@@ -229,6 +229,13 @@ public static unsafe class CausalAttention
         for (var j0 = 0; j0 < tw; j0 += 8)
         {
             var panel = dst + j0 / Nr * hs * Nr + j0 % Nr;
+            if (j0 >= t)
+            {
+                // Keys past the sequence: zeros, 8 at a time (element by element with a test each, these two padding
+                // groups of a T = 64 head cost more than its 32 transposes).
+                for (var z = 0; z < hs; z++) Vector256<float>.Zero.Store(panel + z * Nr);
+                continue;
+            }
             var d = 0;
             if (j0 + 8 <= t && System.Runtime.Intrinsics.X86.Avx.IsSupported)
                 for (; d + 8 <= hs; d += 8) Gemm.Transpose8x8(src + (long)j0 * stride + d, stride, panel + d * Nr, Nr);
@@ -259,7 +266,7 @@ public static unsafe class CausalAttention
                 for (var x = 0; x < width; x++) to[x] = row[x];
                 for (var x = width; x < Nr; x++) to[x] = 0f;
             }
-            new Span<float>(panel + t * Nr, (tw - t) * Nr).Clear();
+            ZeroTail(panel, t * Nr, tw * Nr); // Nr = 16 floats a row: both multiples of 8
         }
     }
 
