@@ -106,6 +106,37 @@ public class GemmTests
         finally { (Gemm.Threads, Gemm.MaxPackedA) = (savedThreads, savedCap); }
     }
 
+    [Theory]
+    [InlineData(14, 37, 128)]  // edge rows and columns, one K block
+    [InlineData(14, 37, 400)]  // two K blocks: the multiplier applies to the whole sum only
+    [InlineData(400, 64, 128)] // rows split over two threads
+    public void Multiply_WithMultiplier_EqualsTheProductThenAnElementwiseMultiply(int m, int n, int k)
+    {
+        const int ldc = 70; // wider than n: the multiplier shares C's leading dimension
+        var a = Random(m * k, 21);
+        var b = Random(k * n, 22);
+        var mul = Random(m * ldc, 23);
+        var saved = Gemm.Threads;
+        try
+        {
+            foreach (var threads in new[] { 1, 2 })
+            {
+                Gemm.Threads = threads;
+                var plain = new float[m * ldc];
+                Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, plain, ldc, false);
+                var fused = Enumerable.Repeat(float.NaN, m * ldc).ToArray(); // every element of C written, none read
+                Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, fused, ldc, false, [], mul, threads);
+                for (var i = 0; i < m; i++)
+                    for (var j = 0; j < n; j++)
+                        Assert.Equal(mul[i * ldc + j] * plain[i * ldc + j], fused[i * ldc + j]);
+                Assert.True(float.IsNaN(fused[ldc - 1]), "columns past n are left alone");
+            }
+        }
+        finally { Gemm.Threads = saved; }
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, new float[m * ldc], ldc, true, [], mul, 1));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, new float[m * ldc], ldc, false, [], mul.AsSpan(0, (m - 1) * ldc + n - 1), 1));
+    }
+
     [Fact]
     public void Multiply_TooSmallBuffers_AreRejected()
     {

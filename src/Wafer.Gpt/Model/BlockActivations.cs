@@ -13,6 +13,7 @@ internal sealed class BlockActivations
     public readonly float[] AttProj;                         // (BT, C)
     public readonly float[] Residual2;                       // (BT, C): x + attention (sequential blocks only)
     public readonly float[] Fch, FchGelu;                    // (BT, F); after forward Fch holds gelu' of the fc output
+                                                             // (gradients: d(fch) only)
     public readonly float[] FcProj;                          // (BT, C)
     public readonly float[] Output;                          // (BT, C): the block's residual output
 
@@ -28,7 +29,7 @@ internal sealed class BlockActivations
         Att = Make(fwd * Layers.CausalAttention.AttLength(b, t, cfg.Heads));
         AttProj = Make(fwd * bt * c);
         Residual2 = Make(cfg.ParallelResidual ? 0 : fwd * bt * c);
-        Fch = Make(bt * f); FchGelu = Make(bt * f);
+        Fch = Make(bt * f); FchGelu = Make(fwd * bt * f); // backward multiplies by GELU's slope as it stores d(fch)
         FcProj = Make(fwd * bt * c);
         Output = Make(fwd * bt * c);
     }

@@ -39,8 +39,17 @@ public static unsafe class Gemm
 
     /// <summary>C[m, n] = bias[n] + sum_k A[m, k] B[k, n] when not accumulating; bias empty or of length n.</summary>
     public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, int bRow, int bCol,
-        Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias, int threads)
+        Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias, int threads) =>
+        Multiply(m, n, k, a, aRow, aCol, b, bRow, bCol, c, ldc, accumulate, bias, [], threads);
+
+    /// <summary>As above; with a multiplier (laid out as C, leading dimension ldc; no bias, not accumulating) C[m, n] =
+    /// multiplier[m, n] * sum_k A[m, k] B[k, n], each tile scaled as it is stored (an elementwise product after a
+    /// product, e.g. GELU's backward, without a pass of its own over C).</summary>
+    public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, int bRow, int bCol,
+        Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias, ReadOnlySpan<float> multiplier, int threads)
     {
+        if (!multiplier.IsEmpty && (accumulate || !bias.IsEmpty || multiplier.Length < (long)(m - 1) * ldc + n))
+            throw new ArgumentException($"a multiplier needs C's layout ({multiplier.Length} elements for {m} x {n}, ldc {ldc}), no bias and no accumulation");
         if (m <= 0 || n <= 0) return;
         CheckExtent(a.Length, m, k, aRow, aCol, "A");
         CheckExtent(b.Length, k, n, bRow, bCol, "B");
@@ -50,7 +59,7 @@ public static unsafe class Gemm
         {
             if (!accumulate)
                 for (var i = 0; i < m; i++)
-                    if (bias.IsEmpty) c.Slice(i * ldc, n).Clear();
+                    if (bias.IsEmpty) c.Slice(i * ldc, n).Clear(); // the sum is zero: so is the scaled sum
                     else bias[..n].CopyTo(c.Slice(i * ldc, n));
             return;
         }
@@ -67,11 +76,13 @@ public static unsafe class Gemm
         fixed (float* pb = b)
         fixed (float* pc = c)
         fixed (float* pbias = bias)
+        fixed (float* pmul = multiplier)
         {
             // One job object per calling thread, reused: attention issues thousands of small products per step and
             // allocating a job and a delegate for each showed up as per-call overhead.
             var job = t_job ??= new Job();
-            job.Set(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, ldc, accumulate, bias.IsEmpty ? null : pbias, panels, parts, rowParts > 1);
+            job.Set(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, ldc, accumulate, bias.IsEmpty ? null : pbias, multiplier.IsEmpty ? null : pmul,
+                panels, parts, rowParts > 1);
             if (parts == 1) job.Run(0);
             else WorkerPool.Run(parts, threads, job.RunPart);
         }
@@ -89,7 +100,7 @@ public static unsafe class Gemm
     private sealed class Job
     {
         private int m, n, k, aRow, aCol, bRow, bCol, ldc, panels, parts;
-        private float* a, b, c, bias;
+        private float* a, b, c, bias, mul;
         private bool accumulate, splitRows;
 
         /// <summary>Run as a delegate, made once per job object.</summary>
@@ -98,8 +109,9 @@ public static unsafe class Gemm
         public Job() => RunPart = Run;
 
         public void Set(int m, int n, int k, float* a, int aRow, int aCol, float* b, int bRow, int bCol, float* c, int ldc,
-            bool accumulate, float* bias, int panels, int parts, bool splitRows)
+            bool accumulate, float* bias, float* mul, int panels, int parts, bool splitRows)
         {
+            this.mul = mul;
             this.m = m; this.n = n; this.k = k; this.a = a; this.aRow = aRow; this.aCol = aCol;
             this.b = b; this.bRow = bRow; this.bCol = bCol; this.c = c; this.ldc = ldc; this.accumulate = accumulate;
             this.bias = bias; this.panels = panels; this.parts = parts; this.splitRows = splitRows;
@@ -172,6 +184,7 @@ public static unsafe class Gemm
                             var edge = band1 - (band1 - band0) % Mr;
                             if (!packA && edge < band1) PackA(pak, a, aRow, aCol, edge, band1 - edge, k0, kc);
                             var add = accumulate || k0 > 0;
+                            var scale = mul != null && kb == kBlocks - 1; // the sums are whole after the last K block
                             var rowBias = k0 == 0 ? bias : null;
                             var aBlock = pak + (long)kb * tilesInBand * kcb * Mr;
                             var ahead = default(NextBlock);
@@ -196,12 +209,21 @@ public static unsafe class Gemm
                                         // else the edge rows packed above, at pak
                                         var cTile = c + (long)m0 * ldc + p * Nr;
                                         ahead.Issue();
+                                        if (scale && Sse.IsSupported)
+                                            for (var r = 0; r < mr; r++)
+                                            {
+                                                // The multiplier's lines, wanted right after the kernel (missed there, they
+                                                // stalled the store of every tile).
+                                                Sse.Prefetch0(mul + (long)(m0 + r) * ldc + p * Nr);
+                                                Sse.Prefetch0(mul + (long)(m0 + r) * ldc + p * Nr + Nr - 1);
+                                            }
                                         if (mr == Mr && nw == Nr) Kernel6x16(aTile, aR, aS, panel, kc, cTile, ldc, add, colBias);
                                         else
                                         {
                                             Kernel6x16(aTile, aR, aS, panel, kc, tile, Nr, false, null);
                                             Store(tile, cTile, ldc, mr, nw, add, colBias);
                                         }
+                                        if (scale) ScaleTile(cTile, mul + (long)m0 * ldc + p * Nr, ldc, mr, nw);
                                     }
                                 }
                         }
@@ -410,6 +432,23 @@ public static unsafe class Gemm
         if (add) { lo += Vector256.Load(dst); hi += Vector256.Load(dst + 8); }
         lo.Store(dst);
         hi.Store(dst + 8);
+    }
+
+    /// <summary>c[r, j] = mul[r, j] * c[r, j] over a tile just stored (still in L1).</summary>
+    private static void ScaleTile(float* c, float* mul, int ldc, int mr, int nw)
+    {
+        for (var r = 0; r < mr; r++)
+        {
+            var row = c + (long)r * ldc;
+            var m = mul + (long)r * ldc;
+            if (nw == Nr)
+            {
+                (Vector256.Load(m) * Vector256.Load(row)).Store(row);
+                (Vector256.Load(m + 8) * Vector256.Load(row + 8)).Store(row + 8);
+            }
+            else
+                for (var j = 0; j < nw; j++) row[j] = m[j] * row[j];
+        }
     }
 
     /// <summary>An edge tile (fewer than 6 rows or 16 columns) from its 6 x 16 scratch: the same sums as the kernel's

@@ -13,9 +13,11 @@ public static unsafe class Linear
     }
 
     /// <summary>dinp += dout · weight, or dinp = dout · weight when not accumulating (the first gradient to reach dinp:
-    /// no clearing pass over it).</summary>
-    public static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight, int bt, int c, int oc, bool accumulate = true) =>
-        Gemm.Multiply(bt, c, oc, dout, oc, 1, weight, c, 1, dinp, c, accumulate);
+    /// no clearing pass over it); with a slope (BT, C), dinp = slope ⊙ (dout · weight), the gradient through an
+    /// elementwise function before this layer (GELU's saved derivative) applied as each tile is stored.</summary>
+    public static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight, int bt, int c, int oc, bool accumulate = true,
+        ReadOnlySpan<float> slope = default) =>
+        Gemm.Multiply(bt, c, oc, dout, oc, 1, weight, c, 1, dinp, c, accumulate, [], slope, Gemm.Threads);
 
     /// <summary>dweight += doutᵀ · inp, and dbias += the column sums of dout (when dbias is not empty); with accumulate
     /// false both are overwritten instead (the same sums, no clearing pass over the gradient buffer first).</summary>
