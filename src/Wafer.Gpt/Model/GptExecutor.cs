@@ -4,15 +4,18 @@
 // each segment's gradients are computed into one device gradient buffer and streamed back to MemoryX at once.
 //
 // Batch shards (TransformerBlock.Shards): a small model's batch is computed as two halves of its sequences, one per
-// core, every product and layer inside a shard single-threaded; the halves' weight gradients go to two buffers added
-// as the segment is sent. When MemoryX is in memory at fp32 (its weights are views, nothing is copied or rounded) the
-// two shards run free through the whole pass (RunFree): no join per segment, each shard waiting only for what it
-// needs of the other — a segment's weights, fetched by whichever shard started the segment before it first (the
-// fetch applies the deferred AdamW update), and, in the backward, a gradient buffer freed by the reduction two
-// segments back, done by whichever shard finished that segment second. A slow core at one segment is thus made up at
-// the next instead of holding the other core at a join (8 joins a nano step, 1-4 ms of it spent waiting). Otherwise
-// (weights from disk or rounded, one shard, another thread count) segments run in lockstep (Stream): both shards of a
-// segment, then its reduction. The arithmetic is the same either way: results do not depend on the schedule.
+// core, every product and layer inside a shard single-threaded; the halves' weight gradients go to two buffers summed
+// as the segment is handed to MemoryX. When MemoryX is in memory at fp32 (its weights are views, nothing is copied or
+// rounded) the two shards run free through the whole pass (RunFree; TrainPass runs forward and backward as one): no
+// join per segment, each shard waiting only for what it needs of the other. A segment's weights are fetched (the fetch
+// applies the deferred AdamW update) by whichever shard starts the segment before it first; the shard that finishes a
+// backward segment second publishes its hand-off as chunk tasks that the other, early shard takes at its next segment
+// boundary; and a shard starts segment i only once segment i-2 is finished by both and handed off (its gradient buffers
+// are segment i's), so at most three segments' weights are in use (views) and two gradient buffers per shard. A slow
+// core at one segment is thus made up at the next instead of holding the other core at a join (8 joins a nano step
+// before, 1-4 ms of it spent waiting). Otherwise (weights from disk or rounded, one shard, another thread count)
+// segments run in lockstep (Stream): both shards of a segment, then its hand-off. The arithmetic is the same in every
+// schedule: results do not depend on it.
 // B batch, T sequence, C channels, V vocabulary (Vp padded), L layers.
 using Wafer.Gpt.Layers;
 using Wafer.Gpt.MemoryX;
@@ -20,7 +23,7 @@ using Wafer.Gpt.Numerics;
 
 namespace Wafer.Gpt.Model;
 
-public sealed class GptExecutor
+public sealed partial class GptExecutor
 {
     private readonly WeightStore _store;
     private readonly GptConfig _cfg;
@@ -40,8 +43,6 @@ public sealed class GptExecutor
     private readonly int[][] _partFirstTask;          // [segment][part]: its first chunk task in a free-running reduction
     private bool _lastPass;                           // the backward in progress is its step's last pass
 
-    /// <summary>A gradient the backward of a segment sends to MemoryX: shard 0's buffer, plus shard 1's when two.</summary>
-    private readonly record struct GradientPart(int Segment, float[] First, float[]? Second, bool CanBeLast);
     private int[] _inputs = [], _targets = [];
     private readonly int _headSegment;
 
@@ -100,182 +101,6 @@ public sealed class GptExecutor
             + 4L * (_encoded.Length + _lnf.Length + _lnfMean.Length + _lnfRstd.Length + _logits.Length + _probs.Length + _losses.Length + _dA.Length + _dB.Length + _dLogits.Length + _dLosses.Length)
             + bytesPerWeight * (2L * largest + _embedForHead.Length)
             + 4L * (_grads.Sum(p => (long)p[0].Length + p[1].Length) + _embedGrads.Sum(e => (long)e.Length));
-    }
-
-    /// <summary>Segment s's weights on the device: fetched (or, zero-copy, viewed) and rounded to the stream precision.</summary>
-    private float[] Receive(int s, float[] buffer)
-    {
-        var w = _store.Fetch(s, buffer);
-        var count = (int)_layout.Segments[s].Count;
-        Interlocked.Add(ref _bytesStreamed, (long)count * StreamRounding.BytesPerWeight(Precision));
-        if (Precision == StreamPrecision.Fp32) return w;
-        if (!ReferenceEquals(w, buffer)) w.AsSpan(0, count).CopyTo(buffer);
-        StreamRounding.Round(buffer.AsSpan(0, count), Precision);
-        return buffer;
-    }
-
-    /// <summary>Receive, then what the device keeps of a segment beyond its pass: tied models hold wte for the head.</summary>
-    private float[] Arrive(int s, float[] buffer)
-    {
-        var w = Receive(s, buffer);
-        if (s == 0 && _cfg.TiedEmbedding)
-        {
-            var wte = _layout.Embedding["wte"];
-            w.AsSpan((int)wte.Offset, (int)wte.Count).CopyTo(_embedForHead); // held on the device until the head has run
-        }
-        return w;
-    }
-
-    /// <summary>Whether this pass's shards run free (see the header): two shards, two threads, weights as views.</summary>
-    private bool FreeRunning => _shards.Length == 2 && Gemm.Threads == 2 && ConcurrentShards && !WorkerPool.InPart
-        && _store.IsInMemory && Precision == StreamPrecision.Fp32;
-
-    /// <summary>One shard's pass through one segment: forward, or backward with the segment's reduction after it.</summary>
-    private readonly record struct Stage(int Segment, bool Backward);
-
-    private Stage[] ForwardStages => Enumerable.Range(0, _layout.Segments.Count).Select(s => new Stage(s, false)).ToArray();
-
-    /// <summary>Head first, then blocks L-1 .. 0; the embedding needs no weights for its backward, only the tokens.</summary>
-    private Stage[] BackwardStages => Enumerable.Range(1, _cfg.Layers + 1).Reverse().Select(s => new Stage(s, true)).ToArray();
-
-    /// <summary>Runs the stages for every shard, each backward stage's reduction (its gradients to MemoryX) once both
-    /// shards have finished it: free-running or in lockstep (see the header).</summary>
-    private void RunStages(Stage[] stages)
-    {
-        if (FreeRunning)
-        {
-            RunFree(stages);
-            return;
-        }
-        Stream(stages.Select(st => st.Segment).ToArray(), (s, w) =>
-        {
-            var backward = stages[0].Backward; // lockstep runs one direction at a time
-            Action<int> work = backward ? i => BackwardSegment(i, s, w) : i => ForwardSegment(i, s, w);
-            if (_shards.Length == 2 && Gemm.Threads == 2 && ConcurrentShards && !WorkerPool.InPart) WorkerPool.Run(2, 2, work);
-            else for (var i = 0; i < _shards.Length; i++) work(i);
-            if (backward) Reduce(s);
-        });
-    }
-
-    /// <summary>Both shards free-running over the stages, one per core (see the header). A stage's weights are fetched by
-    /// the shard that starts the stage before it first. The shard that finishes a backward stage second publishes its
-    /// reduction as chunk tasks and goes on; the other shard takes them at its next stage boundary (the early shard does
-    /// the hand-off, not the late one: the late one doing every reduction fell further behind at each, 4-6 ms apart at
-    /// the backward's end). A shard starting stage i first needs stage i-2 finished by both and reduced (its gradient
-    /// buffers are stage i's), helping with it if need be, and at the end both take what is left.</summary>
-    private void RunFree(Stage[] stages)
-    {
-        _flags.Reset();
-        Action<int, int> task = (i, k) => RunReductionTask(stages[i].Segment, k);
-        Action<int> end = i => EndReduction(stages[i].Segment);
-        WorkerPool.Run(2, 2, shard =>
-        {
-            try
-            {
-                for (var i = 0; i < stages.Length; i++)
-                {
-                    var (s, backward) = stages[i];
-                    var buffer = _weightBuffers[i % 2]; // unused: in-memory weights are views
-                    var w = _flags.Weights(i, () => Arrive(s, buffer));
-                    if (i + 1 < stages.Length)
-                    {
-                        var next = stages[i + 1].Segment;
-                        _flags.Claim(i + 1, () => Arrive(next, _weightBuffers[(i + 1) % 2]));
-                    }
-                    if (i >= 2) _flags.AwaitReduced(i - 2, task, end);
-                    if (backward) BackwardSegment(shard, s, w);
-                    else ForwardSegment(shard, s, w);
-                    var published = -1;
-                    if (_flags.FinishIsLast(i))
-                    {
-                        _flags.Publish(i, backward ? BeginReduction(s) : 0);
-                        published = i;
-                    }
-                    for (var j = 0; j <= i; j++)
-                        if (j != published) _flags.Help(j, task, end);
-                }
-                for (var j = 0; j < stages.Length; j++) _flags.AwaitReduced(j, task, end);
-            }
-            catch
-            {
-                _flags.Fail();
-                throw;
-            }
-        });
-    }
-
-    /// <summary>What segment s's reduction sends: its gradient, preceded for a tied head by the head's part of the
-    /// embedding's (sent as one more contribution to segment 0, never its last of the step).</summary>
-    private GradientPart[] ReductionParts(int s)
-    {
-        var two = _shards.Length == 2;
-        var main = new GradientPart(s, _grads[0][two ? s % 2 : 0], two ? _grads[1][s % 2] : null, CanBeLast: true);
-        if (s != _headSegment || !_cfg.TiedEmbedding) return [main];
-        return [new GradientPart(0, _embedGrads[0], two ? _embedGrads[1] : null, CanBeLast: false), main];
-    }
-
-    private ReadOnlySpan<float> Span(float[]? buffer, int segment) =>
-        buffer is null ? [] : buffer.AsSpan(0, (int)_layout.Segments[segment].Count);
-
-    /// <summary>Sends segment s's gradients (lockstep: every chunk split over the threads).</summary>
-    private void Reduce(int s)
-    {
-        foreach (var part in _reduceParts[s])
-        {
-            _store.AccumulateGradient(part.Segment, Span(part.First, part.Segment), Span(part.Second, part.Segment), part.CanBeLast && _lastPass);
-            Interlocked.Add(ref _bytesStreamed, 4L * _layout.Segments[part.Segment].Count);
-        }
-    }
-
-    /// <summary>Starts segment s's free-running reduction; returns its chunk tasks.</summary>
-    private int BeginReduction(int s)
-    {
-        var parts = _reduceParts[s];
-        var tasks = 0;
-        for (var j = 0; j < parts.Length; j++)
-        {
-            _partFirstTask[s][j] = tasks;
-            tasks += _store.BeginGradient(parts[j].Segment, parts[j].CanBeLast && _lastPass);
-        }
-        return tasks;
-    }
-
-    private void RunReductionTask(int s, int task)
-    {
-        var parts = _reduceParts[s];
-        var j = parts.Length - 1;
-        while (_partFirstTask[s][j] > task) j--;
-        var part = parts[j];
-        _store.AccumulateGradientChunk(part.Segment, task - _partFirstTask[s][j], Span(part.First, part.Segment), Span(part.Second, part.Segment));
-    }
-
-    private void EndReduction(int s)
-    {
-        foreach (var part in _reduceParts[s])
-        {
-            _store.EndGradient(part.Segment);
-            Interlocked.Add(ref _bytesStreamed, 4L * _layout.Segments[part.Segment].Count);
-        }
-    }
-
-    /// <summary>Streams segments in the given order, calling use(segment index, weights) for each while the next one is
-    /// fetched on another thread into the other buffer. The fetch only reads MemoryX; use only touches the device.</summary>
-    private void Stream(IReadOnlyList<int> order, Action<int, float[]> use)
-    {
-        var current = Arrive(order[0], _weightBuffers[0]);
-        for (var i = 0; i < order.Count; i++)
-        {
-            Task<float[]>? next = null;
-            if (i + 1 < order.Count)
-            {
-                var s = order[i + 1];
-                var buffer = _weightBuffers[(i + 1) % 2];
-                // In-memory MemoryX serves views: nothing to overlap, and its (parallel) optimizer update runs inline.
-                next = _store.IsInMemory ? Task.FromResult(Arrive(s, buffer)) : Task.Run(() => Arrive(s, buffer));
-            }
-            use(order[i], current);
-            if (next is not null) current = next.GetAwaiter().GetResult();
-        }
     }
 
     /// <summary>Rows [b0 T, (b0 + nb) T) of a (BT, width) tensor.</summary>

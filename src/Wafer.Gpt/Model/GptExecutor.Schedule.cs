@@ -1,0 +1,190 @@
+// How the executor runs its segments (see GptExecutor.cs's header): receiving a segment's weights from MemoryX, the
+// free-running schedule of two batch shards (RunFree) and the lockstep one (Stream), and each backward segment's
+// hand-off of its gradients to MemoryX (whole in lockstep, in chunk tasks when free-running).
+using Wafer.Gpt.MemoryX;
+using Wafer.Gpt.Numerics;
+
+namespace Wafer.Gpt.Model;
+
+public sealed partial class GptExecutor
+{
+    /// <summary>A gradient the backward of a segment sends to MemoryX: shard 0's buffer, plus shard 1's when two.</summary>
+    private readonly record struct GradientPart(int Segment, float[] First, float[]? Second, bool CanBeLast);
+
+    /// <summary>Segment s's weights on the device: fetched (or, zero-copy, viewed) and rounded to the stream precision.</summary>
+    private float[] Receive(int s, float[] buffer)
+    {
+        var w = _store.Fetch(s, buffer);
+        var count = (int)_layout.Segments[s].Count;
+        Interlocked.Add(ref _bytesStreamed, (long)count * StreamRounding.BytesPerWeight(Precision));
+        if (Precision == StreamPrecision.Fp32) return w;
+        if (!ReferenceEquals(w, buffer)) w.AsSpan(0, count).CopyTo(buffer);
+        StreamRounding.Round(buffer.AsSpan(0, count), Precision);
+        return buffer;
+    }
+
+    /// <summary>Receive, then what the device keeps of a segment beyond its pass: tied models hold wte for the head.</summary>
+    private float[] Arrive(int s, float[] buffer)
+    {
+        var w = Receive(s, buffer);
+        if (s == 0 && _cfg.TiedEmbedding)
+        {
+            var wte = _layout.Embedding["wte"];
+            w.AsSpan((int)wte.Offset, (int)wte.Count).CopyTo(_embedForHead); // held on the device until the head has run
+        }
+        return w;
+    }
+
+    /// <summary>Whether this pass's shards run free (see the header): two shards, two threads, weights as views.</summary>
+    private bool FreeRunning => _shards.Length == 2 && Gemm.Threads == 2 && ConcurrentShards && !WorkerPool.InPart
+        && _store.IsInMemory && Precision == StreamPrecision.Fp32;
+
+    /// <summary>One shard's pass through one segment: forward, or backward with the segment's reduction after it.</summary>
+    private readonly record struct Stage(int Segment, bool Backward);
+
+    private Stage[] ForwardStages => Enumerable.Range(0, _layout.Segments.Count).Select(s => new Stage(s, false)).ToArray();
+
+    /// <summary>Head first, then blocks L-1 .. 0; the embedding needs no weights for its backward, only the tokens.</summary>
+    private Stage[] BackwardStages => Enumerable.Range(1, _cfg.Layers + 1).Reverse().Select(s => new Stage(s, true)).ToArray();
+
+    /// <summary>Runs the stages for every shard, each backward stage's reduction (its gradients to MemoryX) once both
+    /// shards have finished it: free-running or in lockstep (see the header).</summary>
+    private void RunStages(Stage[] stages)
+    {
+        if (FreeRunning)
+        {
+            RunFree(stages);
+            return;
+        }
+        var backward = stages[0].Backward;
+        if (stages.Any(st => st.Backward != backward)) throw new InvalidOperationException("lockstep runs one direction at a time");
+        Stream(stages.Select(st => st.Segment).ToArray(), (s, w) =>
+        {
+            Action<int> work = backward ? i => BackwardSegment(i, s, w) : i => ForwardSegment(i, s, w);
+            if (_shards.Length == 2 && Gemm.Threads == 2 && ConcurrentShards && !WorkerPool.InPart) WorkerPool.Run(2, 2, work);
+            else for (var i = 0; i < _shards.Length; i++) work(i);
+            if (backward) Reduce(s);
+        });
+    }
+
+    /// <summary>Both shards free-running over the stages, one per core (see the header). A stage's weights are fetched by
+    /// the shard that starts the stage before it first. The shard that finishes a backward stage second publishes its
+    /// reduction as chunk tasks and goes on; the other shard takes them at its next stage boundary (the early shard does
+    /// the hand-off, not the late one: the late one doing every reduction fell further behind at each, 4-6 ms apart at
+    /// the backward's end). A shard starting stage i first needs stage i-2 finished by both and reduced (its gradient
+    /// buffers are stage i's), helping with it if need be, and at the end both take what is left.</summary>
+    private void RunFree(Stage[] stages)
+    {
+        _flags.Reset();
+        Action<int, int> task = (i, k) => RunReductionTask(stages[i].Segment, k);
+        Action<int> end = i => EndReduction(stages[i].Segment);
+        WorkerPool.Run(2, 2, shard =>
+        {
+            try
+            {
+                for (var i = 0; i < stages.Length; i++)
+                {
+                    var (s, backward) = stages[i];
+                    var buffer = _weightBuffers[i % 2]; // unused: in-memory weights are views
+                    var w = _flags.Weights(i, () => Arrive(s, buffer));
+                    if (i + 1 < stages.Length)
+                    {
+                        var next = stages[i + 1].Segment;
+                        _flags.Claim(i + 1, () => Arrive(next, _weightBuffers[(i + 1) % 2]));
+                    }
+                    if (i >= 2) _flags.AwaitReduced(i - 2, task, end);
+                    if (backward) BackwardSegment(shard, s, w);
+                    else ForwardSegment(shard, s, w);
+                    var published = -1;
+                    if (_flags.FinishIsLast(i))
+                    {
+                        _flags.Publish(i, backward ? BeginReduction(s) : 0);
+                        published = i;
+                    }
+                    for (var j = 0; j <= i; j++)
+                        if (j != published) _flags.Help(j, task, end);
+                }
+                for (var j = 0; j < stages.Length; j++) _flags.AwaitReduced(j, task, end);
+            }
+            catch
+            {
+                _flags.Fail();
+                throw;
+            }
+        });
+    }
+
+    /// <summary>What segment s's reduction sends: its gradient, preceded for a tied head by the head's part of the
+    /// embedding's (sent as one more contribution to segment 0, never its last of the step).</summary>
+    private GradientPart[] ReductionParts(int s)
+    {
+        var two = _shards.Length == 2;
+        var main = new GradientPart(s, _grads[0][two ? s % 2 : 0], two ? _grads[1][s % 2] : null, CanBeLast: true);
+        if (s != _headSegment || !_cfg.TiedEmbedding) return [main];
+        return [new GradientPart(0, _embedGrads[0], two ? _embedGrads[1] : null, CanBeLast: false), main];
+    }
+
+    private ReadOnlySpan<float> Span(float[]? buffer, int segment) =>
+        buffer is null ? [] : buffer.AsSpan(0, (int)_layout.Segments[segment].Count);
+
+    /// <summary>Sends segment s's gradients (lockstep: every chunk split over the threads).</summary>
+    private void Reduce(int s)
+    {
+        foreach (var part in _reduceParts[s])
+        {
+            _store.AccumulateGradient(part.Segment, Span(part.First, part.Segment), Span(part.Second, part.Segment), part.CanBeLast && _lastPass);
+            Interlocked.Add(ref _bytesStreamed, 4L * _layout.Segments[part.Segment].Count);
+        }
+    }
+
+    /// <summary>Starts segment s's free-running reduction; returns its chunk tasks.</summary>
+    private int BeginReduction(int s)
+    {
+        var parts = _reduceParts[s];
+        var tasks = 0;
+        for (var j = 0; j < parts.Length; j++)
+        {
+            _partFirstTask[s][j] = tasks;
+            tasks += _store.BeginGradient(parts[j].Segment, parts[j].CanBeLast && _lastPass);
+        }
+        return tasks;
+    }
+
+    private void RunReductionTask(int s, int task)
+    {
+        var parts = _reduceParts[s];
+        var j = parts.Length - 1;
+        while (_partFirstTask[s][j] > task) j--;
+        var part = parts[j];
+        _store.AccumulateGradientChunk(part.Segment, task - _partFirstTask[s][j], Span(part.First, part.Segment), Span(part.Second, part.Segment));
+    }
+
+    private void EndReduction(int s)
+    {
+        foreach (var part in _reduceParts[s])
+        {
+            _store.EndGradient(part.Segment);
+            Interlocked.Add(ref _bytesStreamed, 4L * _layout.Segments[part.Segment].Count);
+        }
+    }
+
+    /// <summary>Streams segments in the given order, calling use(segment index, weights) for each while the next one is
+    /// fetched on another thread into the other buffer. The fetch only reads MemoryX; use only touches the device.</summary>
+    private void Stream(IReadOnlyList<int> order, Action<int, float[]> use)
+    {
+        var current = Arrive(order[0], _weightBuffers[0]);
+        for (var i = 0; i < order.Count; i++)
+        {
+            Task<float[]>? next = null;
+            if (i + 1 < order.Count)
+            {
+                var s = order[i + 1];
+                var buffer = _weightBuffers[(i + 1) % 2];
+                // In-memory MemoryX serves views: nothing to overlap, and its (parallel) optimizer update runs inline.
+                next = _store.IsInMemory ? Task.FromResult(Arrive(s, buffer)) : Task.Run(() => Arrive(s, buffer));
+            }
+            use(order[i], current);
+            if (next is not null) current = next.GetAwaiter().GetResult();
+        }
+    }
+}
