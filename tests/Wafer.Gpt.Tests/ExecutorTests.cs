@@ -209,6 +209,44 @@ public class ExecutorTests
         Assert.Equal(Gradients(false), free);
     }
 
+    /// <summary>In-memory state whose gradient accumulator of one segment fails when armed (a hand-off that throws).</summary>
+    private sealed class FailingGradientStorage(ParameterLayout layout, int failingSegment) : ISegmentStorage
+    {
+        private readonly InMemoryStorage _inner = new(layout);
+        public bool Armed { get; set; }
+        public void Read(int segment, StateKind kind, long start, Span<float> destination) => _inner.Read(segment, kind, start, destination);
+        public void Write(int segment, StateKind kind, long start, ReadOnlySpan<float> source) => _inner.Write(segment, kind, start, source);
+        public float[]? View(int segment, StateKind kind) =>
+            Armed && segment == failingSegment && kind == StateKind.Gradient ? throw new IOException($"segment {segment} unavailable") : _inner.View(segment, kind);
+        public long ResidentBytes => _inner.ResidentBytes;
+        public void Flush() { }
+        public void Dispose() => _inner.Dispose();
+    }
+
+    [Fact]
+    public void AFailingHandOff_EndsTheFreeRunningPassWithItsOwnError()
+    {
+        // One shard's hand-off of block 0 throws: the other shard, waiting on that hand-off, must give up (not hang) and
+        // the pass must report the storage's error, not the other shard's cancellation.
+        var cfg = new GptConfig { Layers = 2, Channels = 64, Heads = 4, FfnChannels = 256, VocabSize = 50, PaddedVocabSize = 64, MaxSeqLen = 16 };
+        var layout = new ParameterLayout(cfg);
+        var storage = new FailingGradientStorage(layout, failingSegment: 1);
+        var saved = Numerics.Gemm.Threads;
+        Numerics.Gemm.Threads = 2;
+        try
+        {
+            using var h = new ModelHarness(cfg, 4, 16, seed: 3, storage: storage);
+            var x = Enumerable.Range(0, 4 * 16).Select(i => i % 50).ToArray();
+            h.Executor.TrainPass(x, x, lastPassOfStep: true); // works unarmed
+            storage.Armed = true;
+            var pass = Task.Run(() => h.Executor.TrainPass(x, x, lastPassOfStep: true));
+            Assert.True(((IAsyncResult)pass).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(60)), "the pass hung");
+            var error = Assert.Throws<AggregateException>(() => pass.GetAwaiter().GetResult());
+            Assert.IsType<IOException>(error.InnerException);
+        }
+        finally { Numerics.Gemm.Threads = saved; }
+    }
+
     [Fact]
     public void Executor_ReportsStreamedBytes()
     {

@@ -84,7 +84,8 @@ internal sealed class SegmentFlags(int segments)
 
     private void Pause(ref SpinWait spin)
     {
-        if (_failed) throw new InvalidOperationException("the other batch shard failed");
+        // A cancellation: the worker pool reports the other shard's own exception in preference to this one.
+        if (_failed) throw new OperationCanceledException("the other batch shard failed");
         spin.SpinOnce(sleep1Threshold: -1);
     }
 }

@@ -19,6 +19,14 @@ internal static class WorkerPool
         public int Next;
         public int Done;
         public Exception? Error;
+
+        /// <summary>Keeps the first failure, except that a part's cancellation (OperationCanceledException: it gave up
+        /// because another part failed) yields to the failure that caused it.</summary>
+        public void Record(Exception e)
+        {
+            lock (this)
+                if (Error is null || (Error is OperationCanceledException && e is not OperationCanceledException)) Error = e;
+        }
     }
 
     private static readonly object Gate = new();
@@ -56,7 +64,7 @@ internal static class WorkerPool
         {
             t_inPart = true;
             try { job.Body(p); }
-            catch (Exception e) { job.Error ??= e; }
+            catch (Exception e) { job.Record(e); }
             finally { t_inPart = false; }
             Interlocked.Increment(ref job.Done);
         }
