@@ -301,6 +301,15 @@ public sealed class WeightStore : IDisposable
                 (wi - vLr * (mi / vC1 / (Vector256.Sqrt(vi / vC2) + vEps) + vWd * wi)).StoreUnsafe(ref rw, at);
             }
         }
+        for (; i < n; i++)
+        {
+            var gi = g[i] * scale;
+            var mi = b1 * m[i] + (1 - b1) * gi;
+            var vi = b2 * v[i] + (1 - b2) * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            w[i] -= lr * (mi / c1 / (MathF.Sqrt(vi / c2) + eps) + wd * w[i]);
+        }
         Close(s, StateKind.Weights, start, w, sw);
         Close(s, StateKind.FirstMoment, start, m, sm);
         Close(s, StateKind.SecondMoment, start, v, sv);
