@@ -43,15 +43,15 @@ public static class Gelu
         {
             var x0 = Vector256.Load(inp + i);
             var x1 = Vector256.Load(inp + i + 8);
-            var th0 = Tanh(s * (x0 + Vector256.Create(Cubic) * x0 * x0 * x0));
-            var th1 = Tanh(s * (x1 + Vector256.Create(Cubic) * x1 * x1 * x1));
+            var th0 = Tanh(Argument(x0, s));
+            var th1 = Tanh(Argument(x1, s));
             Store(output + i, slope + i, x0, th0, s, half);
             Store(output + i + 8, slope + i + 8, x1, th1, s, half);
         }
         for (; i + 8 <= n; i += 8)
         {
             var x = Vector256.Load(inp + i);
-            Store(output + i, slope + i, x, Tanh(s * (x + Vector256.Create(Cubic) * x * x * x)), s, half);
+            Store(output + i, slope + i, x, Tanh(Argument(x, s)), s, half);
         }
         for (; i < n; i++)
         {
@@ -61,6 +61,10 @@ public static class Gelu
             slope[i] = 0.5f * (1f + th) + x * 0.5f * (1f - th * th) * ScalingFactor * (1f + 3f * Cubic * x * x);
         }
     }
+
+    /// <summary>tanh's argument: sqrt(2 / pi) (x + 0.044715 x^3).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Argument(Vector256<float> x, Vector256<float> s) => s * (x + Vector256.Create(Cubic) * x * x * x);
 
     /// <summary>gelu(x) = x (1 + tanh) / 2 and its slope from the tanh of x's argument.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]

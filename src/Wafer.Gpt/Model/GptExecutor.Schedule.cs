@@ -35,9 +35,12 @@ public sealed partial class GptExecutor
         return w;
     }
 
-    /// <summary>Whether this pass's shards run free (see the header): two shards, two threads, weights as views.</summary>
-    private bool FreeRunning => _shards.Length == 2 && Gemm.Threads == 2 && ConcurrentShards && !WorkerPool.InPart
-        && _store.IsInMemory && Precision == StreamPrecision.Fp32;
+    /// <summary>Whether the two shards run on the two threads at once (else one after the other, each operation
+    /// parallel inside).</summary>
+    private bool ShardsConcurrent => _shards.Length == 2 && Gemm.Threads == 2 && ConcurrentShards && !WorkerPool.InPart;
+
+    /// <summary>Whether they also run free (see the header): weights as views, nothing rounded.</summary>
+    private bool FreeRunning => ShardsConcurrent && _store.IsInMemory && Precision == StreamPrecision.Fp32;
 
     /// <summary>One shard's pass through one segment: forward, or backward with the segment's reduction after it.</summary>
     private readonly record struct Stage(int Segment, bool Backward);
@@ -61,7 +64,7 @@ public sealed partial class GptExecutor
         Stream(stages.Select(st => st.Segment).ToArray(), (s, w) =>
         {
             Action<int> work = backward ? i => BackwardSegment(i, s, w) : i => ForwardSegment(i, s, w);
-            if (_shards.Length == 2 && Gemm.Threads == 2 && ConcurrentShards && !WorkerPool.InPart) WorkerPool.Run(2, 2, work);
+            if (ShardsConcurrent) WorkerPool.Run(2, 2, work);
             else for (var i = 0; i < _shards.Length; i++) work(i);
             if (backward) Reduce(s);
         });
@@ -119,7 +122,7 @@ public sealed partial class GptExecutor
     private GradientPart[] ReductionParts(int s)
     {
         var two = _shards.Length == 2;
-        var main = new GradientPart(s, _grads[0][two ? s % 2 : 0], two ? _grads[1][s % 2] : null, CanBeLast: true);
+        var main = new GradientPart(s, GradientArray(0, s), two ? GradientArray(1, s) : null, CanBeLast: true);
         if (s != _headSegment || !_cfg.TiedEmbedding) return [main];
         return [new GradientPart(0, _embedGrads[0], two ? _embedGrads[1] : null, CanBeLast: false), main];
     }

@@ -222,8 +222,9 @@ public sealed partial class GptExecutor
     }
 
     /// <summary>Shard's gradient buffer for segment s (alternating, so a segment can be reduced while the next is computed).</summary>
-    private Span<float> GradientBuffer(int shard, int s) =>
-        _grads[shard][_shards.Length == 2 ? s % 2 : 0].AsSpan(0, (int)_layout.Segments[s].Count);
+    private float[] GradientArray(int shard, int s) => _grads[shard][_shards.Length == 2 ? s % 2 : 0];
+
+    private Span<float> GradientBuffer(int shard, int s) => GradientArray(shard, s).AsSpan(0, (int)_layout.Segments[s].Count);
 
     /// <summary>One shard's rows back through segment s (the head, or a block), its weight gradients into its own buffer.</summary>
     private void BackwardSegment(int shard, int s, float[] w)
