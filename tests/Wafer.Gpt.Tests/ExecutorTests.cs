@@ -209,6 +209,49 @@ public class ExecutorTests
         Assert.Equal(Gradients(false), free);
     }
 
+    [Fact]
+    public void AShardHeldBack_IsHelpedByTheOther_AndTrainingStaysIdentical()
+    {
+        // nano's widths (products and attention large enough to be split), two sequences per shard. Shard 1 is held back
+        // at the backward's start, so shard 0 waits for it (for the head's hand-off, then at the pass's end) and runs parts
+        // of its jobs meanwhile; losses, weights and moments must equal the lockstep schedule's.
+        var cfg = new GptConfig { Layers = 2, Channels = 128, Heads = 4, FfnChannels = 512, VocabSize = 65, PaddedVocabSize = 128, MaxSeqLen = 64 };
+        var rng = new Random(6);
+        var batches = Enumerable.Range(0, 2).Select(_ => Enumerable.Range(0, 4 * 64).Select(_ => rng.Next(65)).ToArray()).ToArray();
+        (float[] Losses, float[] Weights, float[] Moments) Run(bool free)
+        {
+            var saved = Numerics.Gemm.Threads;
+            Numerics.Gemm.Threads = 2;
+            GptExecutor.ConcurrentShards = free;
+            var backwardStart = new ParameterLayout(cfg).Segments.Count;
+            GptExecutor.StageStartForTests = free ? (shard, stage) => { if (shard == 1 && stage == backwardStart) Thread.Sleep(50); } : null;
+            try
+            {
+                using var h = new ModelHarness(cfg, 4, 64, seed: 8);
+                var losses = new List<float>();
+                for (var step = 0; step < 2; step++)
+                {
+                    losses.Add(h.Executor.TrainPass(batches[step], batches[1 - step], lastPassOfStep: true));
+                    h.Store.EndStep(1e-3f, 1);
+                }
+                return (losses.ToArray(), h.All(StateKind.Weights), h.All(StateKind.SecondMoment));
+            }
+            finally
+            {
+                Numerics.Gemm.Threads = saved;
+                GptExecutor.ConcurrentShards = true;
+                GptExecutor.StageStartForTests = null;
+            }
+        }
+        var lockstep = Run(free: false);
+        var helpedBefore = Numerics.HelpBoard.PartsHelped;
+        var free = Run(free: true);
+        Assert.True(Numerics.HelpBoard.PartsHelped > helpedBefore, "the waiting shard took no part of the other's work");
+        Assert.Equal(lockstep.Losses, free.Losses);
+        Assert.Equal(lockstep.Weights, free.Weights);
+        Assert.Equal(lockstep.Moments, free.Moments);
+    }
+
     /// <summary>In-memory state whose gradient accumulator of one segment fails when armed (a hand-off that throws).</summary>
     private sealed class FailingGradientStorage(ParameterLayout layout, int failingSegment) : ISegmentStorage
     {

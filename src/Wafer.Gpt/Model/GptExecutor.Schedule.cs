@@ -83,10 +83,12 @@ public sealed partial class GptExecutor
         Action<int> end = i => EndReduction(stages[i].Segment);
         WorkerPool.Run(2, 2, shard =>
         {
+            using var helping = _board.Attach(shard);
             try
             {
                 for (var i = 0; i < stages.Length; i++)
                 {
+                    StageStartForTests?.Invoke(shard, i);
                     var (s, backward) = stages[i];
                     var buffer = _weightBuffers[i % 2]; // unused: in-memory weights are views
                     var w = _flags.Weights(i, () => Arrive(s, buffer));

@@ -13,7 +13,9 @@
 // boundary; and a shard starts segment i only once segment i-2 is finished by both and handed off (its gradient buffers
 // are segment i's), so at most three segments' weights are in use (views) and two gradient buffers per shard. A slow
 // core at one segment is thus made up at the next instead of holding the other core at a join (8 joins a nano step
-// before, 1-4 ms of it spent waiting). Otherwise (weights from disk or rounded, one shard, another thread count)
+// before, 1-4 ms of it spent waiting). A shard that does wait (mostly the early one at the pass's end) runs parts of the
+// other's parallel jobs meanwhile: its attention heads, AdamW chunks, and its products, split while the other waits
+// (HelpBoard). Otherwise (weights from disk or rounded, one shard, another thread count)
 // segments run in lockstep (Stream): both shards of a segment, then its hand-off. The arithmetic is the same in every
 // schedule: results do not depend on it.
 // B batch, T sequence, C channels, V vocabulary (Vp padded), L layers.
@@ -39,6 +41,7 @@ public sealed partial class GptExecutor
     private readonly float[][] _embedGrads;           // tied models: [shard] the head's part of the embedding gradient
     private readonly (int B0, int Nb)[] _shards;
     private readonly SegmentFlags _flags;
+    private readonly HelpBoard _board = new();        // free-running shards take parts of each other's jobs while waiting
     private readonly GradientPart[][] _reduceParts;   // [segment]: what its reduction sends (see ReductionParts)
     private readonly int[][] _partFirstTask;          // [segment][part]: its first chunk task in a free-running reduction
     private bool _lastPass;                           // the backward in progress is its step's last pass
@@ -58,6 +61,9 @@ public sealed partial class GptExecutor
     /// <summary>Whether two shards on two threads may run free (else in lockstep, each operation parallel inside); the
     /// results are the same either way (tests compare the two).</summary>
     internal static bool ConcurrentShards { get; set; } = true;
+
+    /// <summary>Tests only: called as (shard, stage) when a free-running shard starts a stage (e.g. to hold one back).</summary>
+    internal static Action<int, int>? StageStartForTests { get; set; }
 
     public GptExecutor(WeightStore store, int batch, int seqLen, StreamPrecision precision = StreamPrecision.Fp32)
     {

@@ -3,6 +3,8 @@
 // gradient hand-off to MemoryX) as chunk tasks either shard may claim, and when it is done. The shards run one per
 // core, so a wait spins (it is short: the other shard is at most a segment or two behind) and never sleeps; a failure
 // in either shard releases every wait with an exception instead of a deadlock.
+using Wafer.Gpt.Numerics;
+
 namespace Wafer.Gpt.Model;
 
 internal sealed class SegmentFlags(int segments)
@@ -39,9 +41,15 @@ internal sealed class SegmentFlags(int segments)
     public float[] Weights(int s, Func<float[]> fetch)
     {
         Claim(s, fetch);
-        var spin = new SpinWait();
-        float[]? w;
-        while ((w = Volatile.Read(ref _weights[s])) is null) Pause(ref spin);
+        var w = Volatile.Read(ref _weights[s]);
+        if (w is not null) return w;
+        HelpBoard.SetWaiting(true);
+        try
+        {
+            var spin = new SpinWait();
+            while ((w = Volatile.Read(ref _weights[s])) is null) Pause(ref spin);
+        }
+        finally { HelpBoard.SetWaiting(false); }
         return w;
     }
 
@@ -77,15 +85,22 @@ internal sealed class SegmentFlags(int segments)
     /// <summary>Waits until segment s has been reduced, helping with its tasks meanwhile.</summary>
     public void AwaitReduced(int s, Action<int, int> run, Action<int> end)
     {
-        var spin = new SpinWait();
-        while (!IsReduced(s))
-            if (!Help(s, run, end)) Pause(ref spin);
+        if (IsReduced(s)) return;
+        HelpBoard.SetWaiting(true);
+        try
+        {
+            var spin = new SpinWait();
+            while (!IsReduced(s))
+                if (!Help(s, run, end)) Pause(ref spin);
+        }
+        finally { HelpBoard.SetWaiting(false); }
     }
 
     private void Pause(ref SpinWait spin)
     {
         // A cancellation: the worker pool reports the other shard's own exception in preference to this one.
         if (_failed) throw new OperationCanceledException("the other batch shard failed");
-        spin.SpinOnce(sleep1Threshold: -1);
+        if (HelpBoard.TryHelp()) spin.Reset(); // a part of the other shard's job in progress, if any
+        else spin.SpinOnce(sleep1Threshold: -1);
     }
 }

@@ -63,7 +63,9 @@ public static unsafe class Gemm
                     else bias[..n].CopyTo(c.Slice(i * ldc, n));
             return;
         }
-        if (WorkerPool.InPart) threads = 1; // already one of several concurrent parts
+        // Already one of several concurrent parts: one thread, or two when this part is a free-running batch shard and
+        // the other shard is waiting, and would take half of a split product (HelpBoard).
+        if (WorkerPool.InPart) threads = HelpBoard.OtherWaiting ? 2 : 1;
         var panels = (n + Nr - 1) / Nr;
         var flops = 2L * m * n * k;
         var parallel = flops >= 4_000_000 && threads > 1;

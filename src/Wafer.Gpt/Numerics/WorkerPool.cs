@@ -44,7 +44,9 @@ internal static class WorkerPool
     {
         if (parts <= 1 || threads <= 1 || t_inPart)
         {
-            for (var p = 0; p < parts; p++) body(p);
+            // Inside a free-running batch shard: the other shard may take parts while it waits (HelpBoard).
+            if (parts > 1 && threads > 1 && HelpBoard.Current is { } board) board.Run(parts, body);
+            else for (var p = 0; p < parts; p++) body(p);
             return;
         }
         EnsureWorkers(Math.Min(threads, parts) - 1);
