@@ -76,7 +76,8 @@ public sealed partial class GptExecutor
         Precision = precision;
         var rotary = _cfg.Positions == PositionEncoding.Rotary ? new Rotary(_cfg.MaxSeqLen, _cfg.RotaryDims, _cfg.RotaryInterleaved) : null;
         _blocks = Enumerable.Range(0, _cfg.Layers).Select(l => new TransformerBlock(_cfg, _layout.Block(l), rotary)).ToArray();
-        _acts = Enumerable.Range(0, _cfg.Layers).Select(_ => new BlockActivations(_cfg, batch, seqLen)).ToArray();
+        _acts = new BlockActivations[_cfg.Layers];
+        for (var l = 0; l < _cfg.Layers; l++) _acts[l] = new BlockActivations(_cfg, batch, seqLen, shareTemporaries: l == 0 ? null : _acts[0]);
         _dActs = new BlockActivations(_cfg, batch, seqLen, gradients: true);
         int bt = batch * seqLen, c = _cfg.Channels, vp = _cfg.PaddedVocabSize;
         _encoded = new float[bt * c]; _lnf = new float[bt * c]; _lnfMean = new float[bt]; _lnfRstd = new float[bt];
