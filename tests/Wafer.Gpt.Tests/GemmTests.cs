@@ -137,6 +137,41 @@ public class GemmTests
         Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, new float[m * ldc], ldc, false, [], mul.AsSpan(0, (m - 1) * ldc + n - 1), 1));
     }
 
+    [Theory]
+    [InlineData(14, 37, 128)]  // edge rows and columns, one K block
+    [InlineData(14, 37, 400)]  // two K blocks: the addend comes after the whole sum (bias first)
+    [InlineData(400, 64, 128)] // rows split over two threads
+    [InlineData(5, 20, 0)]     // no K: bias + addend
+    public void Multiply_WithAddend_EqualsTheProductPlusBiasThenAnAdd(int m, int n, int k)
+    {
+        const int ldc = 70; // wider than n: the addend shares C's leading dimension
+        var a = Random(m * Math.Max(k, 1), 31);
+        var b = Random(Math.Max(k, 1) * n, 32);
+        var bias = Random(n, 33);
+        var addend = Random(m * ldc, 34);
+        var saved = Gemm.Threads;
+        try
+        {
+            foreach (var threads in new[] { 1, 2 })
+            {
+                Gemm.Threads = threads;
+                var plain = new float[m * ldc];
+                Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, plain, ldc, false, bias, threads);
+                var fused = Enumerable.Repeat(float.NaN, m * ldc).ToArray(); // every element of C written, none read
+                Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, fused, ldc, false, bias, addend, Gemm.TileOperand.Addend, threads);
+                for (var i = 0; i < m; i++)
+                    for (var j = 0; j < n; j++)
+                        Assert.Equal(plain[i * ldc + j] + addend[i * ldc + j], fused[i * ldc + j]);
+                Assert.True(float.IsNaN(fused[ldc - 1]), "columns past n are left alone");
+            }
+        }
+        finally { Gemm.Threads = saved; }
+        var c = new float[m * ldc];
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, true, [], addend, Gemm.TileOperand.Addend, 1));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, false, bias, c, Gemm.TileOperand.Addend, 1)); // in place
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, false, bias, addend.AsSpan(0, (m - 1) * ldc + n - 1), Gemm.TileOperand.Addend, 1));
+    }
+
     [Fact]
     public void Multiply_TooSmallBuffers_AreRejected()
     {

@@ -10,8 +10,10 @@ internal sealed class BlockActivations
     public readonly float[] Qkv;                             // (BT, 3C), q and k rotated when rotary
     public readonly float[] Atty;                            // (BT, C)
     public readonly float[] Att;                             // (B, NH, Tr, Tw): the softmax in attention's padded layout
-    public readonly float[] AttProj;                         // (BT, C) }  forward temporaries, no backward reads them:
-                                                             //            }  one pair shared by every block (see below)
+    public readonly float[] AttProj;                         // (BT, C) }  parallel blocks' forward temporaries (no
+                                                             //            }  backward reads them): one pair shared by
+                                                             //            }  every block (see below); sequential blocks
+                                                             //            }  add their residuals as the products store
     public readonly float[] Residual2;                       // (BT, C): x + attention (sequential blocks only)
     public readonly float[] Fch, FchGelu;                    // (BT, F); after forward Fch holds gelu' of the fc output
                                                              // (gradients: d(fch) only)
@@ -20,9 +22,8 @@ internal sealed class BlockActivations
 
     private readonly bool _ownsTemporaries;
 
-    /// <summary>With <paramref name="shareTemporaries"/>, AttProj and FcProj are that block's: the projections' outputs
-    /// are read only by the residual adds right after them, so one pair serves all blocks and stays in cache (2 (L - 1)
-    /// fewer (BT, C) tensors written per step: 2.4 MB for nano, whose ~44 MB on the device exceed this machine's 32 MB L3).</summary>
+    /// <summary>With <paramref name="shareTemporaries"/>, AttProj and FcProj are that block's: a parallel block's
+    /// projection outputs are read only by the residual adds right after them, so one pair serves all blocks.</summary>
     public BlockActivations(GptConfig cfg, int b, int t, bool gradients = false, BlockActivations? shareTemporaries = null)
     {
         long bt = (long)b * t, c = cfg.Channels, f = cfg.FfnChannels;
@@ -34,10 +35,11 @@ internal sealed class BlockActivations
         Atty = Make(bt * c);
         Att = Make(fwd * Layers.CausalAttention.AttLength(b, t, cfg.Heads));
         _ownsTemporaries = shareTemporaries is null;
-        AttProj = shareTemporaries?.AttProj ?? Make(fwd * bt * c);
+        var parallel = cfg.ParallelResidual ? 1 : 0;
+        AttProj = shareTemporaries?.AttProj ?? Make(parallel * fwd * bt * c);
         Residual2 = Make(cfg.ParallelResidual ? 0 : fwd * bt * c);
         Fch = Make(bt * f); FchGelu = Make(fwd * bt * f); // backward multiplies by GELU's slope as it stores d(fch)
-        FcProj = shareTemporaries?.FcProj ?? Make(fwd * bt * c);
+        FcProj = shareTemporaries?.FcProj ?? Make(parallel * fwd * bt * c);
         Output = Make(fwd * bt * c);
     }
 

@@ -58,11 +58,11 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         Linear.Forward(qkv, ln1, W(w, "qkv.w"), W(w, "qkv.b"), bt, c, 3 * c);
         rotary?.Forward(qkv, nb, t, c, _nh);
         CausalAttention.Forward(atty, AttRows(a.Att, b0, nb, t), qkv, nb, t, c, _nh);
-        Linear.Forward(attProj, atty, W(w, "attproj.w"), W(w, "attproj.b"), bt, c, c);
         var output = R(a.Output, c);
         ReadOnlySpan<float> mlpIn;
         if (cfg.ParallelResidual)
         {
+            Linear.Forward(attProj, atty, W(w, "attproj.w"), W(w, "attproj.b"), bt, c, c);
             if (cfg.SharedBlockNorm) mlpIn = ln1;
             else
             {
@@ -72,20 +72,21 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         }
         else
         {
+            // r2 = x + attention, the residual added as the projection's tiles are stored (no pass of its own).
             var residual2 = R(a.Residual2, c);
-            Vec.Add(residual2, x, attProj);
+            Linear.Forward(residual2, atty, W(w, "attproj.w"), W(w, "attproj.b"), bt, c, c, residual: x);
             LayerNorm.Forward(ln2, R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), residual2, W(w, "ln2.w"), W(w, "ln2.b"), bt, c);
             mlpIn = ln2;
         }
         Linear.Forward(fch, mlpIn, W(w, "fc.w"), W(w, "fc.b"), bt, c, f);
         Gelu.Forward(fchGelu, fch, fch); // fch now holds gelu'(fch), all backward needs of it
-        Linear.Forward(fcProj, fchGelu, W(w, "fcproj.w"), W(w, "fcproj.b"), bt, f, c);
         if (cfg.ParallelResidual)
         {
+            Linear.Forward(fcProj, fchGelu, W(w, "fcproj.w"), W(w, "fcproj.b"), bt, f, c);
             Vec.Add(output, x, attProj);
             Vec.AddTo(output, fcProj);
         }
-        else Vec.Add(output, R(a.Residual2, c), fcProj);
+        else Linear.Forward(output, fchGelu, W(w, "fcproj.w"), W(w, "fcproj.b"), bt, f, c, residual: R(a.Residual2, c));
     }
 
     /// <summary>For sequences [b0, b0 + nb): from their rows of dOut (BT, C) writes their rows of dx and their part of

@@ -48,8 +48,26 @@ public static unsafe class Gemm
     public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, int bRow, int bCol,
         Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias, ReadOnlySpan<float> multiplier, int threads)
     {
-        if (!multiplier.IsEmpty && (accumulate || !bias.IsEmpty || multiplier.Length < (long)(m - 1) * ldc + n))
-            throw new ArgumentException($"a multiplier needs C's layout ({multiplier.Length} elements for {m} x {n}, ldc {ldc}), no bias and no accumulation");
+        if (!multiplier.IsEmpty && !bias.IsEmpty) throw new ArgumentException("a multiplier takes no bias");
+        Multiply(m, n, k, a, aRow, aCol, b, bRow, bCol, c, ldc, accumulate, bias, multiplier, TileOperand.Multiplier, threads);
+    }
+
+    /// <summary>What a C-shaped operand does to each tile as it is stored after the last K block.</summary>
+    public enum TileOperand
+    {
+        /// <summary>C = operand * (sum): an elementwise product after the product (GELU's backward).</summary>
+        Multiplier,
+        /// <summary>C = (bias + sum) + operand: a residual connection after the product, without a pass of its own.</summary>
+        Addend,
+    }
+
+    /// <summary>C[m, n] = bias[n] + sum_k A[m, k] B[k, n], then combined with operand[m, n] (laid out as C, leading
+    /// dimension ldc; not accumulating; not overlapping C) as each tile is stored.</summary>
+    public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, int bRow, int bCol,
+        Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias, ReadOnlySpan<float> operand, TileOperand kind, int threads)
+    {
+        if (!operand.IsEmpty && (accumulate || operand.Length < (long)(m - 1) * ldc + n || operand.Overlaps(c)))
+            throw new ArgumentException($"an {kind.ToString().ToLowerInvariant()} needs C's layout ({operand.Length} elements for {m} x {n}, ldc {ldc}), no accumulation and no overlap with C");
         if (m <= 0 || n <= 0) return;
         CheckExtent(a.Length, m, k, aRow, aCol, "A");
         CheckExtent(b.Length, k, n, bRow, bCol, "B");
@@ -59,8 +77,12 @@ public static unsafe class Gemm
         {
             if (!accumulate)
                 for (var i = 0; i < m; i++)
-                    if (bias.IsEmpty) c.Slice(i * ldc, n).Clear(); // the sum is zero: so is the scaled sum
-                    else bias[..n].CopyTo(c.Slice(i * ldc, n));
+                {
+                    var row = c.Slice(i * ldc, n);
+                    if (bias.IsEmpty) row.Clear(); // the sum is zero: so is the scaled sum
+                    else bias[..n].CopyTo(row);
+                    if (kind == TileOperand.Addend && !operand.IsEmpty) Vec.AddTo(row, operand.Slice(i * ldc, n));
+                }
             return;
         }
         // Already one of several concurrent parts: one thread, or two when this part is a free-running batch shard and
@@ -78,13 +100,13 @@ public static unsafe class Gemm
         fixed (float* pb = b)
         fixed (float* pc = c)
         fixed (float* pbias = bias)
-        fixed (float* pmul = multiplier)
+        fixed (float* pop = operand)
         {
             // One job object per calling thread, reused: attention issues thousands of small products per step and
             // allocating a job and a delegate for each showed up as per-call overhead.
             var job = t_job ??= new Job();
-            job.Set(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, ldc, accumulate, bias.IsEmpty ? null : pbias, multiplier.IsEmpty ? null : pmul,
-                panels, parts, rowParts > 1);
+            job.Set(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, ldc, accumulate, bias.IsEmpty ? null : pbias, operand.IsEmpty ? null : pop,
+                kind == TileOperand.Addend, panels, parts, rowParts > 1);
             if (parts == 1) job.Run(0);
             else WorkerPool.Run(parts, threads, job.RunPart);
         }
@@ -102,8 +124,8 @@ public static unsafe class Gemm
     private sealed class Job
     {
         private int m, n, k, aRow, aCol, bRow, bCol, ldc, panels, parts;
-        private float* a, b, c, bias, mul;
-        private bool accumulate, splitRows;
+        private float* a, b, c, bias, operand;
+        private bool accumulate, splitRows, addOperand;
 
         /// <summary>Run as a delegate, made once per job object.</summary>
         public readonly Action<int> RunPart;
@@ -111,9 +133,10 @@ public static unsafe class Gemm
         public Job() => RunPart = Run;
 
         public void Set(int m, int n, int k, float* a, int aRow, int aCol, float* b, int bRow, int bCol, float* c, int ldc,
-            bool accumulate, float* bias, float* mul, int panels, int parts, bool splitRows)
+            bool accumulate, float* bias, float* operand, bool addOperand, int panels, int parts, bool splitRows)
         {
-            this.mul = mul;
+            this.operand = operand;
+            this.addOperand = addOperand;
             this.m = m; this.n = n; this.k = k; this.a = a; this.aRow = aRow; this.aCol = aCol;
             this.b = b; this.bRow = bRow; this.bCol = bCol; this.c = c; this.ldc = ldc; this.accumulate = accumulate;
             this.bias = bias; this.panels = panels; this.parts = parts; this.splitRows = splitRows;
@@ -186,7 +209,7 @@ public static unsafe class Gemm
                             var edge = band1 - (band1 - band0) % Mr;
                             if (!packA && edge < band1) PackA(pak, a, aRow, aCol, edge, band1 - edge, k0, kc);
                             var add = accumulate || k0 > 0;
-                            var scale = mul != null && kb == kBlocks - 1; // the sums are whole after the last K block
+                            var epilogue = operand != null && kb == kBlocks - 1; // the sums are whole after the last K block
                             var rowBias = k0 == 0 ? bias : null;
                             var aBlock = pak + (long)kb * tilesInBand * kcb * Mr;
                             var ahead = default(NextBlock);
@@ -211,13 +234,13 @@ public static unsafe class Gemm
                                         // else the edge rows packed above, at pak
                                         var cTile = c + (long)m0 * ldc + p * Nr;
                                         ahead.Issue();
-                                        if (scale && Sse.IsSupported)
+                                        if (epilogue && Sse.IsSupported)
                                             for (var r = 0; r < mr; r++)
                                             {
-                                                // The multiplier's lines, wanted right after the kernel (missed there, they
+                                                // The operand's lines, wanted right after the kernel (missed there, they
                                                 // stalled the store of every tile).
-                                                Sse.Prefetch0(mul + (long)(m0 + r) * ldc + p * Nr);
-                                                Sse.Prefetch0(mul + (long)(m0 + r) * ldc + p * Nr + Nr - 1);
+                                                Sse.Prefetch0(operand + (long)(m0 + r) * ldc + p * Nr);
+                                                Sse.Prefetch0(operand + (long)(m0 + r) * ldc + p * Nr + Nr - 1);
                                             }
                                         if (mr == Mr && nw == Nr) Kernel6x16(aTile, aR, aS, panel, kc, cTile, ldc, add, colBias);
                                         else
@@ -225,7 +248,7 @@ public static unsafe class Gemm
                                             Kernel6x16(aTile, aR, aS, panel, kc, tile, Nr, false, null);
                                             Store(tile, cTile, ldc, mr, nw, add, colBias);
                                         }
-                                        if (scale) ScaleTile(cTile, mul + (long)m0 * ldc + p * Nr, ldc, mr, nw);
+                                        if (epilogue) CombineTile(cTile, operand + (long)m0 * ldc + p * Nr, ldc, mr, nw, addOperand);
                                     }
                                 }
                         }
@@ -436,20 +459,22 @@ public static unsafe class Gemm
         hi.Store(dst + 8);
     }
 
-    /// <summary>c[r, j] = mul[r, j] * c[r, j] over a tile just stored (still in L1).</summary>
-    private static void ScaleTile(float* c, float* mul, int ldc, int mr, int nw)
+    /// <summary>c[r, j] = op[r, j] * c[r, j], or c[r, j] + op[r, j] when adding, over a tile just stored (still in L1).</summary>
+    private static void CombineTile(float* c, float* op, int ldc, int mr, int nw, bool add)
     {
         for (var r = 0; r < mr; r++)
         {
             var row = c + (long)r * ldc;
-            var m = mul + (long)r * ldc;
+            var o = op + (long)r * ldc;
             if (nw == Nr)
             {
-                (Vector256.Load(m) * Vector256.Load(row)).Store(row);
-                (Vector256.Load(m + 8) * Vector256.Load(row + 8)).Store(row + 8);
+                var lo = Vector256.Load(row);
+                var hi = Vector256.Load(row + 8);
+                (add ? lo + Vector256.Load(o) : Vector256.Load(o) * lo).Store(row);
+                (add ? hi + Vector256.Load(o + 8) : Vector256.Load(o + 8) * hi).Store(row + 8);
             }
             else
-                for (var j = 0; j < nw; j++) row[j] = m[j] * row[j];
+                for (var j = 0; j < nw; j++) row[j] = add ? row[j] + o[j] : o[j] * row[j];
         }
     }
 

@@ -6,11 +6,11 @@ namespace Wafer.Gpt.Numerics;
 
 public static unsafe class Linear
 {
-    /// <summary>out = inp · weightᵀ + bias (bias may be empty).</summary>
-    public static void Forward(Span<float> output, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int bt, int c, int oc)
-    {
-        Gemm.Multiply(bt, oc, c, inp, c, 1, weight, 1, c, output, oc, accumulate: false, bias, Gemm.Threads);
-    }
+    /// <summary>out = inp · weightᵀ + bias (bias may be empty), then + residual (BT, OC) when given: a residual
+    /// connection added as each tile is stored, (inp · weightᵀ + bias) + residual, without a pass of its own.</summary>
+    public static void Forward(Span<float> output, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int bt, int c, int oc,
+        ReadOnlySpan<float> residual = default) =>
+        Gemm.Multiply(bt, oc, c, inp, c, 1, weight, 1, c, output, oc, accumulate: false, bias, residual, Gemm.TileOperand.Addend, Gemm.Threads);
 
     /// <summary>dinp += dout · weight, or dinp = dout · weight when not accumulating (the first gradient to reach dinp:
     /// no clearing pass over it); with a slope (BT, C), dinp = slope ⊙ (dout · weight), the gradient through an
