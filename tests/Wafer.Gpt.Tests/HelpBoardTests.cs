@@ -88,8 +88,7 @@ public class HelpBoardTests
                 throw new InvalidOperationException($"part {p} failed on the helper");
             }
         });
-        var aggregate = Assert.IsType<AggregateException>(error);
-        Assert.IsType<InvalidOperationException>(aggregate.InnerException);
+        Assert.IsType<InvalidOperationException>(error); // unwrapped, as if the owner had run the part itself
         Assert.All(runs, r => Assert.Equal(1, r));
     }
 

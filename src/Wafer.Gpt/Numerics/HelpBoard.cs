@@ -17,7 +17,7 @@ internal sealed class HelpBoard
         public Action<int>? Body;
         public int Parts, Next, Done, Inside;
         public Exception? Error;
-        public volatile bool Waiting;   // the slot's thread is in a wait (see IsWaiting)
+        public volatile bool Waiting;   // the slot's thread is in a wait (see OtherWaiting)
 
         public void Record(Exception e)
         {
@@ -71,7 +71,8 @@ internal sealed class HelpBoard
         while (Volatile.Read(ref slot.Done) < parts) spin.SpinOnce(-1);
         Volatile.Write(ref slot.Body, null);
         while (Volatile.Read(ref slot.Inside) != 0) spin.SpinOnce(-1); // a helper that entered late leaves with nothing
-        if (slot.Error is not null) throw new AggregateException(slot.Error);
+        // As the parts would have thrown run one by one on this thread (no wrapping): the first failure, as it was.
+        if (slot.Error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(slot.Error);
     }
 
     /// <summary>Marks the calling party as waiting (or no longer): the other splits its products while it waits.</summary>
