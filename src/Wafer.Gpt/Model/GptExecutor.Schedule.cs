@@ -29,8 +29,12 @@ public sealed partial class GptExecutor
         var w = Receive(s, buffer);
         if (s == 0 && _cfg.TiedEmbedding)
         {
+            // Held on the device until the head has run. A view of MemoryX's own fp32 weights stays as it is for the whole
+            // pass (segment 0's next update comes with its next fetch), so it is used as it is: copying gpt2-124m's wte
+            // (154 MB) every pass cost more than the head's softmax. A buffer is reused by the segments after it: copied.
             var wte = _layout.Embedding["wte"];
-            w.AsSpan((int)wte.Offset, (int)wte.Count).CopyTo(_embedForHead); // held on the device until the head has run
+            if (ReferenceEquals(w, buffer)) w.AsSpan((int)wte.Offset, (int)wte.Count).CopyTo(_embedForHead);
+            _headEmbedding = ReferenceEquals(w, buffer) ? _embedForHead : w;
         }
         return w;
     }

@@ -37,6 +37,7 @@ public sealed partial class GptExecutor
     private readonly float[] _dA, _dB, _dLogits, _dLosses;                                   // (BT,C) x2, (BT,Vp), (BT)
     private readonly float[][] _weightBuffers = new float[2][];                              // double buffer, largest segment
     private readonly float[] _embedForHead;                                                  // tied models: wte while the head runs
+    private float[] _headEmbedding = [];                                                     // _embedForHead, or MemoryX's view
     private readonly float[][][] _grads;              // [shard][segment parity]: shard 0's first is the largest segment
     private readonly float[][] _embedGrads;           // tied models: [shard] the head's part of the embedding gradient
     private readonly (int B0, int Nb)[] _shards;
@@ -191,7 +192,7 @@ public sealed partial class GptExecutor
     }
 
     private ReadOnlySpan<float> UnembeddingWeights(float[] headWeights) =>
-        _cfg.TiedEmbedding ? _embedForHead.AsSpan((int)_layout.Embedding["wte"].Offset, (int)_layout.Embedding["wte"].Count)
+        _cfg.TiedEmbedding ? _headEmbedding.AsSpan((int)_layout.Embedding["wte"].Offset, (int)_layout.Embedding["wte"].Count)
                            : Slice(headWeights, _layout.Head["lm_head.w"]);
 
     private static Span<float> Slice(float[] buffer, TensorSlot slot) => buffer.AsSpan((int)slot.Offset, (int)slot.Count);
