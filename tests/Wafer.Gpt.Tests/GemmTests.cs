@@ -107,48 +107,21 @@ public class GemmTests
     }
 
     [Theory]
-    [InlineData(14, 37, 128)]  // edge rows and columns, one K block
-    [InlineData(14, 37, 400)]  // two K blocks: the multiplier applies to the whole sum only
-    [InlineData(400, 64, 128)] // rows split over two threads
-    public void Multiply_WithMultiplier_EqualsTheProductThenAnElementwiseMultiply(int m, int n, int k)
+    [InlineData(14, 37, 128, Gemm.TileOperand.Multiplier)]  // edge rows and columns, one K block
+    [InlineData(14, 37, 400, Gemm.TileOperand.Multiplier)]  // two K blocks: the operand applies to the whole sum only
+    [InlineData(400, 64, 128, Gemm.TileOperand.Multiplier)] // rows split over two threads
+    [InlineData(14, 37, 128, Gemm.TileOperand.Addend)]
+    [InlineData(14, 37, 400, Gemm.TileOperand.Addend)]      // (bias + the whole sum) + addend
+    [InlineData(400, 64, 128, Gemm.TileOperand.Addend)]
+    [InlineData(5, 20, 0, Gemm.TileOperand.Addend)]         // no K: bias + addend
+    public void Multiply_WithATileOperand_EqualsTheProductThenTheElementwiseOperation(int m, int n, int k, Gemm.TileOperand kind)
     {
-        const int ldc = 70; // wider than n: the multiplier shares C's leading dimension
-        var a = Random(m * k, 21);
-        var b = Random(k * n, 22);
-        var mul = Random(m * ldc, 23);
-        var saved = Gemm.Threads;
-        try
-        {
-            foreach (var threads in new[] { 1, 2 })
-            {
-                Gemm.Threads = threads;
-                var plain = new float[m * ldc];
-                Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, plain, ldc, false);
-                var fused = Enumerable.Repeat(float.NaN, m * ldc).ToArray(); // every element of C written, none read
-                Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, fused, ldc, false, [], mul, threads);
-                for (var i = 0; i < m; i++)
-                    for (var j = 0; j < n; j++)
-                        Assert.Equal(mul[i * ldc + j] * plain[i * ldc + j], fused[i * ldc + j]);
-                Assert.True(float.IsNaN(fused[ldc - 1]), "columns past n are left alone");
-            }
-        }
-        finally { Gemm.Threads = saved; }
-        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, new float[m * ldc], ldc, true, [], mul, 1));
-        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, new float[m * ldc], ldc, false, [], mul.AsSpan(0, (m - 1) * ldc + n - 1), 1));
-    }
-
-    [Theory]
-    [InlineData(14, 37, 128)]  // edge rows and columns, one K block
-    [InlineData(14, 37, 400)]  // two K blocks: the addend comes after the whole sum (bias first)
-    [InlineData(400, 64, 128)] // rows split over two threads
-    [InlineData(5, 20, 0)]     // no K: bias + addend
-    public void Multiply_WithAddend_EqualsTheProductPlusBiasThenAnAdd(int m, int n, int k)
-    {
-        const int ldc = 70; // wider than n: the addend shares C's leading dimension
-        var a = Random(m * Math.Max(k, 1), 31);
-        var b = Random(Math.Max(k, 1) * n, 32);
-        var bias = Random(n, 33);
-        var addend = Random(m * ldc, 34);
+        const int ldc = 70; // wider than n: the operand shares C's leading dimension
+        var add = kind == Gemm.TileOperand.Addend;
+        var a = Random(m * Math.Max(k, 1), 21);
+        var b = Random(Math.Max(k, 1) * n, 22);
+        var bias = add ? Random(n, 24) : []; // a multiplier takes no bias
+        var operand = Random(m * ldc, 23);
         var saved = Gemm.Threads;
         try
         {
@@ -158,18 +131,20 @@ public class GemmTests
                 var plain = new float[m * ldc];
                 Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, plain, ldc, false, bias, threads);
                 var fused = Enumerable.Repeat(float.NaN, m * ldc).ToArray(); // every element of C written, none read
-                Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, fused, ldc, false, bias, addend, Gemm.TileOperand.Addend, threads);
+                if (add) Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, fused, ldc, false, bias, operand, kind, threads);
+                else Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, fused, ldc, false, [], operand, threads);
                 for (var i = 0; i < m; i++)
                     for (var j = 0; j < n; j++)
-                        Assert.Equal(plain[i * ldc + j] + addend[i * ldc + j], fused[i * ldc + j]);
+                        Assert.Equal(add ? plain[i * ldc + j] + operand[i * ldc + j] : operand[i * ldc + j] * plain[i * ldc + j], fused[i * ldc + j]);
                 Assert.True(float.IsNaN(fused[ldc - 1]), "columns past n are left alone");
             }
         }
         finally { Gemm.Threads = saved; }
         var c = new float[m * ldc];
-        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, true, [], addend, Gemm.TileOperand.Addend, 1));
-        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, false, bias, c, Gemm.TileOperand.Addend, 1)); // in place
-        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, false, bias, addend.AsSpan(0, (m - 1) * ldc + n - 1), Gemm.TileOperand.Addend, 1));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, true, [], operand, kind, 1)); // accumulating
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, false, bias, c, kind, 1)); // in place
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, false, bias, operand.AsSpan(0, (m - 1) * ldc + n - 1), kind, 1));
+        if (!add) Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, false, Random(n, 25), operand, 1));
     }
 
     [Fact]
