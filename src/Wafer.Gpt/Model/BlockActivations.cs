@@ -10,10 +10,9 @@ internal sealed class BlockActivations
     public readonly float[] Qkv;                             // (BT, 3C), q and k rotated when rotary
     public readonly float[] Atty;                            // (BT, C)
     public readonly float[] Att;                             // (B, NH, Tr, Tw): the softmax in attention's padded layout
-    public readonly float[] AttProj;                         // (BT, C) }  parallel blocks' forward temporaries (no
-                                                             //            }  backward reads them): one pair shared by
-                                                             //            }  every block (see below); sequential blocks
-                                                             //            }  add their residuals as the products store
+    public readonly float[] AttProj;                         // (BT, C), with FcProj: parallel blocks' projection outputs
+                                                             // (forward temporaries, one pair for all blocks; empty for
+                                                             // sequential ones, which add residuals in the stores)
     public readonly float[] Residual2;                       // (BT, C): x + attention (sequential blocks only)
     public readonly float[] Fch, FchGelu;                    // (BT, F); after forward Fch holds gelu' of the fc output
                                                              // (gradients: d(fch) only)

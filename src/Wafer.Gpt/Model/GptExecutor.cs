@@ -15,9 +15,9 @@
 // core at one segment is thus made up at the next instead of holding the other core at a join (8 joins a nano step
 // before, 1-4 ms of it spent waiting). A shard that does wait (mostly the early one at the pass's end) runs parts of the
 // other's parallel jobs meanwhile: its attention heads, AdamW chunks, and its products, split while the other waits
-// (HelpBoard). Otherwise (weights from disk or rounded, one shard, another thread count)
-// segments run in lockstep (Stream): both shards of a segment, then its hand-off. The arithmetic is the same in every
-// schedule: results do not depend on it.
+// (HelpBoard). Otherwise (weights from disk or rounded, one shard, another thread count) segments run in lockstep
+// (Stream): both shards of a segment, then its hand-off. The arithmetic is the same in every schedule: results do not
+// depend on it.
 // B batch, T sequence, C channels, V vocabulary (Vp padded), L layers.
 using Wafer.Gpt.Layers;
 using Wafer.Gpt.MemoryX;

@@ -10,23 +10,10 @@ namespace Wafer.Gpt.Numerics;
 
 internal sealed class HelpBoard
 {
-    /// <summary>One thread's posted job. Reused: a helper enters (Inside) and then checks the job is still posted, and
-    /// the owner retires a job only once no helper is inside, so a helper never runs a part of a retired job.</summary>
-    private sealed class Slot
-    {
-        public Action<int>? Body;
-        public int Parts, Next, Done, Inside;
-        public Exception? Error;
-        public volatile bool Waiting;   // the slot's thread is in a wait (see OtherWaiting)
-
-        public void Record(Exception e)
-        {
-            lock (this)
-                if (Error is null || (Error is OperationCanceledException && e is not OperationCanceledException)) Error = e;
-        }
-    }
-
-    private readonly Slot[] _slots = [new(), new()];
+    // Per party: the job it is running now (a fresh WorkerPool.Job per post, so a helper holding a finished one only
+    // finds nothing left to claim), and whether it is waiting.
+    private readonly WorkerPool.Job?[] _posted = new WorkerPool.Job?[2];
+    private readonly bool[] _waiting = new bool[2];
 
     /// <summary>Parts run by a helper since the process started (a diagnostic; tests check that helping happens).</summary>
     public static long PartsHelped => Interlocked.Read(ref s_partsHelped);
@@ -55,65 +42,39 @@ internal sealed class HelpBoard
     public static HelpBoard? Current => t_helping ? null : t_board;
 
     /// <summary>Whether the other party is waiting now (and so would take parts of a job posted now).</summary>
-    public static bool OtherWaiting => Current is { } b && b._slots[1 - t_self].Waiting;
+    public static bool OtherWaiting => Current is { } b && Volatile.Read(ref b._waiting[1 - t_self]);
 
-    /// <summary>Runs body(0) .. body(parts - 1) on this thread, the other party taking parts while it waits.</summary>
+    /// <summary>Runs body(0) .. body(parts - 1) on this thread, the other party taking parts while it waits. A failed
+    /// part is rethrown as it was, as if the parts had run one by one here.</summary>
     public void Run(int parts, Action<int> body)
     {
-        var slot = _slots[t_self];
-        slot.Parts = parts;
-        slot.Next = 0;
-        slot.Done = 0;
-        slot.Error = null;
-        Volatile.Write(ref slot.Body, body); // last: a helper that sees it sees the fields above (and the job's own)
-        Work(slot, body);
-        var spin = new SpinWait();
-        while (Volatile.Read(ref slot.Done) < parts) spin.SpinOnce(-1);
-        Volatile.Write(ref slot.Body, null);
-        while (Volatile.Read(ref slot.Inside) != 0) spin.SpinOnce(-1); // a helper that entered late leaves with nothing
-        // As the parts would have thrown run one by one on this thread (no wrapping): the first failure, as it was.
-        if (slot.Error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(slot.Error);
+        var job = new WorkerPool.Job(body, parts);
+        Volatile.Write(ref _posted[t_self], job);
+        WorkerPool.Work(job);
+        WorkerPool.AwaitDone(job);
+        Volatile.Write(ref _posted[t_self], null);
+        if (job.Error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(job.Error);
     }
 
     /// <summary>Marks the calling party as waiting (or no longer): the other splits its products while it waits.</summary>
     public static void SetWaiting(bool waiting)
     {
-        if (t_board is { } b) b._slots[t_self].Waiting = waiting;
+        if (t_board is { } b) Volatile.Write(ref b._waiting[t_self], waiting);
     }
 
     /// <summary>Called by a waiting party: runs unclaimed parts of the other's posted job, if any. True when it ran one.</summary>
     public static bool TryHelp()
     {
         if (t_board is not { } b || t_helping) return false;
-        var slot = b._slots[1 - t_self];
-        var body = Volatile.Read(ref slot.Body);
-        if (body is null || Volatile.Read(ref slot.Next) >= slot.Parts) return false;
-        Interlocked.Increment(ref slot.Inside);
+        var job = Volatile.Read(ref b._posted[1 - t_self]);
+        if (job is null || Volatile.Read(ref job.Next) >= job.Parts) return false;
+        t_helping = true;
         try
         {
-            if (Volatile.Read(ref slot.Body) != body) return false;
-            t_helping = true;
-            return Work(slot, body);
+            var ran = WorkerPool.Work(job);
+            Interlocked.Add(ref s_partsHelped, ran);
+            return ran > 0;
         }
-        finally
-        {
-            t_helping = false;
-            Interlocked.Decrement(ref slot.Inside);
-        }
-    }
-
-    private static bool Work(Slot slot, Action<int> body)
-    {
-        var ran = false;
-        int p;
-        while ((p = Interlocked.Increment(ref slot.Next) - 1) < slot.Parts)
-        {
-            ran = true;
-            if (t_helping) Interlocked.Increment(ref s_partsHelped);
-            try { body(p); }
-            catch (Exception e) { slot.Record(e); }
-            Interlocked.Increment(ref slot.Done);
-        }
-        return ran;
+        finally { t_helping = false; }
     }
 }

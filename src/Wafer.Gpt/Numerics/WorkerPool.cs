@@ -12,7 +12,9 @@ internal static class WorkerPool
     /// <summary>How long an idle worker spins before it blocks, e.g. 200 us (longer than the gaps between products).</summary>
     private static readonly long SpinTicks = Stopwatch.Frequency / 5000;
 
-    private sealed class Job(Action<int> body, int parts)
+    /// <summary>One parallel job: its parts are claimed through Next by whichever threads work on it (the pool's, or
+    /// a waiting batch shard's through HelpBoard).</summary>
+    internal sealed class Job(Action<int> body, int parts)
     {
         public readonly Action<int> Body = body;
         public readonly int Parts = parts;
@@ -54,22 +56,34 @@ internal static class WorkerPool
         Volatile.Write(ref _current, job);
         Wake.Set();
         Work(job);
-        var spin = new SpinWait();
-        while (Volatile.Read(ref job.Done) < parts) spin.SpinOnce(-1);
+        AwaitDone(job);
         if (job.Error is not null) throw new AggregateException(job.Error);
     }
 
-    private static void Work(Job job)
+    /// <summary>Runs parts of the job until none is left to claim; returns how many this thread ran. A part's failure
+    /// is recorded in the job (its owner throws it).</summary>
+    internal static int Work(Job job)
     {
+        var ran = 0;
+        var wasInPart = t_inPart; // a batch shard helping the other is inside a part already
         int p;
         while ((p = Interlocked.Increment(ref job.Next) - 1) < job.Parts)
         {
+            ran++;
             t_inPart = true;
             try { job.Body(p); }
             catch (Exception e) { job.Record(e); }
-            finally { t_inPart = false; }
+            finally { t_inPart = wasInPart; }
             Interlocked.Increment(ref job.Done);
         }
+        return ran;
+    }
+
+    /// <summary>Spins until every part of the job is done.</summary>
+    internal static void AwaitDone(Job job)
+    {
+        var spin = new SpinWait();
+        while (Volatile.Read(ref job.Done) < job.Parts) spin.SpinOnce(-1);
     }
 
     private static void EnsureWorkers(int count)
