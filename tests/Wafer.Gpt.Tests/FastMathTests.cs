@@ -51,4 +51,20 @@ public class FastMathTests
             Assert.True(Math.Abs(y[i] - Math.Tanh(x[i])) <= 3e-7 * Math.Max(1e-30, Math.Abs(Math.Tanh(x[i]))) + 1e-37, $"tanh({x[i]}) = {y[i]}, expected {Math.Tanh(x[i])}");
         Assert.Equal(y[5], FastMath.Tanh(x[5]));
     }
+
+    [Fact]
+    public void Tanh2GivesEachVectorExactlyWhatTanhGives()
+    {
+        var rng = new Random(5);
+        for (var trial = 0; trial < 2000; trial++)
+        {
+            var xa = Enumerable.Range(0, 8).Select(_ => (float)((rng.NextDouble() - 0.5) * (trial % 3 == 0 ? 30 : 6))).ToArray();
+            var xb = Enumerable.Range(0, 8).Select(_ => (float)((rng.NextDouble() - 0.5) * 6)).ToArray();
+            var a = Vector256.Create(xa);
+            var b = Vector256.Create(xb);
+            FastMath.Tanh2(ref a, ref b);
+            Assert.Equal(FastMath.Tanh(Vector256.Create(xa)), a);
+            Assert.Equal(FastMath.Tanh(Vector256.Create(xb)), b);
+        }
+    }
 }

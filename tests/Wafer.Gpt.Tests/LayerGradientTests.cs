@@ -63,6 +63,48 @@ public class LayerGradientTests
         AssertClose(Numeric(bs => Loss(x, w, bs), b), db, "dbias");
     }
 
+    [Theory]
+    [InlineData(LayerNorm.InputGradient.Overwrite)]
+    [InlineData(LayerNorm.InputGradient.OntoResidual)]
+    [InlineData(LayerNorm.InputGradient.Accumulate)]
+    public void LayerNorm_RowsTakenInPairs_EqualRowsTakenOneAtATime(LayerNorm.InputGradient mode)
+    {
+        // The forward takes rows in interleaved pairs with a single row left over, a one-row call the single-row path;
+        // the backward sums dweight and dbias per part from zero, in row order. Both widths: C = 24 (vectors only) and
+        // C = 13 (a scalar tail in every row).
+        foreach (var c in new[] { 24, 13 })
+        {
+            const int n = 7;
+            var x = F(Rand(n * c, 21, 3)); var w = F(Rand(c, 22)); var b = F(Rand(c, 23)); var dy = F(Rand(n * c, 24));
+            var residual = mode == LayerNorm.InputGradient.OntoResidual ? F(Rand(n * c, 25)) : [];
+            var start = mode == LayerNorm.InputGradient.Accumulate ? F(Rand(n * c, 26)) : new float[n * c];
+            float[] y = new float[n * c], mean = new float[n], rstd = new float[n], dx = (float[])start.Clone(), dw = F(Rand(c, 27)), db = F(Rand(c, 28));
+            LayerNorm.Forward(y, mean, rstd, x, w, b, n, c);
+            LayerNorm.Backward(dx, dw, db, dy, x, w, mean, rstd, n, c, true, mode, residual);
+            // dweight and dbias: Backward sums the rows' terms from zero in row order, then adds that sum to what they
+            // hold; a one-row call that overwrites them gives one row's term exactly (0 + term).
+            float[] y1 = new float[n * c], mean1 = new float[n], rstd1 = new float[n], dx1 = (float[])start.Clone(), dwSum = new float[c], dbSum = new float[c];
+            for (var i = 0; i < n; i++)
+            {
+                var rows = new Range(i * c, (i + 1) * c);
+                var dwRow = new float[c];
+                var dbRow = new float[c];
+                LayerNorm.Forward(y1.AsSpan(rows), mean1.AsSpan(i, 1), rstd1.AsSpan(i, 1), x.AsSpan(rows), w, b, 1, c);
+                LayerNorm.Backward(dx1.AsSpan(rows), dwRow, dbRow, dy.AsSpan(rows), x.AsSpan(rows), w, mean1.AsSpan(i, 1), rstd1.AsSpan(i, 1), 1, c,
+                    false, mode, residual.Length == 0 ? default : residual.AsSpan(rows));
+                for (var j = 0; j < c; j++) { dwSum[j] += dwRow[j]; dbSum[j] += dbRow[j]; }
+            }
+            var dw1 = F(Rand(c, 27)).Select((v, j) => v + dwSum[j]).ToArray();
+            var db1 = F(Rand(c, 28)).Select((v, j) => v + dbSum[j]).ToArray();
+            Assert.Equal(y1, y);
+            Assert.Equal(mean1, mean);
+            Assert.Equal(rstd1, rstd);
+            Assert.Equal(dx1, dx);
+            Assert.Equal(dw1, dw);
+            Assert.Equal(db1, db);
+        }
+    }
+
     [Fact]
     public void Gelu_GradientMatchesFiniteDifferences()
     {
@@ -75,6 +117,24 @@ public class LayerGradientTests
         var dx = new float[40];
         Gelu.Backward(dx, slope, F(g));
         AssertClose(Numeric(Loss, x), dx, "dinp");
+    }
+
+    [Fact]
+    public void Gelu_EveryElementIsTheOneAtATimeFormula_WhicheverLoopTakesIt()
+    {
+        // 2 x 32 (four vectors interleaved) + 8 (one vector) + 3 (scalar tail), wide enough to reach tanh's clamp.
+        var x = Rand(75, 9).Select(v => (float)(v * 12)).ToArray();
+        var output = new float[75];
+        var slope = new float[75];
+        Gelu.Forward(output, slope, x);
+        float s = MathF.Sqrt(2f / MathF.PI), cubic = 0.044715f;
+        for (var i = 0; i < 75; i++)
+        {
+            var v = x[i];
+            var th = Wafer.Gpt.Numerics.FastMath.Tanh(s * (v + cubic * v * v * v));
+            Assert.Equal(0.5f * v * (1f + th), output[i]);
+            Assert.Equal(0.5f * (1f + th) + v * 0.5f * (1f - th * th) * s * (1f + 3f * cubic * v * v), slope[i]);
+        }
     }
 
     [Theory]

@@ -37,16 +37,33 @@ public static class Gelu
         var s = Vector256.Create(ScalingFactor);
         var half = Vector256.Create(0.5f);
         var i = 0;
-        // Two vectors per iteration: each tanh is a chain of dependent multiply-adds and a division, and two independent
-        // chains side by side keep both FMA pipes busy where the out-of-order window alone overlapped them less.
-        for (; i + 16 <= n; i += 16)
+        // Four vectors per iteration, their tanh chains interleaved two by two (FastMath.Tanh2) and the other steps
+        // written vector after vector: one vector's chain at a time left the pipes idle (~9.5 ns a vector against ~6.5).
+        var one = Vector256<float>.One;
+        for (; i + 32 <= n; i += 32)
         {
             var x0 = Vector256.Load(inp + i);
             var x1 = Vector256.Load(inp + i + 8);
-            var th0 = Tanh(Argument(x0, s));
-            var th1 = Tanh(Argument(x1, s));
-            Store(output + i, slope + i, x0, th0, s, half);
-            Store(output + i + 8, slope + i + 8, x1, th1, s, half);
+            var x2 = Vector256.Load(inp + i + 16);
+            var x3 = Vector256.Load(inp + i + 24);
+            var t0 = Argument(x0, s);
+            var t1 = Argument(x1, s);
+            var t2 = Argument(x2, s);
+            var t3 = Argument(x3, s);
+            Numerics.FastMath.Tanh2(ref t0, ref t1);
+            Numerics.FastMath.Tanh2(ref t2, ref t3);
+            var o0 = one + t0;
+            var o1 = one + t1;
+            var o2 = one + t2;
+            var o3 = one + t3;
+            (half * x0 * o0).Store(output + i);
+            (half * x1 * o1).Store(output + i + 8);
+            (half * x2 * o2).Store(output + i + 16);
+            (half * x3 * o3).Store(output + i + 24);
+            Slope(slope + i, x0, t0, o0, s, half);
+            Slope(slope + i + 8, x1, t1, o1, s, half);
+            Slope(slope + i + 16, x2, t2, o2, s, half);
+            Slope(slope + i + 24, x3, t3, o3, s, half);
         }
         for (; i + 8 <= n; i += 8)
         {
@@ -72,8 +89,13 @@ public static class Gelu
     {
         var onePlus = Vector256<float>.One + th;
         (half * x * onePlus).Store(output);
-        (half * onePlus + half * x * (Vector256<float>.One - th * th) * s * (Vector256<float>.One + Vector256.Create(3f * Cubic) * x * x)).Store(slope);
+        Slope(slope, x, th, onePlus, s, half);
     }
+
+    /// <summary>gelu'(x) = (1 + tanh) / 2 + x (1 - tanh^2) / 2 * d(argument)/dx.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Slope(float* slope, Vector256<float> x, Vector256<float> th, Vector256<float> onePlus, Vector256<float> s, Vector256<float> half) =>
+        (half * onePlus + half * x * (Vector256<float>.One - th * th) * s * (Vector256<float>.One + Vector256.Create(3f * Cubic) * x * x)).Store(slope);
 
     /// <summary>dinp = slope * dout (overwritten), slope = gelu'(inp) as saved by Forward.</summary>
     public static unsafe void Backward(Span<float> dinp, ReadOnlySpan<float> slope, ReadOnlySpan<float> dout)

@@ -41,6 +41,40 @@ internal static class FastMath
         return p * x / q;
     }
 
+    /// <summary>Tanh of two vectors at once, each lane bit for bit what Tanh gives: the same operations, written
+    /// statement by statement alternating between the two so that the JIT, which emits them in source order, puts two
+    /// independent dependency chains side by side. One vector's ~50-cycle chain at a time kept the out-of-order window
+    /// from overlapping enough of the next: GELU's forward ran ~9.5 ns a vector, ~6.5 with four interleaved (one core,
+    /// L1-resident, 2026-11-27).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Tanh2(ref Vector256<float> a, ref Vector256<float> b)
+    {
+        a = Vector256.Min(Vector256.Max(a, Vector256.Create(-TanhClamp)), Vector256.Create(TanhClamp));
+        b = Vector256.Min(Vector256.Max(b, Vector256.Create(-TanhClamp)), Vector256.Create(TanhClamp));
+        var a2 = a * a;
+        var b2 = b * b;
+        var pa = Vector256.Create(-2.76076847742355e-16f);
+        var pb = pa;
+        var qa = Vector256.Create(1.19825839466702e-06f);
+        var qb = qa;
+        pa = Step(pa, a2, 2.00018790482477e-13f); pb = Step(pb, b2, 2.00018790482477e-13f);
+        qa = Step(qa, a2, 1.18534705686654e-04f); qb = Step(qb, b2, 1.18534705686654e-04f);
+        pa = Step(pa, a2, -8.60467152213735e-11f); pb = Step(pb, b2, -8.60467152213735e-11f);
+        qa = Step(qa, a2, 2.26843463243900e-03f); qb = Step(qb, b2, 2.26843463243900e-03f);
+        pa = Step(pa, a2, 5.12229709037114e-08f); pb = Step(pb, b2, 5.12229709037114e-08f);
+        qa = Step(qa, a2, 4.89352518554385e-03f); qb = Step(qb, b2, 4.89352518554385e-03f);
+        pa = Step(pa, a2, 1.48572235717979e-05f); pb = Step(pb, b2, 1.48572235717979e-05f);
+        pa = Step(pa, a2, 6.37261928875436e-04f); pb = Step(pb, b2, 6.37261928875436e-04f);
+        pa = Step(pa, a2, 4.89352455891786e-03f); pb = Step(pb, b2, 4.89352455891786e-03f);
+        a = pa * a / qa;
+        b = pb * b / qb;
+    }
+
+    /// <summary>One Horner step: p x2 + k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Step(Vector256<float> p, Vector256<float> x2, float k) =>
+        Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(k));
+
     /// <summary>tanh(x), the same function as the vector one (lane 0 of it), for the tails of vector loops.</summary>
     public static float Tanh(float x) => Tanh(Vector256.Create(x)).ToScalar();
 
