@@ -9,6 +9,8 @@ if (args.Length > 0 && args[0] == "compare") return BuildComparison.Run(args[1..
 var threads = args.Length > 0 ? int.Parse(args[0]) : Environment.ProcessorCount;
 Gemm.Threads = threads;
 Console.WriteLine($"threads {threads}, {Environment.ProcessorCount} cores");
+var ceiling = FmaCeiling.Measure(threads);
+Console.WriteLine($"FMA ceiling now: {ceiling.One:F1} GFLOP/s on 1 thread, {ceiling.All:F1} on {threads} ({ceiling.All / ceiling.One:F2}x)");
 Console.WriteLine("| product | M x N x K | Gemm GFLOP/s | naive GFLOP/s | ratio |");
 Console.WriteLine("|---|---|---|---|---|");
 Run("nano qkv forward (BT 768, C 128 -> 384)", 768, 384, 128, naive: true);
@@ -19,6 +21,8 @@ Run("gpt2-124m lm head (BT 256, 768 -> 50304)", 256, 50304, 768, naive: false);
 Run("square 1024", 1024, 1024, 1024, naive: false);
 TrainStep("nano (L4 C128 NH4 V65, B12 T64)", Wafer.Gpt.GptPresets.Nano, 12, 64);
 TrainStep("gpt2-124m (B4 T64)", Wafer.Gpt.GptPresets.Gpt2_124M, 4, 64);
+var after = FmaCeiling.Measure(threads);
+Console.WriteLine($"FMA ceiling after: {after.One:F1} GFLOP/s on 1 thread, {after.All:F1} on {threads} ({after.All / after.One:F2}x)");
 return 0;
 
 // One training step (forward, backward, AdamW in MemoryX) on random tokens, MemoryX in memory, no data loading.
@@ -51,7 +55,16 @@ static void TrainStep(string label, Wafer.Gpt.GptConfig cfg, int b, int t)
     // The mean is the headline (what a training run sees); this machine's step times are spread by a co-tenant (see
     // BENCHMARKS.md), so the median, 10th percentile and fastest step are shown beside it.
     Console.WriteLine($"train step {label}: {ms:F1} ms/step, {b * t / (ms / 1000):F0} tokens/s ({times.Count} steps; " +
-                      $"median {times[times.Count / 2]:F1}, p10 {times[times.Count / 10]:F1}, fastest {times[0]:F1} ms)");
+                      $"median {times[times.Count / 2]:F1}, p10 {times[times.Count / 10]:F1}, fastest {times[0]:F1} ms); " +
+                      $"its products' {MatmulFlops(cfg, b * t) / 1e9:F2} GFLOP at {MatmulFlops(cfg, b * t) / ms / 1e6:F1} GFLOP/s");
+}
+
+// The step's matrix products (forward, input and weight gradients: 6 FLOPs per weight per token), attention's
+// T x T products left out: L (4C^2 + 2CF) block weights and the V x C head.
+static double MatmulFlops(Wafer.Gpt.GptConfig cfg, int tokens)
+{
+    var weights = cfg.Layers * (4.0 * cfg.Channels * cfg.Channels + 2.0 * cfg.Channels * cfg.FfnChannels) + (double)cfg.PaddedVocabSize * cfg.Channels;
+    return 6 * weights * tokens;
 }
 
 static void Run(string label, int m, int n, int k, bool naive, bool transposedA = false)
