@@ -89,7 +89,10 @@ public sealed partial class GptExecutor
         _headSegment = _layout.Segments.Count - 1;
         _weightBuffers[0] = new float[largest];
         _weightBuffers[1] = new float[largest];
-        _embedForHead = _cfg.TiedEmbedding ? new float[_layout.Embedding.Count] : [];
+        // Tied models hold wte on the device for the head: MemoryX's own array when weights arrive as views of it (in
+        // memory, fp32), so a copy of it (154 MB for gpt2-124m) is allocated only when they arrive in a reused buffer.
+        var headCopy = _cfg.TiedEmbedding && !(_store.IsInMemory && Precision == StreamPrecision.Fp32);
+        _embedForHead = headCopy ? new float[_layout.Embedding.Count] : [];
         _shards = TransformerBlock.Shards(_cfg, batch);
         _flags = new SegmentFlags(2 * _layout.Segments.Count - 1); // a training pass's stages
         // Gradient buffers: with two shards, two each (a free-running shard may start a segment while the one before is
@@ -107,7 +110,7 @@ public sealed partial class GptExecutor
         var bytesPerWeight = StreamRounding.BytesPerWeight(precision);
         DeviceBytes = _acts.Sum(a => a.Bytes) + _dActs.Bytes
             + 4L * (_encoded.Length + _lnf.Length + _lnfMean.Length + _lnfRstd.Length + _logits.Length + _probs.Length + _losses.Length + _dA.Length + _dB.Length + _dLogits.Length + _dLosses.Length)
-            + bytesPerWeight * (2L * largest + _embedForHead.Length)
+            + bytesPerWeight * (2L * largest + (_cfg.TiedEmbedding ? _layout.Embedding.Count : 0)) // wte held for the head, copied or not
             + 4L * (_grads.Sum(p => (long)p[0].Length + p[1].Length) + _embedGrads.Sum(e => (long)e.Length));
     }
 
