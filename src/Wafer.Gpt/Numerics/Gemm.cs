@@ -427,18 +427,20 @@ public static unsafe class Gemm
             }
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        // Four k steps an iteration: one step an iteration spent a loop's bookkeeping on every 12 FMAs, and nano's
+        // products ran 5-9 % slower that way (one thread, paired in one process, 2026-11-27). Each accumulator still
+        // takes its k terms in order: the sums are the same.
         var end = packed + kc * Nr;
-        for (; packed < end; packed += Nr, a += aStep)
+        var end4 = packed + (kc & ~3) * Nr;
+        for (; packed < end4; packed += 4 * Nr, a += 4 * aStep)
         {
-            var b0 = Vector256.Load(packed);
-            var b1 = Vector256.Load(packed + 8);
-            var x = Vector256.Create(a[0]); c00 = Fmadd(x, b0, c00); c01 = Fmadd(x, b1, c01);
-            x = Vector256.Create(a[r1]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
-            x = Vector256.Create(a[r2]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
-            x = Vector256.Create(a[r3]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
-            x = Vector256.Create(a[r4]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
-            x = Vector256.Create(a[r5]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
+            Step(a, r1, r2, r3, r4, r5, packed, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+            Step(a + aStep, r1, r2, r3, r4, r5, packed + Nr, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+            Step(a + 2 * aStep, r1, r2, r3, r4, r5, packed + 2 * Nr, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+            Step(a + 3 * aStep, r1, r2, r3, r4, r5, packed + 3 * Nr, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
         }
+        for (; packed < end; packed += Nr, a += aStep)
+            Step(a, r1, r2, r3, r4, r5, packed, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
         if (bias != null)
         {
             var blo = Vector256.Load(bias);
@@ -449,6 +451,23 @@ public static unsafe class Gemm
         // Straight into C (the sum of this K block added to what C holds when accumulating).
         Put(c, c00, c01, add); Put(c + ldc, c10, c11, add); Put(c + 2L * ldc, c20, c21, add);
         Put(c + 3L * ldc, c30, c31, add); Put(c + 4L * ldc, c40, c41, add); Put(c + 5L * ldc, c50, c51, add);
+    }
+
+    /// <summary>One k step of the 6 x 16 tile: A's six values at a[0], a[r1] .. a[r5] times the panel's 16 at packed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step(float* a, nint r1, nint r2, nint r3, nint r4, nint r5, float* packed,
+        ref Vector256<float> c00, ref Vector256<float> c01, ref Vector256<float> c10, ref Vector256<float> c11,
+        ref Vector256<float> c20, ref Vector256<float> c21, ref Vector256<float> c30, ref Vector256<float> c31,
+        ref Vector256<float> c40, ref Vector256<float> c41, ref Vector256<float> c50, ref Vector256<float> c51)
+    {
+        var b0 = Vector256.Load(packed);
+        var b1 = Vector256.Load(packed + 8);
+        var x = Vector256.Create(a[0]); c00 = Fmadd(x, b0, c00); c01 = Fmadd(x, b1, c01);
+        x = Vector256.Create(a[r1]); c10 = Fmadd(x, b0, c10); c11 = Fmadd(x, b1, c11);
+        x = Vector256.Create(a[r2]); c20 = Fmadd(x, b0, c20); c21 = Fmadd(x, b1, c21);
+        x = Vector256.Create(a[r3]); c30 = Fmadd(x, b0, c30); c31 = Fmadd(x, b1, c31);
+        x = Vector256.Create(a[r4]); c40 = Fmadd(x, b0, c40); c41 = Fmadd(x, b1, c41);
+        x = Vector256.Create(a[r5]); c50 = Fmadd(x, b0, c50); c51 = Fmadd(x, b1, c51);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
