@@ -233,22 +233,18 @@ public static unsafe class Gemm
                                         else if (mr == Mr) { aTile = a + (long)m0 * aRow + k0; aR = aRow; aS = 1; }
                                         // else the edge rows packed above, at pak
                                         var cTile = c + (long)m0 * ldc + p * Nr;
+                                        var opTile = epilogue ? operand + (long)m0 * ldc + p * Nr : null;
                                         ahead.Issue();
-                                        if (epilogue && Sse.IsSupported)
-                                            for (var r = 0; r < mr; r++)
-                                            {
-                                                // The operand's lines, wanted right after the kernel (missed there, they
-                                                // stalled the store of every tile).
-                                                Sse.Prefetch0(operand + (long)(m0 + r) * ldc + p * Nr);
-                                                Sse.Prefetch0(operand + (long)(m0 + r) * ldc + p * Nr + Nr - 1);
-                                            }
+                                        // The operand's lines, wanted right after the kernel (missed there, they stalled
+                                        // the store of every tile).
+                                        if (opTile != null) PrefetchRows(opTile, ldc, mr);
                                         if (mr == Mr && nw == Nr) Kernel6x16(aTile, aR, aS, panel, kc, cTile, ldc, add, colBias);
                                         else
                                         {
                                             Kernel6x16(aTile, aR, aS, panel, kc, tile, Nr, false, null);
                                             Store(tile, cTile, ldc, mr, nw, add, colBias);
                                         }
-                                        if (epilogue) CombineTile(cTile, operand + (long)m0 * ldc + p * Nr, ldc, mr, nw, addOperand);
+                                        if (opTile != null) CombineTile(cTile, opTile, ldc, mr, nw, addOperand);
                                     }
                                 }
                         }
@@ -481,23 +477,41 @@ public static unsafe class Gemm
         hi.Store(dst + 8);
     }
 
-    /// <summary>c[r, j] = op[r, j] * c[r, j], or c[r, j] + op[r, j] when adding, over a tile just stored (still in L1).</summary>
-    private static void CombineTile(float* c, float* op, int ldc, int mr, int nw, bool add)
+    /// <summary>Prefetches the first and last float of `rows` rows of 16 (a tile's lines), row i at p + i ld.</summary>
+    private static void PrefetchRows(float* p, nint ld, int rows)
     {
-        for (var r = 0; r < mr; r++)
+        if (!Sse.IsSupported) return;
+        for (var end = p + rows * ld; p < end; p += ld)
         {
-            var row = c + (long)r * ldc;
-            var o = op + (long)r * ldc;
-            if (nw == Nr)
-            {
-                var lo = Vector256.Load(row);
-                var hi = Vector256.Load(row + 8);
-                (add ? lo + Vector256.Load(o) : Vector256.Load(o) * lo).Store(row);
-                (add ? hi + Vector256.Load(o + 8) : Vector256.Load(o + 8) * hi).Store(row + 8);
-            }
-            else
-                for (var j = 0; j < nw; j++) row[j] = add ? row[j] + o[j] : o[j] * row[j];
+            Sse.Prefetch0(p);
+            Sse.Prefetch0(p + Nr - 1);
         }
+    }
+
+    /// <summary>c[r, j] = op[r, j] * c[r, j], or c[r, j] + op[r, j] when adding, over a tile just stored (still in L1).
+    /// Whole rows take one of two loops chosen once, pointers stepped (a per-vector choice and a multiply per row cost
+    /// about as much as the arithmetic).</summary>
+    private static void CombineTile(float* c, float* op, nint ldc, int mr, int nw, bool add)
+    {
+        var end = c + mr * ldc;
+        if (nw < Nr)
+        {
+            for (; c < end; c += ldc, op += ldc)
+                for (var j = 0; j < nw; j++) c[j] = add ? c[j] + op[j] : op[j] * c[j];
+            return;
+        }
+        if (add)
+            for (; c < end; c += ldc, op += ldc)
+            {
+                (Vector256.Load(c) + Vector256.Load(op)).Store(c);
+                (Vector256.Load(c + 8) + Vector256.Load(op + 8)).Store(c + 8);
+            }
+        else
+            for (; c < end; c += ldc, op += ldc)
+            {
+                (Vector256.Load(op) * Vector256.Load(c)).Store(c);
+                (Vector256.Load(op + 8) * Vector256.Load(c + 8)).Store(c + 8);
+            }
     }
 
     /// <summary>An edge tile (fewer than 6 rows or 16 columns) from its 6 x 16 scratch: the same sums as the kernel's
