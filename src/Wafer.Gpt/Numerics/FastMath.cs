@@ -20,6 +20,12 @@ internal static class FastMath
     private const float MinArgument = -87.33654f;  // ln of the smallest normal float; below it the result is 0
 
     private const float TanhClamp = 7.90531110763549805f;
+    // The [13/6] rational function's coefficients, highest power first: numerator p (odd, times x) and denominator q
+    // (even), both in x^2.
+    private const float P6 = -2.76076847742355e-16f, P5 = 2.00018790482477e-13f, P4 = -8.60467152213735e-11f,
+        P3 = 5.12229709037114e-08f, P2 = 1.48572235717979e-05f, P1 = 6.37261928875436e-04f, P0 = 4.89352455891786e-03f;
+    private const float Q3 = 1.19825839466702e-06f, Q2 = 1.18534705686654e-04f, Q1 = 2.26843463243900e-03f,
+        Q0 = 4.89352518554385e-03f;
 
     /// <summary>tanh(x) per lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -27,17 +33,15 @@ internal static class FastMath
     {
         x = Vector256.Min(Vector256.Max(x, Vector256.Create(-TanhClamp)), Vector256.Create(TanhClamp));
         var x2 = x * x;
-        var p = Vector256.Create(-2.76076847742355e-16f);
-        p = Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(2.00018790482477e-13f));
-        p = Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(-8.60467152213735e-11f));
-        p = Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(5.12229709037114e-08f));
-        p = Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(1.48572235717979e-05f));
-        p = Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(6.37261928875436e-04f));
-        p = Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(4.89352455891786e-03f));
-        var q = Vector256.Create(1.19825839466702e-06f);
-        q = Vector256.FusedMultiplyAdd(q, x2, Vector256.Create(1.18534705686654e-04f));
-        q = Vector256.FusedMultiplyAdd(q, x2, Vector256.Create(2.26843463243900e-03f));
-        q = Vector256.FusedMultiplyAdd(q, x2, Vector256.Create(4.89352518554385e-03f));
+        var p = Step(Vector256.Create(P6), x2, P5);
+        p = Step(p, x2, P4);
+        p = Step(p, x2, P3);
+        p = Step(p, x2, P2);
+        p = Step(p, x2, P1);
+        p = Step(p, x2, P0);
+        var q = Step(Vector256.Create(Q3), x2, Q2);
+        q = Step(q, x2, Q1);
+        q = Step(q, x2, Q0);
         return p * x / q;
     }
 
@@ -53,19 +57,19 @@ internal static class FastMath
         b = Vector256.Min(Vector256.Max(b, Vector256.Create(-TanhClamp)), Vector256.Create(TanhClamp));
         var a2 = a * a;
         var b2 = b * b;
-        var pa = Vector256.Create(-2.76076847742355e-16f);
+        var pa = Vector256.Create(P6);
         var pb = pa;
-        var qa = Vector256.Create(1.19825839466702e-06f);
+        var qa = Vector256.Create(Q3);
         var qb = qa;
-        pa = Step(pa, a2, 2.00018790482477e-13f); pb = Step(pb, b2, 2.00018790482477e-13f);
-        qa = Step(qa, a2, 1.18534705686654e-04f); qb = Step(qb, b2, 1.18534705686654e-04f);
-        pa = Step(pa, a2, -8.60467152213735e-11f); pb = Step(pb, b2, -8.60467152213735e-11f);
-        qa = Step(qa, a2, 2.26843463243900e-03f); qb = Step(qb, b2, 2.26843463243900e-03f);
-        pa = Step(pa, a2, 5.12229709037114e-08f); pb = Step(pb, b2, 5.12229709037114e-08f);
-        qa = Step(qa, a2, 4.89352518554385e-03f); qb = Step(qb, b2, 4.89352518554385e-03f);
-        pa = Step(pa, a2, 1.48572235717979e-05f); pb = Step(pb, b2, 1.48572235717979e-05f);
-        pa = Step(pa, a2, 6.37261928875436e-04f); pb = Step(pb, b2, 6.37261928875436e-04f);
-        pa = Step(pa, a2, 4.89352455891786e-03f); pb = Step(pb, b2, 4.89352455891786e-03f);
+        pa = Step(pa, a2, P5); pb = Step(pb, b2, P5);
+        qa = Step(qa, a2, Q2); qb = Step(qb, b2, Q2);
+        pa = Step(pa, a2, P4); pb = Step(pb, b2, P4);
+        qa = Step(qa, a2, Q1); qb = Step(qb, b2, Q1);
+        pa = Step(pa, a2, P3); pb = Step(pb, b2, P3);
+        qa = Step(qa, a2, Q0); qb = Step(qb, b2, Q0);
+        pa = Step(pa, a2, P2); pb = Step(pb, b2, P2);
+        pa = Step(pa, a2, P1); pb = Step(pb, b2, P1);
+        pa = Step(pa, a2, P0); pb = Step(pb, b2, P0);
         a = pa * a / qa;
         b = pb * b / qb;
     }
