@@ -44,7 +44,10 @@ public sealed partial class GptExecutor
     private bool ShardsConcurrent => _shards.Length == 2 && Gemm.Threads == 2 && ConcurrentShards && !WorkerPool.InPart;
 
     /// <summary>Whether they also run free (see the header): weights as views, nothing rounded.</summary>
-    private bool FreeRunning => ShardsConcurrent && _store.IsInMemory && Precision == StreamPrecision.Fp32;
+    private bool FreeRunning => ShardsConcurrent && WeightsAreViews;
+
+    /// <summary>Whether weights arrive as MemoryX's own fp32 arrays (in memory, nothing rounded), not in a reused buffer.</summary>
+    private bool WeightsAreViews => _store.IsInMemory && Precision == StreamPrecision.Fp32;
 
     /// <summary>One shard's pass through one segment: forward, or backward with the segment's reduction after it.</summary>
     private readonly record struct Stage(int Segment, bool Backward);

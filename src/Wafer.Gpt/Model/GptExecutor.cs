@@ -91,8 +91,7 @@ public sealed partial class GptExecutor
         _weightBuffers[1] = new float[largest];
         // Tied models hold wte on the device for the head: MemoryX's own array when weights arrive as views of it (in
         // memory, fp32), so a copy of it (154 MB for gpt2-124m) is allocated only when they arrive in a reused buffer.
-        var headCopy = _cfg.TiedEmbedding && !(_store.IsInMemory && Precision == StreamPrecision.Fp32);
-        _embedForHead = headCopy ? new float[_layout.Embedding.Count] : [];
+        _embedForHead = _cfg.TiedEmbedding && !WeightsAreViews ? new float[_layout.Embedding.Count] : [];
         _shards = TransformerBlock.Shards(_cfg, batch);
         _flags = new SegmentFlags(2 * _layout.Segments.Count - 1); // a training pass's stages
         // Gradient buffers: with two shards, two each (a free-running shard may start a segment while the one before is
