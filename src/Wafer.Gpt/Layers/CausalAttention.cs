@@ -147,7 +147,7 @@ public static unsafe class CausalAttention
         // shard's attention backward took ~1.8x as long as with them cached (probe, nano's 6 x 64 x 384). Read in
         // order once, as one stream, before the first head (cold: 667 -> ~430 us; nano's step ~1.5 % faster, paired in
         // both orders four times; gpt2-124m unchanged within its noise).
-        if (h == 0 && (long)t * c3 <= WarmMaxFloats) Warm(q, (long)t * c3);
+        if (h == 0 && (long)t * c3 <= WarmMaxFloats) CacheWarm.Range(q, (long)t * c3);
         fixed (float* rows = s.Rows, vt = s.TPanels, kn = s.N1, qn = s.N2, dn = s.N3, ds = s.S, o = s.O)
         {
             PackTransposed(vt, q + 2 * c, c3, t, hs, tw);
@@ -174,23 +174,9 @@ public static unsafe class CausalAttention
         }
     }
 
-    /// <summary>The largest sequence (floats of q, k, v rows) Warm reads ahead: 2 MB, well inside the ~8 MB of cache
+    /// <summary>The largest sequence (floats of q, k, v rows) read ahead: 2 MB, well inside the ~8 MB of cache
     /// this host's co-tenants leave one thread (BENCHMARKS.md); a longer one would be evicted before its heads ran.</summary>
     private const long WarmMaxFloats = 512 * 1024;
-
-    /// <summary>Reads floats [0, count) from p in order (a sum nobody uses): a sequence's q, k, v rows, saved in forward
-    /// and out of cache by backward, pulled in as one stream before its heads read their slices of them.</summary>
-    private static float Warm(float* p, long count)
-    {
-        Vector256<float> s0 = default, s1 = default;
-        var i = 0L;
-        for (; i + 32 <= count; i += 32)
-        {
-            s0 += Vector256.Load(p + i) + Vector256.Load(p + i + 8);
-            s1 += Vector256.Load(p + i + 16) + Vector256.Load(p + i + 24);
-        }
-        return (s0 + s1).ToScalar();
-    }
 
     /// <summary>The A of an HS-deep product for rows [r0, r0 + 6) of a head whose row i starts at src + i stride: read in
     /// place when all six rows are inside the sequence; the last, partial tile is copied into tile (zero rows after it),
