@@ -5,13 +5,16 @@
 // thread, ~40 GB/s from the cache its co-tenants leave; see BENCHMARKS.md). Software prefetches issued alongside the
 // consumer were tried first and measured nothing or worse. Reading a product's tile operand (GELU's slope) this way
 // per row block measured nothing (0.999 paired) and is not done.
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Wafer.Gpt.Numerics;
 
 internal static unsafe class CacheWarm
 {
-    /// <summary>Reads floats [0, count) from p in order; returns a sum nobody uses (so the reads stay).</summary>
+    /// <summary>Reads floats [0, count) from p in order; returns a sum nobody uses. Not inlined: a caller that drops the
+    /// result cannot then let the JIT drop the reads with it.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static float Range(float* p, long count)
     {
         Vector256<float> s0 = default, s1 = default;
