@@ -1,7 +1,7 @@
 // The sitting's memory rates, one thread reading: a 4 MB buffer over and over (what this host's last-level cache gives
-// when a co-tenant leaves room for it) and a 256 MB one (DRAM). On this host one thread read 40-45 GB/s from buffers up
-// to 8 MB and 9-11 GB/s from anything past 16 MB (cyclic reads, 2026-11-27): the 32 MB L3 the VM reports is shared with
-// co-tenants. A nano training step touches ~53 MB (the trainer's figures: the device holds 40.3 MB, saved activations
+// when a co-tenant leaves room for it) and a 256 MB one (DRAM). On this host one thread read 40-70 GB/s from buffers up
+// to 4 MB, 31-44 at 6-8 MB and 9-11 GB/s from 24 MB on (cyclic reads, 2026-11-27): the 32 MB L3 the VM reports is
+// shared with co-tenants. A nano training step touches ~53 MB (the trainer's figures: the device holds 40.3 MB, saved activations
 // ~29 MB of it; MemoryX 13.0 MB), so its saved activations and optimizer state stream from DRAM, and step times move
 // with what the co-tenants leave of the cache and the memory bus as well as with the FMA ceiling.
 using System.Diagnostics;

@@ -145,12 +145,12 @@ public static unsafe class CausalAttention
         // The sequence's q, k, v rows were saved by the forward pass and are out of cache by now; each head reads its
         // slices of them (2 of every 24 lines of a nano row), a pattern the prefetchers follow poorly: with them cold a
         // shard's attention backward took ~1.8x as long as with them cached (probe, nano's 6 x 64 x 384). Read in
-        // order once, as one stream, before the first head (cold: 667 -> ~430 us; nano's step ~1.5 % faster, paired in
-        // both orders four times; gpt2-124m unchanged within its noise).
+        // order once, as one stream, before the first head (cold: 667 -> ~430 us; nano's step ~1.5 % faster over four
+        // paired runs, two in each order; gpt2-124m unchanged within its noise).
         if (h == 0 && (long)t * c3 <= WarmMaxFloats) CacheWarm.Range(q, (long)t * c3);
         // The head's saved softmax likewise (contiguous, but read in row tiles between kernel calls; cold it added ~70 us
         // to a shard's backward in the probe, ~40 read ahead; the step ~0.5 % faster, at the comparison's resolution).
-        CacheWarm.Range(p, (long)t * tw);
+        if ((long)t * tw <= WarmMaxFloats) CacheWarm.Range(p, (long)t * tw);
         fixed (float* rows = s.Rows, vt = s.TPanels, kn = s.N1, qn = s.N2, dn = s.N3, ds = s.S, o = s.O)
         {
             PackTransposed(vt, q + 2 * c, c3, t, hs, tw);
@@ -177,8 +177,9 @@ public static unsafe class CausalAttention
         }
     }
 
-    /// <summary>The largest sequence (floats of q, k, v rows) read ahead: 2 MB, well inside the ~8 MB of cache
-    /// this host's co-tenants leave one thread (BENCHMARKS.md); a longer one would be evicted before its heads ran.</summary>
+    /// <summary>The most floats read ahead at once (a sequence's q, k, v rows, a head's softmax): 2 MB, well inside the
+    /// ~8 MB of cache this host's co-tenants leave one thread (BENCHMARKS.md); more would be evicted before it is used
+    /// (gpt3-xl's T = 2048: 50 MB of q, k, v a sequence, 16 MB of softmax a head).</summary>
     private const long WarmMaxFloats = 512 * 1024;
 
     /// <summary>The A of an HS-deep product for rows [r0, r0 + 6) of a head whose row i starts at src + i stride: read in

@@ -12,8 +12,8 @@ namespace Wafer.Gpt.Numerics;
 
 internal static unsafe class CacheWarm
 {
-    /// <summary>Reads floats [0, count) from p in order; returns a sum nobody uses. Not inlined: a caller that drops the
-    /// result cannot then let the JIT drop the reads with it.</summary>
+    /// <summary>Reads the floats from p up to count (rounded down to 32: the last few lines do not matter) in order;
+    /// returns a sum nobody uses. Not inlined: a caller that drops the result cannot then let the JIT drop the reads.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static float Range(float* p, long count)
     {
