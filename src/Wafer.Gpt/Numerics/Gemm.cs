@@ -416,14 +416,9 @@ public static unsafe class Gemm
     internal static void Kernel6x16(float* a, nint aRow, nint aStep, float* packed, int kc, float* c, int ldc, bool add, float* bias)
     {
         nint r1 = aRow, r2 = 2 * aRow, r3 = 3 * aRow, r4 = 4 * aRow, r5 = 5 * aRow;
-        if (Sse.IsSupported)
-            // Fetch the tile of C now so that its lines arrive while the loop below runs: stored (or loaded and
-            // stored) only at the end, a C out of cache otherwise stalled every tile on its 12 line misses.
-            for (var r = 0; r < Mr; r++)
-            {
-                Sse.Prefetch0(c + (long)r * ldc);
-                Sse.Prefetch0(c + (long)r * ldc + Nr - 1);
-            }
+        // Fetch the tile of C now so that its lines arrive while the loop below runs: stored (or loaded and stored)
+        // only at the end, a C out of cache otherwise stalled every tile on its 12 line misses.
+        PrefetchRows(c, ldc, Mr);
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         // Four k steps an iteration: one step an iteration spent a loop's bookkeeping on every 12 FMAs, and nano's
@@ -478,6 +473,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>Prefetches the first and last float of `rows` rows of 16 (a tile's lines), row i at p + i ld.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PrefetchRows(float* p, nint ld, int rows)
     {
         if (!Sse.IsSupported) return;
