@@ -9,10 +9,7 @@ if (args.Length > 0 && args[0] == "compare") return BuildComparison.Run(args[1..
 var threads = args.Length > 0 ? int.Parse(args[0]) : Environment.ProcessorCount;
 Gemm.Threads = threads;
 Console.WriteLine($"threads {threads}, {Environment.ProcessorCount} cores");
-var ceiling = FmaCeiling.Measure(threads);
-Console.WriteLine($"FMA ceiling now: {ceiling.One:F1} GFLOP/s on 1 thread, {ceiling.All:F1} on {threads} ({ceiling.All / ceiling.One:F2}x)");
-var memory = MemoryRate.Measure();
-Console.WriteLine($"memory now (1 thread reading): {memory.Cache:F1} GB/s from a 4 MB buffer, {memory.Dram:F1} from 256 MB");
+PrintMachine("now", threads);
 Console.WriteLine("| product | M x N x K | Gemm GFLOP/s | naive GFLOP/s | ratio |");
 Console.WriteLine("|---|---|---|---|---|");
 Run("nano qkv forward (BT 768, C 128 -> 384)", 768, 384, 128, naive: true);
@@ -23,11 +20,17 @@ Run("gpt2-124m lm head (BT 256, 768 -> 50304)", 256, 50304, 768, naive: false);
 Run("square 1024", 1024, 1024, 1024, naive: false);
 TrainStep("nano (L4 C128 NH4 V65, B12 T64)", Wafer.Gpt.GptPresets.Nano, 12, 64);
 TrainStep("gpt2-124m (B4 T64)", Wafer.Gpt.GptPresets.Gpt2_124M, 4, 64);
-var after = FmaCeiling.Measure(threads);
-Console.WriteLine($"FMA ceiling after: {after.One:F1} GFLOP/s on 1 thread, {after.All:F1} on {threads} ({after.All / after.One:F2}x)");
-var memoryAfter = MemoryRate.Measure();
-Console.WriteLine($"memory after (1 thread reading): {memoryAfter.Cache:F1} GB/s from a 4 MB buffer, {memoryAfter.Dram:F1} from 256 MB");
+PrintMachine("after", threads);
 return 0;
+
+// What the machine gives at this moment (FMA ceiling, memory read rates), so a run's times can be read against it.
+static void PrintMachine(string when, int threads)
+{
+    var fma = FmaCeiling.Measure(threads);
+    Console.WriteLine($"FMA ceiling {when}: {fma.One:F1} GFLOP/s on 1 thread, {fma.All:F1} on {threads} ({fma.All / fma.One:F2}x)");
+    var memory = MemoryRate.Measure();
+    Console.WriteLine($"memory {when} (1 thread reading): {memory.Cache:F1} GB/s from a 4 MB buffer, {memory.Dram:F1} from 256 MB");
+}
 
 // One training step (forward, backward, AdamW in MemoryX) on random tokens, MemoryX in memory, no data loading.
 static void TrainStep(string label, Wafer.Gpt.GptConfig cfg, int b, int t)
