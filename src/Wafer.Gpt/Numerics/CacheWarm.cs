@@ -26,4 +26,13 @@ internal static unsafe class CacheWarm
         }
         return (s0 + s1).ToScalar();
     }
+
+    /// <summary>Range over `runs` runs of `length` floats, run j at p + j * stride, one after the other.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static float Runs(float* p, long stride, int runs, long length)
+    {
+        var sum = 0f;
+        for (var j = 0; j < runs; j++) sum += Range(p + j * stride, length);
+        return sum;
+    }
 }

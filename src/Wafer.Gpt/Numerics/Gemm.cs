@@ -202,6 +202,11 @@ public static unsafe class Gemm
                         {
                             var k0 = kb * kcb;
                             var kc = Math.Min(kcb, k - k0);
+                            // A transposed B (a forward product's weight, W^T) is packed by 8 x 8 transposes that read
+                            // 16 of W's rows at once, 32 bytes from each in turn; out of cache, the prefetchers follow
+                            // that poorly. Read in order first, row after row (a large B has its next K block
+                            // prefetched instead, below).
+                            if (bRow == 1 && !prefetchAhead) CacheWarm.Runs(b + (long)q0 * Nr * bCol + k0, bCol, Math.Min(n, q1 * Nr) - q0 * Nr, kc);
                             PackPanels(pk, kcb * Nr, b, bRow, bCol, k0, kc, q0, q1, n);
                             // The edge rows of a row-major A (the band's last, partial tile: reading them in place would
                             // run past A) packed with zero rows once here for all panels; packed per kernel call they
