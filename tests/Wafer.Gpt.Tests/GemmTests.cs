@@ -36,6 +36,9 @@ public class GemmTests
     [InlineData(20, 40, 384)] // the deepest single K block (a nano shard's weight gradients)
     [InlineData(14, 277, 400)] // an edge tile packed once per panel group and K block: 18 panels (two groups), two K blocks
     [InlineData(14, 300, 2000)] // a large B (k n > RowSplitMaxB): the next K block's lines prefetched during each block
+    [InlineData(48, 20, 30)]  // transposed A: one group of eight tiles ending at A's last column
+    [InlineData(101, 19, 400)] // two groups in each of two K blocks, then single tiles and a 5-row edge tile
+    [InlineData(54, 9, 2)]    // a group with kc = 2: one 8-wide step, then the exact last k
     public void Multiply_AllLayouts_MatchFloat64Reference(int m, int n, int k)
     {
         var a = Random(m * k, 1);
