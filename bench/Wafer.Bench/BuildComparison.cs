@@ -3,7 +3,11 @@
 // is measured on, whole-step times drift by tens of percent between runs minutes apart (see BENCHMARKS.md), which hid
 // every change under ~10 %; the paired ratio's median resolves ~1-2 % (A against a copy of itself: 0.989).
 // Usage: dotnet run -c Release --project bench/Wafer.Bench -- compare A/Wafer.Gpt.dll B/Wafer.Gpt.dll [pairs] [nano|gpt2-124m]
-// where A/ and B/ are copies of two builds' src/Wafer.Gpt/bin/Release/net10.0 folders.
+//        [steps per sample]
+// where A/ and B/ are copies of two builds' src/Wafer.Gpt/bin/Release/net10.0 folders. A sample is 2 nano steps (1 for
+// gpt2-124m) by default: each build's step then follows the other's, which has moved its own ~50 MB through the caches,
+// so what a build keeps in cache from one step to the next is lost either way. A change to that (a smaller footprint)
+// wants longer samples, e.g. 40 steps: most of each sample then runs after the build's own steps.
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.Loader;
@@ -14,7 +18,7 @@ internal static class BuildComparison
     {
         if (args.Length < 2 || !File.Exists(args[0]) || !File.Exists(args[1]))
         {
-            Console.Error.WriteLine("compare: give two Wafer.Gpt.dll paths (copies of two builds' output folders) [pairs] [nano|gpt2-124m]");
+            Console.Error.WriteLine("compare: give two Wafer.Gpt.dll paths (copies of two builds' output folders) [pairs] [nano|gpt2-124m] [steps per sample]");
             return 2;
         }
         var pairs = args.Length > 2 && int.TryParse(args[2], out var p) && p > 0 ? p : 100;
@@ -22,7 +26,7 @@ internal static class BuildComparison
         var a = new Runner(args[0], gpt2);
         var b = new Runner(args[1], gpt2);
         for (var i = 0; i < (gpt2 ? 2 : 20); i++) { a.Step(); b.Step(); } // JIT tiers and first touches, both
-        var stepsPerSample = gpt2 ? 1 : 2;
+        var stepsPerSample = args.Length > 4 && int.TryParse(args[4], out var sp) && sp > 0 ? sp : gpt2 ? 1 : 2;
         List<double> ta = [], tb = [];
         for (var i = 0; i < pairs; i++)
         {
@@ -35,7 +39,7 @@ internal static class BuildComparison
         var ratios = tb.Zip(ta, (y, x) => y / x).Order().ToList();
         ta.Sort();
         tb.Sort();
-        Console.WriteLine($"{(gpt2 ? "gpt2-124m B4 T64" : "nano B12 T64")}, {pairs} pairs: A median {ta[pairs / 2]:F1} ms (min {ta[0]:F1}), " +
+        Console.WriteLine($"{(gpt2 ? "gpt2-124m B4 T64" : "nano B12 T64")}, {pairs} pairs of {stepsPerSample}-step samples: A median {ta[pairs / 2]:F1} ms (min {ta[0]:F1}), " +
                           $"B median {tb[pairs / 2]:F1} ms (min {tb[0]:F1}); B/A paired: median {ratios[pairs / 2]:F3}, " +
                           $"quartiles {ratios[pairs / 4]:F3} .. {ratios[3 * pairs / 4]:F3}");
         // Both trained the same steps on the same tokens from the same initial weights: a change meant to keep the
