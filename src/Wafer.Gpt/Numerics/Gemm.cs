@@ -238,7 +238,17 @@ public static unsafe class Gemm
                                     var panel = pk + (p - q0) * kcb * Nr;
                                     var nw = Math.Min(Nr, n - p * Nr);
                                     var colBias = rowBias == null ? null : rowBias + p * Nr;
-                                    for (var m0 = mb; m0 < Math.Min(band1, mb + Mc); m0 += Mr)
+                                    var m0 = mb;
+                                    if (!epilogue && !prefetchAhead && nw == Nr)
+                                    {
+                                        // The block's whole tiles in one call (nothing to do between them): a call per
+                                        // tile spent its arguments, prologue and the driver's bookkeeping on every tile.
+                                        var whole = (Math.Min(band1, mb + Mc) - mb) / Mr;
+                                        if (packA) KernelColumn(aBlock + (long)((mb - band0) / Mr) * kcb * Mr, 1, Mr, (nint)kcb * Mr, panel, kc, c + (long)mb * ldc + p * Nr, ldc, add, colBias, whole);
+                                        else KernelColumn(a + (long)mb * aRow + k0, aRow, 1, (nint)Mr * aRow, panel, kc, c + (long)mb * ldc + p * Nr, ldc, add, colBias, whole);
+                                        m0 += whole * Mr;
+                                    }
+                                    for (; m0 < Math.Min(band1, mb + Mc); m0 += Mr)
                                     {
                                         var mr = Math.Min(Mr, band1 - m0);
                                         float* aTile = pak;
@@ -463,8 +473,19 @@ public static unsafe class Gemm
 
     /// <summary>C[6 x 16] (+)= A (6 x kc) times the packed panel (kc x 16), then + bias when given. A(r, kk) =
     /// a[r * aRow + kk * aStep]: packed micro-panels (aRow 1, aStep 6) or a row-major A read in place (aRow = lda, aStep 1).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls the Vector256 helpers as functions
-    internal static void Kernel6x16(float* a, nint aRow, nint aStep, float* packed, int kc, float* c, int ldc, bool add, float* bias)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)] // optimized from the first call (tier-0 code calls the Vector256 helpers as functions); kept out of the driver
+    internal static void Kernel6x16(float* a, nint aRow, nint aStep, float* packed, int kc, float* c, int ldc, bool add, float* bias) =>
+        Tile(a, aRow, aStep, packed, kc, c, ldc, add, bias);
+
+    /// <summary>Kernel6x16 on `tiles` tiles one below the other: tile t's A at a + t * aTileStep, its C at c + 6 t ldc.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void KernelColumn(float* a, nint aRow, nint aStep, nint aTileStep, float* packed, int kc, float* c, int ldc, bool add, float* bias, int tiles)
+    {
+        for (var t = 0; t < tiles; t++, a += aTileStep, c += (nint)Mr * ldc) Tile(a, aRow, aStep, packed, kc, c, ldc, add, bias);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile(float* a, nint aRow, nint aStep, float* packed, int kc, float* c, int ldc, bool add, float* bias)
     {
         nint r1 = aRow, r2 = 2 * aRow, r3 = 3 * aRow, r4 = 4 * aRow, r5 = 5 * aRow;
         // Fetch the tile of C now so that its lines arrive while the loop below runs: stored (or loaded and stored)
