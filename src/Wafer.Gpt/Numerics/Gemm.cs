@@ -239,13 +239,14 @@ public static unsafe class Gemm
                                     var nw = Math.Min(Nr, n - p * Nr);
                                     var colBias = rowBias == null ? null : rowBias + p * Nr;
                                     var m0 = mb;
-                                    if (!epilogue && !prefetchAhead && nw == Nr)
+                                    if (nw == Nr)
                                     {
-                                        // The block's whole tiles in one call (nothing to do between them): a call per
-                                        // tile spent its arguments, prologue and the driver's bookkeeping on every tile.
+                                        // The block's whole tiles in one call: a call per tile spent its arguments,
+                                        // prologue and the driver's bookkeeping on every tile.
                                         var whole = (Math.Min(band1, mb + Mc) - mb) / Mr;
-                                        if (packA) KernelColumn(aBlock + (long)((mb - band0) / Mr) * kcb * Mr, 1, Mr, (nint)kcb * Mr, panel, kc, c + (long)mb * ldc + p * Nr, ldc, add, colBias, whole);
-                                        else KernelColumn(a + (long)mb * aRow + k0, aRow, 1, (nint)Mr * aRow, panel, kc, c + (long)mb * ldc + p * Nr, ldc, add, colBias, whole);
+                                        var op = epilogue ? operand + (long)mb * ldc + p * Nr : null;
+                                        if (packA) KernelColumn(aBlock + (long)((mb - band0) / Mr) * kcb * Mr, 1, Mr, (nint)kcb * Mr, panel, kc, c + (long)mb * ldc + p * Nr, ldc, add, colBias, whole, op, addOperand, ref ahead);
+                                        else KernelColumn(a + (long)mb * aRow + k0, aRow, 1, (nint)Mr * aRow, panel, kc, c + (long)mb * ldc + p * Nr, ldc, add, colBias, whole, op, addOperand, ref ahead);
                                         m0 += whole * Mr;
                                     }
                                     for (; m0 < Math.Min(band1, mb + Mc); m0 += Mr)
@@ -477,11 +478,23 @@ public static unsafe class Gemm
     internal static void Kernel6x16(float* a, nint aRow, nint aStep, float* packed, int kc, float* c, int ldc, bool add, float* bias) =>
         Tile(a, aRow, aStep, packed, kc, c, ldc, add, bias);
 
-    /// <summary>Kernel6x16 on `tiles` tiles one below the other: tile t's A at a + t * aTileStep, its C at c + 6 t ldc.</summary>
+    /// <summary>What the driver does for one whole tile, on `tiles` tiles one below the other (tile t's A at a + t *
+    /// aTileStep, its C and operand at c and op + 6 t ldc): the next block's prefetch, the operand's lines asked for,
+    /// Kernel6x16's tile, the operand combined.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void KernelColumn(float* a, nint aRow, nint aStep, nint aTileStep, float* packed, int kc, float* c, int ldc, bool add, float* bias, int tiles)
+    private static void KernelColumn(float* a, nint aRow, nint aStep, nint aTileStep, float* packed, int kc, float* c, int ldc, bool add, float* bias,
+        int tiles, float* op, bool addOperand, ref NextBlock ahead)
     {
-        for (var t = 0; t < tiles; t++, a += aTileStep, c += (nint)Mr * ldc) Tile(a, aRow, aStep, packed, kc, c, ldc, add, bias);
+        var down = (nint)Mr * ldc;
+        for (var t = 0; t < tiles; t++, a += aTileStep, c += down)
+        {
+            ahead.Issue();
+            if (op != null) PrefetchRows(op, ldc, Mr); // wanted right after the tile (missed there, they stalled its store)
+            Tile(a, aRow, aStep, packed, kc, c, ldc, add, bias);
+            if (op == null) continue;
+            CombineTile(c, op, ldc, Mr, Nr, addOperand);
+            op += down;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
