@@ -249,6 +249,8 @@ public static unsafe class Gemm
                                         else KernelColumn(a + (long)mb * aRow + k0, aRow, 1, (nint)Mr * aRow, panel, kc, c + (long)mb * ldc + p * Nr, ldc, add, colBias, whole, op, addOperand, ref ahead);
                                         m0 += whole * Mr;
                                     }
+                                    // What is left are edge tiles (fewer than 6 rows or 16 columns): one at a time,
+                                    // through the 6 x 16 scratch.
                                     for (; m0 < Math.Min(band1, mb + Mc); m0 += Mr)
                                     {
                                         var mr = Math.Min(Mr, band1 - m0);
@@ -263,12 +265,8 @@ public static unsafe class Gemm
                                         // The operand's lines, wanted right after the kernel (missed there, they stalled
                                         // the store of every tile).
                                         if (opTile != null) PrefetchRows(opTile, ldc, mr);
-                                        if (mr == Mr && nw == Nr) Kernel6x16(aTile, aR, aS, panel, kc, cTile, ldc, add, colBias);
-                                        else
-                                        {
-                                            Kernel6x16(aTile, aR, aS, panel, kc, tile, Nr, false, null);
-                                            Store(tile, cTile, ldc, mr, nw, add, colBias);
-                                        }
+                                        Kernel6x16(aTile, aR, aS, panel, kc, tile, Nr, false, null);
+                                        Store(tile, cTile, ldc, mr, nw, add, colBias);
                                         if (opTile != null) CombineTile(cTile, opTile, ldc, mr, nw, addOperand);
                                     }
                                 }
