@@ -28,6 +28,11 @@ static void PrintMachine(string when, int threads)
 {
     var fma = FmaCeiling.Measure(threads);
     Console.WriteLine($"FMA ceiling {when}: {fma.One:F1} GFLOP/s on 1 thread, {fma.All:F1} on {threads} ({fma.All / fma.One:F2}x)");
+    if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+    {
+        var wide = FmaCeiling.Measure(threads, wide: true);
+        Console.WriteLine($"512-bit FMA ceiling {when}: {wide.One:F1} GFLOP/s on 1 thread, {wide.All:F1} on {threads} ({wide.All / wide.One:F2}x)");
+    }
     var memory = MemoryRate.Measure();
     Console.WriteLine($"memory {when} (1 thread reading): {memory.Cache:F1} GB/s from a 4 MB buffer, {memory.Dram:F1} from 256 MB");
 }

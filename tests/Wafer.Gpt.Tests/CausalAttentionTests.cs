@@ -120,6 +120,35 @@ public class CausalAttentionTests
         Assert.Equal(d1, d2);
     }
 
+    [Theory]
+    [InlineData(2, 70, 64, 2)]  // HS 32: one pair of channel panels; 5 key panels (two pairs and a single)
+    [InlineData(1, 64, 192, 3)] // HS 64: two pairs of channel panels
+    [InlineData(2, 13, 40, 2)]  // HS 20: a partial channel panel (the scratch path)
+    public void SameBitsWithAndWithoutThe512BitKernel(int b, int t, int c, int nh)
+    {
+        var inp = Rand(b * t * 3 * c, 7);
+        var dout = Rand(b * t * c, 8);
+        (float[], float[], float[]) Run(bool wide)
+        {
+            var keep = Gemm.Wide;
+            Gemm.Wide = wide;
+            try
+            {
+                var output = new float[b * t * c]; var att = new float[CausalAttention.AttLength(b, t, nh)]; var dinp = new float[inp.Length];
+                CausalAttention.Forward(output, att, inp, b, t, c, nh);
+                CausalAttention.Backward(dinp, dout, inp, att, b, t, c, nh);
+                return (output, att, dinp);
+            }
+            finally { Gemm.Wide = keep; }
+        }
+        var narrow = Run(false);
+        var wide = Run(true);
+        Assert.Equal(narrow.Item1, wide.Item1);
+        Assert.Equal(narrow.Item2, wide.Item2);
+        Assert.Equal(narrow.Item3, wide.Item3);
+        Assert.Contains(wide.Item3, v => v != 0);
+    }
+
     [Fact]
     public void RejectsAHeadCountThatDoesNotDivideTheChannels()
     {

@@ -150,6 +150,41 @@ public class GemmTests
         if (!add) Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, false, Random(n, 25), operand, 1));
     }
 
+    [Theory]
+    [InlineData(37, 50, 300)]   // a pair of panels, a single whole panel, an edge panel; edge rows
+    [InlineData(96, 128, 128)]  // four pairs, one K block
+    [InlineData(14, 300, 2000)] // a large B (next K block prefetched, issued twice a pair tile), several K blocks
+    [InlineData(101, 80, 400)]  // transposed A packed in groups; two pairs and a single panel per block
+    public void Multiply_WideKernel_IsBitIdenticalToThe256BitKernel(int m, int n, int k)
+    {
+        var a = Random(m * k, 31);
+        var b = Random(k * n, 32);
+        var bias = Random(n, 33);
+        var operand = Random(m * n, 34);
+        var start = Random(m * n, 35);
+        float[] Run(bool wide, Func<float[], float[]> product)
+        {
+            var saved = Gemm.Wide;
+            try { Gemm.Wide = wide; return product((float[])start.Clone()); }
+            finally { Gemm.Wide = saved; }
+        }
+        var products = new Func<float[], float[]>[]
+        {
+            c => { Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, n, false); return c; },                  // A read in place
+            c => { Gemm.Multiply(m, n, k, a, 1, m, b, 1, k, c, n, true); return c; },                   // both transposed, accumulating
+            c => { Gemm.Multiply(m, n, k, a, k, 1, b, 1, k, c, n, false, bias, 1); return c; },          // bias
+            c => { Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, n, false, [], operand, 1); return c; },   // multiplier
+            c => { Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, n, false, bias, operand, Gemm.TileOperand.Addend, 2); return c; },
+        };
+        foreach (var product in products)
+        {
+            var narrow = Run(false, product);
+            var wide = Run(true, product);
+            Assert.Equal(narrow, wide);
+            Assert.NotEqual(start, wide); // the product was written
+        }
+    }
+
     [Fact]
     public void Multiply_TooSmallBuffers_AreRejected()
     {

@@ -124,8 +124,7 @@ public static unsafe class CausalAttention
                 var kEnd = Math.Min(t, r0 + Mr);
                 var panels = (kEnd + Nr - 1) / Nr;
                 var a = RowTile(q, c3, r0, kEnd, hs, rows, out var aRow);
-                for (var pn = 0; pn < panels; pn++)
-                    Gemm.Kernel6x16(a, aRow, 1, kt + pn * hs * Nr, hs, p + r0 * tw + pn * Nr, tw, false, null);
+                Panels(a, aRow, 1, kt, hs * Nr, panels, hs, p + r0 * tw, tw);
                 for (var i = r0; i < kEnd; i++) SoftmaxRow(p + i * tw, i + 1, tw, scale);
                 ChannelPanelsInto(p + r0 * tw, tw, 1, vn, tw, kEnd, outHead, c, r0, kEnd - r0, hs, hp, o);
             }
@@ -163,8 +162,7 @@ public static unsafe class CausalAttention
                 var kEnd = Math.Min(t, r0 + Mr);
                 var panels = (kEnd + Nr - 1) / Nr;
                 var a = RowTile(dO, c, r0, kEnd, hs, rows, out var aRow);
-                for (var pn = 0; pn < panels; pn++)
-                    Gemm.Kernel6x16(a, aRow, 1, vt + pn * hs * Nr, hs, ds + r0 * tw + pn * Nr, tw, false, null);
+                Panels(a, aRow, 1, vt, hs * Nr, panels, hs, ds + r0 * tw, tw);
                 for (var i = r0; i < kEnd; i++) SoftmaxBackwardRow(ds + i * tw, p + i * tw, i + 1, tw, scale);
                 ChannelPanelsInto(ds + r0 * tw, tw, 1, kn, tw, kEnd, dq, c3, r0, kEnd - r0, hs, hp, o);
             }
@@ -214,7 +212,19 @@ public static unsafe class CausalAttention
     /// a (Tw, 16)-panel operand (panel d at panels + d Tw 16, already offset to its first key), into o (leading dim ldo).</summary>
     private static void ChannelPanels(float* a, nint aRow, nint aStep, float* panels, int tw, int kc, float* o, int ldo, int hp)
     {
-        for (var dp = 0; dp < hp / Nr; dp++) Gemm.Kernel6x16(a, aRow, aStep, panels + dp * tw * Nr, kc, o + dp * Nr, ldo, false, null);
+        Panels(a, aRow, aStep, panels, tw * Nr, hp / Nr, kc, o, ldo);
+    }
+
+    /// <summary>6 rows of A (A(r, kk) = a[r aRow + kk aStep]) times `count` packed 16-column panels (panel j at panels + j
+    /// panelStride, kc deep) into o's 16 count columns (leading dim ldo): two panels a call through Gemm's 512-bit kernel
+    /// where there is one (the same sums).</summary>
+    private static void Panels(float* a, nint aRow, nint aStep, float* panels, int panelStride, int count, int kc, float* o, int ldo)
+    {
+        var j = 0;
+        if (Gemm.Wide)
+            for (; j + 2 <= count; j += 2)
+                Gemm.Kernel6x32(a, aRow, aStep, panels + (long)j * panelStride, panelStride, kc, o + j * Nr, ldo, false, null);
+        for (; j < count; j++) Gemm.Kernel6x16(a, aRow, aStep, panels + (long)j * panelStride, kc, o + j * Nr, ldo, false, null);
     }
 
     /// <summary>A short row copy (HS floats): Span.CopyTo (memmove) for these was 2.7 % of a nano step's samples.</summary>

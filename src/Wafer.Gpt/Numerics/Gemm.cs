@@ -8,7 +8,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Wafer.Gpt.Numerics;
 
-public static unsafe class Gemm
+public static unsafe partial class Gemm
 {
     internal const int Mr = 6;  // rows per micro-tile: 6 x 2 accumulators + 2 B vectors + 1 broadcast = 15 ymm registers
     internal const int Nr = 16; // columns per panel: two Vector256<float>
@@ -237,38 +237,51 @@ public static unsafe class Gemm
                                 {
                                     var panel = pk + (p - q0) * kcb * Nr;
                                     var nw = Math.Min(Nr, n - p * Nr);
-                                    var colBias = rowBias == null ? null : rowBias + p * Nr;
+                                    var rowEnd = Math.Min(band1, mb + Mc);
+                                    var whole = (rowEnd - mb) / Mr;
+                                    // Two whole panels side by side go through the 512-bit kernel where there is one.
+                                    var pair = Wide && p + 1 < q1 && n - p * Nr >= 2 * Nr && whole > 0;
                                     var m0 = mb;
                                     if (nw == Nr)
                                     {
                                         // The block's whole tiles in one call: a call per tile spent its arguments,
                                         // prologue and the driver's bookkeeping on every tile.
-                                        var whole = (Math.Min(band1, mb + Mc) - mb) / Mr;
+                                        var colBias = rowBias == null ? null : rowBias + p * Nr;
                                         var op = epilogue ? operand + (long)mb * ldc + p * Nr : null;
-                                        if (packA) KernelColumn(aBlock + (long)((mb - band0) / Mr) * kcb * Mr, 1, Mr, (nint)kcb * Mr, panel, kc, c + (long)mb * ldc + p * Nr, ldc, add, colBias, whole, op, addOperand, ref ahead);
-                                        else KernelColumn(a + (long)mb * aRow + k0, aRow, 1, (nint)Mr * aRow, panel, kc, c + (long)mb * ldc + p * Nr, ldc, add, colBias, whole, op, addOperand, ref ahead);
+                                        var cBlock = c + (long)mb * ldc + p * Nr;
+                                        float* aCol0 = packA ? aBlock + (long)((mb - band0) / Mr) * kcb * Mr : a + (long)mb * aRow + k0;
+                                        nint aR = packA ? 1 : aRow, aS = packA ? Mr : 1, aT = packA ? (nint)kcb * Mr : (nint)Mr * aRow;
+                                        if (pair) KernelColumnWide(aCol0, aR, aS, aT, panel, (nint)kcb * Nr, kc, cBlock, ldc, add, colBias, whole, op, addOperand, ref ahead);
+                                        else KernelColumn(aCol0, aR, aS, aT, panel, kc, cBlock, ldc, add, colBias, whole, op, addOperand, ref ahead);
                                         m0 += whole * Mr;
                                     }
                                     // What is left are edge tiles (fewer than 6 rows or 16 columns): one at a time,
-                                    // through the 6 x 16 scratch.
-                                    for (; m0 < Math.Min(band1, mb + Mc); m0 += Mr)
+                                    // through the 6 x 16 scratch (both panels' when a pair went above).
+                                    for (var e = p; e <= (pair ? p + 1 : p); e++)
                                     {
-                                        var mr = Math.Min(Mr, band1 - m0);
-                                        float* aTile = pak;
-                                        nint aR = 1, aS = Mr;
-                                        if (packA) aTile = aBlock + (long)((m0 - band0) / Mr) * kcb * Mr;
-                                        else if (mr == Mr) { aTile = a + (long)m0 * aRow + k0; aR = aRow; aS = 1; }
-                                        // else the edge rows packed above, at pak
-                                        var cTile = c + (long)m0 * ldc + p * Nr;
-                                        var opTile = epilogue ? operand + (long)m0 * ldc + p * Nr : null;
-                                        ahead.Issue();
-                                        // The operand's lines, wanted right after the kernel (missed there, they stalled
-                                        // the store of every tile).
-                                        if (opTile != null) PrefetchRows(opTile, ldc, mr);
-                                        Kernel6x16(aTile, aR, aS, panel, kc, tile, Nr, false, null);
-                                        Store(tile, cTile, ldc, mr, nw, add, colBias);
-                                        if (opTile != null) CombineTile(cTile, opTile, ldc, mr, nw, addOperand);
+                                        var ePanel = pk + (e - q0) * kcb * Nr;
+                                        var eWidth = Math.Min(Nr, n - e * Nr);
+                                        var eBias = rowBias == null ? null : rowBias + e * Nr;
+                                        for (var m1 = m0; m1 < rowEnd; m1 += Mr)
+                                        {
+                                            var mr = Math.Min(Mr, band1 - m1);
+                                            float* aTile = pak;
+                                            nint aR = 1, aS = Mr;
+                                            if (packA) aTile = aBlock + (long)((m1 - band0) / Mr) * kcb * Mr;
+                                            else if (mr == Mr) { aTile = a + (long)m1 * aRow + k0; aR = aRow; aS = 1; }
+                                            // else the edge rows packed above, at pak
+                                            var cTile = c + (long)m1 * ldc + e * Nr;
+                                            var opTile = epilogue ? operand + (long)m1 * ldc + e * Nr : null;
+                                            ahead.Issue();
+                                            // The operand's lines, wanted right after the kernel (missed there, they stalled
+                                            // the store of every tile).
+                                            if (opTile != null) PrefetchRows(opTile, ldc, mr);
+                                            Kernel6x16(aTile, aR, aS, ePanel, kc, tile, Nr, false, null);
+                                            Store(tile, cTile, ldc, mr, eWidth, add, eBias);
+                                            if (opTile != null) CombineTile(cTile, opTile, ldc, mr, eWidth, addOperand);
+                                        }
                                     }
+                                    if (pair) p++;
                                 }
                         }
                     }
