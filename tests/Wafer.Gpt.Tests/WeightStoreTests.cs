@@ -13,7 +13,8 @@ public class WeightStoreTests
     public void AdamWUpdate_MatchesTheScalarFormula_OnTensorsOfAnyLength()
     {
         // Channels 6, vocabulary 5, positions 3: tensors of 6, 18, 30, 108 ... floats, most not a multiple of the
-        // update's 8-lane vectors, so the scalar tail runs on nearly every tensor; no clipping.
+        // update's 16- or 8-lane vectors (108 = 6 x 16 + 8 + 4 takes all three loops), so the scalar tail runs on nearly
+        // every tensor; no clipping.
         var cfg = new GptConfig { Layers = 1, Channels = 6, Heads = 2, FfnChannels = 10, VocabSize = 5, PaddedVocabSize = 5, MaxSeqLen = 3 };
         var layout = new ParameterLayout(cfg);
         var opt = new OptimizerConfig { ClipNorm = 0 };

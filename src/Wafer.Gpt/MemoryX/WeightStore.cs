@@ -278,6 +278,29 @@ public sealed class WeightStore : IDisposable
         var v = Open(s, StateKind.SecondMoment, start, n, sv);
         var g = Open(s, StateKind.Gradient, start, n, sg);
         var i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            // The same again sixteen lanes at a time where the CPU has 512-bit vectors (each lane's operations, and so
+            // its result, are the same whatever the width).
+            var vScale = Vector512.Create(scale); var vB1 = Vector512.Create(b1); var vB2 = Vector512.Create(b2);
+            var vNb1 = Vector512.Create(1 - b1); var vNb2 = Vector512.Create(1 - b2); var vC1 = Vector512.Create(c1);
+            var vC2 = Vector512.Create(c2); var vEps = Vector512.Create(eps); var vLr = Vector512.Create(lr); var vWd = Vector512.Create(wd);
+            ref var rw = ref MemoryMarshal.GetReference(w);
+            ref var rm = ref MemoryMarshal.GetReference(m);
+            ref var rv = ref MemoryMarshal.GetReference(v);
+            ref var rg = ref MemoryMarshal.GetReference(g);
+            for (; i + 16 <= n; i += 16)
+            {
+                var at = (nuint)i;
+                var gi = Vector512.LoadUnsafe(ref rg, at) * vScale;
+                var mi = vB1 * Vector512.LoadUnsafe(ref rm, at) + vNb1 * gi;
+                var vi = vB2 * Vector512.LoadUnsafe(ref rv, at) + vNb2 * gi * gi;
+                var wi = Vector512.LoadUnsafe(ref rw, at);
+                mi.StoreUnsafe(ref rm, at);
+                vi.StoreUnsafe(ref rv, at);
+                (wi - vLr * (mi / vC1 / (Vector512.Sqrt(vi / vC2) + vEps) + vWd * wi)).StoreUnsafe(ref rw, at);
+            }
+        }
         if (Vector256.IsHardwareAccelerated)
         {
             // The same operations in the same order as the scalar tail, eight lanes at a time (no fused multiply-add),
