@@ -11,9 +11,10 @@ namespace Wafer.Gpt.Numerics;
 
 public static unsafe partial class Gemm
 {
-    /// <summary>Whether whole panel pairs go through the 512-bit kernel (on by default where AVX-512 is; tests turn it off
-    /// to compare the two kernels).</summary>
-    internal static bool Wide { get; set; } = Avx512F.IsSupported;
+    /// <summary>Whether whole panel pairs go through the 512-bit kernel: on by default where the CPU has AVX-512 and the
+    /// runtime treats 512-bit vectors as fast (it does not on CPUs that slow their clock for them, nor under
+    /// DOTNET_PreferredVectorBitWidth=256); tests turn it off to compare the two kernels.</summary>
+    internal static bool Wide { get; set; } = Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
     /// <summary>KernelColumn over two panels: panel p at packed, panel p + 1 at packed + panelStride; C and the operand
     /// 32 columns wide. The next block's prefetch is issued twice a tile (once per panel, as the 16-wide driver does).</summary>
