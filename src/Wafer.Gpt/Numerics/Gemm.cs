@@ -1,5 +1,6 @@
 // Single-precision matrix multiply, ours (there is no BLAS in .NET), in BLIS's shape: A packed into 6-row micro-panels,
-// B packed into 16-column panels per K block, a 6 x 16 register-blocked micro-kernel on Vector256 + FMA, the work split
+// B packed into 16-column panels per K block, a 6 x 16 register-blocked micro-kernel on Vector256 + FMA (two panels at
+// once in a 6 x 32 one on Vector512 where the CPU has AVX-512: Gemm.Wide.cs), the work split
 // over threads by rows or by column panels. Every output element is summed in the same order whatever the thread
 // count, so results are bitwise reproducible. An optional bias row is added in the first K block's store.
 using System.Runtime.CompilerServices;
@@ -294,21 +295,21 @@ public static unsafe partial class Gemm
     /// (rows [a0, a1)), spread over the block's kernel calls.</summary>
     private struct NextBlock
     {
-        private readonly float* _b;
-        private readonly long _bRowStep, _bLineStep, _aRowStep;
+        private readonly long _bRowStep, _aRowStep;
         private readonly int _bLines, _bPerRow, _aLines, _aPerRow, _perCall;
         private int _next, _x;
         private float* _bRow, _aRow;
 
         public NextBlock(float* a, int aRow, int a0, int a1, float* b, int bRow, int bCol, int k0, int kc, int q0, int q1, int n, int calls)
         {
-            _b = b; _next = 0; _x = 0;
+            _next = 0; _x = 0;
             var kLines = (kc + Nr - 1) / Nr;
             // Lines are walked row by row (row r's x-th line at row start + x line steps), counters stepped rather than
             // derived from one index by a division and a remainder per line: with the 512-bit kernel a tile takes
             // half the time, and those divisions had become 6 % of gpt2-124m's step.
-            if (bCol == 1) { _bPerRow = q1 - q0; _bLines = kc * _bPerRow; _bRow = b + (long)k0 * bRow + q0 * Nr; _bRowStep = bRow; _bLineStep = Nr; }
-            else { _bPerRow = kLines; _bLines = (Math.Min(n, q1 * Nr) - q0 * Nr) * kLines; _bRow = b + (long)q0 * Nr * bCol + k0; _bRowStep = bCol; _bLineStep = Nr; }
+            // Row-major B: row k's lines of the group's panels; transposed B: column j's lines of the K block.
+            if (bCol == 1) { _bPerRow = q1 - q0; _bLines = kc * _bPerRow; _bRow = b + (long)k0 * bRow + q0 * Nr; _bRowStep = bRow; }
+            else { _bPerRow = kLines; _bLines = (Math.Min(n, q1 * Nr) - q0 * Nr) * kLines; _bRow = b + (long)q0 * Nr * bCol + k0; _bRowStep = bCol; }
             _aPerRow = kLines;
             _aLines = (a1 - a0) * kLines;
             _aRow = a + (long)a0 * aRow + k0;
@@ -318,12 +319,12 @@ public static unsafe partial class Gemm
 
         public void Issue()
         {
-            if (!Sse.IsSupported || _b == null) return;
+            if (!Sse.IsSupported) return; // (a default NextBlock has nothing to issue: _perCall 0)
             for (var j = 0; j < _perCall && _next < _bLines + _aLines; j++, _next++)
             {
                 if (_next < _bLines)
                 {
-                    Sse.Prefetch1(_bRow + _x * _bLineStep);
+                    Sse.Prefetch1(_bRow + _x * Nr);
                     if (++_x == _bPerRow) { _x = 0; _bRow += _bRowStep; }
                 }
                 else
