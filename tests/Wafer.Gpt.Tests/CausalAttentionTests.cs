@@ -95,6 +95,15 @@ public class CausalAttentionTests
         AssertClose(refDinp, dinp, 1e-5, "dinp");
     }
 
+    /// <summary>The kernel's forward then backward into fresh buffers: (output, saved softmax, dinp).</summary>
+    private static (float[], float[], float[]) ForwardBackward(float[] inp, float[] dout, int b, int t, int c, int nh)
+    {
+        var output = new float[b * t * c]; var att = new float[CausalAttention.AttLength(b, t, nh)]; var dinp = new float[inp.Length];
+        CausalAttention.Forward(output, att, inp, b, t, c, nh);
+        CausalAttention.Backward(dinp, dout, inp, att, b, t, c, nh);
+        return (output, att, dinp);
+    }
+
     [Fact]
     public void SameBitsOnOneAndTwoThreads()
     {
@@ -107,9 +116,7 @@ public class CausalAttentionTests
             Gemm.Threads = threads;
             try
             {
-                var output = new float[b * t * c]; var att = new float[CausalAttention.AttLength(b, t, nh)]; var dinp = new float[inp.Length];
-                CausalAttention.Forward(output, att, inp, b, t, c, nh);
-                CausalAttention.Backward(dinp, dout, inp, att, b, t, c, nh);
+                var (output, _, dinp) = ForwardBackward(inp, dout, b, t, c, nh);
                 return (output, dinp);
             }
             finally { Gemm.Threads = keep; }
@@ -132,13 +139,7 @@ public class CausalAttentionTests
         {
             var keep = Gemm.Wide;
             Gemm.Wide = wide;
-            try
-            {
-                var output = new float[b * t * c]; var att = new float[CausalAttention.AttLength(b, t, nh)]; var dinp = new float[inp.Length];
-                CausalAttention.Forward(output, att, inp, b, t, c, nh);
-                CausalAttention.Backward(dinp, dout, inp, att, b, t, c, nh);
-                return (output, att, dinp);
-            }
+            try { return ForwardBackward(inp, dout, b, t, c, nh); }
             finally { Gemm.Wide = keep; }
         }
         var narrow = Run(false);

@@ -192,7 +192,9 @@ public static unsafe class CausalAttention
         return tile;
     }
 
-    /// <summary>ChannelPanels for output rows [r0, r0 + rows) of a head whose row i starts at dst + i ldd: straight into
+    /// <summary>6 output rows x all Hp channels: A (6 x kc; A(r, kk) = a[r aRow + kk aStep]) times each channel panel of
+    /// a (Tw, 16)-panel operand (panel d at panels + d Tw 16, already offset to its first key), for output rows [r0, r0 +
+    /// rows) of a head whose row i starts at dst + i ldd: straight into
     /// those rows when the tile is whole and HS fills whole 16-channel panels (the kernel writes exactly the head's
     /// columns); otherwise into scratch o and the rows' HS values copied out, so nothing outside the head's rows and
     /// columns is written (the next sequence's rows may belong to the other thread).</summary>
@@ -201,18 +203,11 @@ public static unsafe class CausalAttention
     {
         if (rows == Mr && hs == hp)
         {
-            ChannelPanels(a, aRow, aStep, panels, tw, kc, dst + (long)r0 * ldd, ldd, hp);
+            Panels(a, aRow, aStep, panels, tw * Nr, hp / Nr, kc, dst + (long)r0 * ldd, ldd);
             return;
         }
-        ChannelPanels(a, aRow, aStep, panels, tw, kc, o, hp, hp);
+        Panels(a, aRow, aStep, panels, tw * Nr, hp / Nr, kc, o, hp);
         CopyOut(o, hp, dst + (long)r0 * ldd, ldd, rows, hs);
-    }
-
-    /// <summary>6 output rows x all Hp channels: A (6 x kc; A(r, kk) = a[r aRow + kk aStep]) times each channel panel of
-    /// a (Tw, 16)-panel operand (panel d at panels + d Tw 16, already offset to its first key), into o (leading dim ldo).</summary>
-    private static void ChannelPanels(float* a, nint aRow, nint aStep, float* panels, int tw, int kc, float* o, int ldo, int hp)
-    {
-        Panels(a, aRow, aStep, panels, tw * Nr, hp / Nr, kc, o, ldo);
     }
 
     /// <summary>6 rows of A (A(r, kk) = a[r aRow + kk aStep]) times `count` packed 16-column panels (panel j at panels + j
