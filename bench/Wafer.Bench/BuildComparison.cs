@@ -14,6 +14,12 @@ using System.Runtime.Loader;
 
 internal static class BuildComparison
 {
+    private static int Refuse(string message)
+    {
+        Console.Error.WriteLine(message);
+        return 2;
+    }
+
     public static int Run(string[] args)
     {
         if (args.Length < 2 || !File.Exists(args[0]) || !File.Exists(args[1]))
@@ -21,12 +27,18 @@ internal static class BuildComparison
             Console.Error.WriteLine("compare: give two Wafer.Gpt.dll paths (copies of two builds' output folders) [pairs] [nano|gpt2-124m] [steps per sample]");
             return 2;
         }
-        var pairs = args.Length > 2 && int.TryParse(args[2], out var p) && p > 0 ? p : 100;
+        var pairs = 100;
+        if (args.Length > 2 && (!int.TryParse(args[2], out pairs) || pairs <= 0))
+            return Refuse($"compare: pairs must be a positive whole number, not '{args[2]}'");
+        if (args.Length > 3 && args[3] is not ("nano" or "gpt2-124m"))
+            return Refuse($"compare: the model is nano or gpt2-124m, not '{args[3]}'");
         var gpt2 = args.Length > 3 && args[3] == "gpt2-124m";
+        var stepsPerSample = gpt2 ? 1 : 2;
+        if (args.Length > 4 && (!int.TryParse(args[4], out stepsPerSample) || stepsPerSample <= 0))
+            return Refuse($"compare: steps per sample must be a positive whole number, not '{args[4]}'");
         var a = new Runner(args[0], gpt2);
         var b = new Runner(args[1], gpt2);
         for (var i = 0; i < (gpt2 ? 2 : 20); i++) { a.Step(); b.Step(); } // JIT tiers and first touches, both
-        var stepsPerSample = args.Length > 4 && int.TryParse(args[4], out var sp) && sp > 0 ? sp : gpt2 ? 1 : 2;
         List<double> ta = [], tb = [];
         for (var i = 0; i < pairs; i++)
         {

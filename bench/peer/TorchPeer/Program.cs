@@ -9,10 +9,19 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-var threads = args.Length > 0 ? int.Parse(args[0]) : 2;
-var seconds = args.Length > 1 ? double.Parse(args[1]) : 10;
-var gpt2 = args.Length > 2 && args[2] == "gpt2-124m";
 var manual = args.Contains("--manual-attention");
+var positional = args.Where(a => a != "--manual-attention").ToArray();
+var threads = 2;
+var seconds = 10.0;
+if (positional.Length > 0 && (!int.TryParse(positional[0], out threads) || threads <= 0))
+    return Refuse($"TorchPeer: threads must be a positive whole number, not '{positional[0]}'");
+if (positional.Length > 1 && (!double.TryParse(positional[1], System.Globalization.CultureInfo.InvariantCulture, out seconds) || seconds <= 0))
+    return Refuse($"TorchPeer: seconds must be a positive number, not '{positional[1]}'");
+if (positional.Length > 2 && positional[2] is not ("nano" or "gpt2-124m"))
+    return Refuse($"TorchPeer: the model is nano or gpt2-124m, not '{positional[2]}'");
+if (positional.Length > 3)
+    return Refuse($"TorchPeer: unexpected argument '{positional[3]}' (usage: run.sh [threads] [seconds] [nano|gpt2-124m] [--manual-attention])");
+var gpt2 = positional.Length > 2 && positional[2] == "gpt2-124m";
 torch.set_num_threads(threads);
 torch.set_num_interop_threads(1);
 torch.manual_seed(1337);
@@ -61,6 +70,13 @@ Console.WriteLine($"libtorch {torch.__version__} (TorchSharp) step {(gpt2 ? "gpt
                   $"{threads} threads, {(manual ? "masked-softmax" : "sdpa")} attention: {mean:F1} ms/step ({times.Count} steps; " +
                   $"median {times[times.Count / 2]:F1}, p10 {times[times.Count / 10]:F1}, fastest {times[0]:F1} ms; " +
                   $"clipping and AdamW {optimizerMs / times.Count:F1} ms of the mean)");
+return 0;
+
+static int Refuse(string message)
+{
+    Console.Error.WriteLine(message);
+    return 2;
+}
 
 internal sealed class Attention : nn.Module<Tensor, Tensor>
 {
