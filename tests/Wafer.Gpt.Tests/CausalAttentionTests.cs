@@ -127,7 +127,7 @@ public class CausalAttentionTests
         Assert.Equal(d1, d2);
     }
 
-    [Theory]
+    [Avx512Theory]
     [InlineData(2, 70, 64, 2)]  // HS 32: one pair of channel panels; 5 key panels (two pairs and a single)
     [InlineData(1, 64, 192, 3)] // HS 64: two pairs of channel panels
     [InlineData(2, 13, 40, 2)]  // HS 20: a partial channel panel (the scratch path)

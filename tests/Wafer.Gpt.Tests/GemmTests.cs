@@ -150,7 +150,7 @@ public class GemmTests
         if (!add) Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, false, Random(n, 25), operand, 1));
     }
 
-    [Theory]
+    [Avx512Theory]
     [InlineData(37, 50, 300)]   // a pair of panels, a single whole panel, an edge panel; edge rows
     [InlineData(96, 128, 128)]  // four pairs, one K block
     [InlineData(14, 300, 2000)] // a large B (next K block prefetched, issued twice a pair tile), several K blocks

@@ -1,6 +1,6 @@
 // The 512-bit micro-kernel: two neighbouring 16-column panels at once, one Vector512 per panel row, 6 x 32 outputs in
-// 12 zmm accumulators. Used where the CPU has AVX-512 (this host since 2026-11-28: AMD EPYC family 26, Zen 5, whose
-// FP pipes are 512 bits wide, so a zmm FMA does twice a ymm FMA's work at the same rate). The panels keep their 16-column
+// 12 zmm accumulators. Used where the CPU has AVX-512 (on a CPU whose FP pipes are 512 bits wide, such as
+// Zen 5, a zmm FMA does twice a ymm FMA's work at the same rate). The panels keep their 16-column
 // packing, so nothing else in Gemm changes, and each output is the same FMA chain over k in the same order as in the
 // 256-bit kernel: the results are bit-identical whichever kernel runs.
 using System.Runtime.CompilerServices;
@@ -14,7 +14,15 @@ public static unsafe partial class Gemm
     /// <summary>Whether whole panel pairs go through the 512-bit kernel: on by default where the CPU has AVX-512 and the
     /// runtime treats 512-bit vectors as fast (it does not on CPUs that slow their clock for them, nor under
     /// DOTNET_PreferredVectorBitWidth=256); tests turn it off to compare the two kernels.</summary>
-    internal static bool Wide { get; set; } = Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+    internal static bool Wide
+    {
+        get => _wide;
+        set => _wide = !value || WideRuns ? value : throw new PlatformNotSupportedException("the 512-bit kernel needs a CPU with AVX-512F");
+    }
+    private static bool _wide = Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+
+    /// <summary>Whether this CPU can run the 512-bit kernel at all (tests that compare the two kernels skip where not).</summary>
+    internal static bool WideRuns => Avx512F.IsSupported;
 
     /// <summary>KernelColumn over two panels: panel p at packed, panel p + 1 at packed + panelStride; C and the operand
     /// 32 columns wide. The next block's prefetch is issued twice a tile (once per panel, as the 16-wide driver does).</summary>
