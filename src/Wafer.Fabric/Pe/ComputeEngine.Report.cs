@@ -6,10 +6,10 @@ internal sealed partial class ComputeEngine
     /// <summary>Closes open waits at the end of a run so stall counts cover the whole run.</summary>
     internal void CloseWaits(long endCycle)
     {
-        if (_mainActive && _mainWaitSince >= 0) { StallCycles += endCycle - _mainWaitSince; _mainWaitSince = endCycle; }
+        if (_mainActive && endCycle > _mainReadyAt) { StallCycles += endCycle - _mainReadyAt; _mainReadyAt = endCycle; }
         if (_uts is null) return;
         for (var u = 0; u < _uts.Length; u++)
-            if (_uts[u].Active && _uts[u].WaitSince >= 0) { StallCycles += endCycle - _uts[u].WaitSince; _uts[u].WaitSince = endCycle; }
+            if (_uts[u].Active && endCycle > _uts[u].ReadyAt) { StallCycles += endCycle - _uts[u].ReadyAt; _uts[u].ReadyAt = endCycle; }
     }
 
     /// <summary>Anything left undone at quiescence: a deadlock report lists these.</summary>

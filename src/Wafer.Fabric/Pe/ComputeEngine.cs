@@ -17,7 +17,8 @@ internal sealed partial class ComputeEngine
         public bool Active;
         public Op Op;
         public int Next;
-        public long WaitSince;
+        /// <summary>The earliest cycle its next element could move; a move later than that counts as stall cycles.</summary>
+        public long ReadyAt;
     }
 
     private readonly ProcessingElement _pe;
@@ -43,7 +44,7 @@ internal sealed partial class ComputeEngine
     // The main thread's streaming op stays in _ops at index _mainOp while it runs.
     private bool _mainActive;
     private int _mainOp, _mainNext;
-    private long _mainWaitSince = -1;
+    private long _mainReadyAt;
     private Microthread[]? _uts;
     private int _activeUts;
     private long _lastBusyCycle = -1;
@@ -332,7 +333,7 @@ internal sealed partial class ComputeEngine
                     return;
                 }
                 if (_issueWaitSince >= 0) { StallCycles += t - _issueWaitSince; _issueWaitSince = -1; }
-                _uts[ut] = new Microthread { Active = true, Op = op, Next = 0, WaitSince = -1 };
+                _uts[ut] = new Microthread { Active = true, Op = op, Next = 0, ReadyAt = t + 1 };
                 _activeUts++;
                 _opHead++;
                 Busy(t, 1);
@@ -344,9 +345,9 @@ internal sealed partial class ComputeEngine
                     _mainActive = true;
                     _mainOp = _opHead;
                     _mainNext = 0;
-                    _mainWaitSince = -1;
                     _opHead++;
                     Busy(t, _cfg.DsdOpStartupCycles);
+                    _mainReadyAt = _busyUntil;
                 }
                 else
                 {
@@ -407,15 +408,14 @@ internal sealed partial class ComputeEngine
     internal static bool IsStreaming(in Op op) =>
         !op.Dst.IsMemory || (op.A.Kind == OperandKind.Dsd && !op.A.Dsd.IsMemory) || (op.B.Kind == OperandKind.Dsd && !op.B.Dsd.IsMemory);
 
-    /// <summary>One element of a streaming op if its queues allow; returns true when the op finished.</summary>
-    private bool StepStream(in Op op, ref int next, ref long waitSince, long t, Band band)
+    /// <summary>One element of a streaming op if its queues allow; returns true when the op finished. The cycles between
+    /// when the element could have moved (readyAt) and when it does are stall cycles, whether or not the engine was
+    /// stepped in them (it sleeps while nothing can change).</summary>
+    private bool StepStream(in Op op, ref int next, ref long readyAt, long t, Band band)
     {
-        if (!CanStep(op, t))
-        {
-            if (waitSince < 0) waitSince = t;
-            return false;
-        }
-        if (waitSince >= 0) { StallCycles += t - waitSince; waitSince = -1; }
+        if (!CanStep(op, t)) return false;
+        StallCycles += t - readyAt;
+        readyAt = t + 1;
         StepElement(op, next, t);
         next++;
         Flops += VectorMath.FlopsPerElement(op.Kind);
@@ -427,14 +427,14 @@ internal sealed partial class ComputeEngine
     private void StepMain(long t, Band band)
     {
         ref var op = ref CollectionsMarshal.AsSpan(_ops)[_mainOp];
-        if (!StepStream(op, ref _mainNext, ref _mainWaitSince, t, band)) return;
+        if (!StepStream(op, ref _mainNext, ref _mainReadyAt, t, band)) return;
         _mainActive = false;
         _busyUntil = t + 1;
     }
 
     private void StepMicrothread(ref Microthread ut, long t, Band band)
     {
-        if (!StepStream(ut.Op, ref ut.Next, ref ut.WaitSince, t, band)) return;
+        if (!StepStream(ut.Op, ref ut.Next, ref ut.ReadyAt, t, band)) return;
         ut.Active = false;
         _activeUts--;
         if (ut.Op.OnDone.ActivateTask >= 0) _activated |= 1UL << ut.Op.OnDone.ActivateTask;
