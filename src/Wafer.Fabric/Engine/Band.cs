@@ -22,6 +22,8 @@ internal sealed class Band
     /// (computed once per cycle instead of a division per PE step).</summary>
     public int ArriveSlot, SendSlot;
     public long Moves;
+    /// <summary>This band's PEs asleep with blocked wavelets in their routers (ProcessingElement.BlockedAsleep).</summary>
+    public int BlockedSleepers;
     /// <summary>PE steps this band has run (over all runs): the engine's real work, for speed reports.</summary>
     public long Steps;
     public Exception? Error;

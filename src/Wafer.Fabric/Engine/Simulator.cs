@@ -235,11 +235,13 @@ public sealed class Simulator
                 pe.SteppedAt = t;
                 band.Steps++;
                 band.Timers.Cancel(pe);
+                if (pe.BlockedAsleep) { pe.BlockedAsleep = false; band.BlockedSleepers--; }
                 try
                 {
                     var next = pe.Step(t, band);
                     if (next == t + 1) band.ScheduleNext(pe);
                     else if (next != long.MaxValue) band.Timers.Add(pe, next, t);
+                    else if (pe.NonEmpty != 0) { pe.BlockedAsleep = true; band.BlockedSleepers++; }
                 }
                 catch (Exception e) when (e is WaferInputException)
                 {
@@ -275,18 +277,21 @@ public sealed class Simulator
             if (b.Error is not null && (failed is null || b.ErrorPe!.Index < failed.ErrorPe!.Index)) failed = b;
         if (failed is not null) { state.Failure = failed.Error; state.Done = true; state.Cycle = t + 1; return; }
 
-        long moves = 0, nextActive = 0, busyUntil = 0;
+        long moves = 0, nextActive = 0, busyUntil = 0, blocked = 0;
         var timed = false;
         foreach (var b in _bands)
         {
             moves += b.Moves;
             nextActive += b.Next.Count;
+            blocked += b.BlockedSleepers;
             timed |= b.Timers.Any;
             busyUntil = Math.Max(busyUntil, b.MaxBusyUntil);
         }
         var nextTimer = long.MaxValue;
         if (nextActive == 0 && timed) foreach (var b in _bands) nextTimer = Math.Min(nextTimer, b.Timers.NextDue(t));
-        if (nextActive == 0 && nextTimer == long.MaxValue)
+        // PEs asleep on blocked wavelets are pending work: with nothing else to run, the cycles still go by one at a
+        // time (none of them steps a PE) until the deadlock window closes.
+        if (nextActive == 0 && nextTimer == long.MaxValue && blocked == 0)
         {
             // Quiet: the run ends when the last compute engine finishes its last op.
             state.Done = true;
@@ -305,7 +310,7 @@ public sealed class Simulator
             state.Cycle = t + 1;
             return;
         }
-        var next = nextActive > 0 ? t + 1 : nextTimer;
+        var next = nextActive > 0 || nextTimer == long.MaxValue ? t + 1 : nextTimer;
         if (next >= state.Until)
         {
             // Pause: PEs due later stay in their lists; the next Run resumes exactly here.

@@ -27,7 +27,13 @@ public sealed class ProcessingElement
     internal long SteppedAt = -1;
     internal long TimerAt = -1;
     internal bool Watched;
+    /// <summary>Asleep with wavelets in its router that cannot move (no credit, a full queue, not yet visible): counted
+    /// by its band so that a fabric that only holds such PEs is still pending work (deadlock detection).</summary>
+    internal bool BlockedAsleep;
     private int _roundRobinColor;
+    /// <summary>The cycle this PE last stepped with wavelets in its router and then slept (-1: it did not): the colors'
+    /// round robin turns once per cycle while the router holds wavelets, so the cycles slept through are turned on waking.</summary>
+    private long _rrSleptAt = -1;
 
     // Stats: plain counters on the hot path (DESIGN.md §3).
     internal long WaveletsForwarded;
@@ -61,10 +67,41 @@ public sealed class ProcessingElement
     /// to run (t+1, a later cycle, or long.MaxValue to sleep until a neighbour wakes it).</summary>
     internal long Step(long t, Band band)
     {
+        if (_rrSleptAt >= 0)
+        {
+            var colors = Sim.Config.ColorCount;
+            _roundRobinColor = (int)((_roundRobinColor + (t - _rrSleptAt - 1)) % colors);
+            _rrSleptAt = -1;
+        }
+        var movesBefore = band.Moves;
         var inboundPending = Channels is not null && ReceiveLinks(t, band);
         if (NonEmpty != 0) Forward(t, band);
         var next = Ce is null ? long.MaxValue : Ce.Step(t, band);
-        return NonEmpty != 0 || inboundPending ? t + 1 : next;
+        if (inboundPending || NonEmpty == 0) return inboundPending ? t + 1 : next;
+        // Wavelets wait in the router. After a cycle in which something moved here, look again next cycle. Otherwise
+        // every head is blocked, and only these can unblock it: a credit (the downstream router pops it and wakes this
+        // PE for the next cycle), room in an input queue (this PE's compute engine pops it: a move, so the cycle after),
+        // a switch change (a control wavelet passing here: a move), or a wavelet becoming visible (its ready cycle).
+        // Sleeping until then steps the same cycles that matter as polling every cycle would.
+        if (band.Moves != movesBefore) return t + 1;
+        next = Math.Min(next, HiddenHeadReady(t));
+        if (next != t + 1) _rrSleptAt = t;
+        return next;
+    }
+
+    /// <summary>The earliest cycle after t at which a wavelet not yet visible in a router buffer without a chosen head
+    /// becomes visible (long.MaxValue: none).</summary>
+    private long HiddenHeadReady(long t)
+    {
+        var wake = long.MaxValue;
+        for (var mask = NonEmpty; mask != 0; mask &= mask - 1)
+        {
+            var ch = Channels![BitOperations.TrailingZeroCount(mask)]!;
+            if (ch.HeadIn >= 0) continue;
+            for (var d = 0; d < DirectionExtensions.PortCount; d++)
+                if (ch.In[d] is { IsEmpty: false } f && f.HeadReadyCycle > t) wake = Math.Min(wake, f.HeadReadyCycle);
+        }
+        return wake;
     }
 
     /// <summary>Phase 1: take the wavelets arriving this cycle off the four incoming links. Returns true when
@@ -159,7 +196,12 @@ public sealed class ProcessingElement
             fifo.Pop();
             WaveletsForwarded++;
             band.Moves++;
-            if (ch.HeadIn < DirectionExtensions.LinkCount) ch.MarkConsumed(ch.HeadIn, t);
+            if (ch.HeadIn < DirectionExtensions.LinkCount)
+            {
+                // A credit goes back upstream: the sender may be asleep with its head blocked on it.
+                ch.MarkConsumed(ch.HeadIn, t);
+                band.Wake(Sim.Neighbor(this, (Direction)ch.HeadIn)!);
+            }
             if (w.IsControl)
             {
                 if (ControlPayload.AdvancesSwitch(w.Payload)) ch.AdvanceSwitch();
