@@ -34,6 +34,24 @@ public sealed class HostIo
             throw new FabricProgramException($"{what}: rectangle at ({x0},{y0}) of {w}x{h} PEs is outside the {_sim.Width}x{_sim.Height} program rectangle");
     }
 
+    /// <summary>Attaches off-wafer port <paramref name="port"/> of PE (x, y) to data[offset .. offset + count): a port DSD
+    /// on that PE reads (or writes) the next value each element, at most one every <paramref name="cyclesPerValue"/>
+    /// cycles (the link's bandwidth share; 0 = unpaced). Replaces an earlier attachment. Not charged to the host link:
+    /// the port is a link of its own (the MemoryX link of a weight-streaming system).</summary>
+    public void AttachPort(int x, int y, int port, float[] data, int offset, int count, double cyclesPerValue = 0)
+    {
+        CheckRect(x, y, 1, 1, $"port {port}");
+        if (offset < 0 || count < 0 || offset + (long)count > data.Length)
+            throw new FabricProgramException($"port {port} of PE ({x},{y}): values [{offset}, {offset + (long)count}) are outside the {data.Length}-value array");
+        if (!(cyclesPerValue >= 0) || double.IsInfinity(cyclesPerValue))
+            throw new FabricProgramException($"port {port} of PE ({x},{y}): cycles per value must be a finite number >= 0 (is {cyclesPerValue})");
+        var ce = _sim.Pe(x, y).Ce ?? throw new FabricProgramException($"port {port}: PE ({x},{y}) has no code");
+        ce.AttachPort(port, new Pe.EdgePort(data, offset, count, cyclesPerValue));
+    }
+
+    /// <summary>Values moved through port <paramref name="port"/> of PE (x, y) since it was attached.</summary>
+    public int PortMoved(int x, int y, int port) => (_sim.Pe(x, y).Ce ?? throw new FabricProgramException($"port {port}: PE ({x},{y}) has no code")).Port(port).Moved;
+
     /// <summary>Copies fp32 data into <paramref name="symbol"/> on each PE of the rectangle; PE (x0+i, y0+j) gets
     /// data[((j * w) + i) * elemsPerPe ..] (row-major over PEs, like MemcpyOrder.ROW_MAJOR).</summary>
     public void MemcpyH2D(string symbol, int x0, int y0, int w, int h, ReadOnlySpan<float> data, int elemsPerPe)

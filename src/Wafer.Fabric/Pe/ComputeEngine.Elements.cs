@@ -107,13 +107,13 @@ internal sealed partial class ComputeEngine
     /// <summary>One element: read sources (popping fabric/FIFO inputs), compute, write (pushing fabric/FIFO outputs).</summary>
     private void StepElement(in Op op, int i, long t)
     {
-        var a = Read(op.A, i, ABytes(op));
-        var b = op.B.Kind == OperandKind.None ? 0f : Read(op.B, i, BBytes(op));
+        var a = Read(op.A, i, ABytes(op), t);
+        var b = op.B.Kind == OperandKind.None ? 0f : Read(op.B, i, BBytes(op), t);
         var v = VectorMath.Apply(op.Kind, op.Type, a, b, ScalarValue(op.S, op.Type));
         Write(op.Dst, i, DstBytes(op), v, t);
     }
 
-    private float Read(in Operand o, int i, int elemBytes)
+    private float Read(in Operand o, int i, int elemBytes, long t)
     {
         switch (o.Kind)
         {
@@ -132,6 +132,8 @@ internal sealed partial class ComputeEngine
                         return elemBytes == 4 ? w.AsFloat : (float)BitConverter.UInt16BitsToHalf(w.Low16);
                     case DsdKind.Fifo:
                         return _fifos![d.FifoId]!.Pop();
+                    case DsdKind.Port:
+                        return _ports![d.Queue]!.Read(t);
                 }
                 break;
         }
@@ -158,6 +160,9 @@ internal sealed partial class ComputeEngine
                 f.Push(v);
                 if (f.ActivateOnPushTask >= 0) _activated |= 1UL << f.ActivateOnPushTask;
                 break;
+            case DsdKind.Port:
+                _ports![d.Queue]!.Write(t, elemBytes == 4 ? v : (float)(Half)v);
+                break;
         }
     }
 
@@ -169,6 +174,7 @@ internal sealed partial class ComputeEngine
         {
             DsdKind.FabOut => !_outQueues[op.Dst.Queue]!.IsFull,
             DsdKind.Fifo => !_fifos![op.Dst.FifoId]!.IsFull,
+            DsdKind.Port => _ports![op.Dst.Queue]!.Ready(t),
             _ => true,
         };
     }
@@ -180,6 +186,7 @@ internal sealed partial class ComputeEngine
         {
             DsdKind.FabIn => _inQueues[o.Dsd.Queue]!.HeadReady(t) && !_inQueues[o.Dsd.Queue]!.Peek().IsControl,
             DsdKind.Fifo => !_fifos![o.Dsd.FifoId]!.IsEmpty,
+            DsdKind.Port => _ports![o.Dsd.Queue]!.Ready(t),
             _ => true,
         };
     }

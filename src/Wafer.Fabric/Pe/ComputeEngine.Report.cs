@@ -36,6 +36,7 @@ internal sealed partial class ComputeEngine
         if (op.A.Kind == OperandKind.Dsd && op.A.Dsd.Kind == DsdKind.FabIn) parts.Add($"fabin color {op.A.Dsd.Color} queue {op.A.Dsd.Queue}");
         if (op.B.Kind == OperandKind.Dsd && op.B.Dsd.Kind == DsdKind.FabIn) parts.Add($"fabin color {op.B.Dsd.Color} queue {op.B.Dsd.Queue}");
         if (op.Dst.Kind == DsdKind.FabOut) parts.Add($"fabout color {op.Dst.Color} queue {op.Dst.Queue}");
+        if (op.Dst.Kind == DsdKind.Port || (op.A.Kind == OperandKind.Dsd && op.A.Dsd.Kind == DsdKind.Port)) parts.Add("off-wafer port");
         if (op.Dst.Kind == DsdKind.Fifo || (op.A.Kind == OperandKind.Dsd && op.A.Dsd.Kind == DsdKind.Fifo)) parts.Add("FIFO");
         return string.Join(", ", parts);
     }

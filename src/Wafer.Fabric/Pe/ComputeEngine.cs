@@ -32,6 +32,7 @@ internal sealed partial class ComputeEngine
     private readonly WaveletFifo?[] _inQueues;
     private readonly WaveletFifo?[] _outQueues;
     private readonly FifoBuffer?[]? _fifos;
+    private EdgePort?[]? _ports;
 
     private readonly List<Op> _ops = new(2);
     private int _opHead;
@@ -160,6 +161,19 @@ internal sealed partial class ComputeEngine
     internal FifoBuffer Fifo(int id) =>
         (_fifos is not null && id is >= 0 and < PeCode.MaxQueues ? _fifos[id] : null)
         ?? throw new FabricProgramException($"PE ({X},{Y}): FIFO {id} is not declared");
+
+    internal EdgePort Port(int id) =>
+        (_ports is not null && id is >= 0 and < PeCode.MaxQueues ? _ports[id] : null)
+        ?? throw new FabricProgramException($"PE ({X},{Y}): port {id} is not attached (HostIo.AttachPort)");
+
+    /// <summary>Attaches (or replaces) off-wafer port <paramref name="id"/>: the host's side of an edge link.</summary>
+    internal void AttachPort(int id, EdgePort port)
+    {
+        if (id is < 0 or >= PeCode.MaxQueues) throw new FabricProgramException($"PE ({X},{Y}): port {id} is outside 0..{PeCode.MaxQueues - 1}");
+        (_ports ??= new EdgePort?[PeCode.MaxQueues])[id] = port;
+    }
+
+    internal long PortValues => _ports?.Sum(p => (long)(p?.Moved ?? 0)) ?? 0;
 
     // ---------------------------------------------------------------- issuing (called from TaskContext)
 
@@ -474,6 +488,13 @@ internal sealed partial class ComputeEngine
         return next;
     }
 
+    private long PortWake(int id, long t1)
+    {
+        // Only the link's pace is this port's own reason to wait; a ready port waits on the op's other operand.
+        var p = _ports![id]!;
+        return p.Moved < p.Count && p.ReadyCycle > t1 ? p.ReadyCycle : long.MaxValue;
+    }
+
     private long StreamWake(in Op op, long t1)
     {
         if (CanStep(op, t1)) return t1;
@@ -482,6 +503,9 @@ internal sealed partial class ComputeEngine
             next = Math.Min(next, Math.Max(t1, qa.HeadReadyCycle));
         if (op.B.Kind == OperandKind.Dsd && op.B.Dsd.Kind == DsdKind.FabIn && _inQueues[op.B.Dsd.Queue] is { IsEmpty: false } qb)
             next = Math.Min(next, Math.Max(t1, qb.HeadReadyCycle));
+        // A port paced by its link: wake when its next value may move (if nothing else blocks, that is the step).
+        if (op.A.Kind == OperandKind.Dsd && op.A.Dsd.Kind == DsdKind.Port) next = Math.Min(next, PortWake(op.A.Dsd.Queue, t1));
+        if (op.Dst.Kind == DsdKind.Port) next = Math.Min(next, PortWake(op.Dst.Queue, t1));
         return next;
     }
 }

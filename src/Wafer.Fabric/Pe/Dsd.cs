@@ -1,10 +1,11 @@
 // Data structure descriptors: the vector operands of DSD ops (wse2.md §2.4). Strides, offsets and lengths are in elements.
 namespace Wafer.Fabric.Pe;
 
-public enum DsdKind : byte { Mem1D, Mem4D, FabIn, FabOut, Fifo }
+public enum DsdKind : byte { Mem1D, Mem4D, FabIn, FabOut, Fifo, Port }
 
 /// <summary>A vector operand. Memory DSDs address SRAM (element size comes from the op: 4 bytes for fp32 ops, 2 for fp16);
-/// fabric DSDs stream one wavelet per element; FIFO DSDs address a FIFO declared in the PE code.</summary>
+/// fabric DSDs stream one wavelet per element; FIFO DSDs address a FIFO declared in the PE code; port DSDs stream from
+/// or to an off-wafer link attached to the PE by the host (EdgePort: the MemoryX link at the wafer's edge).</summary>
 public readonly record struct Dsd
 {
     /// <summary>Extents (innermost first) and element strides of a 4-D memory DSD.</summary>
@@ -76,6 +77,8 @@ public readonly record struct Dsd
     public static Dsd FabOut(int color, int length, int queue, bool control = false) =>
         new() { Kind = DsdKind.FabOut, Color = color, Length = length, Queue = queue, Control = control };
     public static Dsd Fifo(int fifoId, int length) => new() { Kind = DsdKind.Fifo, FifoId = fifoId, Length = length };
+    /// <summary>The next <paramref name="length"/> values of the off-wafer port <paramref name="port"/> (HostIo.AttachPort).</summary>
+    public static Dsd Port(int port, int length) => new() { Kind = DsdKind.Port, Queue = port, Length = length };
 
     public Dsd WithOffset(int offsetElements) => this with { Offset = offsetElements };
     public Dsd WithLength(int length) => this with { Length = length };

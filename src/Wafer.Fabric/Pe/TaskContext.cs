@@ -155,6 +155,9 @@ public sealed class TaskContext
             case DsdKind.Fifo:
                 _ce.Fifo(d.FifoId);
                 break;
+            case DsdKind.Port:
+                _ce.Port(d.Queue);
+                break;
         }
     }
 }
