@@ -75,6 +75,33 @@ public sealed class HostIo
         Seconds += data.Length * 4.0 / _sim.Config.HostBytesPerSecond;
     }
 
+    /// <summary>Writes fp32 data into <paramref name="symbol"/> on PE (x, y) from byte offset <paramref name="byteOffset"/>;
+    /// charged by bytes (pair a batch of them with EndBatch).</summary>
+    public void WriteAt(string symbol, int x, int y, int byteOffset, ReadOnlySpan<float> data)
+    {
+        data.CopyTo(Region(symbol, x, y, byteOffset, data.Length));
+        BytesToDevice += (long)data.Length * 4;
+        Seconds += data.Length * 4.0 / _sim.Config.HostBytesPerSecond;
+    }
+
+    /// <summary>Reads fp32 values of <paramref name="symbol"/> on PE (x, y) from byte offset <paramref name="byteOffset"/>.</summary>
+    public void ReadAt(string symbol, int x, int y, int byteOffset, Span<float> into)
+    {
+        Region(symbol, x, y, byteOffset, into.Length).CopyTo(into);
+        BytesFromDevice += (long)into.Length * 4;
+        Seconds += into.Length * 4.0 / _sim.Config.HostBytesPerSecond;
+    }
+
+    private Span<float> Region(string symbol, int x, int y, int byteOffset, int elems)
+    {
+        CheckRect(x, y, 1, 1, $"memcpy '{symbol}'");
+        var sram = _sim.Pe(x, y).Ce?.Sram ?? throw new FabricProgramException($"memcpy '{symbol}': PE ({x},{y}) has no code");
+        var (address, bytes) = sram.Symbol(symbol);
+        if (byteOffset < 0 || byteOffset % 4 != 0 || byteOffset + (long)elems * 4 > bytes)
+            throw new FabricProgramException($"memcpy '{symbol}': {elems} fp32 elements at byte {byteOffset} do not fit the {bytes}-byte symbol on PE ({x},{y})");
+        return sram.F32(address + byteOffset, elems);
+    }
+
     /// <summary>Charges one command latency for a batch of per-PE copies made with the single-PE overload.</summary>
     public void EndBatch() => ChargeCommand();
 

@@ -1,0 +1,140 @@
+// A weight-streaming product on the layer program's region: Y[o] = sum_i X[i] W[o, i] (+ b[o]) (+ residual[o]) for
+// every output o, Y landing in the block layout (each output row on its owner column). The edge PE of column x streams,
+// output after output, the weights of column x's input features (and the bias to the owner's column); each worker
+// takes them off the column multicast, forms its n partial sums with one FMAC per input feature (@fmuls, then @fmacs
+// with the weight as scalar), and the row reduces the partial sums into the owner: columns west of it chain east
+// (fabin + partial -> fabout), columns east of it chain west, and the owner adds both streams, its own partial, the bias
+// and the residual. The backward input gradient dX = dY W is the same phase with the transposed weights.
+using Wafer.Fabric.Engine;
+using Wafer.Fabric.Pe;
+using static Wafer.Kernels.Transformer.LayerColors;
+
+namespace Wafer.Kernels.Transformer;
+
+/// <summary>Outputs in stream order: Owner[i] the column that keeps output i, Slot[i] its row in that column's output block.</summary>
+public sealed record OutputMap(int[] Owner, int[] Slot)
+{
+    public int Count => Owner.Length;
+
+    /// <summary>A width-D tensor in plain block layout: output o on column o / (D / Cc), row o % (D / Cc).</summary>
+    public static OutputMap Block(int width, int columns)
+    {
+        var rows = width / columns;
+        return new(Enumerable.Range(0, width).Select(o => o / rows).ToArray(), Enumerable.Range(0, width).Select(o => o % rows).ToArray());
+    }
+
+    /// <summary>qkv (3C): output p C + f (part p = q, k, v) on column f / k, row p k + f % k: a column holds the same
+    /// features of q, k and v, so attention needs no re-layout across columns.</summary>
+    public static OutputMap Qkv(int channels, int columns)
+    {
+        var k = channels / columns;
+        return new(Enumerable.Range(0, 3 * channels).Select(o => o % channels / k).ToArray(),
+                   Enumerable.Range(0, 3 * channels).Select(o => o / channels * k + o % channels % k).ToArray());
+    }
+
+    /// <summary>Column x's row `row` as an output index (inverse of the map).</summary>
+    public int OutputAt(int x, int row)
+    {
+        for (var i = 0; i < Owner.Length; i++) if (Owner[i] == x && Slot[i] == row) return i;
+        throw new ArgumentException($"no output on column {x} row {row}");
+    }
+}
+
+public sealed class ProductPhase : LayerPhase
+{
+    private readonly LayerGrid _g;
+    private readonly LayerMemory _m;
+    private readonly Buf _input, _output;
+    private readonly Buf? _residual;
+    private readonly int _kin;
+    private readonly OutputMap _map;
+    private readonly bool _bias;
+    private readonly float[][] _streams;
+    private readonly double _cyclesPerValue;
+    private readonly Action<TaskContext> _step;
+
+    /// <summary>weight(i, x, f): the weight of stream position i for column x's input row f; bias(i): output i's bias
+    /// (null: none). cyclesPerValue paces each column's MemoryX port (0: unpaced).</summary>
+    public ProductPhase(string name, LayerGrid g, LayerMemory m, Buf input, int kin, Buf output, OutputMap map,
+        Func<int, int, int, float> weight, Func<int, float>? bias = null, Buf? residual = null, double cyclesPerValue = 0) : base(name)
+    {
+        (_g, _m, _input, _kin, _output, _map, _bias, _residual, _cyclesPerValue) = (g, m, input, kin, output, map, bias is not null, residual, cyclesPerValue);
+        _streams = new float[g.Columns][];
+        for (var x = 0; x < g.Columns; x++)
+        {
+            var s = new List<float>(map.Count * (kin + 1));
+            for (var i = 0; i < map.Count; i++)
+            {
+                for (var f = 0; f < kin; f++) s.Add(weight(i, x, f));
+                if (bias is not null && map.Owner[i] == x) s.Add(bias(i));
+            }
+            _streams[x] = s.ToArray();
+        }
+        _step = Step;
+    }
+
+    /// <summary>Values column x's port streams in this phase.</summary>
+    public int StreamLength(int x) => _streams[x].Length;
+
+    public override void Prepare(Simulator sim)
+    {
+        for (var x = 0; x < _g.Columns; x++) sim.Host.AttachPort(x, 0, 0, _streams[x], 0, _streams[x].Length, _cyclesPerValue);
+    }
+
+    public override void Start(TaskContext ctx)
+    {
+        if (ctx.Y == 0)
+        {
+            var total = _streams[ctx.X].Length;
+            if (total > 0) ctx.Fmovs(Dsd.FabOut(Weights, total, EdgeWeightsOut), Dsd.Port(0, total));
+            return;
+        }
+        ctx.StoreI32(_m.Counters.At(0), 0);
+        ctx.Then(_step);
+    }
+
+    private void Step(TaskContext ctx)
+    {
+        var counter = _m.Counters.At(0);
+        var i = ctx.LoadI32(counter);
+        if (i == _map.Count) return;
+        ctx.StoreI32(counter, i + 1);
+        int x = ctx.X, n = _g.N, cc = _g.Columns, owner = _map.Owner[i];
+        var mine = owner == x;
+        var received = _kin + (mine && _bias ? 1 : 0);
+        var wb = _m.Wb;
+        ctx.Fmovs(Dsd.Mem1D(wb.Address, received), Dsd.FabIn(Weights, received, WeightsIn));
+        var p = Dsd.Mem1D(_m.Partial.Address, n);
+        ctx.Fmuls(p, _input.Row(0, n), Operand.Mem(wb.At(0)));
+        for (var f = 1; f < _kin; f++) ctx.Fmacs(p, p, _input.Row(f, n), ScalarOperand.Mem(wb.At(f)));
+        if (x < owner)
+        {
+            var dst = Dsd.FabOut(EastColor(x), n, EastOut);
+            if (x == 0) ctx.Fmovs(dst, p);
+            else ctx.Fadds(dst, Dsd.FabIn(EastColor(x - 1), n, EastIn), p);
+        }
+        else if (x > owner)
+        {
+            var dst = Dsd.FabOut(WestColor(x), n, WestOut);
+            if (x == cc - 1) ctx.Fmovs(dst, p);
+            else ctx.Fadds(dst, Dsd.FabIn(WestColor(x + 1), n, WestIn), p);
+        }
+        else
+        {
+            var y = _output.Row(_map.Slot[i], n);
+            bool fromWest = x > 0, fromEast = x < cc - 1;
+            Dsd east = fromWest ? Dsd.FabIn(EastColor(x - 1), n, EastIn) : default, west = fromEast ? Dsd.FabIn(WestColor(x + 1), n, WestIn) : default;
+            if (fromWest && fromEast)
+            {
+                ctx.Fadds(y, east, west);
+                ctx.Fadds(y, y, p);
+            }
+            else if (fromWest) ctx.Fadds(y, east, p);
+            else if (fromEast) ctx.Fadds(y, west, p);
+            else ctx.Fmovs(y, p);
+            if (_bias) ctx.Fadds(y, y, Operand.Mem(wb.At(_kin)));
+            if (_residual is { } r) ctx.Fadds(y, y, r.Row(_map.Slot[i], n));
+        }
+        ctx.Then(_step);
+    }
+}
