@@ -62,6 +62,20 @@ public sealed class Simulator
     /// <summary>PE steps the engine ran (a PE is stepped only in cycles where it has work).</summary>
     public long PeSteps => _bands.Sum(b => b.Steps);
 
+    /// <summary>Busy op-cycles, flops and values through off-wafer ports of every PE so far (cheap running totals for
+    /// drivers that time parts of a run; RunStats has the full per-PE picture).</summary>
+    public (long BusyPeCycles, long Flops, long PortValues) Totals()
+    {
+        long busy = 0, flops = 0, port = 0;
+        foreach (var pe in _withCe)
+        {
+            busy += pe.Ce!.BusyCycles;
+            flops += pe.Ce.Flops;
+            port += pe.Ce.PortValues;
+        }
+        return (busy, flops, port);
+    }
+
     /// <summary>Host bytes allocated while Run was running (the cycle loop is meant to allocate nothing).</summary>
     public long AllocatedBytesInRun { get; private set; }
 

@@ -25,7 +25,7 @@ using Wafer.Gpt.Numerics;
 
 namespace Wafer.Gpt.Model;
 
-public sealed partial class GptExecutor
+public sealed partial class GptExecutor : IGptExecutor
 {
     private readonly WeightStore _store;
     private readonly GptConfig _cfg;
@@ -58,6 +58,8 @@ public sealed partial class GptExecutor
     private long _bytesStreamed; // added to by the prefetch thread, the shards and the main thread
     /// <summary>What the device holds at its peak: activations, their gradients, weight buffers, gradient buffers.</summary>
     public long DeviceBytes { get; }
+    /// <summary>Nothing is simulated at this level.</summary>
+    public FabricAccount? Fabric => null;
 
     /// <summary>Whether two shards on two threads may run free (else in lockstep, each operation parallel inside); the
     /// results are the same either way (tests compare the two).</summary>

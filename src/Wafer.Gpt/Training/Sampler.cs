@@ -4,7 +4,7 @@ using Wafer.Gpt.Model;
 
 namespace Wafer.Gpt.Training;
 
-public sealed class Sampler(GptExecutor executor, ulong seed)
+public sealed class Sampler(IGptExecutor executor, ulong seed)
 {
     private SplitMix64 _rng = new(seed);
 
