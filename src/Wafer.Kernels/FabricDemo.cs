@@ -5,7 +5,7 @@ using Wafer.Fabric.Engine;
 namespace Wafer.Kernels;
 
 /// <summary>Sizes a user may set on the command line; each program reads the ones it uses and ignores 0 (= its default).</summary>
-public sealed record DemoSize(int Width = 0, int Height = 0, int Length = 0, int Block = 0, int SinkCycles = -1, long Seed = 1, int Outputs = 0, double Sparsity = 0, int Steps = 0);
+public sealed record DemoSize(int Width = 0, int Height = 0, int Length = 0, int Block = 0, int SinkCycles = -1, long Seed = 1, int Outputs = 0, double Sparsity = 0, int Steps = 0, int SeqLen = 0);
 
 /// <summary>What a program run produced: the simulator (for stats), the numerical check, and program-specific figures.</summary>
 public sealed record DemoResult(

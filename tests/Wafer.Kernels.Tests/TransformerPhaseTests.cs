@@ -90,7 +90,7 @@ public class TransformerPhaseTests2
         p.Write(m.Inputs[0], x, c);
         float[] Params(int col) => [.. gamma.AsSpan(col * g.K, g.K), .. beta.AsSpan(col * g.K, g.K)];
         p.Run(new LayerNormForward("ln", g, m, m.Inputs[0], m.Ln1, m.Mean1, m.Rstd1, Params));
-        var (y, _, _) = TransformerReference.LayerNorm(x, gamma, beta, g.Tokens, c);
+        var (y, _, _) = HostReference.LayerNorm(x, gamma, beta, g.Tokens, c);
         var got = p.Read(m.Ln1, c);
         for (var i = 0; i < y.Length; i++) Near(y[i], got[i], 2e-6 * (Math.Abs(y[i]) + 1), $"y[{i}]");
 
@@ -99,7 +99,7 @@ public class TransformerPhaseTests2
         p.Write(m.DLn, dy, c);
         var back = new LayerNormBackward("ln-back", g, m, m.DLn, m.Inputs[0], m.Mean1, m.Rstd1, m.DR2, Params);
         p.Run(back);
-        var (dx, dg, db) = TransformerReference.LayerNormBackward(x, gamma, dy, g.Tokens, c);
+        var (dx, dg, db) = HostReference.LayerNormBackward(x, gamma, dy, g.Tokens, c);
         var gotDx = p.Read(m.DR2, c);
         for (var i = 0; i < dx.Length; i++) Near(prior[i] + dx[i], gotDx[i], 1e-5 * (Math.Abs(dx[i]) + 1), $"dx[{i}]");
         for (var col = 0; col < cc; col++)
@@ -126,7 +126,7 @@ public class TransformerPhaseTests2
         int Feature(int col, int row) => row / g.K * c + col * g.K + row % g.K;
         p.Write(m.Qkv, qkv, 3 * c, Feature);
         p.Run(new AttentionForward("attn", g, m));
-        var (want, dqkv) = TransformerReference.Attention(qkv, dOut, g.Tokens, c, heads, t);
+        var (want, dqkv) = HostReference.Attention(qkv, dOut, g.Tokens, c, heads, t);
         var got = p.Read(m.Att, c);
         for (var i = 0; i < want.Length; i++) Near(want[i], got[i], 2e-6 * (Math.Abs(want[i]) + 1), $"out[{i}]");
         p.Write(m.DAtt, dOut, c);
@@ -188,8 +188,8 @@ public class TransformerPhaseTests2
         var d = p.Read(m.DHidden, 16);
         for (var i = 0; i < h.Length; i++)
         {
-            Near(TransformerReference.Gelu(h[i]), y[i], 2e-6 * (Math.Abs(h[i]) + 1), $"gelu[{i}]");
-            Near(dh[i] * TransformerReference.GeluSlope(h[i]), d[i], 2e-6 * (Math.Abs(dh[i]) + 1), $"dgelu[{i}]");
+            Near(HostReference.Gelu(h[i]), y[i], 2e-6 * (Math.Abs(h[i]) + 1), $"gelu[{i}]");
+            Near(dh[i] * HostReference.GeluSlope(h[i]), d[i], 2e-6 * (Math.Abs(dh[i]) + 1), $"dgelu[{i}]");
         }
     }
 }

@@ -23,7 +23,8 @@ internal static class RunCommand
         var height = new Option<int>("--height") { Description = "Program rectangle height in PEs" };
         var length = new Option<int>("--length") { Description = "Vector length per PE (GEMV: columns of A per PE)" };
         var block = new Option<int>("--block") { Description = "GEMV: rows of A per PE; wsmm: input features per PE; K-tree: levels K" };
-        var steps = new Option<int>("--steps") { Description = "stencil25: time steps" };
+        var steps = new Option<int>("--steps") { Description = "stencil25: time steps; transformer-layer: 1 forward, 2 forward and backward" };
+        var seq = new Option<int>("--seq") { Description = "transformer-layer: tokens per sequence T" };
         var outputs = new Option<int>("--outputs") { Description = "wsmm: output features D_out" };
         var sparsity = new Option<double>("--sparsity") { Description = "wsmm-sparse: fraction of zero weights, in [0, 1)" };
         var sinkCycles = new Option<int>("--sink-cycles") { Description = "pipeline: scalar cycles the sink spends per wavelet", DefaultValueFactory = _ => -1 };
@@ -37,7 +38,7 @@ internal static class RunCommand
 
         var cmd = new Command("run", "Run a fabric program at cycle level and report cycles, time, utilization and simulator speed")
         {
-            program, wafer, width, height, length, block, outputs, sparsity, steps, sinkCycles, seed, threads, maxCycles, outDir, json, tracePe, traceColor,
+            program, wafer, width, height, length, block, outputs, sparsity, steps, seq, sinkCycles, seed, threads, maxCycles, outDir, json, tracePe, traceColor,
         };
         cmd.SetAction(parse =>
         {
@@ -60,7 +61,8 @@ internal static class RunCommand
                 parse.GetValue(seed),
                 Positive(parse.GetValue(outputs), "--outputs", allowZero: true),
                 parse.GetValue(sparsity) is >= 0 and < 1 and var sp ? sp : throw new WaferInputException($"--sparsity must be in [0, 1) (is {parse.GetValue(sparsity)})"),
-                Positive(parse.GetValue(steps), "--steps", allowZero: true));
+                Positive(parse.GetValue(steps), "--steps", allowZero: true),
+                Positive(parse.GetValue(seq), "--seq", allowZero: true));
             var options = new SimulatorOptions
             {
                 Threads = Positive(parse.GetValue(threads), "--threads"),

@@ -40,10 +40,14 @@ internal static class TrainCommand
         var sampleTokens = new Option<int>("--sample-tokens") { Description = "Tokens to sample at the end", DefaultValueFactory = _ => 300 };
         var threads = new Option<int>("--threads") { Description = "Matmul threads (results are identical for any count)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var json = new Option<bool>("--json") { Description = "Print one JSON object on stdout at the end (progress goes to stderr)" };
+        var fidelity = new Option<string>("--fidelity") { Description = "fast (host kernels, the modelled CS-2 time) or cycle (every block on the simulated wafer, wavelet by wavelet)", DefaultValueFactory = _ => "fast" };
+        var wafer = new Option<string>("--wafer") { Description = "Wafer preset (tiny, cs2, cs3) or wafer JSON file for --fidelity cycle", DefaultValueFactory = _ => "cs2" };
+        var region = new Option<string?>("--region") { Description = "Worker region RxC for --fidelity cycle: R rows of tokens x C columns of features (default: the fastest region that fits, by the layer model)" };
+        var noReference = new Option<bool>("--no-fast-reference") { Description = "--fidelity cycle: do not train the fast executor alongside for the reference curve" };
         var cmd = new Command("train", "Train a GPT by weight streaming on text; reports loss, throughput, memory and streamed bytes")
         {
             model, data, tokenizer, steps, batch, seq, micro, lr, warmup, seed, evalInterval, evalBatches, precision, memoryx, outDir, resume,
-            noCheckpoint, sampleTokens, threads, json,
+            noCheckpoint, sampleTokens, threads, json, fidelity, wafer, region, noReference,
         };
         cmd.SetAction(parse =>
         {
@@ -53,6 +57,14 @@ internal static class TrainCommand
             if (t < 1) throw new WaferInputException($"--threads must be >= 1 (is {t})");
             Wafer.Gpt.Numerics.Gemm.Threads = t;
             var peak = parse.GetValue(lr);
+            var level = parse.GetValue(fidelity) switch
+            {
+                "fast" => Fidelity.Fast, "cycle" => Fidelity.Cycle,
+                var f => throw new WaferInputException($"--fidelity must be fast or cycle (is '{f}')"),
+            };
+            var (rows, columns) = ParseRegion(parse.GetValue(region));
+            if (level == Fidelity.Fast && parse.GetValue(region) is not null) throw new WaferInputException("--region applies to --fidelity cycle");
+            var cycle = new CycleOptions { Wafer = Wafer.Fabric.Config.WaferConfigJson.Resolve(parse.GetValue(wafer)!), Rows = rows, Columns = columns, Threads = t };
             var options = new TrainOptions
             {
                 Model = parse.GetValue(model) is { } m ? GptConfigJson.Resolve(m) : null,
@@ -79,18 +91,24 @@ internal static class TrainCommand
                 WriteCheckpoints = !parse.GetValue(noCheckpoint),
                 SampleTokens = parse.GetValue(sampleTokens),
                 Optimizer = new OptimizerConfig(),
+                Fidelity = level,
+                Cycle = cycle,
+                FastReference = !parse.GetValue(noReference),
             };
             var result = Trainer.Run(options, log);
             // The machine being modelled: the same step on one CS-2, from the analytic weight-streaming model.
             var cs2 = WaferStepModel.Estimate(result.Config, CerebrasSystem.Cs2, (long)options.Batch * options.MicroBatches, options.SeqLen);
             var summary = Summary(result, cs2);
             AtomicFile.WriteText(Path.Combine(options.OutputDirectory, "summary.json"), summary);
-            var png = LossChart.Render(result.StepLosses, result.Evals);
+            var png = LossChart.Render(result.StepLosses, result.Evals, result.ReferenceStepLosses);
             AtomicFile.Write(Path.Combine(options.OutputDirectory, "loss.png"), s => s.Write(png));
             if (result.Sample is not null) log.WriteLine($"--- sample ---{Environment.NewLine}{result.Sample}{Environment.NewLine}--- end of sample ---");
             if (cs2.Fits)
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"simulated CS-2 (analytic model, {CerebrasSystem.Cs2.Wafer.ClockHz / 1e6:F0} MHz): {cs2.StepSeconds * 1e3:F3} ms/step, {cs2.TokensPerSecond:N0} tokens/s, utilization {cs2.Mfu:P2}, bound by {cs2.Bottleneck}; this host: {result.SecondsPerStep * 1e3:F1} ms/step"));
+            if (result.Fabric is { } fab && result.FabricCyclesPerStep > 0)
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"simulated wafer ({fab.Wafer}, {fab.Rows} x {fab.Columns} + edge): {result.FabricCyclesPerStep:N0} cycles/step = {result.FabricCyclesPerStep / fab.ClockHz * 1e3:F3} ms at {fab.ClockHz / 1e6:F0} MHz, layer model {result.FabricModelCyclesPerStep:N0} ({(result.FabricCyclesPerStep - result.FabricModelCyclesPerStep) / result.FabricModelCyclesPerStep:+0.0%;-0.0%}); {fab.TotalPeSteps / Math.Max(fab.TotalHostSeconds, 1e-9):G3} PE-steps per host second"));
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"done: best val loss {result.BestValLoss:F4}, final train loss {result.FinalTrainLoss:F4}, {result.TokensPerSecond:N0} tokens/s, peak RSS {result.PeakRssBytes / 1e6:N0} MB, {result.BytesStreamedPerStep / 1e6:N1} MB streamed per step; outputs in {options.OutputDirectory}"));
             if (asJson) stdout.WriteLine(summary);
@@ -120,6 +138,40 @@ internal static class TrainCommand
         simulatedCs2Mfu = cs2.Mfu,
         simulatedCs2Bottleneck = cs2.Bottleneck,
         evals = r.Evals,
+        fidelity = r.Fabric is null ? "fast" : "cycle",
+        fabric = r.Fabric is not { } f ? null : new
+        {
+            wafer = f.Wafer,
+            columns = f.Columns,
+            workerRows = f.Rows,
+            tokensPerRow = f.TokensPerRow,
+            cyclesPerStep = r.FabricCyclesPerStep,
+            secondsPerStep = r.FabricCyclesPerStep / f.ClockHz,
+            modelCyclesPerStep = r.FabricModelCyclesPerStep,
+            modelError = r.FabricModelCyclesPerStep > 0 ? (r.FabricCyclesPerStep - r.FabricModelCyclesPerStep) / r.FabricModelCyclesPerStep : (double?)null,
+            hostStepCyclesPerPass = f.LastPassHostStepCycles,
+            peStepsPerHostSecond = f.TotalPeSteps / Math.Max(f.TotalHostSeconds, 1e-9),
+            hostSecondsInFabric = f.TotalHostSeconds,
+            layers = f.LastPass.Select(l => new
+            {
+                layer = l.Layer, direction = l.Direction, cycles = l.Cycles, modelCycles = l.ModelCycles,
+                modelError = l.ModelCycles > 0 ? (l.Cycles - l.ModelCycles) / (double)l.ModelCycles : (double?)null,
+                utilization = l.BusyPeCycles / ((double)l.Cycles * f.PeCount),
+                fractionOfPeakFlops = l.Flops / ((double)l.Cycles * f.PeCount * f.PeakFlopsPerPeCycle),
+                edgeValues = l.EdgeValues,
+            }),
+        },
+        referenceStepLosses = r.ReferenceStepLosses,
         gitRevision = Wafer.Fabric.Stats.RunStats.GitRevision,
     });
+
+    /// <summary>"RxC" (worker rows x feature columns) or null (chosen by the layer model).</summary>
+    private static (int Rows, int Columns) ParseRegion(string? region)
+    {
+        if (region is null) return (0, 0);
+        var parts = region.Split('x', 'X');
+        if (parts.Length != 2 || !int.TryParse(parts[0], out var r) || !int.TryParse(parts[1], out var c) || r < 1 || c < 1)
+            throw new WaferInputException($"--region must be RxC with R worker rows and C columns >= 1, e.g. 96x8 (is '{region}')");
+        return (r, c);
+    }
 }

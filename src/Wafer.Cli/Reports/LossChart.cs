@@ -1,5 +1,6 @@
-// loss.png: per-step training loss (grey) and evaluated train (blue) / validation (orange) loss against step, with the
-// axis ranges printed in a 3x5 pixel font (no font files or native graphics needed).
+// loss.png: per-step training loss (grey; a cycle-level run's fast reference in green) and evaluated train (blue) /
+// validation (orange) loss against step, with the axis ranges printed in a 3x5 pixel font (no font files or native
+// graphics needed).
 using Wafer.Fabric.Stats;
 using Wafer.Gpt.Training;
 
@@ -9,11 +10,13 @@ internal static class LossChart
 {
     private const int Width = 800, Height = 480, Left = 60, Right = 20, Top = 20, Bottom = 40;
 
-    public static byte[] Render(IReadOnlyList<double> stepLosses, IReadOnlyList<EvalPoint> evals)
+    /// <summary>reference: a second per-step curve (green: the fast executor beside a cycle-level run), or empty.</summary>
+    public static byte[] Render(IReadOnlyList<double> stepLosses, IReadOnlyList<EvalPoint> evals, IReadOnlyList<double>? reference = null)
     {
+        reference ??= [];
         var rgb = new byte[Width * Height * 3];
         rgb.AsSpan().Fill(255);
-        var values = stepLosses.Concat(evals.SelectMany(e => new[] { e.TrainLoss, e.ValLoss })).Where(double.IsFinite).ToList();
+        var values = stepLosses.Concat(reference).Concat(evals.SelectMany(e => new[] { e.TrainLoss, e.ValLoss })).Where(double.IsFinite).ToList();
         var maxStep = Math.Max(1, Math.Max(stepLosses.Count, evals.Count == 0 ? 0 : evals.Max(e => e.Step)));
         double lo = values.Count == 0 ? 0 : Math.Floor(values.Min() * 10) / 10, hi = values.Count == 0 ? 1 : Math.Ceiling(values.Max() * 10) / 10;
         if (hi <= lo) hi = lo + 1;
@@ -48,6 +51,10 @@ internal static class LossChart
         for (var i = 1; i < stepLosses.Count; i++)
             if (double.IsFinite(stepLosses[i - 1]) && double.IsFinite(stepLosses[i]))
                 Line(X(i), Y(stepLosses[i - 1]), X(i + 1), Y(stepLosses[i]), grey, 1);
+        (byte, byte, byte) green = (44, 160, 44);
+        for (var i = 1; i < reference.Count; i++)
+            if (double.IsFinite(reference[i - 1]) && double.IsFinite(reference[i]))
+                Line(X(i), Y(reference[i - 1]), X(i + 1), Y(reference[i]), green, 1);
         for (var i = 1; i < evals.Count; i++)
         {
             Line(X(evals[i - 1].Step), Y(evals[i - 1].TrainLoss), X(evals[i].Step), Y(evals[i].TrainLoss), blue, 2);

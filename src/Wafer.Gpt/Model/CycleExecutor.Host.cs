@@ -65,6 +65,9 @@ public sealed partial class CycleExecutor
         return dwte;
     }
 
+    private static ReadOnlySpan<float> Tensor(float[] w, Segment seg, string name) =>
+        w.AsSpan((int)seg[name].Offset, (int)seg[name].Count);
+
     private Span<float> G(Segment seg, string name) => _grads.AsSpan((int)seg[name].Offset, (int)seg[name].Count);
 
     /// <summary>dwte, dwpe from d(block 0's input), which the last backward layer left in M.DOut (plus the head's part of

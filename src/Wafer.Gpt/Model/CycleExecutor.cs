@@ -34,6 +34,7 @@ public sealed partial class CycleExecutor : IGptExecutor
     private readonly ParameterLayout _layout;
     private readonly LayerProgram _program;
     private readonly LayerGrid _grid;
+    private readonly BlockSchedule _schedule;
     private readonly double _pace;
     private readonly float[] _encoded, _last, _lnf, _lnfMean, _lnfRstd, _logits, _probs, _losses, _dLast, _dLnf, _dLogits, _dLosses;
     private readonly float[] _weights, _grads, _headEmbedding;
@@ -68,6 +69,7 @@ public sealed partial class CycleExecutor : IGptExecutor
         _program = new LayerProgram(options.Wafer, _grid, _cfg.Layers, new SimulatorOptions { Threads = options.Threads, MaxCycles = long.MaxValue / 4 });
         // A column's share of the link, in cycles per fp32 value (4 B): the link's bytes per cycle split over the columns.
         _pace = 4.0 * _grid.Columns / (options.MemoryXBytesPerSecond / options.Wafer.ClockHz);
+        _schedule = new BlockSchedule(_program, _pace);
         _encoded = new float[bt * c]; _last = new float[bt * c]; _lnf = new float[bt * c]; _lnfMean = new float[bt]; _lnfRstd = new float[bt];
         _logits = new float[bt * vp]; _probs = new float[bt * vp]; _losses = new float[bt];
         _dLast = new float[bt * c]; _dLnf = new float[bt * c]; _dLogits = new float[bt * vp]; _dLosses = new float[bt];

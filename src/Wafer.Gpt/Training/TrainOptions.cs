@@ -5,8 +5,17 @@ using Wafer.Gpt.Model;
 
 namespace Wafer.Gpt.Training;
 
+/// <summary>Where the layer schedule runs: host kernels (fast) or the layer program on the simulated wafer (cycle).</summary>
+public enum Fidelity { Fast, Cycle }
+
 public sealed record TrainOptions
 {
+    /// <summary>fast (host kernels) or cycle (the simulated wafer; Cycle sets its wafer and region).</summary>
+    public Fidelity Fidelity { get; init; } = Fidelity.Fast;
+    public CycleOptions Cycle { get; init; } = new();
+    /// <summary>Cycle fidelity: also train the fast executor on the same batches from the same start, for the
+    /// reference curve in loss.csv and loss.png (on by default; the fast run costs little beside the cycle one).</summary>
+    public bool FastReference { get; init; } = true;
     /// <summary>The model; null = nano, or the checkpoint's model when resuming.</summary>
     public GptConfig? Model { get; init; }
     /// <summary>Write checkpoint.safetensors at every evaluation (on by default).</summary>
@@ -61,6 +70,7 @@ public sealed record TrainOptions
         if (LogInterval < 1) e.Add($"log interval must be >= 1 (is {LogInterval})");
         if (Tokenizer is not null and not "char" and not "gpt2") e.Add($"--tokenizer must be 'char' or 'gpt2' (is '{Tokenizer}')");
         if (SampleTokens < 0) e.Add($"sample tokens must be >= 0 (is {SampleTokens})");
+        if (Fidelity == Fidelity.Cycle && Precision != StreamPrecision.Fp32) e.Add($"--fidelity cycle streams fp32 weights (--precision {Precision.ToString().ToLowerInvariant()} is for the fast level)");
         return e;
     }
 }

@@ -25,4 +25,12 @@ public sealed record TrainResult
     public required IReadOnlyList<double> StepLosses { get; init; }
     public required IReadOnlyList<EvalPoint> Evals { get; init; }
     public string? Sample { get; init; }
+    /// <summary>Cycle fidelity: the fast executor's step losses on the same batches (the reference curve); else empty.</summary>
+    public IReadOnlyList<double> ReferenceStepLosses { get; init; } = [];
+    /// <summary>Cycle fidelity: the simulated wafer's account (last pass's layers, totals); else null.</summary>
+    public Model.FabricAccount? Fabric { get; init; }
+    /// <summary>Cycle fidelity: simulated cycles per step (every pass of the step, host steps charged) and the layer
+    /// model's prediction of the same.</summary>
+    public double FabricCyclesPerStep { get; init; }
+    public double FabricModelCyclesPerStep { get; init; }
 }

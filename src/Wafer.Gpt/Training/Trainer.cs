@@ -40,23 +40,41 @@ public static class Trainer
         var startStep = 0;
         var sampler = new BatchSampler(corpus.Train, o.Batch, o.SeqLen, (ulong)o.Seed * 0x2545F4914F6CDD1DUL);
         var stepLosses = new List<double>();
+        var referenceLosses = new List<double>();
         var evals = new List<EvalPoint>();
         if (meta is not null)
         {
             Checkpoint.Load(o.ResumePath!, store);
+            if (meta.TryGetValue("referenceStepLosses", out var refs)) referenceLosses = JsonSerializer.Deserialize<List<double>>(refs)!;
             startStep = int.Parse(meta["step"], CultureInfo.InvariantCulture);
             sampler = new BatchSampler(corpus.Train, o.Batch, o.SeqLen, ulong.Parse(meta["samplerState"], CultureInfo.InvariantCulture));
             stepLosses = JsonSerializer.Deserialize<List<double>>(meta["stepLosses"])!;
             evals = JsonSerializer.Deserialize<List<EvalPoint>>(meta["evals"])!;
             if (startStep > o.Steps) throw new GptInputException($"checkpoint {o.ResumePath} is at step {startStep}, past --steps {o.Steps}");
         }
-        var executor = new GptExecutor(store, o.Batch, o.SeqLen, o.Precision);
+        IGptExecutor executor = o.Fidelity == Fidelity.Cycle
+            ? new CycleExecutor(store, o.Batch, o.SeqLen, o.Cycle)
+            : new GptExecutor(store, o.Batch, o.SeqLen, o.Precision);
+        // The fast reference of a cycle run: its own MemoryX, from the same start, fed the same batches.
+        using var referenceStore = o.Fidelity == Fidelity.Cycle && o.FastReference ? new WeightStore(layout, new InMemoryStorage(layout), o.Optimizer) : null;
+        GptExecutor? reference = null;
+        if (referenceStore is not null)
+        {
+            referenceStore.Initialise(o.Seed);
+            if (meta is not null) Checkpoint.Load(o.ResumePath!, referenceStore);
+            reference = new GptExecutor(referenceStore, o.Batch, o.SeqLen);
+        }
         Directory.CreateDirectory(o.OutputDirectory);
         var decay = o.DecaySteps ?? o.Steps;
         log.WriteLine($"model {cfg.Name}: {layout.Count:N0} parameters ({ParameterLayout.PublishedCount(cfg):N0} as published), {cfg.Layers} layers, {cfg.Channels} channels, {cfg.Heads} heads");
         log.WriteLine($"data {source}: {corpus.Train.Length:N0} train / {corpus.Validation.Length:N0} val tokens, tokenizer {(tokenizer is CharTokenizer ? $"characters ({tokenizer.VocabSize})" : "GPT-2 BPE")}");
         log.WriteLine($"MemoryX {(o.MemoryXDirectory is null ? "in memory" : "on disk at " + o.MemoryXDirectory)}: {16 * layout.Count / 1e6:N1} MB of weights, AdamW moments and gradients; device holds {executor.DeviceBytes / 1e6:N1} MB");
         if (startStep > 0) log.WriteLine($"resumed from {o.ResumePath} at step {startStep}");
+        if (executor.Fabric is { } fab)
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"fidelity cycle: wafer {fab.Wafer}, region {fab.Rows} x {fab.Columns} worker PEs + the edge row (n {fab.TokensPerRow} tokens and k {cfg.Channels / fab.Columns} features per PE), SRAM {executor.DeviceBytes / (double)(fab.Rows * fab.Columns) / 1024:F1} KiB of a PE's {o.Cycle.Wafer.UsableSramBytesPerPe / 1024.0:F1}{(reference is null ? "" : "; the fast executor trains alongside for the reference curve")}"));
+        double fabricCycles = 0, fabricModelCycles = 0;
+        var fabricSteps = 0;
 
         var trainTime = new Stopwatch();
         var trainedSteps = 0;
@@ -70,21 +88,27 @@ public static class Trainer
                 evals.Add(point);
                 log.WriteLine($"eval step {step}: train loss {point.TrainLoss:F4}, val loss {point.ValLoss:F4}");
                 if (o.WriteCheckpoints)
-                    Checkpoint.Save(Path.Combine(o.OutputDirectory, CheckpointFile), store, Metadata(cfg, tokenizer, step, sampler, stepLosses, evals, o));
+                    Checkpoint.Save(Path.Combine(o.OutputDirectory, CheckpointFile), store, Metadata(cfg, tokenizer, step, sampler, stepLosses, evals, o, referenceLosses));
             }
             if (step >= o.Steps) break;
 
             var lr = LrSchedule.At(step, o.LearningRate, o.MinLearningRate, o.WarmupSteps, decay);
             var streamedBefore = executor.BytesStreamed;
             trainTime.Start();
-            double loss = 0;
+            double loss = 0, referenceLoss = 0;
+            long stepCycles = 0, stepModel = 0;
             for (var pass = 0; pass < o.MicroBatches; pass++)
             {
                 var (x, y) = sampler.Next();
                 loss += executor.TrainPass(x, y, lastPassOfStep: pass == o.MicroBatches - 1);
+                if (executor.Fabric is { } f) { stepCycles += f.LastPassCycles; stepModel += f.LastPassModelCycles; }
+                if (reference is not null) referenceLoss += reference.TrainPass(x, y, lastPassOfStep: pass == o.MicroBatches - 1);
             }
             store.EndStep(lr, o.MicroBatches);
+            referenceStore?.EndStep(lr, o.MicroBatches);
             trainTime.Stop();
+            if (reference is not null) referenceLosses.Add(referenceLoss / o.MicroBatches);
+            if (executor.Fabric is not null) { fabricCycles += stepCycles; fabricModelCycles += stepModel; fabricSteps++; }
             streamedInSteps += executor.BytesStreamed - streamedBefore;
             trainedSteps++;
             loss /= o.MicroBatches;
@@ -94,15 +118,20 @@ public static class Trainer
             {
                 var perStep = trainTime.Elapsed.TotalSeconds / trainedSteps;
                 var eta = TimeSpan.FromSeconds(perStep * (o.Steps - step - 1));
+                var wafer = executor.Fabric is { } fa
+                    ? string.Create(CultureInfo.InvariantCulture, $" | wafer {stepCycles:N0} cycles = {stepCycles / fa.ClockHz * 1e3:F3} ms (model {stepModel:N0}, {(stepCycles - stepModel) / (double)Math.Max(1, stepModel):+0.0%;-0.0%}){(reference is null ? "" : $", fast {referenceLosses[^1]:F4}")}")
+                    : "";
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"step {step + 1}/{o.Steps} loss {loss:F4} lr {lr:E2} grad-norm {store.LastGradNorm:F3} | {TokensPerStep(o) / perStep:N0} tok/s, {perStep * 1000:F1} ms/step | ETA {eta:mm\\:ss}"));
+                    $"step {step + 1}/{o.Steps} loss {loss:F4} lr {lr:E2} grad-norm {store.LastGradNorm:F3} | {TokensPerStep(o) / perStep:N0} tok/s, {perStep * 1000:F1} ms/step | ETA {eta:mm\\:ss}{wafer}"));
             }
         }
-        WriteLossCsv(Path.Combine(o.OutputDirectory, "loss.csv"), stepLosses, evals);
+        WriteLossCsv(Path.Combine(o.OutputDirectory, "loss.csv"), stepLosses, evals, referenceLosses);
 
         string? sample = null;
         if (o.SampleTokens > 0)
         {
+            // On the fast executor at either fidelity: the same weights, and one forward per token on the simulated wafer
+            // would take longer than the training run.
             var sampleExecutor = new GptExecutor(store, 1, Math.Min(o.SeqLen, cfg.MaxSeqLen), o.Precision);
             var prompt = tokenizer.Encode("\n");
             var ids = new Sampler(sampleExecutor, (ulong)o.Seed).Generate(prompt, o.SampleTokens, 0.8f, 200);
@@ -130,6 +159,10 @@ public static class Trainer
             StepLosses = stepLosses,
             Evals = evals,
             Sample = sample,
+            ReferenceStepLosses = referenceLosses,
+            Fabric = executor.Fabric,
+            FabricCyclesPerStep = fabricSteps == 0 ? 0 : fabricCycles / fabricSteps,
+            FabricModelCyclesPerStep = fabricSteps == 0 ? 0 : fabricModelCycles / fabricSteps,
         };
     }
 
@@ -144,7 +177,7 @@ public static class Trainer
 
     /// <summary>Mean loss over EvalBatches random batches of a split, drawn from a stream seeded by (seed, step, split)
     /// so that the estimate does not disturb the training sampler and repeats exactly on resume.</summary>
-    private static double Estimate(GptExecutor executor, int[] tokens, TrainOptions o, int step, int split)
+    private static double Estimate(IGptExecutor executor, int[] tokens, TrainOptions o, int step, int split)
     {
         var sampler = new BatchSampler(tokens, o.Batch, o.SeqLen, (ulong)o.Seed * 0x9E3779B97F4A7C15UL ^ ((ulong)step << 8) ^ (ulong)split);
         double sum = 0;
@@ -157,8 +190,10 @@ public static class Trainer
     }
 
     private static Dictionary<string, string> Metadata(GptConfig cfg, ITokenizer tokenizer, int step, BatchSampler sampler,
-        List<double> stepLosses, List<EvalPoint> evals, TrainOptions o) => new()
+        List<double> stepLosses, List<EvalPoint> evals, TrainOptions o, List<double> referenceLosses) => new()
     {
+        ["fidelity"] = o.Fidelity.ToString().ToLowerInvariant(),
+        ["referenceStepLosses"] = JsonSerializer.Serialize(referenceLosses),
         ["model"] = GptConfigJson.Serialize(cfg),
         ["modelName"] = cfg.Name,
         ["tokenizer"] = tokenizer.Describe(),
@@ -171,10 +206,11 @@ public static class Trainer
         ["seqLen"] = o.SeqLen.ToString(CultureInfo.InvariantCulture),
     };
 
-    private static void WriteLossCsv(string path, List<double> stepLosses, List<EvalPoint> evals)
+    private static void WriteLossCsv(string path, List<double> stepLosses, List<EvalPoint> evals, List<double> referenceLosses)
     {
         var sb = new System.Text.StringBuilder("kind,step,train_loss,val_loss\n");
         for (var i = 0; i < stepLosses.Count; i++) sb.Append(CultureInfo.InvariantCulture, $"step,{i + 1},{stepLosses[i]:R},\n");
+        for (var i = 0; i < referenceLosses.Count; i++) sb.Append(CultureInfo.InvariantCulture, $"fast_reference_step,{i + 1},{referenceLosses[i]:R},\n");
         foreach (var e in evals) sb.Append(CultureInfo.InvariantCulture, $"eval,{e.Step},{e.TrainLoss:R},{e.ValLoss:R}\n");
         AtomicFile.WriteText(path, sb.ToString());
     }

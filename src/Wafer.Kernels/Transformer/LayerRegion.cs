@@ -1,6 +1,10 @@
-// Choosing the region of the layer program for a model and a pass of N tokens: every (columns, worker rows) that the
-// grid's rules allow, whose worker plan fits a PE's SRAM and whose rectangle fits the wafer, the fastest by the layer
-// cycle model (forward + backward of one layer); ties go to the smaller region.
+// Choosing the region of the layer program for a model and a pass of N tokens: among every (columns, worker rows) that
+// the grid's rules allow, whose worker plan fits a PE's SRAM and whose rectangle fits the wafer, the one with the least
+// simulated work: the fabric simulator's time goes to wavelets and ops, not to cycles, and a layer moves
+// ~3 N (3C + C + F + C) Cc partial sums along rows (the forward, the recompute and dX) and 2 (3C² + C² + 2 C F) R
+// weight-gradient partials up columns (and issues as many FMACs), so the smallest region that fits (the most tokens and
+// features per PE) costs least to simulate. The machine itself would run a larger region faster: the layer cycle model
+// says by how much (LayerCycleModel), and --region picks any region.
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 
@@ -24,11 +28,18 @@ public static class LayerRegion
         }
     }
 
+    /// <summary>Wavelet-hops and weight-gradient FMACs of one layer's forward and backward (the proxy above).</summary>
+    public static double SimulatedWork(LayerGrid g)
+    {
+        double c = g.Shape.Channels, f = g.Shape.FfnChannels;
+        return 3.0 * g.Tokens * (5 * c + f) * g.Columns + 2.0 * (4 * c * c + 2 * c * f) * g.Rows;
+    }
+
     public static LayerGrid Choose(WaferConfig wafer, LayerShape shape, int tokens, int layers)
     {
         var best = Candidates(wafer, shape, tokens, layers)
-            .Select(g => (Grid: g, Cycles: LayerCycleModel.Forward(wafer, g, 0) + LayerCycleModel.Backward(wafer, g, 0)))
-            .OrderBy(c => c.Cycles).ThenBy(c => c.Grid.Columns * c.Grid.Rows).FirstOrDefault();
+            .Select(g => (Grid: g, Work: SimulatedWork(g)))
+            .OrderBy(c => c.Work).ThenBy(c => c.Grid.Columns * c.Grid.Rows).FirstOrDefault();
         if (best.Grid is not null) return best.Grid;
         var one = new LayerGrid(1, 1, tokens, shape);
         throw new WaferInputException(

@@ -1,7 +1,8 @@
-namespace Wafer.Kernels.Tests;
+// Float64 references for the layer program's phases and a whole block's forward, token-major (N tokens x width):
+// what the tests and `wafer run transformer-layer` check the fabric's results against.
+namespace Wafer.Kernels.Transformer;
 
-/// <summary>Float64 references for the layer program's phases, token-major (N tokens x width).</summary>
-internal static class TransformerReference
+public static class HostReference
 {
     public static (double[] Y, double[] Mean, double[] Rstd) LayerNorm(float[] x, float[] gamma, float[] beta, int tokens, int c)
     {
@@ -116,5 +117,60 @@ internal static class TransformerReference
         var s = Math.Sqrt(2 / Math.PI);
         var th = Math.Tanh(s * (x + 0.044715 * x * x * x));
         return 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * s * (1 + 3 * 0.044715 * x * x);
+    }
+
+    /// <summary>out = x W^T + b (+ residual): x (N x din), W (dout x din).</summary>
+    public static double[] Product(double[] x, float[] w, float[] b, int tokens, int din, int dout, double[]? residual = null)
+    {
+        var y = new double[tokens * dout];
+        for (var t = 0; t < tokens; t++)
+            for (var o = 0; o < dout; o++)
+            {
+                double s = b[o] + (residual?[t * dout + o] ?? 0);
+                for (var i = 0; i < din; i++) s += x[t * din + i] * w[o * din + i];
+                y[t * dout + o] = s;
+            }
+        return y;
+    }
+
+    /// <summary>A GPT-2 block's forward: x + attn(ln1 x), then + mlp(ln2 .), with the weights of BlockWeights.</summary>
+    public static double[] Block(float[] x, BlockWeights w, int tokens, int c, int f, int heads, int t)
+    {
+        static float[] F(double[] v) => v.Select(d => (float)d).ToArray();
+        var xd = x.Select(v => (double)v).ToArray();
+        var (ln1, _, _) = LayerNorm(x, w.Ln1W, w.Ln1B, tokens, c);
+        var qkv = Product(ln1, w.QkvW, w.QkvB.Length > 0 ? w.QkvB : new float[3 * c], tokens, c, 3 * c);
+        var (att, _) = Attention(F(qkv), null, tokens, c, heads, t);
+        var r2 = Product(att, w.ProjW, w.ProjB.Length > 0 ? w.ProjB : new float[c], tokens, c, c, xd);
+        var (ln2, _, _) = LayerNorm(F(r2), w.Ln2W, w.Ln2B, tokens, c);
+        var h = Product(ln2, w.FcW, w.FcB, tokens, c, f).Select(Gelu).ToArray();
+        return Product(h, w.FcprojW, w.FcprojB, tokens, f, c, r2);
+    }
+}
+
+/// <summary>One block's weights (or gradients) in ParameterLayout's shapes (out x in matrices); QkvB and ProjB are empty
+/// for a model without attention biases.</summary>
+public sealed record BlockWeights(float[] Ln1W, float[] Ln1B, float[] QkvW, float[] QkvB, float[] ProjW, float[] ProjB,
+    float[] Ln2W, float[] Ln2B, float[] FcW, float[] FcB, float[] FcprojW, float[] FcprojB)
+{
+    /// <summary>Zeros of the same shapes (a gradient).</summary>
+    public BlockWeights ZerosLike() => new(Z(Ln1W), Z(Ln1B), Z(QkvW), Z(QkvB), Z(ProjW), Z(ProjB), Z(Ln2W), Z(Ln2B), Z(FcW), Z(FcB), Z(FcprojW), Z(FcprojB));
+    private static float[] Z(float[] a) => new float[a.Length];
+
+    /// <summary>The tensors by ParameterLayout's names (empty biases left out).</summary>
+    public IEnumerable<(string Name, float[] Values)> Named()
+    {
+        (string, float[])[] all = [("ln1.w", Ln1W), ("ln1.b", Ln1B), ("qkv.w", QkvW), ("qkv.b", QkvB), ("attproj.w", ProjW), ("attproj.b", ProjB),
+            ("ln2.w", Ln2W), ("ln2.b", Ln2B), ("fc.w", FcW), ("fc.b", FcB), ("fcproj.w", FcprojW), ("fcproj.b", FcprojB)];
+        return all.Where(t => t.Item2.Length > 0);
+    }
+
+    /// <summary>Seeded weights of GPT-2's initialisation scale (0.02; LayerNorm gamma 1 +- 0.1).</summary>
+    public static BlockWeights Random(int c, int f, long seed)
+    {
+        var rng = new Random((int)(seed * 7919 % int.MaxValue));
+        float[] R(int count, double scale, double mean = 0) => Enumerable.Range(0, count).Select(_ => (float)(mean + (rng.NextDouble() * 2 - 1) * scale)).ToArray();
+        return new(R(c, 0.1, 1), R(c, 0.1), R(3 * c * c, 0.05), R(3 * c, 0.02), R(c * c, 0.05), R(c, 0.02),
+            R(c, 0.1, 1), R(c, 0.1), R(f * c, 0.05), R(f, 0.02), R(c * f, 0.05), R(c, 0.02));
     }
 }

@@ -1,0 +1,106 @@
+// One GPT-2/3 block on the layer program, forward and backward: the order of its phases, each built from the block's
+// weights as MemoryX streams them (a product's weights output by output to each column, a LayerNorm's gamma and beta),
+// and the block's gradients gathered from what the edge ports send back (docs/transformer.md §2).
+namespace Wafer.Kernels.Transformer;
+
+public sealed class BlockSchedule(LayerProgram program, double cyclesPerValue = 0)
+{
+    private LayerGrid G => program.Grid;
+    private LayerMemory M => program.Memory;
+
+    private Func<int, float[]> NormParams(float[] gamma, float[] beta)
+    {
+        var k = G.K;
+        return x => [.. gamma.AsSpan(x * k, k), .. beta.AsSpan(x * k, k)];
+    }
+
+    /// <summary>A product with weights w (D_out x D_in, D_in = Cc kin) and bias b (empty: none), outputs in map's layout.</summary>
+    private ProductPhase Product(string phase, float[] w, float[] b, Buf input, int kin, Buf output, OutputMap map, Buf? residual = null)
+    {
+        var din = G.Columns * kin;
+        return new ProductPhase(phase, G, M, input, kin, output, map, (i, x, f) => w[i * din + x * kin + f],
+            b.Length == 0 ? null : i => b[i], residual, cyclesPerValue);
+    }
+
+    /// <summary>dX = dY W: the product phase with W's columns streamed; dY in outMap's layout (kout rows per column).</summary>
+    private ProductPhase InputGradient(string phase, float[] w, Buf dy, int kout, OutputMap outMap, Buf dx, int din)
+    {
+        var outputAt = new int[G.Columns, kout];
+        for (var i = 0; i < outMap.Count; i++) outputAt[outMap.Owner[i], outMap.Slot[i]] = i;
+        return new ProductPhase(phase, G, M, dy, kout, dx, OutputMap.Block(din, G.Columns), (j, x, r) => w[outputAt[x, r] * din + j], null, null, cyclesPerValue);
+    }
+
+    /// <summary>Runs a weight-gradient phase and puts its column streams into dw (D_out x D_in) and db (empty: none).</summary>
+    private void WeightGradient(string phase, Buf input, int kin, Buf dy, OutputMap map, float[] dw, float[] db)
+    {
+        var p = new WeightGradientPhase(phase, G, M, input, kin, dy, map, db.Length > 0, cyclesPerValue);
+        program.Run(p);
+        var din = G.Columns * kin;
+        for (var x = 0; x < G.Columns; x++)
+        {
+            var g = p.Gradients(x);
+            var at = 0;
+            for (var i = 0; i < map.Count; i++)
+            {
+                for (var f = 0; f < kin; f++) dw[i * din + x * kin + f] = g[at++];
+                if (db.Length > 0 && map.Owner[i] == x) db[i] = g[at++];
+            }
+        }
+    }
+
+    private void NormBackward(string phase, Buf dy, Buf x, Buf mean, Buf rstd, float[] gamma, float[] beta, float[] dgamma, float[] dbeta)
+    {
+        var p = new LayerNormBackward(phase, G, M, dy, x, mean, rstd, M.DR2, NormParams(gamma, beta), cyclesPerValue);
+        program.Run(p);
+        var k = G.K;
+        for (var col = 0; col < G.Columns; col++)
+        {
+            Array.Copy(p.Gradients(col), 0, dgamma, col * k, k);
+            Array.Copy(p.Gradients(col), k, dbeta, col * k, k);
+        }
+    }
+
+    /// <summary>Block `layer` from M.Inputs[layer]; with `full` its output into M.Inputs[layer + 1] (the backward's
+    /// recompute stops before the last product, whose output it does not need).</summary>
+    public void Forward(int layer, BlockWeights w, bool full = true)
+    {
+        int c = G.Shape.Channels, f = G.Shape.FfnChannels, cc = G.Columns, k = G.K, kf = G.Kf;
+        program.Run(new LayerNormForward("ln1", G, M, M.Inputs[layer], M.Ln1, M.Mean1, M.Rstd1, NormParams(w.Ln1W, w.Ln1B), cyclesPerValue));
+        program.Run(Product("qkv", w.QkvW, w.QkvB, M.Ln1, k, M.Qkv, OutputMap.Qkv(c, cc)));
+        program.Run(new AttentionForward("attention", G, M));
+        program.Run(Product("attproj", w.ProjW, w.ProjB, M.Att, k, M.R2, OutputMap.Block(c, cc), residual: M.Inputs[layer]));
+        program.Run(new LayerNormForward("ln2", G, M, M.R2, M.Ln2, M.Mean2, M.Rstd2, NormParams(w.Ln2W, w.Ln2B), cyclesPerValue));
+        program.Run(Product("fc", w.FcW, w.FcB, M.Ln2, k, M.Fch, OutputMap.Block(f, cc)));
+        program.Run(new GeluForward("gelu", G, M.Fch, M.Gelu));
+        if (full) program.Run(Product("fcproj", w.FcprojW, w.FcprojB, M.Gelu, kf, M.Inputs[layer + 1], OutputMap.Block(c, cc), residual: M.R2));
+    }
+
+    /// <summary>Block `layer`'s backward from d(output) in M.DOut: the recomputed forward, then each phase's gradient;
+    /// leaves d(input) in M.DOut and returns the block's weight gradients.</summary>
+    public BlockWeights Backward(int layer, BlockWeights w)
+    {
+        int c = G.Shape.Channels, f = G.Shape.FfnChannels, cc = G.Columns, k = G.K, kf = G.Kf, n = G.N;
+        Forward(layer, w, full: false);
+        var d = w.ZerosLike();
+        var blockC = OutputMap.Block(c, cc);
+        var blockF = OutputMap.Block(f, cc);
+        var qkvMap = OutputMap.Qkv(c, cc);
+        // MLP: fcproj (F -> C), GELU, fc (C -> F), ln2 (onto the residual's gradient).
+        WeightGradient("d fcproj.w", M.Gelu, kf, M.DOut, blockC, d.FcprojW, d.FcprojB);
+        program.Run(InputGradient("d gelu", w.FcprojW, M.DOut, k, blockC, M.DHidden, f));
+        program.Run(new GeluBackward("d fc", G, M, M.Fch, M.DHidden));
+        WeightGradient("d fc.w", M.Ln2, k, M.DHidden, blockF, d.FcW, d.FcB);
+        program.Run(InputGradient("d ln2", w.FcW, M.DHidden, kf, blockF, M.DLn, c));
+        program.Run(new CopyPhase("d r2 = d out", M.DOut, M.DR2, k * n));
+        NormBackward("d r2 += ln2'", M.DLn, M.R2, M.Mean2, M.Rstd2, w.Ln2W, w.Ln2B, d.Ln2W, d.Ln2B);
+        // Attention: attproj (C -> C), attention, qkv (C -> 3C), ln1 (onto the residual's gradient).
+        WeightGradient("d attproj.w", M.Att, k, M.DR2, blockC, d.ProjW, d.ProjB);
+        program.Run(InputGradient("d att", w.ProjW, M.DR2, k, blockC, M.DAtt, c));
+        program.Run(new AttentionBackward("d qkv", G, M, M.DAtt));
+        WeightGradient("d qkv.w", M.Ln1, k, M.DQkv, qkvMap, d.QkvW, d.QkvB);
+        program.Run(InputGradient("d ln1", w.QkvW, M.DQkv, 3 * k, qkvMap, M.DLn, c));
+        NormBackward("d x += ln1'", M.DLn, M.Inputs[layer], M.Mean1, M.Rstd1, w.Ln1W, w.Ln1B, d.Ln1W, d.Ln1B);
+        program.Run(new CopyPhase("d out = d x", M.DR2, M.DOut, k * n));
+        return d;
+    }
+}
