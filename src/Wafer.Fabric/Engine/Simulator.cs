@@ -138,6 +138,7 @@ public sealed class Simulator
                 pe.Ce.BindQueues();
                 _withCe.Add(pe);
             }
+        foreach (var pe in _pes) pe.Connect();
         foreach (var pe in _withCe) pe.Ce!.MaterializeSram();
         foreach (var pe in _pes)
         {

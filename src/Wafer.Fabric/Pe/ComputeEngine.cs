@@ -2,6 +2,7 @@
 // Cost model (docs/architecture.md): a DSD op on memory operands takes startup + ceil(n / width) cycles and is
 // evaluated in one go (exact, since nothing outside the PE can observe it); an op with a fabric or FIFO operand moves
 // one element per cycle when its queues allow, and waits (stalls) otherwise.
+using System.Numerics;
 using System.Runtime.InteropServices;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
@@ -48,6 +49,8 @@ internal sealed partial class ComputeEngine
     private long _mainReadyAt;
     private Microthread[]? _uts;
     private int _activeUts;
+    /// <summary>Bit u set while microthread u runs (visiting only those: a Microthread holds a whole op).</summary>
+    private uint _activeMask;
     private long _lastBusyCycle = -1;
 
     // Stats
@@ -198,9 +201,8 @@ internal sealed partial class ComputeEngine
     /// <summary>Phase 3 of the cycle. Returns the next cycle this engine must run (long.MaxValue: only an arrival can wake it).</summary>
     public long Step(long t, Band band)
     {
-        if (_activeUts != 0)
-            for (var u = 0; u < _uts!.Length; u++)
-                if (_uts[u].Active) StepMicrothread(ref _uts[u], t, band);
+        for (var mask = _activeMask; mask != 0; mask &= mask - 1)
+            StepMicrothread(ref _uts![BitOperations.TrailingZeroCount(mask)], t, band);
 
         for (var guard = 0; guard < 4; guard++)
         {
@@ -349,6 +351,7 @@ internal sealed partial class ComputeEngine
                 if (_issueWaitSince >= 0) { StallCycles += t - _issueWaitSince; _issueWaitSince = -1; }
                 _uts[ut] = new Microthread { Active = true, Op = op, Next = 0, ReadyAt = t + 1 };
                 _activeUts++;
+                _activeMask |= 1u << ut;
                 _opHead++;
                 Busy(t, 1);
                 break;
@@ -451,6 +454,7 @@ internal sealed partial class ComputeEngine
         if (!StepStream(ut.Op, ref ut.Next, ref ut.ReadyAt, t, band)) return;
         ut.Active = false;
         _activeUts--;
+        _activeMask &= ~(1u << MicrothreadOf(ut.Op));
         if (ut.Op.OnDone.ActivateTask >= 0) _activated |= 1UL << ut.Op.OnDone.ActivateTask;
         if (ut.Op.OnDone.UnblockTask >= 0) _blocked &= ~(1UL << ut.Op.OnDone.UnblockTask);
     }
@@ -459,9 +463,8 @@ internal sealed partial class ComputeEngine
     {
         var next = long.MaxValue;
         var t1 = t + 1;
-        if (_activeUts != 0)
-            for (var u = 0; u < _uts!.Length; u++)
-                if (_uts[u].Active) next = Math.Min(next, StreamWake(_uts[u].Op, t1));
+        for (var mask = _activeMask; mask != 0; mask &= mask - 1)
+            next = Math.Min(next, StreamWake(_uts![BitOperations.TrailingZeroCount(mask)].Op, t1));
         if (t1 < _busyUntil)
         {
             // The run lasts at least until this engine is done; it needs to run again then only if work follows.
@@ -476,7 +479,9 @@ internal sealed partial class ComputeEngine
             if (!(op.Code == OpCode.Vector && op.Async && _uts is not null && _uts[MicrothreadOf(op)].Active)) return t1;
         }
         else if (HasRunnableTask(t1)) return t1;
-        return Math.Min(next, QueuedWake(t));
+        // A queued wavelet becoming visible matters only to an idle engine (it may start a task); a running task's ops
+        // wake the engine through their own queues above.
+        return _currentTask < 0 ? Math.Min(next, QueuedWake(t)) : next;
     }
 
     /// <summary>Wavelets already in input queues but not yet through the ramp may start a task when they become visible.</summary>

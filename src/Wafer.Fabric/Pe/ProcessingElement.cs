@@ -10,6 +10,12 @@ namespace Wafer.Fabric.Pe;
 [InlineArray(DirectionExtensions.PortCount)]
 internal struct PortCounts { private long _e; }
 
+[InlineArray(DirectionExtensions.LinkCount)]
+internal struct NeighborRefs { private ProcessingElement? _e; }
+
+[InlineArray(DirectionExtensions.LinkCount)]
+internal struct LinkStarts { private int _e; }
+
 public sealed class ProcessingElement
 {
     internal readonly int X, Y, Index;
@@ -34,10 +40,20 @@ public sealed class ProcessingElement
     /// <summary>The cycle this PE last stepped with wavelets in its router and then slept (-1: it did not): the colors'
     /// round robin turns once per cycle while the router holds wavelets, so the cycles slept through are turned on waking.</summary>
     private long _rrSleptAt = -1;
+    /// <summary>This cycle's Forward left a head that lost a port to another color (_contended), or one waiting on a
+    /// full input queue of this PE's compute engine (_rampBlocked).</summary>
+    private bool _contended, _rampBlocked;
 
     // Stats: plain counters on the hot path (DESIGN.md §3).
     internal long WaveletsForwarded;
     internal PortCounts WaveletsOutByPort;
+
+    // Resolved once at load (Connect): the neighbours by direction, where the link from each into this PE starts in
+    // the link table, and the config values the router reads every step.
+    internal NeighborRefs Neighbors;
+    private LinkStarts _inLink;
+    private LinkTable _links = null!;
+    private int _colors, _rampLatency, _bufferDepth;
 
     internal ProcessingElement(Simulator sim, int x, int y)
     {
@@ -45,6 +61,19 @@ public sealed class ProcessingElement
         X = x;
         Y = y;
         Index = y * sim.Width + x;
+    }
+
+    internal void Connect()
+    {
+        _links = Sim.Links;
+        _colors = Sim.Config.ColorCount;
+        _rampLatency = Sim.Config.RampLatencyCycles;
+        _bufferDepth = Sim.Config.RouterBufferDepthWavelets;
+        for (var d = 0; d < DirectionExtensions.LinkCount; d++)
+        {
+            Neighbors[d] = Sim.Neighbor(this, (Direction)d);
+            _inLink[d] = Neighbors[d] is { } nb ? _links.Index(nb.Index, (int)((Direction)d).Opposite(), 0) : -1;
+        }
     }
 
     internal ColorChannel? Channel(int color) => Channels is { } chs && color < chs.Length ? chs[color] : null;
@@ -69,37 +98,36 @@ public sealed class ProcessingElement
     {
         if (_rrSleptAt >= 0)
         {
-            var colors = Sim.Config.ColorCount;
-            _roundRobinColor = (int)((_roundRobinColor + (t - _rrSleptAt - 1)) % colors);
+            _roundRobinColor = (int)((_roundRobinColor + (t - _rrSleptAt - 1)) % _colors);
             _rrSleptAt = -1;
         }
-        var movesBefore = band.Moves;
         var inboundPending = Channels is not null && ReceiveLinks(t, band);
         if (NonEmpty != 0) Forward(t, band);
+        var ceMoves = band.Moves;
         var next = Ce is null ? long.MaxValue : Ce.Step(t, band);
         if (inboundPending || NonEmpty == 0) return inboundPending ? t + 1 : next;
-        // Wavelets wait in the router. After a cycle in which something moved here, look again next cycle. Otherwise
-        // every head is blocked, and only these can unblock it: a credit (the downstream router pops it and wakes this
-        // PE for the next cycle), room in an input queue (this PE's compute engine pops it: a move, so the cycle after),
-        // a switch change (a control wavelet passing here: a move), or a wavelet becoming visible (its ready cycle).
-        // Sleeping until then steps the same cycles that matter as polling every cycle would.
-        if (band.Moves != movesBefore) return t + 1;
-        next = Math.Min(next, HiddenHeadReady(t));
+        next = Math.Min(next, RouterWake(t, band.Moves != ceMoves));
         if (next != t + 1) _rrSleptAt = t;
         return next;
     }
 
-    /// <summary>The earliest cycle after t at which a wavelet not yet visible in a router buffer without a chosen head
-    /// becomes visible (long.MaxValue: none).</summary>
-    private long HiddenHeadReady(long t)
+    /// <summary>When the router, holding wavelets, can next make progress without a neighbour waking it. A head that
+    /// lost a port to another color this cycle may go next cycle; a head blocked on a full input queue, once this PE's
+    /// compute engine has acted (it may have popped that queue); a buffer without a chosen head, when its first wavelet
+    /// is visible and accepted by the current switch position. A head blocked on a credit waits for the downstream
+    /// router's pop, which wakes this PE for the next cycle; a wavelet not accepted by the switch, for a control wavelet
+    /// passing here. Stepping only then visits every cycle in which polling would have changed something.</summary>
+    private long RouterWake(long t, bool ceActed)
     {
+        if (_contended || (_rampBlocked && ceActed)) return t + 1;
         var wake = long.MaxValue;
         for (var mask = NonEmpty; mask != 0; mask &= mask - 1)
         {
             var ch = Channels![BitOperations.TrailingZeroCount(mask)]!;
             if (ch.HeadIn >= 0) continue;
+            var rx = (int)ch.Current.Rx;
             for (var d = 0; d < DirectionExtensions.PortCount; d++)
-                if (ch.In[d] is { IsEmpty: false } f && f.HeadReadyCycle > t) wake = Math.Min(wake, f.HeadReadyCycle);
+                if ((rx & (1 << d)) != 0 && ch.In[d] is { IsEmpty: false } f) wake = Math.Min(wake, Math.Max(t + 1, f.HeadReadyCycle));
         }
         return wake;
     }
@@ -108,7 +136,7 @@ public sealed class ProcessingElement
     /// wavelets are still in flight towards this PE (hop latency above 1).</summary>
     private bool ReceiveLinks(long t, Band band)
     {
-        var links = Sim.Links;
+        var links = _links;
         var latency = links.LatencyCycles;
         var slot = band.ArriveSlot;
         uint arrived = 0;
@@ -116,9 +144,9 @@ public sealed class ProcessingElement
         for (int mask = RxLinks; mask != 0; mask &= mask - 1)
         {
             var d = BitOperations.TrailingZeroCount(mask);
-            var from = Sim.NeighborIndex(Index, X, Y, (Direction)d);
-            if (from < 0) continue;
-            var at = links.Index(from, (int)((Direction)d).Opposite(), slot);
+            var start = _inLink[d];
+            if (start < 0) continue;
+            var at = start + slot;
             if (links.Arrival[at] == t)
             {
                 var w = links.Wavelets[at];
@@ -136,7 +164,7 @@ public sealed class ProcessingElement
                 if (Watched) band.Trace.Wavelet(t, this, w, "arrive", (Direction)d);
             }
             for (var k = 1; k < latency && !pending; k++)
-                if (links.Arrival[links.Index(from, (int)((Direction)d).Opposite(), links.SlotOf(t + k))] == t + k) pending = true;
+                if (links.Arrival[start + links.SlotOf(t + k)] == t + k) pending = true;
         }
         return pending;
     }
@@ -144,9 +172,10 @@ public sealed class ProcessingElement
     /// <summary>Phase 2: each output port (N, E, S, W, RAMP) sends at most one wavelet; colors take turns (round robin).</summary>
     private void Forward(long t, Band band)
     {
-        var cfg = Sim.Config;
-        var colors = cfg.ColorCount;
+        var colors = _colors;
         var used = Ports.None;
+        _contended = false;
+        _rampBlocked = false;
         var start = _roundRobinColor;
         _roundRobinColor = start + 1 == colors ? 0 : start + 1;
         var mask = BitOperations.RotateRight(NonEmpty, start) ;
@@ -161,6 +190,7 @@ public sealed class ProcessingElement
             var fifo = ch.In[ch.HeadIn]!;
             var w = fifo.Peek();
             var left = ch.HeadLeft;
+            if ((left & used) != 0) _contended = true;
             var want = left & ~used;
             while (want != 0)
             {
@@ -170,20 +200,20 @@ public sealed class ProcessingElement
                 if (p == (int)Direction.Ramp)
                 {
                     var q = ch.CeIn!;
-                    if (q.IsFull) continue;
-                    q.Push(w, t + cfg.RampLatencyCycles);
+                    if (q.IsFull) { _rampBlocked = true; continue; }
+                    q.Push(w, t + _rampLatency);
                 }
                 else
                 {
                     var down = ch.Down[p]!;
                     var inFlight = (ushort)(ch.Sent[p] - down.ConsumedBefore((int)((Direction)p).Opposite(), t));
-                    if (inFlight >= cfg.RouterBufferDepthWavelets) continue;
-                    var links = Sim.Links;
+                    if (inFlight >= _bufferDepth) continue;
+                    var links = _links;
                     var at = links.Index(Index, p, band.SendSlot);
                     links.Wavelets[at] = w;
                     links.Arrival[at] = t + links.LatencyCycles;
                     ch.Sent[p]++;
-                    band.Wake(Sim.Neighbor(this, (Direction)p)!);
+                    band.Wake(Neighbors[p]!);
                 }
                 used |= port;
                 left &= ~port;
@@ -200,7 +230,7 @@ public sealed class ProcessingElement
             {
                 // A credit goes back upstream: the sender may be asleep with its head blocked on it.
                 ch.MarkConsumed(ch.HeadIn, t);
-                band.Wake(Sim.Neighbor(this, (Direction)ch.HeadIn)!);
+                band.Wake(Neighbors[ch.HeadIn]!);
             }
             if (w.IsControl)
             {

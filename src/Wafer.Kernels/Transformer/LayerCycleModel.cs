@@ -59,57 +59,126 @@ public static class LayerCycleModel
 
     public static long Product(WaferConfig w, LayerGrid g, int kin, int outputs, bool bias, bool residual, double pace)
     {
+        var rows = outputs / g.Columns;
+        var owner = Enumerable.Range(0, outputs).Select(o => o / rows).ToArray();
         long su = w.DsdOpStartupCycles, n = g.N;
-        var perOutput = 1 + su + kin + kin * (su + n) + (su + n) + (bias ? su + 1 : 0) + (residual ? su + n : 0);
-        var chain = (g.Columns - 1) * (w.HopLatencyCycles + 2L * w.RampLatencyCycles);
-        return w.TaskStartCycles + g.Rows * w.HopLatencyCycles + outputs * perOutput + chain;
+        // The owner's add of its partial to the two chains' sum, and the residual add: full fp32-add width when the
+        // operands sit 4 banks apart, half otherwise (both vary with the output row; half width is the common case).
+        var half = su + n;
+        return ProductTiming.Cycles(w, g, kin, owner, bias, residual, half, half);
     }
 
-    public static long WeightGradient(WaferConfig w, LayerGrid g, int kin, int outputs, double pace)
+    /// <summary>The weight-gradient phase: output after output, the owner of dY[o] is the row's slowest PE (it issues
+    /// the multicasts, takes back its own copies through its one ramp and sums one more row, the bias's), and every
+    /// other PE waits for its data; the column chains up to the edge pipeline across outputs (their skew, L + 2R per
+    /// row, is paid once).</summary>
+    public static long WeightGradient(WaferConfig w, LayerGrid g, int kin, int outputs, double pace, bool bias = true)
     {
-        long su = w.DsdOpStartupCycles, n = g.N;
-        var perOutput = 1 + (g.Columns > 1 ? su + n : 0) + n * (su + kin) + su + kin;
-        return w.TaskStartCycles + outputs * perOutput + g.Rows * (w.HopLatencyCycles + 2L * w.RampLatencyCycles);
+        long su = w.DsdOpStartupCycles, n = g.N, r = w.RampLatencyCycles;
+        int cc = g.Columns, rows = outputs / cc;
+        long total = w.TaskStartCycles + 1;
+        for (var x = 0; x < cc; x++)
+        {
+            var casts = cc == 1 ? 0 : x == 0 || x == cc - 1 ? 1 : 2;
+            var sums = kin + (bias ? 1 : 0);
+            // The loopbacks share the owner's ramp: casts x n wavelets at one a cycle, R to become visible on each side.
+            var receive = casts == 0 ? 0 : su + casts * n + 2 * r;
+            var perOutput = 1 + casts + receive + n * (su + sums) + su + sums;
+            total += rows * perOutput;
+        }
+        return total + (long)g.Rows * (w.HopLatencyCycles + 2L * w.RampLatencyCycles);
     }
 
+    /// <summary>RowCollectives.RowAllReduce of m values: the chain east into the last column (L + 2R a hop), then its
+    /// multicast west (L a hop, 2R at the ends), each PE taking the m values one a cycle.</summary>
+    private static long RowAllReduce(WaferConfig w, LayerGrid g, long m)
+    {
+        long su = w.DsdOpStartupCycles;
+        if (g.Columns == 1) return su + (m + w.SimdWidthFp32Add - 1) / w.SimdWidthFp32Add;
+        long hops = g.Columns - 1;
+        return su + hops * (2L * w.RampLatencyCycles + w.HopLatencyCycles) + m + 1 + su + 2L * w.RampLatencyCycles + hops * w.HopLatencyCycles + m;
+    }
+
+    private static long Op(WaferConfig w, long len, int width) => w.DsdOpStartupCycles + (len + width - 1) / width;
+
+    /// <summary>LayerNormForward's ops in order: gamma and beta off the stream, the sum, its allreduce, the mean, the
+    /// deviations and their squares, the second allreduce, rstd in scalar code, and 3 ops per feature.</summary>
     public static long LayerNormForward(WaferConfig w, LayerGrid g)
     {
         long su = w.DsdOpStartupCycles, n = g.N, k = g.K;
-        var allreduce = 2 * (n + g.Columns * (w.HopLatencyCycles + 2L * w.RampLatencyCycles));
-        return w.TaskStartCycles + su + 2 * k + k * (su + n) * 6 + allreduce + n * Layers.ScalarMath.RsqrtCycles;
+        int add = w.SimdWidthFp32Add, mul = w.SimdWidthFp32Mul;
+        var stream = su + 2 * k + 2L * w.RampLatencyCycles + g.Rows * (long)w.HopLatencyCycles;
+        var sum = Op(w, n, add) + (k - 1) * Op(w, n, 1);
+        var dev = Op(w, n, mul) + k * Op(w, n, 1) + Op(w, n, mul) + (k - 1) * (Op(w, n, mul) + Op(w, n, 1));
+        var normalise = 1 + n * Layers.ScalarMath.RsqrtCycles + k * (Op(w, n, mul) + Op(w, n, mul) + Op(w, n, add));
+        return w.TaskStartCycles + stream + sum + RowAllReduce(w, g, n) + dev + RowAllReduce(w, g, n) + normalise;
     }
 
+    /// <summary>LayerNormBackward's ops in order, its allreduce of 2n, and dgamma / dbeta up the column (L + 2R a row).</summary>
     public static long LayerNormBackward(WaferConfig w, LayerGrid g)
     {
         long su = w.DsdOpStartupCycles, n = g.N, k = g.K;
-        var allreduce = 2 * n + g.Columns * (w.HopLatencyCycles + 2L * w.RampLatencyCycles);
-        return w.TaskStartCycles + su + 2 * k + k * (su + n) * 12 + allreduce + n * (su + 2 * k) + g.Rows * (w.HopLatencyCycles + 2L * w.RampLatencyCycles);
+        int add = w.SimdWidthFp32Add, mul = w.SimdWidthFp32Mul;
+        var stream = su + 2 * k + 2L * w.RampLatencyCycles + g.Rows * (long)w.HopLatencyCycles;
+        var norm = k * (Op(w, n, 1) + Op(w, n, mul) + Op(w, n, mul));
+        var sums = Op(w, n, add) + Op(w, n, mul) + (k - 1) * (Op(w, n, 1) + Op(w, n, mul) + Op(w, n, 1));
+        var dx = Op(w, 2 * n, mul) + k * (Op(w, n, 1) + Op(w, n, mul) + Op(w, n, 1) + Op(w, n, mul) + Op(w, n, 1));
+        var dparams = k * Op(w, n, mul) + 2 * Op(w, k, 1) + (n - 1) * 2 * Op(w, k, 1);
+        var column = su + 2 * k + g.Rows * (2L * w.RampLatencyCycles + w.HopLatencyCycles);
+        return w.TaskStartCycles + stream + norm + sums + RowAllReduce(w, g, 2 * n) + dx + dparams + column;
     }
 
+    /// <summary>GeluForward's ops: three multiplies, an add, a scale, tanh per value in scalar code, an add, two
+    /// multiplies (fp32 multiplies one value a cycle, adds two; the add of two blocks at half width: LayerMemory puts
+    /// the fc output and the GELU output in the same banks, the bank rule of docs/architecture.md §3).</summary>
     public static long GeluForward(WaferConfig w, LayerGrid g)
     {
         long len = (long)g.Kf * g.N;
-        return w.TaskStartCycles + 8 * (w.DsdOpStartupCycles + len) + len * Layers.ScalarMath.TanhCycles;
+        int add = w.SimdWidthFp32Add, mul = w.SimdWidthFp32Mul;
+        return w.TaskStartCycles + 4 * Op(w, len, mul) + Op(w, len, Math.Max(1, add / 2)) + 1 + len * Layers.ScalarMath.TanhCycles + Op(w, len, add) + 2 * Op(w, len, mul);
     }
 
+    /// <summary>GeluBackward's ops: per F row three multiplies, an add and a scale, then the slope in scalar code and a multiply.</summary>
     public static long GeluBackward(WaferConfig w, LayerGrid g)
     {
         long len = (long)g.Kf * g.N;
-        return w.TaskStartCycles + 6 * (w.DsdOpStartupCycles + len) + len * (Layers.ScalarMath.TanhCycles + GeluBackwardSlope);
+        int add = w.SimdWidthFp32Add, mul = w.SimdWidthFp32Mul;
+        return w.TaskStartCycles + g.Kf * (4 * Op(w, g.N, mul) + Op(w, g.N, add)) + 1 + len * (Layers.ScalarMath.TanhCycles + Transformer.GeluBackward.GeluSlopeCycles) + Op(w, len, mul);
     }
 
-    private const int GeluBackwardSlope = 12;
+    public static long Copy(WaferConfig w, LayerGrid g) => w.TaskStartCycles + Op(w, (long)g.K * g.N, w.SimdWidthFp32Add);
 
-    public static long Copy(WaferConfig w, LayerGrid g) => w.TaskStartCycles + w.DsdOpStartupCycles + (long)g.K * g.N;
-
+    /// <summary>Attention, for the row that sees the most keys (the last of its sequence group: the phase ends with it):
+    /// the K/V multicast down the group (each row in turn sends its 2 k n values, one a cycle, after taking the rows
+    /// above), then per head slice the op sequence of AttentionForward (or Backward), each op SU + ceil(len / width), the
+    /// head-group allreduces (a chain east, then relayed west one member at a time), and the scalar exp, log and 1/x.</summary>
     public static long Attention(WaferConfig w, LayerGrid g, bool backward)
     {
-        long su = w.DsdOpStartupCycles, n = g.N, keys = g.KeysMax, ws = g.SliceWidth;
-        var scores = keys * ws * (su + n);
-        var softmax = 4 * keys * (su + n) + keys * n * Layers.ScalarMath.ExpCycles;
-        var values = ws * keys * (su + n);
-        var gather = 2L * g.K * keys;
-        var perSlice = backward ? 2 * scores + softmax + 2 * values + 2 * ws * n * (su + keys) : scores + softmax + values;
-        return w.TaskStartCycles + gather + g.Slices * perSlice;
+        long su = w.DsdOpStartupCycles, n = g.N, keys = g.KeysMax, ws = g.SliceWidth, kn = (long)g.K * g.N;
+        long path = 2L * w.RampLatencyCycles + w.HopLatencyCycles;
+        int add = w.SimdWidthFp32Add, mul = w.SimdWidthFp32Mul, max = w.SimdWidthConvert;
+        long Op(long len, int width) => su + (len + width - 1) / width;
+        var gather = g.GroupRows == 1
+            ? 2 * Op(kn, add)
+            : g.GroupRows * (1 + 2 * (su + kn) + path) + (g.GroupRows - 1) * 2 * (su + kn);
+        long AllReduce(long m) => g.GroupColumns == 1 ? 0 : (g.GroupColumns - 1) * (path + su) + m + (g.GroupColumns - 1) * (2 * su + m + path);
+        var scores = keys * ws * Op(n, mul) + AllReduce(keys * n) + Op(keys * n, mul) + Op(n * n, 1);
+        var probabilities = backward
+            ? keys * Op(n, 1) + 1 + keys * n * Layers.ScalarMath.ExpCycles
+            : Op(n, add) + (keys - 1) * Op(n, max) + keys * Op(n, 1) + 1 + keys * n * Layers.ScalarMath.ExpCycles
+              + Op(n, add) + (keys - 1) * Op(n, 1) + 1 + n * (AttentionForward.LogCycles + Layers.ScalarMath.ReciprocalCycles + 1) + keys * Op(n, mul);
+        var values = ws * keys * Op(n, mul);
+        long perSlice;
+        if (!backward) perSlice = scores + probabilities + values + 1;
+        else
+        {
+            var dp = keys * ws * Op(n, mul) + Op(n, mul) + (ws - 1) * (Op(n, mul) + Op(n, 1)) + AllReduce((keys + 1) * n);
+            var ds = keys * (Op(n, 1) + Op(n, mul)) + Op(keys * n, mul);
+            var grads = ws * (keys * Op(n, mul) + 2 * n * Op(keys, mul));
+            perSlice = scores + probabilities + dp + ds + grads + 1;
+        }
+        // Backward: dK and dV of earlier rows' keys up the column, a row at a time, then the own block into dQKV.
+        var reduce = backward ? (g.GroupRows - 1) * 2 * (su + kn + path) + 2 * Op(kn, 1) : 0;
+        return w.TaskStartCycles + gather + 1 + g.Slices * perSlice + reduce;
     }
 }

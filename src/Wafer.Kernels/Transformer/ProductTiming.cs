@@ -1,0 +1,98 @@
+// The product phase's timeline, output by output and column by column (docs/transformer.md §4): each column's main
+// thread receives the output's weights, computes its partial sums, and streams them along the row towards the owner;
+// the owner adds both streams, its own partial, the bias and the residual. A stream's first and last element are
+// tracked through the chain (StreamTiming: SU to start, 2R + L per hop), and a sender cannot run more than the hop's
+// buffering (its output queue, the next router's buffer and the next input queue) ahead of its receiver, which couples
+// every column to the owner's pace. The owner changes every kout outputs, so the pattern of waits changes with it.
+using Wafer.Fabric.Config;
+
+namespace Wafer.Kernels.Transformer;
+
+internal static class ProductTiming
+{
+    /// <summary>Cycles of a product over the region: kin input rows per column, owner[i] of each output in stream order,
+    /// bias and residual adds on the owner, ownerAdd the cycles of the owner's add of its partial when both chains
+    /// arrive (its width depends on where the output row and the partial sums sit: the bank rule).</summary>
+    public static long Cycles(WaferConfig w, LayerGrid g, int kin, int[] owner, bool bias, bool residual, long ownerAdd, long residualAdd)
+    {
+        int cc = g.Columns, n = g.N;
+        long su = w.DsdOpStartupCycles, path = 2L * w.RampLatencyCycles + w.HopLatencyCycles;
+        var depth = w.InputQueueDepthWords;
+        var outDepth = w.OutputQueueDepthWords;
+        long eastBuffer = outDepth[LayerColors.EastOut] + w.RouterBufferDepthWavelets + depth[LayerColors.EastIn];
+        long westBuffer = outDepth[LayerColors.WestOut] + w.RouterBufferDepthWavelets + depth[LayerColors.WestIn];
+        long biasAdd = su + (n + w.SimdWidthFp32Add - 1) / w.SimdWidthFp32Add;
+        long twoQueues = depth[LayerColors.EastIn] + depth[LayerColors.WestIn];
+        var ready = new long[cc];
+        var first = new long[cc];
+        var last = new long[cc];
+        var prevFirst = new long[cc];
+        // The task starts (TS), its body's Then (1); the first weights reach the last worker row after the edge's op
+        // start-up, its ramp, R hops and the last row's ramp.
+        var weightsIn = w.TaskStartCycles + su + 2L * w.RampLatencyCycles + (long)g.Rows * w.HopLatencyCycles;
+        for (var x = 0; x < cc; x++) ready[x] = w.TaskStartCycles + 1;
+        for (var o = 0; o < owner.Length; o++)
+        {
+            var j = owner[o];
+            var issue = new long[cc];
+            for (var x = 0; x < cc; x++)
+            {
+                var received = kin + (bias && x == j ? 1 : 0);
+                var recvStart = ready[x] + 1 + su;
+                if (o == 0) recvStart = Math.Max(recvStart, weightsIn);
+                issue[x] = recvStart + received + kin * (su + n);
+            }
+            // West of the owner: a chain east from column 0; east of it: a chain west from the last column. First
+            // elements depend only on upstream first elements; last elements also on the receiver (backpressure).
+            for (var x = 0; x < j; x++) first[x] = First(x, x == 0 ? null : x - 1);
+            for (var x = cc - 1; x > j; x--) first[x] = First(x, x == cc - 1 ? null : x + 1);
+            {
+                var f = issue[j] + su;
+                if (j > 0) f = Math.Max(f, first[j - 1] + path);
+                if (j < cc - 1) f = Math.Max(f, first[j + 1] + path);
+                first[j] = f;
+            }
+            for (var x = 0; x < j; x++) last[x] = Last(x, x == 0 ? null : x - 1, x + 1, eastBuffer);
+            for (var x = cc - 1; x > j; x--) last[x] = Last(x, x == cc - 1 ? null : x + 1, x - 1, westBuffer);
+            {
+                long l = first[j] + n - 1;
+                if (j > 0) l = Math.Max(l, last[j - 1] + path);
+                if (j < cc - 1) l = Math.Max(l, last[j + 1] + path);
+                if (j > 0 && j < cc - 1)
+                {
+                    // Both chains reach the owner's engine through its one ramp: at most one wavelet a cycle for the
+                    // 2n, some of them already in the two input queues when the op starts.
+                    // The chains' elements that arrived while the owner computed wait in its two input queues; the
+                    // rest come up the ramp one a cycle once the op starts taking pairs, each R cycles to become visible.
+                    var arrive = Math.Min(first[j - 1], first[j + 1]) + path;
+                    var start = issue[j];
+                    var queued = Math.Min(twoQueues, Math.Max(0, start - arrive));
+                    if (2L * n > queued) l = Math.Max(l, start + (2L * n - queued) + w.RampLatencyCycles + 1);
+                }
+                last[j] = l;
+                // One column: the owner moves its partial sums into the output row (a memory op, no chain).
+                var own = cc == 1 ? su + (n + w.SimdWidthFp32Add - 1) / w.SimdWidthFp32Add - (su + n) : 0;
+                ready[j] = l + 1 + own + (j > 0 && j < cc - 1 ? ownerAdd : 0) + (bias ? biasAdd : 0) + (residual ? residualAdd : 0);
+            }
+            for (var x = 0; x < cc; x++)
+            {
+                if (x != j) ready[x] = last[x] + 1;
+                prevFirst[x] = first[x];
+            }
+
+            long First(int x, int? from) => from is { } u ? Math.Max(issue[x] + su, first[u] + path) : issue[x] + su;
+
+            long Last(int x, int? from, int to, long buffer)
+            {
+                long l = first[x] + n - 1;
+                if (from is { } u) l = Math.Max(l, last[u] + path);
+                // Element i leaves only once the receiver has taken element i - buffer of the stream (the receiver
+                // takes an output's elements from its first one on, one a cycle).
+                var behind = n - 1 - buffer;
+                l = Math.Max(l, behind >= 0 ? first[to] + behind : prevFirst[to] + n + behind);
+                return l;
+            }
+        }
+        return ready.Max() - 1 + (long)g.Rows * w.HopLatencyCycles;
+    }
+}
