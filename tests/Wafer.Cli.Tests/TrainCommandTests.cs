@@ -26,6 +26,30 @@ public class TrainCommandTests
         Assert.Equal("ROMEO:".Length + 10, sout.TrimEnd('\n').Length);
     }
 
+    [Fact]
+    public void Train_FidelityCycle_RunsOnTheSimulatedWafer_WithTheFastReference()
+    {
+        var dir = CliRunner.TempDir();
+        var model = Path.Combine(dir, "m.json");
+        File.WriteAllText(model, "{\"layers\": 2, \"channels\": 12, \"heads\": 3, \"ffnChannels\": 24, \"maxSeqLen\": 8}");
+        var (code, stdout, stderr) = CliRunner.Run("train", "--fidelity", "cycle", "--region", "4x3", "--model", model, "--steps", "3", "--batch", "2",
+            "--seq", "8", "--eval-interval", "3", "--eval-batches", "1", "--sample-tokens", "5", "--threads", "2", "--out", dir, "--json");
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var root = doc.RootElement;
+        Assert.Equal("cycle", root.GetProperty("fidelity").GetString());
+        var fabric = root.GetProperty("fabric");
+        Assert.Equal(3, fabric.GetProperty("columns").GetInt32());
+        Assert.Equal(4, fabric.GetProperty("workerRows").GetInt32());
+        Assert.True(fabric.GetProperty("cyclesPerStep").GetDouble() > 0);
+        Assert.InRange(fabric.GetProperty("modelError").GetDouble(), -0.05, 0.05);
+        Assert.Equal(4, fabric.GetProperty("layers").GetArrayLength()); // 2 layers, forward and backward
+        Assert.Equal(3, root.GetProperty("referenceStepLosses").GetArrayLength());
+        Assert.Contains("wafer ", stderr);
+        Assert.Contains("simulated wafer (cs2, 4 x 3 + edge)", stderr);
+        foreach (var f in new[] { "checkpoint.safetensors", "loss.csv", "loss.png", "sample.txt", "summary.json" }) Assert.True(File.Exists(Path.Combine(dir, f)), f);
+    }
+
     public static TheoryData<string[], string> BadInputs()
     {
         var dir = CliRunner.TempDir();
@@ -48,6 +72,14 @@ public class TrainCommandTests
             { ["train", "--precision", "fp8"], "--precision" },
             { ["train", "--resume", notCkpt], "not usable" },
             { ["sample", "--checkpoint", Path.Combine(dir, "none.safetensors")], "does not exist" },
+            { ["train", "--fidelity", "exact"], "--fidelity must be fast or cycle" },
+            { ["train", "--fidelity", "cycle", "--region", "96"], "--region must be RxC" },
+            { ["train", "--region", "96x8"], "--region applies to --fidelity cycle" },
+            { ["train", "--fidelity", "cycle", "--region", "5x8"], "5 worker rows do not divide the 768 tokens" },
+            { ["train", "--fidelity", "cycle", "--region", "2x1"], "bytes of SRAM" },
+            { ["train", "--fidelity", "cycle", "--precision", "bf16"], "--fidelity cycle streams fp32 weights" },
+            { ["train", "--fidelity", "cycle", "--model", "gptj-6b", "--seq", "8", "--batch", "1"], "rotary positions or parallel residuals" },
+            { ["train", "--fidelity", "cycle", "--model", "gpt3-xl", "--seq", "2048", "--batch", "1", "--region", "512x512"], "a worker PE needs" },
         };
     }
 

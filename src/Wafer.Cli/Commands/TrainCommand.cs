@@ -152,7 +152,7 @@ internal static class TrainCommand
             hostStepCyclesPerPass = f.LastPassHostStepCycles,
             peStepsPerHostSecond = f.TotalPeSteps / Math.Max(f.TotalHostSeconds, 1e-9),
             hostSecondsInFabric = f.TotalHostSeconds,
-            layers = f.LastPass.Select(l => new
+            layers = f.LastTrainingPass.Select(l => new
             {
                 layer = l.Layer, direction = l.Direction, cycles = l.Cycles, modelCycles = l.ModelCycles,
                 modelError = l.ModelCycles > 0 ? (l.Cycles - l.ModelCycles) / (double)l.ModelCycles : (double?)null,

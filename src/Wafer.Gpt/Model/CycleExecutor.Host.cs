@@ -107,6 +107,11 @@ public sealed partial class CycleExecutor
         var cycles = _program.Sim.Cycle - _passStartCycles;
         var training = Fabric.LastPass.Any(t => t.Direction == "backward");
         var host = LayerCycleModel.HostSteps(_program.Sim.Config, _grid, _cfg.PaddedVocabSize, _pace, training);
+        if (training)
+        {
+            Fabric.LastTrainingPass.Clear();
+            Fabric.LastTrainingPass.AddRange(Fabric.LastPass);
+        }
         Fabric.LastPassHostStepCycles = host;
         Fabric.LastPassCycles = cycles + host;
         Fabric.LastPassModelCycles = Fabric.LastPass.Sum(t => t.ModelCycles) + host;

@@ -49,23 +49,33 @@ public sealed partial class CycleExecutor : IGptExecutor
     FabricAccount? IGptExecutor.Fabric => Fabric;
     public LayerGrid Grid => _grid;
 
+    /// <summary>The region a pass of B x T tokens of this model runs on; refuses (before anything is allocated) a model
+    /// the layer program does not run, a region that does not divide the tokens, and one whose PEs would overflow.</summary>
+    public static LayerGrid Admit(GptConfig cfg, int batch, int seqLen, CycleOptions options)
+    {
+        if (batch < 1 || seqLen < 1 || seqLen > cfg.MaxSeqLen) throw new GptInputException($"batch {batch} and sequence {seqLen} must be >= 1, sequence <= {cfg.MaxSeqLen}");
+        if (cfg.Positions == PositionEncoding.Rotary || cfg.ParallelResidual)
+            throw new GptInputException($"--fidelity cycle runs GPT-2/3 blocks (learned positions, sequential residual); {cfg.Name} uses rotary positions or parallel residuals, which the layer program does not have yet");
+        var bt = batch * seqLen;
+        var shape = new LayerShape(cfg.Channels, cfg.FfnChannels, cfg.Heads, seqLen);
+        if (options.Columns <= 0 || options.Rows <= 0) return LayerRegion.Choose(options.Wafer, shape, bt, cfg.Layers);
+        if (bt % options.Rows != 0)
+            throw new GptInputException($"region {options.Rows} x {options.Columns}: {options.Rows} worker rows do not divide the {bt} tokens of a pass (B {batch} x T {seqLen})");
+        var grid = new LayerGrid(options.Columns, options.Rows, bt / options.Rows, shape);
+        grid.Check();
+        new LayerMemory(grid, cfg.Layers).Check(grid, options.Wafer.UsableSramBytesPerPe, cfg.Layers);
+        return grid;
+    }
+
     public CycleExecutor(WeightStore store, int batch, int seqLen, CycleOptions options)
     {
         _store = store;
         _layout = store.Layout;
         _cfg = _layout.Config;
-        if (batch < 1 || seqLen < 1 || seqLen > _cfg.MaxSeqLen) throw new GptInputException($"batch {batch} and sequence {seqLen} must be >= 1, sequence <= {_cfg.MaxSeqLen}");
-        if (_cfg.Positions == PositionEncoding.Rotary || _cfg.ParallelResidual)
-            throw new GptInputException($"--fidelity cycle runs GPT-2/3 blocks (learned positions, sequential residual); {_cfg.Name} uses rotary positions or parallel residuals, which the layer program does not have yet");
+        _grid = Admit(_cfg, batch, seqLen, options);
         Batch = batch;
         SeqLen = seqLen;
         int c = _cfg.Channels, vp = _cfg.PaddedVocabSize, bt = batch * seqLen;
-        var shape = new LayerShape(c, _cfg.FfnChannels, _cfg.Heads, seqLen);
-        _grid = options.Columns > 0 && options.Rows > 0
-            ? new LayerGrid(options.Columns, options.Rows, bt % options.Rows == 0 ? bt / options.Rows : 0, shape)
-            : LayerRegion.Choose(options.Wafer, shape, bt, _cfg.Layers);
-        if (_grid.Rows * _grid.N != bt)
-            throw new GptInputException($"region {_grid.Rows} x {_grid.Columns}: {_grid.Rows} worker rows do not divide the {bt} tokens of a pass (B {batch} x T {seqLen})");
         _program = new LayerProgram(options.Wafer, _grid, _cfg.Layers, new SimulatorOptions { Threads = options.Threads, MaxCycles = long.MaxValue / 4 });
         // A column's share of the link, in cycles per fp32 value (4 B): the link's bytes per cycle split over the columns.
         _pace = 4.0 * _grid.Columns / (options.MemoryXBytesPerSecond / options.Wafer.ClockHz);

@@ -38,6 +38,8 @@ public sealed class FabricAccount
     public required int PeakFlopsPerPeCycle { get; init; }
     /// <summary>Layer timings of the last pass (forward and backward; the backward includes the recomputed forward).</summary>
     public List<FabricLayerTiming> LastPass { get; } = [];
+    /// <summary>The same for the last training pass (evaluations run forward passes after it).</summary>
+    public List<FabricLayerTiming> LastTrainingPass { get; } = [];
     /// <summary>Cycles of the last pass: the layers on the fabric and the host steps as modelled.</summary>
     public long LastPassCycles { get; set; }
     public long LastPassModelCycles { get; set; }

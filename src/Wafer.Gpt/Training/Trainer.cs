@@ -32,7 +32,8 @@ public static class Trainer
         if (o.SeqLen > cfg.MaxSeqLen) throw new GptInputException($"--seq {o.SeqLen} exceeds model {cfg.Name}'s maximum sequence length {cfg.MaxSeqLen}");
         var corpus = TextCorpus.Create(source, text, tokenizer, o.SeqLen);
 
-        // MemoryX and the device.
+        // MemoryX and the device (a cycle-level run's region is checked first: nothing is allocated for a run it refuses).
+        if (o.Fidelity == Fidelity.Cycle) CycleExecutor.Admit(cfg, o.Batch, o.SeqLen, o.Cycle);
         var layout = new ParameterLayout(cfg);
         ISegmentStorage storage = o.MemoryXDirectory is null ? new InMemoryStorage(layout) : new FileStorage(layout, o.MemoryXDirectory);
         using var store = new WeightStore(layout, storage, o.Optimizer);

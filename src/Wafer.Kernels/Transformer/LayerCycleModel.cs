@@ -59,7 +59,9 @@ public static class LayerCycleModel
 
     public static long Product(WaferConfig w, LayerGrid g, int kin, int outputs, bool bias, bool residual, double pace)
     {
-        var rows = outputs / g.Columns;
+        // Outputs in blocks of ceil(D_out / Cc) per column (a width that Cc does not divide, the head's vocabulary, leaves
+        // the last columns fewer).
+        var rows = (outputs + g.Columns - 1) / g.Columns;
         var owner = Enumerable.Range(0, outputs).Select(o => o / rows).ToArray();
         long su = w.DsdOpStartupCycles, n = g.N;
         // The owner's add of its partial to the two chains' sum, and the residual add: full fp32-add width when the

@@ -1,0 +1,52 @@
+using Wafer.Fabric.Config;
+using Wafer.Fabric.Engine;
+using Wafer.Kernels.Transformer;
+
+namespace Wafer.Kernels.Tests;
+
+/// <summary>The layer cycle model (what the estimate prices a layer with) against the simulated layer program: a whole
+/// GPT-2 block, forward and backward, within 5 % on several shapes, and the parts that are exact on their own.</summary>
+public class LayerCycleModelTests
+{
+    [Theory]
+    [InlineData(4, 4, 8, 32, 2, 16)]   // heads within columns, sequences over 2 rows
+    [InlineData(4, 4, 4, 16, 2, 16)]   // heads over 2 columns, sequences over 4 rows
+    [InlineData(2, 2, 16, 16, 2, 8)]   // two sequences per row
+    [InlineData(1, 2, 8, 16, 2, 8)]    // one column
+    public void Model_PredictsALayerForwardAndBackward_Within5Percent(int cc, int rows, int n, int c, int heads, int t)
+    {
+        var wafer = WaferPresets.Cs2;
+        var grid = new LayerGrid(cc, rows, n, new LayerShape(c, 4 * c, heads, t));
+        var program = new LayerProgram(wafer, grid, 1, new SimulatorOptions { Threads = 2 });
+        var schedule = new BlockSchedule(program);
+        var w = BlockWeights.Random(c, 4 * c, 3);
+        program.Write(program.Memory.Inputs[0], TransformerPhaseTests.Random(grid.Tokens * c, 5), c);
+        schedule.Forward(0, w);
+        var forward = program.Sim.Cycle;
+        program.Write(program.Memory.DOut, TransformerPhaseTests.Random(grid.Tokens * c, 6), c);
+        schedule.Backward(0, w);
+        var backward = program.Sim.Cycle - forward;
+        var modelForward = LayerCycleModel.Forward(wafer, grid, 0);
+        var modelBackward = LayerCycleModel.Backward(wafer, grid, 0);
+        Assert.InRange((forward - modelForward) / (double)modelForward, -0.05, 0.05);
+        Assert.InRange((backward - modelBackward) / (double)modelBackward, -0.05, 0.05);
+        // Every phase the schedule ran has its model, in the same order.
+        var phases = LayerCycleModel.ForwardPhases(wafer, grid, 0, full: true).Concat(LayerCycleModel.BackwardPhases(wafer, grid, 0)).Select(p => p.Phase);
+        Assert.Equal(phases, program.Log.Select(l => l.Phase));
+    }
+
+    [Theory]
+    [InlineData(1, 4, 8)]
+    [InlineData(2, 8, 8)]
+    [InlineData(2, 16, 8)]
+    [InlineData(1, 16, 8)]
+    public void ProductModel_IsExact_WhereNoChainMeetsFromBothSides(int cc, int n, int outputsPerColumn)
+    {
+        var wafer = WaferPresets.Cs2;
+        var grid = new LayerGrid(cc, 2, n, new LayerShape(8 * cc, 32 * cc, 1, n));
+        var program = new LayerProgram(wafer, grid, 1);
+        var map = OutputMap.Block(outputsPerColumn * cc, cc);
+        var cycles = program.Run(new ProductPhase("p", grid, program.Memory, program.Memory.Ln1, grid.K, program.Memory.Fch, map, (i, x, f) => 0.5f, i => 1f));
+        Assert.Equal(LayerCycleModel.Product(wafer, grid, grid.K, outputsPerColumn * cc, bias: true, residual: false, 0), cycles);
+    }
+}
