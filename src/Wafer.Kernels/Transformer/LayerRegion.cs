@@ -1,10 +1,11 @@
 // Choosing the region of the layer program for a model and a pass of N tokens: among every (columns, worker rows) that
 // the grid's rules allow, whose worker plan fits a PE's SRAM and whose rectangle fits the wafer, the one with the least
-// simulated work: the fabric simulator's time goes to wavelets and ops, not to cycles, and a layer moves
-// ~3 N (3C + C + F + C) Cc partial sums along rows (the forward, the recompute and dX) and 2 (3C² + C² + 2 C F) R
-// weight-gradient partials up columns (and issues as many FMACs), so the smallest region that fits (the most tokens and
-// features per PE) costs least to simulate. The machine itself would run a larger region faster: the layer cycle model
-// says by how much (LayerCycleModel), and --region picks any region.
+// simulated work. The fabric simulator's time goes to wavelets and ops, not to cycles. With P = 3C² + C² + 2 C F the
+// weights of a layer, a layer's forward and backward move ~3 N (3C + C + F + C) Cc partial sums along rows (the
+// forward, the recompute and dX), 3 P R weights down columns (each weight passes every row's router, three times) and
+// P R weight-gradient partials up columns (after as many FMACs): few columns and few rows, as balanced as SRAM allows,
+// cost least to simulate. The machine itself runs a larger region faster: the layer cycle model says by how much
+// (LayerCycleModel), and --region picks any region.
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 
@@ -32,7 +33,7 @@ public static class LayerRegion
     public static double SimulatedWork(LayerGrid g)
     {
         double c = g.Shape.Channels, f = g.Shape.FfnChannels;
-        return 3.0 * g.Tokens * (5 * c + f) * g.Columns + 2.0 * (4 * c * c + 2 * c * f) * g.Rows;
+        return 3.0 * g.Tokens * (5 * c + f) * g.Columns + 4.0 * (4 * c * c + 2 * c * f) * g.Rows;
     }
 
     public static LayerGrid Choose(WaferConfig wafer, LayerShape shape, int tokens, int layers)
