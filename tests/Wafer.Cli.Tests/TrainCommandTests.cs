@@ -77,7 +77,7 @@ public class TrainCommandTests
             { ["train", "--region", "96x8"], "--region applies to --fidelity cycle" },
             { ["train", "--fidelity", "cycle", "--region", "5x8"], "5 worker rows do not divide the 768 tokens" },
             { ["train", "--fidelity", "cycle", "--region", "2x1"], "bytes of SRAM" },
-            { ["train", "--fidelity", "cycle", "--precision", "bf16"], "--fidelity cycle streams fp32 weights" },
+            { ["train", "--fidelity", "cycle", "--precision", "bf16"], "no bf16 arithmetic" },
             { ["train", "--fidelity", "cycle", "--model", "gptj-6b", "--seq", "8", "--batch", "1"], "rotary positions or parallel residuals" },
             { ["train", "--fidelity", "cycle", "--model", "gpt3-xl", "--seq", "2048", "--batch", "1", "--region", "512x512"], "a worker PE needs" },
         };

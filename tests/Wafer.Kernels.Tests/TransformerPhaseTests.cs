@@ -193,3 +193,49 @@ public class TransformerPhaseTests2
         }
     }
 }
+
+public class TransformerFp16Tests
+{
+    [Theory]
+    [InlineData(1, 2, 8, 12, 24)]
+    [InlineData(3, 2, 8, 12, 24)]
+    public void Product_Fp16_IsTheProductOfTheFp16RoundedOperands_AccumulatedInFp32(int cc, int rows, int n, int c, int f)
+    {
+        var p = TransformerPhaseTests.Program(cc, rows, n, c, f, 3, n);
+        var g = p.Grid;
+        var x = TransformerPhaseTests.Random(g.Tokens * c, 51, 2);
+        var w = TransformerPhaseTests.Random(f * c, 52);
+        var b = TransformerPhaseTests.Random(f, 53);
+        p.Write(p.Memory.Ln2, x, c);
+        p.Run(new ProductPhase("fc16", g, p.Memory, p.Memory.Ln2, g.K, p.Memory.Fch, OutputMap.Block(f, cc), (i, col, r) => w[i * c + col * g.K + r], i => b[i], fp16: true));
+        var got = p.Read(p.Memory.Fch, f);
+        static double H(float v) => (double)(float)(Half)v;
+        for (var t = 0; t < g.Tokens; t++)
+            for (var o = 0; o < f; o++)
+            {
+                double want = H(b[o]), mag = Math.Abs(want);
+                for (var i = 0; i < c; i++) { want += H(x[t * c + i]) * H(w[o * c + i]); mag += Math.Abs(H(x[t * c + i]) * H(w[o * c + i])); }
+                Assert.True(Math.Abs(got[t * f + o] - want) <= 1e-6 * mag + 1e-7, $"token {t} output {o}: {got[t * f + o]} vs {want}");
+            }
+    }
+
+    [Fact]
+    public void Block_Fp16_StaysWithinTheFp16OperandBound_OfTheFp32Block()
+    {
+        var p32 = TransformerPhaseTests.Program(2, 2, 8, 16, 64, 2, 8);
+        var p16 = TransformerPhaseTests.Program(2, 2, 8, 16, 64, 2, 8);
+        var g = p32.Grid;
+        var w = BlockWeights.Random(16, 64, 9);
+        var x = TransformerPhaseTests.Random(g.Tokens * 16, 54);
+        p32.Write(p32.Memory.Inputs[0], x, 16);
+        p16.Write(p16.Memory.Inputs[0], x, 16);
+        new BlockSchedule(p32).Forward(0, w);
+        new BlockSchedule(p16, fp16: true).Forward(0, w);
+        var a = p32.Read(p32.Memory.Inputs[1], 16);
+        var h = p16.Read(p16.Memory.Inputs[1], 16);
+        var worst = Enumerable.Range(0, a.Length).Max(i => Math.Abs(a[i] - h[i]));
+        // fp16 operands carry 11 bits: relative error 2^-11 per operand; the block output is O(1) here.
+        Assert.InRange(worst, 1e-6, 2e-2);
+        Assert.True(p16.Sim.Cycle < p32.Sim.Cycle, $"fp16 {p16.Sim.Cycle} cycles vs fp32 {p32.Sim.Cycle}");
+    }
+}

@@ -98,7 +98,7 @@ public sealed partial class CycleExecutor
         var (busy0, flops0, port0) = _program.Sim.Totals();
         run();
         var (busy1, flops1, port1) = _program.Sim.Totals();
-        var model = direction == "forward" ? LayerCycleModel.Forward(_program.Sim.Config, _grid, _pace) : LayerCycleModel.Backward(_program.Sim.Config, _grid, _pace);
+        var model = direction == "forward" ? LayerCycleModel.Forward(_program.Sim.Config, _grid, _pace, _fp16) : LayerCycleModel.Backward(_program.Sim.Config, _grid, _pace, _fp16);
         Fabric.LastPass.Add(new FabricLayerTiming(layer, direction, _program.Sim.Cycle - c0, busy1 - busy0, flops1 - flops0, port1 - port0, model));
     }
 

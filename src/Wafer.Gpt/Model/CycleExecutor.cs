@@ -25,6 +25,9 @@ public sealed record CycleOptions
     /// <summary>The MemoryX link into the wafer's edge, e.g. 150 GB/s each way (12 x 100 GbE, docs/model.md §1).</summary>
     public double MemoryXBytesPerSecond { get; init; } = 150e9;
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>The products in the production mapping: fp16 operands (weights streamed in fp16), fp32 accumulation by
+    /// @fmachs; LayerNorm, attention, GELU, residuals and all gradients stay fp32.</summary>
+    public bool Fp16 { get; init; }
 }
 
 public sealed partial class CycleExecutor : IGptExecutor
@@ -35,6 +38,7 @@ public sealed partial class CycleExecutor : IGptExecutor
     private readonly LayerProgram _program;
     private readonly LayerGrid _grid;
     private readonly BlockSchedule _schedule;
+    private readonly bool _fp16;
     private readonly double _pace;
     private readonly float[] _encoded, _last, _lnf, _lnfMean, _lnfRstd, _logits, _probs, _losses, _dLast, _dLnf, _dLogits, _dLosses;
     private readonly float[] _weights, _grads, _headEmbedding;
@@ -79,7 +83,8 @@ public sealed partial class CycleExecutor : IGptExecutor
         _program = new LayerProgram(options.Wafer, _grid, _cfg.Layers, new SimulatorOptions { Threads = options.Threads, MaxCycles = long.MaxValue / 4 });
         // A column's share of the link, in cycles per fp32 value (4 B): the link's bytes per cycle split over the columns.
         _pace = 4.0 * _grid.Columns / (options.MemoryXBytesPerSecond / options.Wafer.ClockHz);
-        _schedule = new BlockSchedule(_program, _pace);
+        _fp16 = options.Fp16;
+        _schedule = new BlockSchedule(_program, _pace, _fp16);
         _encoded = new float[bt * c]; _last = new float[bt * c]; _lnf = new float[bt * c]; _lnfMean = new float[bt]; _lnfRstd = new float[bt];
         _logits = new float[bt * vp]; _probs = new float[bt * vp]; _losses = new float[bt];
         _dLast = new float[bt * c]; _dLnf = new float[bt * c]; _dLogits = new float[bt * vp]; _dLosses = new float[bt];

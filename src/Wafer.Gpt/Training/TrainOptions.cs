@@ -70,7 +70,7 @@ public sealed record TrainOptions
         if (LogInterval < 1) e.Add($"log interval must be >= 1 (is {LogInterval})");
         if (Tokenizer is not null and not "char" and not "gpt2") e.Add($"--tokenizer must be 'char' or 'gpt2' (is '{Tokenizer}')");
         if (SampleTokens < 0) e.Add($"sample tokens must be >= 0 (is {SampleTokens})");
-        if (Fidelity == Fidelity.Cycle && Precision != StreamPrecision.Fp32) e.Add($"--fidelity cycle streams fp32 weights (--precision {Precision.ToString().ToLowerInvariant()} is for the fast level)");
+        if (Fidelity == Fidelity.Cycle && Precision == StreamPrecision.Bf16) e.Add("--fidelity cycle runs fp32 or fp16 on the fabric (a WSE-2 PE has no bf16 arithmetic); --precision bf16 is for the fast level");
         return e;
     }
 }

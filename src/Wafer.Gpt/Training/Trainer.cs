@@ -33,7 +33,8 @@ public static class Trainer
         var corpus = TextCorpus.Create(source, text, tokenizer, o.SeqLen);
 
         // MemoryX and the device (a cycle-level run's region is checked first: nothing is allocated for a run it refuses).
-        if (o.Fidelity == Fidelity.Cycle) CycleExecutor.Admit(cfg, o.Batch, o.SeqLen, o.Cycle);
+        var cycle = o.Cycle with { Fp16 = o.Precision == StreamPrecision.Fp16 };
+        if (o.Fidelity == Fidelity.Cycle) CycleExecutor.Admit(cfg, o.Batch, o.SeqLen, cycle);
         var layout = new ParameterLayout(cfg);
         ISegmentStorage storage = o.MemoryXDirectory is null ? new InMemoryStorage(layout) : new FileStorage(layout, o.MemoryXDirectory);
         using var store = new WeightStore(layout, storage, o.Optimizer);
@@ -54,7 +55,7 @@ public static class Trainer
             if (startStep > o.Steps) throw new GptInputException($"checkpoint {o.ResumePath} is at step {startStep}, past --steps {o.Steps}");
         }
         IGptExecutor executor = o.Fidelity == Fidelity.Cycle
-            ? new CycleExecutor(store, o.Batch, o.SeqLen, o.Cycle)
+            ? new CycleExecutor(store, o.Batch, o.SeqLen, cycle)
             : new GptExecutor(store, o.Batch, o.SeqLen, o.Precision);
         // The fast reference of a cycle run: its own MemoryX, from the same start, fed the same batches.
         using var referenceStore = o.Fidelity == Fidelity.Cycle && o.FastReference ? new WeightStore(layout, new InMemoryStorage(layout), o.Optimizer) : null;
@@ -63,7 +64,7 @@ public static class Trainer
         {
             referenceStore.Initialise(o.Seed);
             if (meta is not null) Checkpoint.Load(o.ResumePath!, referenceStore);
-            reference = new GptExecutor(referenceStore, o.Batch, o.SeqLen);
+            reference = new GptExecutor(referenceStore, o.Batch, o.SeqLen, o.Precision);
         }
         Directory.CreateDirectory(o.OutputDirectory);
         var decay = o.DecaySteps ?? o.Steps;

@@ -3,7 +3,8 @@
 // and the block's gradients gathered from what the edge ports send back (docs/transformer.md §2).
 namespace Wafer.Kernels.Transformer;
 
-public sealed class BlockSchedule(LayerProgram program, double cyclesPerValue = 0)
+/// <summary>fp16: the products (forward and dX) in the production mapping (ProductPhase's fp16); everything else fp32.</summary>
+public sealed class BlockSchedule(LayerProgram program, double cyclesPerValue = 0, bool fp16 = false)
 {
     private LayerGrid G => program.Grid;
     private LayerMemory M => program.Memory;
@@ -19,7 +20,7 @@ public sealed class BlockSchedule(LayerProgram program, double cyclesPerValue = 
     {
         var din = G.Columns * kin;
         return new ProductPhase(phase, G, M, input, kin, output, map, (i, x, f) => w[i * din + x * kin + f],
-            b.Length == 0 ? null : i => b[i], residual, cyclesPerValue);
+            b.Length == 0 ? null : i => b[i], residual, cyclesPerValue, fp16);
     }
 
     /// <summary>dX = dY W: the product phase with W's columns streamed; dY in outMap's layout (kout rows per column).</summary>
@@ -27,7 +28,7 @@ public sealed class BlockSchedule(LayerProgram program, double cyclesPerValue = 
     {
         var outputAt = new int[G.Columns, kout];
         for (var i = 0; i < outMap.Count; i++) outputAt[outMap.Owner[i], outMap.Slot[i]] = i;
-        return new ProductPhase(phase, G, M, dy, kout, dx, OutputMap.Block(din, G.Columns), (j, x, r) => w[outputAt[x, r] * din + j], null, null, cyclesPerValue);
+        return new ProductPhase(phase, G, M, dy, kout, dx, OutputMap.Block(din, G.Columns), (j, x, r) => w[outputAt[x, r] * din + j], null, null, cyclesPerValue, fp16);
     }
 
     /// <summary>Runs a weight-gradient phase and puts its column streams into dw (D_out x D_in) and db (empty: none).</summary>

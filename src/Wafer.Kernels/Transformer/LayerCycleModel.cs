@@ -8,40 +8,41 @@ namespace Wafer.Kernels.Transformer;
 public static class LayerCycleModel
 {
     /// <summary>Cycles of one block's forward on the region (pace: the MemoryX port's cycles per value).</summary>
-    public static long Forward(WaferConfig w, LayerGrid g, double pace) => ForwardPhases(w, g, pace, full: true).Sum(p => p.Cycles);
+    public static long Forward(WaferConfig w, LayerGrid g, double pace, bool fp16 = false) => ForwardPhases(w, g, pace, full: true, fp16).Sum(p => p.Cycles);
 
     /// <summary>Cycles of one block's backward, its recomputed forward included.</summary>
-    public static long Backward(WaferConfig w, LayerGrid g, double pace) => BackwardPhases(w, g, pace).Sum(p => p.Cycles);
+    public static long Backward(WaferConfig w, LayerGrid g, double pace, bool fp16 = false) => BackwardPhases(w, g, pace, fp16).Sum(p => p.Cycles);
 
-    public static IEnumerable<(string Phase, long Cycles)> ForwardPhases(WaferConfig w, LayerGrid g, double pace, bool full)
+    /// <summary>fp16: the products in the production mapping (ProductPhase's fp16).</summary>
+    public static IEnumerable<(string Phase, long Cycles)> ForwardPhases(WaferConfig w, LayerGrid g, double pace, bool full, bool fp16 = false)
     {
         int c = g.Shape.Channels, f = g.Shape.FfnChannels, k = g.K, kf = g.Kf;
         yield return ("ln1", LayerNormForward(w, g));
-        yield return ("qkv", Product(w, g, k, 3 * c, bias: true, residual: false, pace));
+        yield return ("qkv", Product(w, g, k, 3 * c, bias: true, residual: false, pace, fp16));
         yield return ("attention", Attention(w, g, backward: false));
-        yield return ("attproj", Product(w, g, k, c, bias: true, residual: true, pace));
+        yield return ("attproj", Product(w, g, k, c, bias: true, residual: true, pace, fp16));
         yield return ("ln2", LayerNormForward(w, g));
-        yield return ("fc", Product(w, g, k, f, bias: true, residual: false, pace));
+        yield return ("fc", Product(w, g, k, f, bias: true, residual: false, pace, fp16));
         yield return ("gelu", GeluForward(w, g));
-        if (full) yield return ("fcproj", Product(w, g, kf, c, bias: true, residual: true, pace));
+        if (full) yield return ("fcproj", Product(w, g, kf, c, bias: true, residual: true, pace, fp16));
     }
 
-    public static IEnumerable<(string Phase, long Cycles)> BackwardPhases(WaferConfig w, LayerGrid g, double pace)
+    public static IEnumerable<(string Phase, long Cycles)> BackwardPhases(WaferConfig w, LayerGrid g, double pace, bool fp16 = false)
     {
         int c = g.Shape.Channels, f = g.Shape.FfnChannels, k = g.K, kf = g.Kf;
-        foreach (var p in ForwardPhases(w, g, pace, full: false)) yield return p;
+        foreach (var p in ForwardPhases(w, g, pace, full: false, fp16)) yield return p;
         yield return ("d fcproj.w", WeightGradient(w, g, kf, c, pace));
-        yield return ("d gelu", Product(w, g, k, f, bias: false, residual: false, pace));
+        yield return ("d gelu", Product(w, g, k, f, bias: false, residual: false, pace, fp16));
         yield return ("d fc", GeluBackward(w, g));
         yield return ("d fc.w", WeightGradient(w, g, k, f, pace));
-        yield return ("d ln2", Product(w, g, kf, c, bias: false, residual: false, pace));
+        yield return ("d ln2", Product(w, g, kf, c, bias: false, residual: false, pace, fp16));
         yield return ("d r2 = d out", Copy(w, g));
         yield return ("d r2 += ln2'", LayerNormBackward(w, g));
         yield return ("d attproj.w", WeightGradient(w, g, k, c, pace));
-        yield return ("d att", Product(w, g, k, c, bias: false, residual: false, pace));
+        yield return ("d att", Product(w, g, k, c, bias: false, residual: false, pace, fp16));
         yield return ("d qkv", Attention(w, g, backward: true));
         yield return ("d qkv.w", WeightGradient(w, g, k, 3 * c, pace));
-        yield return ("d ln1", Product(w, g, 3 * k, c, bias: false, residual: false, pace));
+        yield return ("d ln1", Product(w, g, 3 * k, c, bias: false, residual: false, pace, fp16));
         yield return ("d x += ln1'", LayerNormBackward(w, g));
         yield return ("d out = d x", Copy(w, g));
     }
@@ -57,7 +58,7 @@ public static class LayerCycleModel
 
     // ---------------------------------------------------------------- phases (first principles; see docs/transformer.md §4)
 
-    public static long Product(WaferConfig w, LayerGrid g, int kin, int outputs, bool bias, bool residual, double pace)
+    public static long Product(WaferConfig w, LayerGrid g, int kin, int outputs, bool bias, bool residual, double pace, bool fp16 = false)
     {
         // Outputs in blocks of ceil(D_out / Cc) per column (a width that Cc does not divide, the head's vocabulary, leaves
         // the last columns fewer).
@@ -67,7 +68,7 @@ public static class LayerCycleModel
         // The owner's add of its partial to the two chains' sum, and the residual add: full fp32-add width when the
         // operands sit 4 banks apart, half otherwise (both vary with the output row; half width is the common case).
         var half = su + n;
-        return ProductTiming.Cycles(w, g, kin, owner, bias, residual, half, half);
+        return ProductTiming.Cycles(w, g, kin, owner, bias, residual, half, half, fp16);
     }
 
     /// <summary>The weight-gradient phase: output after output, the owner of dY[o] is the row's slowest PE (it issues

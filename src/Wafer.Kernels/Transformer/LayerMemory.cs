@@ -52,9 +52,24 @@ public sealed class LayerMemory
         DOut = Alloc(k * n); DR2 = Alloc(k * n); DLn = Alloc(k * n); DAtt = Alloc(k * n); DQkv = Alloc(3 * k * n); DHidden = Alloc(kf * n);
         Keys = Alloc(k * keys); Values = Alloc(k * keys); Scores = Alloc(keys * n); DScores = Alloc((keys + 1) * n); Mask = Alloc(n * n);
         Sums = Alloc(2 * n); Totals = Alloc(2 * n); Norm = Alloc(k * n); Scaled = Alloc(k * n);
-        Wb = Alloc(Math.Max(widest, k) + 1); Partial = Alloc(n); Received = Alloc(n); WeightPartial = Alloc(Math.Max(kf, 2 * k) + 1);
-        Params = Alloc(2 * k); Temp = Alloc(Math.Max(k, kf) * n); Counters = Alloc(8);
+        Wb = Alloc(Math.Max(widest, k) + 1); Received = Alloc(n); WeightPartial = Alloc(Math.Max(kf, 2 * k) + 1);
+        Params = Alloc(2 * k); Temp = Alloc(Math.Max(3, Math.Max(k, kf)) * n); Counters = Alloc(8);
+        // The fp16 mapping's operands: a product's input block in fp16 on a 16-byte boundary, its weights, a row of fp16
+        // ones (the bias's multiplier); the partial sums 8 bytes past a 16-byte boundary, 4 banks from every fp16 row
+        // when n is a multiple of 8, so @fmachs runs at full width (the bank rule, docs/architecture.md §3).
+        AlignTo(0);
+        Half16 = Alloc((widest * n + 1) / 2);
+        Wb16 = Alloc((widest + 2) / 2);
+        Ones16 = Alloc((n + 1) / 2);
+        AlignTo(8);
+        Partial = Alloc(n);
     }
+
+    /// <summary>fp16 buffers (sizes in floats: two halves each): a product's input, its weights (and bias), ones.</summary>
+    public readonly Buf Half16, Wb16, Ones16;
+
+    /// <summary>Moves the end of the arena to the next address that is `residue` bytes past a 16-byte boundary.</summary>
+    private void AlignTo(int residue) => _end += ((residue - _end % 16) % 16 + 16) % 16;
 
     private Buf Alloc(int floats)
     {

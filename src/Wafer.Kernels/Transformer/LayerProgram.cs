@@ -53,11 +53,14 @@ public sealed class LayerProgram
             for (var q = 0; q < grid.N; q++)
                 mask[key * grid.N + q] = key <= q && key / grid.Shape.SeqLen == q / grid.Shape.SeqLen ? 0f : MaskedScore;
         var ones = Enumerable.Repeat(1f, grid.N).ToArray();
+        // Two fp16 ones (0x3C00) in each 32-bit word.
+        var halfOnes = Enumerable.Repeat(BitConverter.Int32BitsToSingle(0x3C003C00), Memory.Ones16.Floats).ToArray();
         ForEachWorker((x, y) =>
         {
             Sim.Host.WriteAt(Arena, x, y, Memory.Mask.Address, mask);
             foreach (var b in new[] { Memory.Ln1, Memory.Att, Memory.Ln2 }) Sim.Host.WriteAt(Arena, x, y, b.Address + 4 * grid.K * grid.N, ones);
             Sim.Host.WriteAt(Arena, x, y, Memory.Gelu.Address + 4 * grid.Kf * grid.N, ones);
+            Sim.Host.WriteAt(Arena, x, y, Memory.Ones16.Address, halfOnes);
         });
         Sim.Host.EndBatch();
     }

@@ -53,12 +53,23 @@ public sealed class ProductPhase : LayerPhase
     private readonly double _cyclesPerValue;
     private readonly Action<TaskContext> _step;
 
+    private readonly bool _fp16;
+
     /// <summary>weight(i, x, f): the weight of stream position i for column x's input row f; bias(i): output i's bias
-    /// (null: none). cyclesPerValue paces each column's MemoryX port (0: unpaced).</summary>
+    /// (null: none). cyclesPerValue paces each column's MemoryX port (0: unpaced). fp16: the production mapping's
+    /// product: the input block converted to fp16 (@fs2h), weights and bias streamed in fp16 (one per wavelet), the
+    /// partial sums accumulated in fp32 by @fmachs; reductions, residual and output stay fp32.</summary>
     public ProductPhase(string name, LayerGrid g, LayerMemory m, Buf input, int kin, Buf output, OutputMap map,
-        Func<int, int, int, float> weight, Func<int, float>? bias = null, Buf? residual = null, double cyclesPerValue = 0) : base(name)
+        Func<int, int, int, float> weight, Func<int, float>? bias = null, Buf? residual = null, double cyclesPerValue = 0, bool fp16 = false) : base(name)
     {
-        (_g, _m, _input, _kin, _output, _map, _bias, _residual, _cyclesPerValue) = (g, m, input, kin, output, map, bias is not null, residual, cyclesPerValue);
+        (_g, _m, _input, _kin, _output, _map, _bias, _residual, _cyclesPerValue, _fp16) = (g, m, input, kin, output, map, bias is not null, residual, cyclesPerValue, fp16);
+        if (fp16)
+        {
+            var inner = weight;
+            var innerBias = bias;
+            weight = (i, x, f) => (float)(Half)inner(i, x, f);
+            if (innerBias is not null) bias = i => (float)(Half)innerBias(i);
+        }
         _streams = new float[g.Columns][];
         for (var x = 0; x < g.Columns; x++)
         {
@@ -86,10 +97,13 @@ public sealed class ProductPhase : LayerPhase
         if (ctx.Y == 0)
         {
             var total = _streams[ctx.X].Length;
-            if (total > 0) ctx.Fmovs(Dsd.FabOut(Weights, total, EdgeWeightsOut), Dsd.Port(0, total));
+            if (total == 0) return;
+            if (_fp16) ctx.Fmovh(Dsd.FabOut(Weights, total, EdgeWeightsOut), Dsd.Port(0, total));
+            else ctx.Fmovs(Dsd.FabOut(Weights, total, EdgeWeightsOut), Dsd.Port(0, total));
             return;
         }
         ctx.StoreI32(_m.Counters.At(0), 0);
+        if (_fp16) ctx.Fs2h(Dsd.Mem1D(_m.Half16.Address, _kin * _g.N), Dsd.Mem1D(_input.Address, _kin * _g.N));
         ctx.Then(_step);
     }
 
@@ -103,10 +117,20 @@ public sealed class ProductPhase : LayerPhase
         var mine = owner == x;
         var received = _kin + (mine && _bias ? 1 : 0);
         var wb = _m.Wb;
-        ctx.Fmovs(Dsd.Mem1D(wb.Address, received), Dsd.FabIn(Weights, received, WeightsIn));
         var p = Dsd.Mem1D(_m.Partial.Address, n);
-        ctx.Fmuls(p, _input.Row(0, n), Operand.Mem(wb.At(0)));
-        for (var f = 1; f < _kin; f++) ctx.Fmacs(p, p, _input.Row(f, n), ScalarOperand.Mem(wb.At(f)));
+        if (_fp16)
+        {
+            var wb16 = _m.Wb16.Address;
+            ctx.Fmovh(Dsd.Mem1D(wb16, received), Dsd.FabIn(Weights, received, WeightsIn));
+            ctx.Fmovs(p, 0f);
+            for (var f = 0; f < _kin; f++) ctx.Fmachs(p, p, Dsd.Mem1D(_m.Half16.Address + 2 * f * n, n), ScalarOperand.Mem(wb16 + 2 * f));
+        }
+        else
+        {
+            ctx.Fmovs(Dsd.Mem1D(wb.Address, received), Dsd.FabIn(Weights, received, WeightsIn));
+            ctx.Fmuls(p, _input.Row(0, n), Operand.Mem(wb.At(0)));
+            for (var f = 1; f < _kin; f++) ctx.Fmacs(p, p, _input.Row(f, n), ScalarOperand.Mem(wb.At(f)));
+        }
         if (x < owner)
         {
             var dst = Dsd.FabOut(EastColor(x), n, EastOut);
@@ -132,7 +156,8 @@ public sealed class ProductPhase : LayerPhase
             else if (fromWest) ctx.Fadds(y, east, p);
             else if (fromEast) ctx.Fadds(y, west, p);
             else ctx.Fmovs(y, p);
-            if (_bias) ctx.Fadds(y, y, Operand.Mem(wb.At(_kin)));
+            if (_bias && _fp16) ctx.Fmachs(y, y, Dsd.Mem1D(_m.Ones16.Address, n), ScalarOperand.Mem(_m.Wb16.Address + 2 * _kin));
+            else if (_bias) ctx.Fadds(y, y, Operand.Mem(wb.At(_kin)));
             if (_residual is { } r) ctx.Fadds(y, y, r.Row(_map.Slot[i], n));
         }
         ctx.Then(_step);

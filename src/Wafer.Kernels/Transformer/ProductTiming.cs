@@ -13,7 +13,7 @@ internal static class ProductTiming
     /// <summary>Cycles of a product over the region: kin input rows per column, owner[i] of each output in stream order,
     /// bias and residual adds on the owner, ownerAdd the cycles of the owner's add of its partial when both chains
     /// arrive (its width depends on where the output row and the partial sums sit: the bank rule).</summary>
-    public static long Cycles(WaferConfig w, LayerGrid g, int kin, int[] owner, bool bias, bool residual, long ownerAdd, long residualAdd)
+    public static long Cycles(WaferConfig w, LayerGrid g, int kin, int[] owner, bool bias, bool residual, long ownerAdd, long residualAdd, bool fp16 = false)
     {
         int cc = g.Columns, n = g.N;
         long su = w.DsdOpStartupCycles, path = 2L * w.RampLatencyCycles + w.HopLatencyCycles;
@@ -22,6 +22,18 @@ internal static class ProductTiming
         long eastBuffer = outDepth[LayerColors.EastOut] + w.RouterBufferDepthWavelets + depth[LayerColors.EastIn];
         long westBuffer = outDepth[LayerColors.WestOut] + w.RouterBufferDepthWavelets + depth[LayerColors.WestIn];
         long biasAdd = su + (n + w.SimdWidthFp32Add - 1) / w.SimdWidthFp32Add;
+        // The partial sums: fp32 (@fmuls, then @fmacs, one value a cycle each), or fp16 (the partials zeroed, then kin
+        // @fmachs at the fp32-add width, halved for the rows the bank rule puts next to the partial sums: LayerMemory
+        // places them 8 bytes past a 16-byte boundary, so row f collides unless f n is a multiple of 8).
+        long compute = kin * (su + (n + w.SimdWidthFp32Mul - 1) / w.SimdWidthFp32Mul);
+        if (fp16)
+        {
+            int add = w.SimdWidthFp32Add, half = Math.Max(1, add / 2);
+            compute = su + (n + add - 1) / add;
+            for (var f = 0; f < kin; f++) compute += su + (n + (f * n % 8 == 0 ? add : half) - 1) / (f * n % 8 == 0 ? add : half);
+            // The owner's bias, an @fmachs against a row of fp16 ones (half width: the output row and the ones collide).
+            biasAdd = su + n;
+        }
         long twoQueues = depth[LayerColors.EastIn] + depth[LayerColors.WestIn];
         var ready = new long[cc];
         var first = new long[cc];
@@ -30,7 +42,9 @@ internal static class ProductTiming
         // The task starts (TS), its body's Then (1); the first weights reach the last worker row after the edge's op
         // start-up, its ramp, R hops and the last row's ramp.
         var weightsIn = w.TaskStartCycles + su + 2L * w.RampLatencyCycles + (long)g.Rows * w.HopLatencyCycles;
-        for (var x = 0; x < cc; x++) ready[x] = w.TaskStartCycles + 1;
+        // fp16: the input block converted first (@fs2h, the conversion width).
+        var convert = fp16 ? su + ((long)kin * n + w.SimdWidthConvert - 1) / w.SimdWidthConvert : 0;
+        for (var x = 0; x < cc; x++) ready[x] = w.TaskStartCycles + convert + 1;
         for (var o = 0; o < owner.Length; o++)
         {
             var j = owner[o];
@@ -40,7 +54,7 @@ internal static class ProductTiming
                 var received = kin + (bias && x == j ? 1 : 0);
                 var recvStart = ready[x] + 1 + su;
                 if (o == 0) recvStart = Math.Max(recvStart, weightsIn);
-                issue[x] = recvStart + received + kin * (su + n);
+                issue[x] = recvStart + received + compute;
             }
             // West of the owner: a chain east from column 0; east of it: a chain west from the last column. First
             // elements depend only on upstream first elements; last elements also on the receiver (backpressure).
