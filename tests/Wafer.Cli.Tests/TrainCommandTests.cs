@@ -79,7 +79,7 @@ public class TrainCommandTests
             { ["train", "--fidelity", "cycle", "--region", "2x1"], "bytes of SRAM" },
             { ["train", "--fidelity", "cycle", "--precision", "bf16"], "no bf16 arithmetic" },
             { ["train", "--fidelity", "cycle", "--model", "gptj-6b", "--seq", "8", "--batch", "1"], "rotary positions or parallel residuals" },
-            { ["train", "--fidelity", "cycle", "--model", "gpt3-xl", "--seq", "2048", "--batch", "1", "--region", "512x512"], "a worker PE needs" },
+            { ["train", "--fidelity", "cycle", "--model", "gpt3-xl", "--seq", "64", "--batch", "1", "--region", "4x16"], "a worker PE needs" },
         };
     }
 

@@ -151,37 +151,40 @@ public static class LayerCycleModel
 
     public static long Copy(WaferConfig w, LayerGrid g) => w.TaskStartCycles + Op(w, (long)g.K * g.N, w.SimdWidthFp32Add);
 
-    /// <summary>Attention, for the row that sees the most keys (the last of its sequence group: the phase ends with it):
-    /// the K/V multicast down the group (each row in turn sends its 2 k n values, one a cycle, after taking the rows
-    /// above), then per head slice the op sequence of AttentionForward (or Backward), each op SU + ceil(len / width), the
-    /// head-group allreduces (a chain east, then relayed west one member at a time), and the scalar exp, log and 1/x.</summary>
+    /// <summary>Attention, for the last row of a sequence group (it works through the most key blocks, G = T / n, and
+    /// each block reaches it as soon as it has finished the one before): per block, the K/V block off the multicast
+    /// (2 k n values, one a cycle), then per head slice AttentionForward's (or Backward's) ops in order, each SU +
+    /// ceil(len / width), the head-group allreduces (a chain east, then relayed west member by member) and the scalar
+    /// exps; the backward adds D = dO . O once and, per block, dK and dV up the column.</summary>
     public static long Attention(WaferConfig w, LayerGrid g, bool backward)
     {
-        long su = w.DsdOpStartupCycles, n = g.N, keys = g.KeysMax, ws = g.SliceWidth, kn = (long)g.K * g.N;
+        long su = w.DsdOpStartupCycles, n = g.N, ws = g.SliceWidth, kn = (long)g.K * g.N, sn = g.Slices * n;
         long path = 2L * w.RampLatencyCycles + w.HopLatencyCycles;
         int add = w.SimdWidthFp32Add, mul = w.SimdWidthFp32Mul, max = w.SimdWidthConvert;
-        long Op(long len, int width) => su + (len + width - 1) / width;
-        var gather = g.GroupRows == 1
-            ? 2 * Op(kn, add)
-            : g.GroupRows * (1 + 2 * (su + kn) + path) + (g.GroupRows - 1) * 2 * (su + kn);
+        long O(long len, int width) => su + (len + width - 1) / width;
         long AllReduce(long m) => g.GroupColumns == 1 ? 0 : (g.GroupColumns - 1) * (path + su) + m + (g.GroupColumns - 1) * (2 * su + m + path);
-        var scores = keys * ws * Op(n, mul) + AllReduce(keys * n) + Op(keys * n, mul) + Op(n * n, 1);
-        var probabilities = backward
-            ? keys * Op(n, 1) + 1 + keys * n * Layers.ScalarMath.ExpCycles
-            : Op(n, add) + (keys - 1) * Op(n, max) + keys * Op(n, 1) + 1 + keys * n * Layers.ScalarMath.ExpCycles
-              + Op(n, add) + (keys - 1) * Op(n, 1) + 1 + n * (AttentionForward.LogCycles + Layers.ScalarMath.ReciprocalCycles + 1) + keys * Op(n, mul);
-        var values = ws * keys * Op(n, mul);
-        long perSlice;
-        if (!backward) perSlice = scores + probabilities + values + 1;
+        var receive = g.GroupRows == 1 ? 2 * O(kn, add) : 1 + 2 * (su + kn) + path;
+        var scores = n * ws * O(n, mul) + AllReduce(n * n) + O(n * n, mul) + O(n * n, 1);
+        long perSlice, start, perBlockExtra, finish;
+        if (!backward)
+        {
+            var softmax = O(n, add) + n * O(n, max) + n * O(n, 1) + O(n, 1) + O(n, add) + 1 + (n * n + n) * Layers.ScalarMath.ExpCycles
+                          + O(n, mul) + n * O(n, 1);
+            perSlice = scores + softmax + ws * (O(n, mul) + n * O(n, mul)) + 1;
+            start = 2 * O(sn, add) + O(kn, add) + 1;
+            perBlockExtra = 0;
+            finish = 1 + sn * (AttentionForward.LogCycles + Layers.ScalarMath.ReciprocalCycles + 1) + g.K * O(n, mul);
+        }
         else
         {
-            var dp = keys * ws * Op(n, mul) + Op(n, mul) + (ws - 1) * (Op(n, mul) + Op(n, 1)) + AllReduce((keys + 1) * n);
-            var ds = keys * (Op(n, 1) + Op(n, mul)) + Op(keys * n, mul);
-            var grads = ws * (keys * Op(n, mul) + 2 * n * Op(keys, mul));
-            perSlice = scores + probabilities + dp + ds + grads + 1;
+            var probabilities = n * O(n, 1) + 1 + n * n * Layers.ScalarMath.ExpCycles;
+            var dp = n * ws * O(n, mul) + AllReduce(n * n) + n * (O(n, 1) + O(n, mul)) + O(n * n, mul);
+            var grads = ws * (n * O(n, mul) + 2 * n * O(n, mul));
+            perSlice = scores + probabilities + dp + grads + 1;
+            start = g.Slices * (O(n, mul) + (ws - 1) * (O(n, mul) + O(n, 1))) + AllReduce(sn) + O(kn, add) + 1;
+            perBlockExtra = 2 * (su + kn) + 1; // dK and dV up the column (or into dQKV on the own row)
+            finish = 0;
         }
-        // Backward: dK and dV of earlier rows' keys up the column, a row at a time, then the own block into dQKV.
-        var reduce = backward ? (g.GroupRows - 1) * 2 * (su + kn + path) + 2 * Op(kn, 1) : 0;
-        return w.TaskStartCycles + gather + 1 + g.Slices * perSlice + reduce;
+        return w.TaskStartCycles + start + g.GroupRows * (1 + receive + g.Slices * perSlice + perBlockExtra) + finish;
     }
 }

@@ -31,9 +31,10 @@ public sealed class LayerMemory
     /// <summary>Gradients: of the block output, of r2, of a LayerNorm output (ln2, then ln1), of the attention output,
     /// of qkv, and of the MLP's hidden layer (GELU output, then fc output, in place).</summary>
     public readonly Buf DOut, DR2, DLn, DAtt, DQkv, DHidden;
-    /// <summary>Attention: K and V of the visible keys ([f][key]; in backward, dK and dV in place), the scores
-    /// ([key][query], then the probabilities), their gradient (+ one n-row for the row sums), the causal mask (n x n).</summary>
-    public readonly Buf Keys, Values, Scores, DScores, Mask;
+    /// <summary>Attention, one key block (n keys) at a time: its K and V ([f][key]), their gradients' partial sums, the
+    /// block's scores ([key][query], then probabilities) and their gradient, the causal mask of the own block (n x n),
+    /// and per head slice the running max, sum and (backward) row sums D (slices x n each).</summary>
+    public readonly Buf KeyBlock, ValueBlock, DKeyBlock, DValueBlock, Scores, DScores, Mask, RunMax, RunSum, RowSums;
     /// <summary>Scratch: LayerNorm's sums and totals (2n each), normalised input and scaled gradient (k n each), a
     /// product's weights (widest input + bias), partial sums (n), a received gradient row (n), a weight-gradient
     /// partial (widest input + bias), LayerNorm parameters (2k), a temporary block (max(k, kf) n), loop counters.</summary>
@@ -43,14 +44,16 @@ public sealed class LayerMemory
 
     public LayerMemory(LayerGrid g, int layers)
     {
-        int k = g.K, kf = g.Kf, n = g.N, keys = g.KeysMax;
+        int k = g.K, kf = g.Kf, n = g.N;
         var widest = Math.Max(3 * k, Math.Max(kf, k));
         Inputs = Enumerable.Range(0, layers + 1).Select(_ => Alloc(k * n)).ToArray();
         Ln1 = Alloc((k + 1) * n); Qkv = Alloc(3 * k * n); Att = Alloc((k + 1) * n); R2 = Alloc(k * n);
         Ln2 = Alloc((k + 1) * n); Fch = Alloc(kf * n); Gelu = Alloc((kf + 1) * n);
         Mean1 = Alloc(n); Rstd1 = Alloc(n); Mean2 = Alloc(n); Rstd2 = Alloc(n); Lse = Alloc(g.Slices * n);
         DOut = Alloc(k * n); DR2 = Alloc(k * n); DLn = Alloc(k * n); DAtt = Alloc(k * n); DQkv = Alloc(3 * k * n); DHidden = Alloc(kf * n);
-        Keys = Alloc(k * keys); Values = Alloc(k * keys); Scores = Alloc(keys * n); DScores = Alloc((keys + 1) * n); Mask = Alloc(n * n);
+        KeyBlock = Alloc(k * n); ValueBlock = Alloc(k * n); DKeyBlock = Alloc(k * n); DValueBlock = Alloc(k * n);
+        Scores = Alloc(n * n); DScores = Alloc(n * n); Mask = Alloc(n * n);
+        RunMax = Alloc(g.Slices * n); RunSum = Alloc(g.Slices * n); RowSums = Alloc(g.Slices * n);
         Sums = Alloc(2 * n); Totals = Alloc(2 * n); Norm = Alloc(k * n); Scaled = Alloc(k * n);
         Wb = Alloc(Math.Max(widest, k) + 1); Received = Alloc(n); WeightPartial = Alloc(Math.Max(kf, 2 * k) + 1);
         Params = Alloc(2 * k); Temp = Alloc(Math.Max(3, Math.Max(k, kf)) * n); Counters = Alloc(8);
