@@ -14,7 +14,15 @@ public sealed record WaferMemoryPlan(
 public sealed record WaferEstimate(
     bool Fits, string? WhyNot, WaferMemoryPlan? Plan, double StepSeconds, double TokensPerSecond, double Mfu, string Bottleneck,
     double ComputeSeconds, double ReduceSeconds, double IoSeconds, double MemoryXSeconds, double SwarmXSeconds, double ModelFlopsPerStep,
-    long WeightBytesStreamedPerStep, int Systems);
+    long WeightBytesStreamedPerStep, int Systems)
+{
+    /// <summary>What priced the step: the layer program (simulated, LayerProgramStepModel; then Compute is the layers on
+    /// the fabric and Reduce the host steps) or a first-principles product mapping.</summary>
+    public string Mapping { get; init; } = "";
+    /// <summary>The layer program's region: columns and worker rows (0 for the other mappings).</summary>
+    public int Columns { get; init; }
+    public int Rows { get; init; }
+}
 
 public static class WaferStepModel
 {
@@ -32,6 +40,8 @@ public static class WaferStepModel
     public static WaferEstimate Estimate(GptConfig m, CerebrasSystem sys, long batch, int seq, int systems = 1)
     {
         var flops = ModelFlops(m, batch, seq);
+        var paramBytes0 = 4.0 * 4 * ParameterLayout.PublishedCount(m);
+        if (sys.MatmulKernel == MatmulKernel.LayerProgram && paramBytes0 <= sys.MemoryXBytes) return LayerProgramStepModel.Estimate(m, sys, batch, seq, systems);
         var perSystem = (batch + systems - 1) / systems;
         var paramBytes = 4.0 * 4 * ParameterLayout.PublishedCount(m); // fp32 weights, m, v, gradient accumulator
         if (paramBytes > sys.MemoryXBytes)
@@ -206,6 +216,6 @@ public static class WaferStepModel
         var weightBytes = (long)(passes * (forwardsPerLayer + 1.0) * parameters * sys.StreamBytesPerValue);
         return new WaferEstimate(true, null, plan, step, sequences * systems * (double)seq / step,
             modelFlops / (step * systems * sys.PeakFlopsPerSecond), bottleneck, compute * passes, reduce * passes, io * passes, memoryX, swarm,
-            modelFlops, weightBytes, systems);
+            modelFlops, weightBytes, systems) { Mapping = sys.MatmulKernel == MatmulKernel.SimulatedFp32 ? "wsmm products, fp32 (first principles elsewhere)" : "overlapped fp16 (first principles, not simulated)" };
     }
 }

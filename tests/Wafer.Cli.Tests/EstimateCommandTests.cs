@@ -30,7 +30,7 @@ public class EstimateCommandTests
     {
         var (code, stdout, _) = CliRunner.Run("estimate", "--model", "gpt3-xl", "--vs", "h100", "--gpus", "16");
         Assert.Equal(0, code);
-        foreach (var word in new[] { "cs2", "16 x h100", "memory plan", "step time", "tokens/s", "utilization", "bottleneck", "time to train" })
+        foreach (var word in new[] { "cs2", "16 x h100", "mapping", "layer program", "region", "step time", "tokens/s", "utilization", "bottleneck", "time to train" })
             Assert.Contains(word, stdout);
     }
 

@@ -110,6 +110,8 @@ internal static class EstimateCommand
                 tokensPerSecond = w.TokensPerSecond,
                 mfu = w.Mfu,
                 bottleneck = w.Bottleneck,
+                mapping = w.Mapping,
+                region = w.Columns > 0 ? new { columns = w.Columns, workerRows = w.Rows } : null,
                 memoryPlan = PlanJson(w.Plan),
                 seconds = new { compute = w.ComputeSeconds, fabricReduction = w.ReduceSeconds, weightIo = w.IoSeconds, memoryXExposed = w.MemoryXSeconds, swarmX = w.SwarmXSeconds },
                 modelFlopsPerStep = w.ModelFlopsPerStep,

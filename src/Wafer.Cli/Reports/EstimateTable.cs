@@ -18,7 +18,14 @@ internal static class EstimateTable
         string G(Func<GpuEstimate, string> f) => ge is null ? "" : f(ge);
         rows.Add(("system", W(e => $"{e.Systems} x {wafer!.Name} ({wafer.Wafer.WidthPes}x{wafer.Wafer.HeightPes} PEs at {wafer.Wafer.ClockHz / 1e6:F0} MHz)"), G(e => $"{e.Gpus} x {g!.Name}")));
         rows.Add(("fits", W(e => e.Fits ? "yes" : "NO: " + e.WhyNot), G(e => e.Fits ? "yes" : "NO: " + e.WhyNot)));
-        if (w?.Plan is { } p)
+        if (w is not null) rows.Add(("mapping", w.Mapping, ""));
+        var program = w?.Columns > 0;
+        if (program && w!.Plan is { } lp)
+        {
+            rows.Add(("region", $"{w.Rows} rows x {w.Columns} columns of workers + the edge row: {lp.TokensPerRow} tokens/row, {lp.SequencesPerPass} seqs/pass, {lp.Passes} passes of {lp.TokensPerPass:N0} tokens", ""));
+            rows.Add(("SRAM per PE", $"{lp.SramFractionUsed:P0} of {lp.SramBytesPerPeForActivations:N0} B (each layer's input kept, the rest recomputed)", ""));
+        }
+        else if (w?.Plan is { } p)
         {
             rows.Add(("memory plan", $"{(p.Recompute ? "recompute layers" : "keep activations")}: {p.TokensPerRow} tokens/row, {p.SequencesPerPass} seqs/pass, {p.Passes} passes of {p.TokensPerPass:N0} tokens", ""));
             rows.Add(("SRAM per PE", $"{p.SramBytesPerPeForActivations:N0} B for activations ({p.SramFractionUsed:P0} used); {p.BytesPerTokenKept + p.BytesPerTokenWorking:N0} B per token", ""));
@@ -29,7 +36,9 @@ internal static class EstimateTable
         rows.Add(("tokens/s", W(e => e.TokensPerSecond.ToString("N0", inv)), G(e => e.TokensPerSecond.ToString("N0", inv))));
         rows.Add(("utilization (MFU)", W(e => e.Mfu.ToString("P1", inv)), G(e => e.Mfu.ToString("P1", inv))));
         rows.Add(("bottleneck", W(e => e.Bottleneck), G(e => e.Bottleneck)));
-        if (w is { Fits: true })
+        if (w is { Fits: true } && program)
+            rows.Add(("step breakdown", $"layers on the fabric {Time(w.ComputeSeconds)} (weight I/O {Time(w.IoSeconds)} within it), embedding and head {Time(w.ReduceSeconds)}, MemoryX {Time(w.MemoryXSeconds)}", ""));
+        else if (w is { Fits: true })
             rows.Add(("step breakdown", $"compute {Time(w.ComputeSeconds)}, fabric {Time(w.ReduceSeconds)}, weight I/O {Time(w.IoSeconds)}, MemoryX {Time(w.MemoryXSeconds)}", ""));
         rows.Add(("time to train", W(e => e.Fits ? Time(budget / e.TokensPerSecond) : "-"), G(e => e.Fits ? Time(budget / e.TokensPerSecond) : "-")));
         var width = rows.Max(r => r.Label.Length);

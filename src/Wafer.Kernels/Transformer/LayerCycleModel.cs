@@ -60,6 +60,18 @@ public static class LayerCycleModel
 
     public static long Product(WaferConfig w, LayerGrid g, int kin, int outputs, bool bias, bool residual, double pace, bool fp16 = false)
     {
+        // Beyond 16 columns the timeline is linear in the columns: every owner block between the two end columns costs
+        // the same (ProductTiming gives T(Cc) = T(8) + (Cc - 8) (T(16) - T(8)) / 8 exactly for Cc >= 8), so a
+        // wafer-wide product is modelled from 8 and 16 columns with the same outputs and features per column.
+        const int wide = 16, narrow = 8;
+        if (g.Columns > wide)
+        {
+            var perColumn = (double)outputs / g.Columns;
+            LayerGrid Shrunk(int cc) => g with { Columns = cc, Shape = g.Shape with { Channels = g.K * cc, FfnChannels = g.Kf * cc } };
+            var t8 = Product(w, Shrunk(narrow), kin, (int)Math.Ceiling(perColumn * narrow), bias, residual, pace, fp16);
+            var t16 = Product(w, Shrunk(wide), kin, (int)Math.Ceiling(perColumn * wide), bias, residual, pace, fp16);
+            return t8 + (long)Math.Round((g.Columns - narrow) * (t16 - t8) / (double)(wide - narrow));
+        }
         // Outputs in blocks of ceil(D_out / Cc) per column (a width that Cc does not divide, the head's vocabulary, leaves
         // the last columns fewer).
         var rows = (outputs + g.Columns - 1) / g.Columns;
@@ -68,7 +80,8 @@ public static class LayerCycleModel
         // The owner's add of its partial to the two chains' sum, and the residual add: full fp32-add width when the
         // operands sit 4 banks apart, half otherwise (both vary with the output row; half width is the common case).
         var half = su + n;
-        return ProductTiming.Cycles(w, g, kin, owner, bias, residual, half, half, fp16);
+        // The stream's pace: fp16 values take half a fp32 value's bytes on the link.
+        return ProductTiming.Cycles(w, g, kin, owner, bias, residual, half, half, fp16, fp16 ? pace / 2 : pace);
     }
 
     /// <summary>The weight-gradient phase: output after output, the owner of dY[o] is the row's slowest PE (it issues

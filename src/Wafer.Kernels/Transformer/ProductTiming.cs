@@ -3,7 +3,10 @@
 // the owner adds both streams, its own partial, the bias and the residual. A stream's first and last element are
 // tracked through the chain (StreamTiming: SU to start, 2R + L per hop), and a sender cannot run more than the hop's
 // buffering (its output queue, the next router's buffer and the next input queue) ahead of its receiver, which couples
-// every column to the owner's pace. The owner changes every kout outputs, so the pattern of waits changes with it.
+// every column to the owner's pace. The owner changes every kout outputs, so the pattern of waits changes with it. The
+// column's weights arrive no faster than the MemoryX link's pace (cycles per value). Once every column's times advance
+// by the same period for three outputs in a row, the rest of the owner's block repeats that period exactly (the
+// recursion is max-plus linear), and is added at once: a wafer-wide product costs a few outputs per block to model.
 using Wafer.Fabric.Config;
 
 namespace Wafer.Kernels.Transformer;
@@ -13,7 +16,8 @@ internal static class ProductTiming
     /// <summary>Cycles of a product over the region: kin input rows per column, owner[i] of each output in stream order,
     /// bias and residual adds on the owner, ownerAdd the cycles of the owner's add of its partial when both chains
     /// arrive (its width depends on where the output row and the partial sums sit: the bank rule).</summary>
-    public static long Cycles(WaferConfig w, LayerGrid g, int kin, int[] owner, bool bias, bool residual, long ownerAdd, long residualAdd, bool fp16 = false)
+    public static long Cycles(WaferConfig w, LayerGrid g, int kin, int[] owner, bool bias, bool residual, long ownerAdd, long residualAdd,
+        bool fp16 = false, double pace = 0)
     {
         int cc = g.Columns, n = g.N;
         long su = w.DsdOpStartupCycles, path = 2L * w.RampLatencyCycles + w.HopLatencyCycles;
@@ -35,41 +39,63 @@ internal static class ProductTiming
             biasAdd = su + n;
         }
         long twoQueues = depth[LayerColors.EastIn] + depth[LayerColors.WestIn];
-        var ready = new long[cc];
-        var first = new long[cc];
-        var last = new long[cc];
-        var prevFirst = new long[cc];
+        var ready = new double[cc];
+        var first = new double[cc];
+        var last = new double[cc];
+        var prevFirst = new double[cc];
         // The task starts (TS), its body's Then (1); the first weights reach the last worker row after the edge's op
         // start-up, its ramp, R hops and the last row's ramp.
         var weightsIn = w.TaskStartCycles + su + 2L * w.RampLatencyCycles + (long)g.Rows * w.HopLatencyCycles;
         // fp16: the input block converted first (@fs2h, the conversion width).
         var convert = fp16 ? su + ((long)kin * n + w.SimdWidthConvert - 1) / w.SimdWidthConvert : 0;
         for (var x = 0; x < cc; x++) ready[x] = w.TaskStartCycles + convert + 1;
+        // Values column x's stream has delivered (its weights and, on the owner's column, biases), and the link's
+        // cycles per value (the stream never moves more than one a cycle).
+        var streamed = new long[cc];
+        var perValue = Math.Max(1.0, pace);
+        var issue = new double[cc];
+        var before = new double[4 * cc];
+        double lastPeriod = -1;
+        var stable = 0;
         for (var o = 0; o < owner.Length; o++)
         {
             var j = owner[o];
-            var issue = new long[cc];
             for (var x = 0; x < cc; x++)
             {
                 var received = kin + (bias && x == j ? 1 : 0);
                 var recvStart = ready[x] + 1 + su;
                 if (o == 0) recvStart = Math.Max(recvStart, weightsIn);
-                issue[x] = recvStart + received + compute;
+                streamed[x] += received;
+                var arrived = weightsIn + (streamed[x] - 1) * perValue + 1;
+                issue[x] = Math.Max(recvStart + received, arrived) + compute;
             }
             // West of the owner: a chain east from column 0; east of it: a chain west from the last column. First
             // elements depend only on upstream first elements; last elements also on the receiver (backpressure).
-            for (var x = 0; x < j; x++) first[x] = First(x, x == 0 ? null : x - 1);
-            for (var x = cc - 1; x > j; x--) first[x] = First(x, x == cc - 1 ? null : x + 1);
+            for (var x = 0; x < j; x++) first[x] = x == 0 ? issue[x] + su : Math.Max(issue[x] + su, first[x - 1] + path);
+            for (var x = cc - 1; x > j; x--) first[x] = x == cc - 1 ? issue[x] + su : Math.Max(issue[x] + su, first[x + 1] + path);
             {
-                var f = issue[j] + su;
+                double f = issue[j] + su;
                 if (j > 0) f = Math.Max(f, first[j - 1] + path);
                 if (j < cc - 1) f = Math.Max(f, first[j + 1] + path);
                 first[j] = f;
             }
-            for (var x = 0; x < j; x++) last[x] = Last(x, x == 0 ? null : x - 1, x + 1, eastBuffer);
-            for (var x = cc - 1; x > j; x--) last[x] = Last(x, x == cc - 1 ? null : x + 1, x - 1, westBuffer);
+            // Element i leaves only once the receiver has taken element i - buffer of the stream (the receiver takes an
+            // output's elements from its first one on, one a cycle).
+            long eastBehind = n - 1 - eastBuffer, westBehind = n - 1 - westBuffer;
+            for (var x = 0; x < j; x++)
             {
-                long l = first[j] + n - 1;
+                var l = first[x] + n - 1;
+                if (x > 0) l = Math.Max(l, last[x - 1] + path);
+                last[x] = Math.Max(l, eastBehind >= 0 ? first[x + 1] + eastBehind : prevFirst[x + 1] + n + eastBehind);
+            }
+            for (var x = cc - 1; x > j; x--)
+            {
+                var l = first[x] + n - 1;
+                if (x < cc - 1) l = Math.Max(l, last[x + 1] + path);
+                last[x] = Math.Max(l, westBehind >= 0 ? first[x - 1] + westBehind : prevFirst[x - 1] + n + westBehind);
+            }
+            {
+                double l = first[j] + n - 1;
                 if (j > 0) l = Math.Max(l, last[j - 1] + path);
                 if (j < cc - 1) l = Math.Max(l, last[j + 1] + path);
                 if (j > 0 && j < cc - 1)
@@ -93,20 +119,35 @@ internal static class ProductTiming
                 if (x != j) ready[x] = last[x] + 1;
                 prevFirst[x] = first[x];
             }
-
-            long First(int x, int? from) => from is { } u ? Math.Max(issue[x] + su, first[u] + path) : issue[x] + su;
-
-            long Last(int x, int? from, int to, long buffer)
+            // The skip-ahead: a common period for three outputs of one owner, then the rest of its block at once (all
+            // but its last output, which leads into the next owner's block).
+            var period = ready[0] - before[0];
+            var same = o > 0 && owner[o - 1] == j;
+            for (var x = 0; x < cc && same; x++)
+                same = Near(ready[x] - before[x], period) && Near(first[x] - before[cc + x], period) && Near(last[x] - before[2 * cc + x], period);
+            stable = same && Near(period, lastPeriod) ? stable + 1 : 0;
+            lastPeriod = same ? period : -1;
+            for (var x = 0; x < cc; x++) { before[x] = ready[x]; before[cc + x] = first[x]; before[2 * cc + x] = last[x]; }
+            if (stable >= 2)
             {
-                long l = first[x] + n - 1;
-                if (from is { } u) l = Math.Max(l, last[u] + path);
-                // Element i leaves only once the receiver has taken element i - buffer of the stream (the receiver
-                // takes an output's elements from its first one on, one a cycle).
-                var behind = n - 1 - buffer;
-                l = Math.Max(l, behind >= 0 ? first[to] + behind : prevFirst[to] + n + behind);
-                return l;
+                var end = o + 1;
+                while (end < owner.Length && owner[end] == j) end++;
+                var skip = end - 1 - (o + 1);
+                if (skip > 0)
+                {
+                    for (var x = 0; x < cc; x++)
+                    {
+                        ready[x] += skip * period; first[x] += skip * period; last[x] += skip * period; prevFirst[x] += skip * period;
+                        before[x] = ready[x]; before[cc + x] = first[x]; before[2 * cc + x] = last[x];
+                        streamed[x] += skip * (kin + (bias && x == j ? 1 : 0));
+                    }
+                    o += skip;
+                }
             }
         }
-        return ready.Max() - 1 + (long)g.Rows * w.HopLatencyCycles;
+        // Times are fractional where the link's pace is (a value every 11.6 cycles, say): rounded up at the end.
+        return (long)Math.Ceiling(ready.Max() - 1e-6) - 1 + (long)g.Rows * w.HopLatencyCycles;
     }
+
+    private static bool Near(double a, double b) => Math.Abs(a - b) < 1e-6;
 }

@@ -4,10 +4,12 @@ using Wafer.Fabric.Config;
 
 namespace Wafer.Model.Systems;
 
-/// <summary>Which forward-product kernel the step model prices: the production mapping (fp16 at SIMD width, the reduction
-/// of output o overlapped with the compute of o + 1), or the cycle-level kernel that exists today (wsmm: fp32, width 1,
-/// one op stream per PE), priced by its own closed-form model.</summary>
-public enum MatmulKernel { OverlappedFp16, SimulatedFp32 }
+/// <summary>How the step model prices a layer: LayerProgram, the transformer layer program that `wafer train --fidelity
+/// cycle` runs on the simulator, every phase by its calibrated model (LayerProgramStepModel; fp16 products when the system
+/// streams 2-byte values) — the default; OverlappedFp16, a first-principles production mapping (fp16 at SIMD width, the
+/// reduction of output o overlapped with the compute of o + 1) that no simulated program runs; SimulatedFp32, the wsmm
+/// product kernel's closed form with first principles for the rest.</summary>
+public enum MatmulKernel { OverlappedFp16, SimulatedFp32, LayerProgram }
 
 public sealed record CerebrasSystem
 {
@@ -29,8 +31,8 @@ public sealed record CerebrasSystem
     public int StreamBufferBytesPerPe { get; init; } = 2048;
     /// <summary>Wavelets per cycle a row can move into the owner of a partial sum: 1 (one link direction; DESIGN.md §2.3).</summary>
     public int ReduceWaveletsPerCycle { get; init; } = 1;
-    /// <summary>The forward-product kernel priced, e.g. OverlappedFp16 (see MatmulKernel).</summary>
-    public MatmulKernel MatmulKernel { get; init; } = MatmulKernel.OverlappedFp16;
+    /// <summary>How a layer is priced, e.g. LayerProgram (see MatmulKernel).</summary>
+    public MatmulKernel MatmulKernel { get; init; } = MatmulKernel.LayerProgram;
     /// <summary>Bytes per streamed weight and per returned gradient: 2 (fp16/bf16 mixed precision; fp32 masters stay in MemoryX).</summary>
     public int StreamBytesPerValue { get; init; } = 2;
 
