@@ -40,6 +40,7 @@ public static class DemoRegistry
         new Collectives.LevelReduce("reduce-ktree", "K-tree row reduce: K levels (--block, default 3) of ceil(W^(1/K))-member chains", Collectives.LevelPlan.KTree, false),
         new Transformer.TransformerLayerDemo(),
         new Transformer.TransformerLayerDemo(fp16: true),
+        new Transformer.TransformerProductDemo(),
         new Collectives.LevelReduce("allreduce-ktree", "K-tree row allreduce (WaferLLM): K-tree reduce (--block K, default 2), then the root multicasts west", Collectives.LevelPlan.KTree, true),
     ];
 

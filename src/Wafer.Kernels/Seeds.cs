@@ -12,4 +12,7 @@ public static class Seeds
         z ^= z >> 31;
         return (int)(z & 0x7FFFFFFF);
     }
+
+    /// <summary>A value in [0, 1) from (seed, a, b): data generated where it is needed, without holding a whole tensor.</summary>
+    public static double Unit(long seed, int a, int b) => For(seed, a, b) / (double)0x80000000;
 }

@@ -88,6 +88,13 @@ public static class LayerCycleModel
     /// the multicasts, takes back its own copies through its one ramp and sums one more row, the bias's), and every
     /// other PE waits for its data; the column chains up to the edge pipeline across outputs (their skew, L + 2R per
     /// row, is paid once).</summary>
+    /// <summary>A product over the outputs listed (owner[i] of each, in stream order), e.g. a slice of a product.</summary>
+    public static long ProductSlice(WaferConfig w, LayerGrid g, int kin, int[] owner, bool bias, bool residual, double pace = 0, bool fp16 = false)
+    {
+        var half = w.DsdOpStartupCycles + (long)g.N;
+        return ProductTiming.Cycles(w, g, kin, owner, bias, residual, half, half, fp16, fp16 ? pace / 2 : pace);
+    }
+
     public static long WeightGradient(WaferConfig w, LayerGrid g, int kin, int outputs, double pace, bool bias = true)
     {
         long su = w.DsdOpStartupCycles, n = g.N, r = w.RampLatencyCycles;
