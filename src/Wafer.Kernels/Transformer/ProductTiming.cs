@@ -43,9 +43,10 @@ internal static class ProductTiming
         var first = new double[cc];
         var last = new double[cc];
         var prevFirst = new double[cc];
-        // The task starts (TS), its body's Then (1); the first weights reach the last worker row after the edge's op
-        // start-up, its ramp, R hops and the last row's ramp.
-        var weightsIn = w.TaskStartCycles + su + 2L * w.RampLatencyCycles + (long)g.Rows * w.HopLatencyCycles;
+        // The task starts (TS), its body's Then (1); the first weights reach the first worker row after the edge's op
+        // start-up, its ramp, one hop and the row's ramp. Rows do not meet in a product: the others run the same timeline
+        // one hop later each, so the last ends R - 1 cycles after the first.
+        var weightsIn = w.TaskStartCycles + su + 2L * w.RampLatencyCycles + w.HopLatencyCycles;
         // fp16: the input block converted first (@fs2h, the conversion width).
         var convert = fp16 ? su + ((long)kin * n + w.SimdWidthConvert - 1) / w.SimdWidthConvert : 0;
         for (var x = 0; x < cc; x++) ready[x] = w.TaskStartCycles + convert + 1;
@@ -146,7 +147,7 @@ internal static class ProductTiming
             }
         }
         // Times are fractional where the link's pace is (a value every 11.6 cycles, say): rounded up at the end.
-        return (long)Math.Ceiling(ready.Max() - 1e-6) - 1 + (long)g.Rows * w.HopLatencyCycles;
+        return (long)Math.Ceiling(ready.Max() - 1e-6) - 1 + (g.Rows - 1L) * w.HopLatencyCycles;
     }
 
     private static bool Near(double a, double b) => Math.Abs(a - b) < 1e-6;
