@@ -4,8 +4,8 @@
 // forward) + the host steps (the embedding over the MemoryX link, the head as a product of the region); per step:
 // passes x that + MemoryX's exposed optimizer update + SwarmX (as WaferStepModel, docs/model.md §3). fp16 products
 // (the production mapping) when the system streams 2-byte values, fp32 when 4.
-// GPT-J / NeoX blocks (rotary, parallel residual) are priced with the GPT-2 block's phases: the same products,
-// attention and norms, in another order (the parallel residual's order is not simulated).
+// GPT-J / NeoX blocks are priced with their own phases (parallel residual, rotary, one or two norms), as the cycle
+// executor runs them.
 using Wafer.Gpt;
 using Wafer.Kernels.Transformer;
 using Wafer.Model.Systems;
@@ -20,7 +20,7 @@ public static class LayerProgramStepModel
         var perSystem = (batch + systems - 1) / systems;
         var w = sys.Wafer;
         var fp16 = sys.StreamBytesPerValue == 2;
-        var shape = new LayerShape(m.Channels, m.FfnChannels, m.Heads, seq);
+        var shape = Wafer.Gpt.Model.CycleExecutor.ShapeOf(m, seq);
         (LayerGrid Grid, long Passes, double Seconds, long LayerCycles, long HostCycles)? best = null;
         foreach (var cc in Divisors(m.Channels).Where(c => c <= w.WidthPes && m.FfnChannels % c == 0))
         {

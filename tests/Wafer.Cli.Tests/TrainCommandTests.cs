@@ -59,6 +59,8 @@ public class TrainCommandTests
         File.WriteAllText(shortText, "To be, or not to be.");
         var badModel = Path.Combine(dir, "bad.json");
         File.WriteAllText(badModel, "{\"channels\": 30, \"heads\": 4}");
+        var rotary = Path.Combine(dir, "rotary.json");
+        File.WriteAllText(rotary, "{\"channels\": 16, \"heads\": 2, \"ffnChannels\": 32, \"maxSeqLen\": 8, \"positions\": \"rotary\", \"rotaryDims\": 4, \"parallelResidual\": true}");
         var notCkpt = Path.Combine(dir, "ckpt.safetensors");
         File.WriteAllBytes(notCkpt, [200, 0, 0, 0, 0, 0, 0, 0, 1, 2]);
         return new()
@@ -78,7 +80,7 @@ public class TrainCommandTests
             { ["train", "--fidelity", "cycle", "--region", "5x8"], "5 worker rows do not divide the 768 tokens" },
             { ["train", "--fidelity", "cycle", "--region", "2x1"], "bytes of SRAM" },
             { ["train", "--fidelity", "cycle", "--precision", "bf16"], "no bf16 arithmetic" },
-            { ["train", "--fidelity", "cycle", "--model", "gptj-6b", "--seq", "8", "--batch", "1"], "rotary positions or parallel residuals" },
+            { ["train", "--fidelity", "cycle", "--model", rotary, "--seq", "8", "--batch", "1", "--region", "2x16"], "would split rotary pairs" },
             { ["train", "--fidelity", "cycle", "--model", "gpt3-xl", "--seq", "64", "--batch", "1", "--region", "4x16"], "a worker PE needs" },
         };
     }

@@ -17,6 +17,21 @@ public class CycleExecutorTests
     // Heads across 2 columns (hs 8, 4 features per column), 2 sequences per row.
     internal static readonly GptConfig Wide = new() { Name = "wide", Layers = 2, Channels = 16, Heads = 2, FfnChannels = 32, VocabSize = 9, PaddedVocabSize = 9, MaxSeqLen = 4 };
 
+    // GPT-J's block: parallel residual, one shared LayerNorm, rotary on 4 of 8 head dims in interleaved pairs, no
+    // attention biases, an untied head with a bias; 4 features per column, so column 1 and 3 hold no rotary pair.
+    internal static readonly GptConfig JLike = new()
+    {
+        Name = "j-like", Layers = 2, Channels = 16, Heads = 2, FfnChannels = 32, VocabSize = 9, PaddedVocabSize = 9, MaxSeqLen = 4,
+        Positions = PositionEncoding.Rotary, RotaryDims = 4, RotaryInterleaved = true, ParallelResidual = true, SharedBlockNorm = true,
+        TiedEmbedding = false, AttentionBias = false, HeadBias = true,
+    };
+    // NeoX's block: parallel residual, two LayerNorms, rotary on 6 of 12 head dims as halves (i, i + 3), untied head.
+    internal static readonly GptConfig NeoXLike = new()
+    {
+        Name = "neox-like", Layers = 2, Channels = 24, Heads = 2, FfnChannels = 48, VocabSize = 10, PaddedVocabSize = 12, MaxSeqLen = 4,
+        Positions = PositionEncoding.Rotary, RotaryDims = 6, ParallelResidual = true, TiedEmbedding = false,
+    };
+
     internal static (float Loss, float[] Grads) Pass(GptConfig cfg, int b, int t, Func<WeightStore, IGptExecutor> make, int seed = 7)
     {
         var layout = new ParameterLayout(cfg);
@@ -40,9 +55,12 @@ public class CycleExecutorTests
     [Theory]
     [InlineData("small", 2, 6, 3, 4)]
     [InlineData("wide", 4, 4, 4, 2)]
+    [InlineData("j-like", 2, 4, 4, 4)]
+    [InlineData("neox-like", 4, 4, 4, 2)]
+    [InlineData("neox-like", 2, 4, 12, 2)] // 2 features per column: a pair (i, i + 3) lands on one column after the reorder
     public void CyclePass_MatchesTheFastPass_LossAndGradients(string model, int b, int t, int columns, int rows)
     {
-        var cfg = model == "small" ? Small : Wide;
+        var cfg = model switch { "small" => Small, "wide" => Wide, "j-like" => JLike, _ => NeoXLike };
         var fast = Pass(cfg, b, t, s => new GptExecutor(s, b, t));
         var cycle = Pass(cfg, b, t, s => new CycleExecutor(s, b, t, new CycleOptions { Columns = columns, Rows = rows, Threads = 2 }));
         Assert.True(Math.Abs(fast.Loss - cycle.Loss) <= 1e-6 * Math.Abs(fast.Loss), $"loss {cycle.Loss} vs {fast.Loss}");
@@ -100,6 +118,16 @@ public class CycleExecutorTests
         var resumed = Trainer.Run(CycleRun(b, 4) with { FastReference = false, ResumePath = Path.Combine(b, Trainer.CheckpointFile), Model = null }, TextWriter.Null);
         Assert.Equal(full.StepLosses, resumed.StepLosses);
         Assert.Equal(File.ReadAllBytes(Path.Combine(a, Trainer.CheckpointFile)), File.ReadAllBytes(Path.Combine(b, Trainer.CheckpointFile)));
+    }
+
+    [Fact]
+    public void RotaryPairSplitAcrossColumns_IsRefused()
+    {
+        // Interleaved pairs need an even number of features per column: 16 channels over 16 columns hold 1.
+        var e = Assert.ThrowsAny<WaferInputException>(() => CycleExecutor.Admit(JLike, 2, 4, new CycleOptions { Columns = 16, Rows = 2 }));
+        Assert.Contains("would split rotary pairs", e.Message);
+        e = Assert.ThrowsAny<WaferInputException>(() => CycleExecutor.Admit(NeoXLike, 2, 4, new CycleOptions { Columns = 8, Rows = 2 }));
+        Assert.Contains("3 features per column would split rotary pairs", e.Message);
     }
 
     [Fact]

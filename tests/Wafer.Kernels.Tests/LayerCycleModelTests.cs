@@ -5,7 +5,7 @@ using Wafer.Kernels.Transformer;
 namespace Wafer.Kernels.Tests;
 
 /// <summary>The layer cycle model (what the estimate prices a layer with) against the simulated layer program: a whole
-/// GPT-2 block, forward and backward, within 5 % on several shapes, and the parts that are exact on their own.</summary>
+/// GPT-2, GPT-J or NeoX block, forward and backward, within 5 % on several shapes, and the parts that are exact on their own.</summary>
 public class LayerCycleModelTests
 {
     [Theory]
@@ -13,13 +13,23 @@ public class LayerCycleModelTests
     [InlineData(4, 4, 4, 16, 2, 16)]   // heads over 2 columns, sequences over 4 rows
     [InlineData(2, 2, 16, 16, 2, 8)]   // two sequences per row
     [InlineData(1, 2, 8, 16, 2, 8)]    // one column
-    public void Model_PredictsALayerForwardAndBackward_Within5Percent(int cc, int rows, int n, int c, int heads, int t)
+    [InlineData(4, 4, 8, 32, 2, 16, "j")]    // GPT-J's block: parallel, one norm, interleaved rotary, no attention biases
+    [InlineData(4, 2, 8, 48, 2, 8, "neox")]  // NeoX's block: parallel, two norms, rotary halves
+    public void Model_PredictsALayerForwardAndBackward_Within5Percent(int cc, int rows, int n, int c, int heads, int t, string kind = "gpt2")
     {
         var wafer = WaferPresets.Cs2;
-        var grid = new LayerGrid(cc, rows, n, new LayerShape(c, 4 * c, heads, t));
+        var shape = kind switch
+        {
+            "j" => new LayerShape(c, 4 * c, heads, t) { ParallelResidual = true, SharedNorm = true, RotaryDims = 4, RotaryInterleaved = true },
+            "neox" => new LayerShape(c, 4 * c, heads, t) { ParallelResidual = true, RotaryDims = 6 },
+            _ => new LayerShape(c, 4 * c, heads, t),
+        };
+        var grid = new LayerGrid(cc, rows, n, shape);
+        grid.Check();
         var program = new LayerProgram(wafer, grid, 1, new SimulatorOptions { Threads = 2 });
         var schedule = new BlockSchedule(program);
         var w = BlockWeights.Random(c, 4 * c, 3);
+        if (kind == "j") w = w with { QkvB = [], ProjB = [], Ln2W = [], Ln2B = [] };
         program.Write(program.Memory.Inputs[0], TransformerPhaseTests.Random(grid.Tokens * c, 5), c);
         schedule.Forward(0, w);
         var forward = program.Sim.Cycle;

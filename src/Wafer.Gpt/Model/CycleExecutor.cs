@@ -58,10 +58,8 @@ public sealed partial class CycleExecutor : IGptExecutor
     public static LayerGrid Admit(GptConfig cfg, int batch, int seqLen, CycleOptions options)
     {
         if (batch < 1 || seqLen < 1 || seqLen > cfg.MaxSeqLen) throw new GptInputException($"batch {batch} and sequence {seqLen} must be >= 1, sequence <= {cfg.MaxSeqLen}");
-        if (cfg.Positions == PositionEncoding.Rotary || cfg.ParallelResidual)
-            throw new GptInputException($"--fidelity cycle runs GPT-2/3 blocks (learned positions, sequential residual); {cfg.Name} uses rotary positions or parallel residuals, which the layer program does not have yet");
         var bt = batch * seqLen;
-        var shape = new LayerShape(cfg.Channels, cfg.FfnChannels, cfg.Heads, seqLen);
+        var shape = ShapeOf(cfg, seqLen);
         if (options.Columns <= 0 || options.Rows <= 0) return LayerRegion.Choose(options.Wafer, shape, bt, cfg.Layers);
         if (bt % options.Rows != 0)
             throw new GptInputException($"region {options.Rows} x {options.Columns}: {options.Rows} worker rows do not divide the {bt} tokens of a pass (B {batch} x T {seqLen})");
@@ -70,6 +68,16 @@ public sealed partial class CycleExecutor : IGptExecutor
         new LayerMemory(grid, cfg.Layers).Check(grid, options.Wafer.UsableSramBytesPerPe, cfg.Layers);
         return grid;
     }
+
+    /// <summary>The block's shape and kind for the layer program: GPT-2/3, GPT-J (parallel, shared norm, interleaved
+    /// rotary) or NeoX (parallel, two norms, rotate_half).</summary>
+    public static LayerShape ShapeOf(GptConfig cfg, int seqLen) => new(cfg.Channels, cfg.FfnChannels, cfg.Heads, seqLen)
+    {
+        ParallelResidual = cfg.ParallelResidual,
+        SharedNorm = cfg.SharedBlockNorm,
+        RotaryDims = cfg.Positions == PositionEncoding.Rotary ? cfg.RotaryDims : 0,
+        RotaryInterleaved = cfg.RotaryInterleaved,
+    };
 
     public CycleExecutor(WeightStore store, int batch, int seqLen, CycleOptions options)
     {

@@ -61,17 +61,27 @@ public sealed class BlockSchedule(LayerProgram program, double cyclesPerValue = 
         }
     }
 
+    private bool Parallel => G.Shape.ParallelResidual;
+    private bool Shared => G.Shape.SharedNorm;
+    private bool Rotary => G.Shape.RotaryDims > 0;
+    /// <summary>The MLP's input: ln2 of r2 (sequential), ln2 of x (parallel), or ln1 of x (parallel, one shared norm).</summary>
+    private Buf MlpIn => Parallel && Shared ? M.Ln1 : M.Ln2;
+
     /// <summary>Block `layer` from M.Inputs[layer]; with `full` its output into M.Inputs[layer + 1] (the backward's
-    /// recompute stops before the last product, whose output it does not need).</summary>
+    /// recompute stops before the last product, whose output it does not need). Sequential: r2 = x + attn(ln1 x),
+    /// out = r2 + mlp(ln2 r2); parallel: r2 = x + attn(ln1 x), out = r2 + mlp(ln x).</summary>
     public void Forward(int layer, BlockWeights w, bool full = true)
     {
         int c = G.Shape.Channels, f = G.Shape.FfnChannels, cc = G.Columns, k = G.K, kf = G.Kf;
-        program.Run(new LayerNormForward("ln1", G, M, M.Inputs[layer], M.Ln1, M.Mean1, M.Rstd1, NormParams(w.Ln1W, w.Ln1B), cyclesPerValue));
-        program.Run(Product("qkv", w.QkvW, w.QkvB, M.Ln1, k, M.Qkv, OutputMap.Qkv(c, cc)));
+        var x = M.Inputs[layer];
+        program.Run(new LayerNormForward("ln1", G, M, x, M.Ln1, M.Mean1, M.Rstd1, NormParams(w.Ln1W, w.Ln1B), cyclesPerValue));
+        program.Run(Product("qkv", w.QkvW, w.QkvB, M.Ln1, k, M.Qkv, OutputMap.Qkv(G.Shape, cc)));
+        if (Rotary) program.Run(new RotaryPhase("rotary", G, M, M.Qkv, backward: false));
         program.Run(new AttentionForward("attention", G, M));
-        program.Run(Product("attproj", w.ProjW, w.ProjB, M.Att, k, M.R2, OutputMap.Block(c, cc), residual: M.Inputs[layer]));
-        program.Run(new LayerNormForward("ln2", G, M, M.R2, M.Ln2, M.Mean2, M.Rstd2, NormParams(w.Ln2W, w.Ln2B), cyclesPerValue));
-        program.Run(Product("fc", w.FcW, w.FcB, M.Ln2, k, M.Fch, OutputMap.Block(f, cc)));
+        program.Run(Product("attproj", w.ProjW, w.ProjB, M.Att, k, M.R2, OutputMap.Block(c, cc), residual: x));
+        if (!(Parallel && Shared))
+            program.Run(new LayerNormForward("ln2", G, M, Parallel ? x : M.R2, M.Ln2, M.Mean2, M.Rstd2, NormParams(w.Ln2W, w.Ln2B), cyclesPerValue));
+        program.Run(Product("fc", w.FcW, w.FcB, MlpIn, k, M.Fch, OutputMap.Block(f, cc)));
         program.Run(new GeluForward("gelu", G, M.Fch, M.Gelu));
         if (full) program.Run(Product("fcproj", w.FcprojW, w.FcprojB, M.Gelu, kf, M.Inputs[layer + 1], OutputMap.Block(c, cc), residual: M.R2));
     }
@@ -81,26 +91,39 @@ public sealed class BlockSchedule(LayerProgram program, double cyclesPerValue = 
     public BlockWeights Backward(int layer, BlockWeights w)
     {
         int c = G.Shape.Channels, f = G.Shape.FfnChannels, cc = G.Columns, k = G.K, kf = G.Kf, n = G.N;
+        var x = M.Inputs[layer];
         Forward(layer, w, full: false);
         var d = w.ZerosLike();
         var blockC = OutputMap.Block(c, cc);
         var blockF = OutputMap.Block(f, cc);
-        var qkvMap = OutputMap.Qkv(c, cc);
-        // MLP: fcproj (F -> C), GELU, fc (C -> F), ln2 (onto the residual's gradient).
+        var qkvMap = OutputMap.Qkv(G.Shape, cc);
+        // MLP: fcproj (F -> C), GELU, fc (C -> F): d(MLP input) into DLn.
         WeightGradient("d fcproj.w", M.Gelu, kf, M.DOut, blockC, d.FcprojW, d.FcprojB);
         program.Run(InputGradient("d gelu", w.FcprojW, M.DOut, k, blockC, M.DHidden, f));
         program.Run(new GeluBackward("d fc", G, M, M.Fch, M.DHidden));
-        WeightGradient("d fc.w", M.Ln2, k, M.DHidden, blockF, d.FcW, d.FcB);
+        WeightGradient("d fc.w", MlpIn, k, M.DHidden, blockF, d.FcW, d.FcB);
         program.Run(InputGradient("d ln2", w.FcW, M.DHidden, kf, blockF, M.DLn, c));
+        // The residual: d r2 = d out; DR2 then gathers d x. Sequential: ln2's backward adds onto d r2 (r2 feeds ln2)
+        // before the attention's; parallel: the attention's output gradient is d out itself, and ln2 (of x) adds onto
+        // d x; one shared norm keeps d(ln1) for later.
         program.Run(new CopyPhase("d r2 = d out", M.DOut, M.DR2, k * n));
-        NormBackward("d r2 += ln2'", M.DLn, M.R2, M.Mean2, M.Rstd2, w.Ln2W, w.Ln2B, d.Ln2W, d.Ln2B);
-        // Attention: attproj (C -> C), attention, qkv (C -> 3C), ln1 (onto the residual's gradient).
-        WeightGradient("d attproj.w", M.Att, k, M.DR2, blockC, d.ProjW, d.ProjB);
-        program.Run(InputGradient("d att", w.ProjW, M.DR2, k, blockC, M.DAtt, c));
+        if (!Parallel) NormBackward("d r2 += ln2'", M.DLn, M.R2, M.Mean2, M.Rstd2, w.Ln2W, w.Ln2B, d.Ln2W, d.Ln2B);
+        else if (!Shared) NormBackward("d x += ln2'", M.DLn, x, M.Mean2, M.Rstd2, w.Ln2W, w.Ln2B, d.Ln2W, d.Ln2B);
+        var dAttn = Parallel ? M.DOut : M.DR2;
+        // Attention: attproj (C -> C), attention, rotary, qkv (C -> 3C), ln1 (onto d x).
+        WeightGradient("d attproj.w", M.Att, k, dAttn, blockC, d.ProjW, d.ProjB);
+        program.Run(InputGradient("d att", w.ProjW, dAttn, k, blockC, M.DAtt, c));
         program.Run(new AttentionBackward("d qkv", G, M, M.DAtt));
+        if (Rotary) program.Run(new RotaryPhase("d rotary", G, M, M.DQkv, backward: true));
         WeightGradient("d qkv.w", M.Ln1, k, M.DQkv, qkvMap, d.QkvW, d.QkvB);
-        program.Run(InputGradient("d ln1", w.QkvW, M.DQkv, 3 * k, qkvMap, M.DLn, c));
-        NormBackward("d x += ln1'", M.DLn, M.Inputs[layer], M.Mean1, M.Rstd1, w.Ln1W, w.Ln1B, d.Ln1W, d.Ln1B);
+        if (Parallel && Shared)
+        {
+            // ln1 feeds both branches: its gradient is the MLP's (in DLn) plus the attention's.
+            program.Run(InputGradient("d ln1", w.QkvW, M.DQkv, 3 * k, qkvMap, M.Norm, c));
+            program.Run(new CopyPhase("d ln1 += mlp's", M.Norm, M.DLn, k * n, add: true));
+        }
+        else program.Run(InputGradient("d ln1", w.QkvW, M.DQkv, 3 * k, qkvMap, M.DLn, c));
+        NormBackward("d x += ln1'", M.DLn, x, M.Mean1, M.Rstd1, w.Ln1W, w.Ln1B, d.Ln1W, d.Ln1B);
         program.Run(new CopyPhase("d out = d x", M.DR2, M.DOut, k * n));
         return d;
     }

@@ -17,11 +17,14 @@ public static class LayerCycleModel
     public static IEnumerable<(string Phase, long Cycles)> ForwardPhases(WaferConfig w, LayerGrid g, double pace, bool full, bool fp16 = false)
     {
         int c = g.Shape.Channels, f = g.Shape.FfnChannels, k = g.K, kf = g.Kf;
+        var s = g.Shape;
+        var attentionBias = !s.ParallelResidual || !s.SharedNorm; // GPT-J (parallel, one norm) has no attention biases
         yield return ("ln1", LayerNormForward(w, g));
-        yield return ("qkv", Product(w, g, k, 3 * c, bias: true, residual: false, pace, fp16));
+        yield return ("qkv", Product(w, g, k, 3 * c, bias: attentionBias, residual: false, pace, fp16));
+        if (s.RotaryDims > 0) yield return ("rotary", Rotary(w, g));
         yield return ("attention", Attention(w, g, backward: false));
-        yield return ("attproj", Product(w, g, k, c, bias: true, residual: true, pace, fp16));
-        yield return ("ln2", LayerNormForward(w, g));
+        yield return ("attproj", Product(w, g, k, c, bias: attentionBias, residual: true, pace, fp16));
+        if (!(s.ParallelResidual && s.SharedNorm)) yield return ("ln2", LayerNormForward(w, g));
         yield return ("fc", Product(w, g, k, f, bias: true, residual: false, pace, fp16));
         yield return ("gelu", GeluForward(w, g));
         if (full) yield return ("fcproj", Product(w, g, kf, c, bias: true, residual: true, pace, fp16));
@@ -30,6 +33,8 @@ public static class LayerCycleModel
     public static IEnumerable<(string Phase, long Cycles)> BackwardPhases(WaferConfig w, LayerGrid g, double pace, bool fp16 = false)
     {
         int c = g.Shape.Channels, f = g.Shape.FfnChannels, k = g.K, kf = g.Kf;
+        var s = g.Shape;
+        var attentionBias = !s.ParallelResidual || !s.SharedNorm;
         foreach (var p in ForwardPhases(w, g, pace, full: false, fp16)) yield return p;
         yield return ("d fcproj.w", WeightGradient(w, g, kf, c, pace));
         yield return ("d gelu", Product(w, g, k, f, bias: false, residual: false, pace, fp16));
@@ -37,12 +42,15 @@ public static class LayerCycleModel
         yield return ("d fc.w", WeightGradient(w, g, k, f, pace));
         yield return ("d ln2", Product(w, g, kf, c, bias: false, residual: false, pace, fp16));
         yield return ("d r2 = d out", Copy(w, g));
-        yield return ("d r2 += ln2'", LayerNormBackward(w, g));
-        yield return ("d attproj.w", WeightGradient(w, g, k, c, pace));
+        if (!s.ParallelResidual) yield return ("d r2 += ln2'", LayerNormBackward(w, g));
+        else if (!s.SharedNorm) yield return ("d x += ln2'", LayerNormBackward(w, g));
+        yield return ("d attproj.w", WeightGradient(w, g, k, c, pace, attentionBias));
         yield return ("d att", Product(w, g, k, c, bias: false, residual: false, pace, fp16));
         yield return ("d qkv", Attention(w, g, backward: true));
-        yield return ("d qkv.w", WeightGradient(w, g, k, 3 * c, pace));
+        if (s.RotaryDims > 0) yield return ("d rotary", Rotary(w, g));
+        yield return ("d qkv.w", WeightGradient(w, g, k, 3 * c, pace, attentionBias));
         yield return ("d ln1", Product(w, g, 3 * k, c, bias: false, residual: false, pace, fp16));
+        if (s.ParallelResidual && s.SharedNorm) yield return ("d ln1 += mlp's", Copy(w, g, add: true));
         yield return ("d x += ln1'", LayerNormBackward(w, g));
         yield return ("d out = d x", Copy(w, g));
     }
@@ -169,7 +177,17 @@ public static class LayerCycleModel
         return w.TaskStartCycles + g.Kf * (4 * Op(w, g.N, mul) + Op(w, g.N, add)) + 1 + len * (Layers.ScalarMath.TanhCycles + Transformer.GeluBackward.GeluSlopeCycles) + Op(w, len, mul);
     }
 
-    public static long Copy(WaferConfig w, LayerGrid g) => w.TaskStartCycles + Op(w, (long)g.K * g.N, w.SimdWidthFp32Add);
+    /// <summary>A copy (or, add, an add of two blocks: half width, the bank rule for blocks that collide).</summary>
+    public static long Copy(WaferConfig w, LayerGrid g, bool add = false) =>
+        w.TaskStartCycles + Op(w, (long)g.K * g.N, add ? Math.Max(1, w.SimdWidthFp32Add / 2) : w.SimdWidthFp32Add);
+
+    /// <summary>RotaryPhase: per pair the column holds, for q and k, four multiplies and two adds over n tokens.</summary>
+    public static long Rotary(WaferConfig w, LayerGrid g)
+    {
+        long n = g.N;
+        var pairs = Enumerable.Range(0, g.Columns).Max(x => g.RotaryPairs(x).Count);
+        return w.TaskStartCycles + pairs * 2L * (4 * Op(w, n, w.SimdWidthFp32Mul) + 2 * Op(w, n, 1));
+    }
 
     /// <summary>Attention, for the last row of a sequence group (it works through the most key blocks, G = T / n, and
     /// each block reaches it as soon as it has finished the one before): per block, the K/V block off the multicast

@@ -10,10 +10,18 @@ using Wafer.Fabric;
 
 namespace Wafer.Kernels.Transformer;
 
-/// <summary>The model dimensions the layer program depends on: C channels, F ffn channels, NH heads, T tokens per sequence.</summary>
+/// <summary>The model dimensions the layer program depends on: C channels, F ffn channels, NH heads, T tokens per sequence,
+/// and the block's kind: GPT-2/3 (sequential residual, learned positions) by default; GPT-J and NeoX blocks have a
+/// parallel residual (out = x + attn(ln1 x) + mlp(ln x), ln = ln1 when the norm is shared) and rotary positions on the
+/// first RotaryDims features of each head's q and k (pairs (2i, 2i + 1) interleaved, else (i, i + D/2),
+/// which OutputMap.Qkv reorders to adjacent positions).</summary>
 public sealed record LayerShape(int Channels, int FfnChannels, int Heads, int SeqLen)
 {
     public int HeadSize => Channels / Heads;
+    public bool ParallelResidual { get; init; }
+    public bool SharedNorm { get; init; }
+    public int RotaryDims { get; init; }
+    public bool RotaryInterleaved { get; init; }
 }
 
 /// <summary>Cc columns, R worker rows, n tokens per row, and the model shape. Validate before use.</summary>
@@ -54,11 +62,37 @@ public sealed record LayerGrid(int Columns, int Rows, int TokensPerRow, LayerSha
         if (e.Count == 0 && K % HeadSize != 0 && HeadSize % K != 0)
             e.Add($"{K} features per column and the head size {HeadSize}: one must be a multiple of the other");
         if (e.Count == 0 && GroupColumns > 1 && Columns % GroupColumns != 0) e.Add($"a head spans {GroupColumns} columns, which do not divide the {Columns} columns");
+        if (e.Count == 0 && Shape.RotaryDims > 0)
+        {
+            var d = Shape.RotaryDims;
+            if (d % 2 != 0 || d > HeadSize) e.Add($"rotary dims {d} must be even and at most the head size {HeadSize}");
+            else if (K % 2 != 0)
+                e.Add($"{K} features per column would split rotary pairs across columns: use an even number of features per column ({Shape.Channels} channels over the columns)");
+        }
         if (TokensPerRow < t ? t % TokensPerRow != 0 : TokensPerRow % t != 0)
             e.Add($"{TokensPerRow} tokens per row and sequences of {t}: one must be a multiple of the other");
         else if (Rows % GroupRows != 0) e.Add($"a sequence spans {GroupRows} rows, which do not divide the {Rows} worker rows");
         return e;
     }
+
+    /// <summary>The rotary pairs column x holds: local rows (f0, f1) of q's (and k's) block and the pair's frequency
+    /// index i (angle t 10000^(-2i/D) at position t). Pairs sit at head positions (2i, 2i + 1): GPT-J's own order, and
+    /// NeoX's halves after OutputMap.Qkv's reorder.</summary>
+    public IReadOnlyList<(int F0, int F1, int Frequency)> RotaryPairs(int x)
+    {
+        var pairs = new List<(int, int, int)>();
+        int d = Shape.RotaryDims, hs = HeadSize;
+        if (d == 0) return pairs;
+        for (var f = x * K; f < (x + 1) * K; f++)
+        {
+            var within = f % hs;
+            if (within < d && within % 2 == 0) pairs.Add((f - x * K, f + 1 - x * K, within / 2));
+        }
+        return pairs;
+    }
+
+    /// <summary>The most rotary pairs any column holds (the tables' rows in LayerMemory).</summary>
+    public int RotaryPairsMax => Shape.RotaryDims == 0 ? 0 : Enumerable.Range(0, Columns).Max(x => RotaryPairs(x).Count);
 
     /// <summary>Throws WaferInputException naming every problem.</summary>
     public void Check()

@@ -56,7 +56,9 @@ public sealed class LayerMemory
         RunMax = Alloc(g.Slices * n); RunSum = Alloc(g.Slices * n); RowSums = Alloc(g.Slices * n);
         Sums = Alloc(2 * n); Totals = Alloc(2 * n); Norm = Alloc(k * n); Scaled = Alloc(k * n);
         Wb = Alloc(Math.Max(widest, k) + 1); Received = Alloc(n); WeightPartial = Alloc(Math.Max(kf, 2 * k) + 1);
-        Params = Alloc(2 * k); Temp = Alloc(Math.Max(3, Math.Max(k, kf)) * n); Counters = Alloc(8);
+        Params = Alloc(2 * k); Temp = Alloc(Math.Max(4, Math.Max(k, kf)) * n); Counters = Alloc(8);
+        // Rotary positions: per pair the column holds, cos then sin of its angle at each token's position (n each).
+        Rotary = Alloc(g.RotaryPairsMax * 2 * n);
         // The fp16 mapping's operands: a product's input block in fp16 on a 16-byte boundary, its weights, a row of fp16
         // ones (the bias's multiplier); the partial sums 8 bytes past a 16-byte boundary, 4 banks from every fp16 row
         // when n is a multiple of 8, so @fmachs runs at full width (the bank rule, docs/architecture.md §3).
@@ -67,6 +69,9 @@ public sealed class LayerMemory
         AlignTo(8);
         Partial = Alloc(n);
     }
+
+    /// <summary>Rotary tables: for pair p, cos at row 2p and sin at row 2p + 1 (n tokens each).</summary>
+    public readonly Buf Rotary;
 
     /// <summary>fp16 buffers (sizes in floats: two halves each): a product's input, its weights (and bias), ones.</summary>
     public readonly Buf Half16, Wb16, Ones16;

@@ -62,6 +62,25 @@ public sealed class LayerProgram
             Sim.Host.WriteAt(Arena, x, y, Memory.Gelu.Address + 4 * grid.Kf * grid.N, ones);
             Sim.Host.WriteAt(Arena, x, y, Memory.Ones16.Address, halfOnes);
         });
+        // Rotary tables: column x's pairs, cos and sin of t 10000^(-2i/D) at each of the row's token positions.
+        if (grid.Shape.RotaryDims > 0)
+            for (var x = 0; x < grid.Columns; x++)
+            {
+                var pairs = grid.RotaryPairs(x);
+                var table = new float[Memory.Rotary.Floats];
+                for (var y = 1; y <= grid.Rows; y++)
+                {
+                    for (var p = 0; p < pairs.Count; p++)
+                        for (var t = 0; t < grid.N; t++)
+                        {
+                            var position = ((y - 1) * grid.N + t) % grid.Shape.SeqLen;
+                            var angle = position * Math.Pow(10000.0, -2.0 * pairs[p].Frequency / grid.Shape.RotaryDims);
+                            table[2 * p * grid.N + t] = (float)Math.Cos(angle);
+                            table[(2 * p + 1) * grid.N + t] = (float)Math.Sin(angle);
+                        }
+                    Sim.Host.WriteAt(Arena, x, y, Memory.Rotary.Address, table);
+                }
+            }
         Sim.Host.EndBatch();
     }
 

@@ -32,6 +32,28 @@ public sealed record OutputMap(int[] Owner, int[] Slot)
                    Enumerable.Range(0, 3 * channels).Select(o => o / channels * k + o % channels % k).ToArray());
     }
 
+    /// <summary>qkv for a block shape: as Qkv(C, Cc), and with rotary halves (NeoX's rotate_half, pairs (i, i + D/2))
+    /// q's and k's rotating features reordered within each head so that pair i sits at head positions 2i and 2i + 1,
+    /// as GPT-J's interleaved pairs do. Scores are dot products over a head's features, unchanged when q and k share the
+    /// order; v keeps the plain order, so the attention's output does too. A column then holds both features of every
+    /// pair it holds whenever it holds an even number of features (LayerGrid.Validate).</summary>
+    public static OutputMap Qkv(LayerShape shape, int columns)
+    {
+        var plain = Qkv(shape.Channels, columns);
+        int d = shape.RotaryDims, c = shape.Channels, hs = shape.HeadSize, k = c / columns;
+        if (d == 0 || shape.RotaryInterleaved) return plain;
+        var owner = new int[3 * c];
+        var slot = new int[3 * c];
+        for (var o = 0; o < 3 * c; o++)
+        {
+            int part = o / c, f = o % c, within = f % hs;
+            var position = part < 2 && within < d ? f - within + (within < d / 2 ? 2 * within : 2 * (within - d / 2) + 1) : f;
+            owner[o] = position / k;
+            slot[o] = part * k + position % k;
+        }
+        return new(owner, slot);
+    }
+
     /// <summary>Column x's row `row` as an output index (inverse of the map).</summary>
     public int OutputAt(int x, int row)
     {
