@@ -139,6 +139,7 @@ public class CycleExecutorTests
         var e = Assert.ThrowsAny<WaferInputException>(() => new CycleExecutor(store, 4, 64, new CycleOptions { Columns = 1, Rows = 1 }));
         Assert.Contains("needs", e.Message);
         Assert.Contains("bytes of SRAM", e.Message);
+        Assert.Matches(@"--region \d+x\d+ fits$", e.Message); // and what would
         var rows = Assert.ThrowsAny<Exception>(() => new CycleExecutor(store, 4, 64, new CycleOptions { Columns = 3, Rows = 5 }));
         Assert.Contains("5 worker rows do not divide the 256 tokens", rows.Message);
     }

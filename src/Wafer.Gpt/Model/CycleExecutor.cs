@@ -62,10 +62,20 @@ public sealed partial class CycleExecutor : IGptExecutor
         var shape = ShapeOf(cfg, seqLen);
         if (options.Columns <= 0 || options.Rows <= 0) return LayerRegion.Choose(options.Wafer, shape, bt, cfg.Layers);
         if (bt % options.Rows != 0)
-            throw new GptInputException($"region {options.Rows} x {options.Columns}: {options.Rows} worker rows do not divide the {bt} tokens of a pass (B {batch} x T {seqLen})");
+            throw new GptInputException($"region {options.Rows}x{options.Columns}: {options.Rows} worker rows do not divide the {bt} tokens of a pass (B {batch} x T {seqLen})");
         var grid = new LayerGrid(options.Columns, options.Rows, bt / options.Rows, shape);
-        grid.Check();
-        new LayerMemory(grid, cfg.Layers).Check(grid, options.Wafer.UsableSramBytesPerPe, cfg.Layers);
+        try
+        {
+            grid.Check();
+            new LayerMemory(grid, cfg.Layers).Check(grid, options.Wafer.UsableSramBytesPerPe, cfg.Layers);
+        }
+        catch (WaferInputException e)
+        {
+            // Name a region that would fit, where one exists.
+            LayerGrid? fits = null;
+            try { fits = LayerRegion.Choose(options.Wafer, shape, bt, cfg.Layers); } catch (WaferInputException) { }
+            throw new WaferInputException(fits is null ? e.Message : $"{e.Message}; --region {fits.Rows}x{fits.Columns} fits");
+        }
         return grid;
     }
 

@@ -53,7 +53,7 @@ public sealed record LayerGrid(int Columns, int Rows, int TokensPerRow, LayerSha
     {
         var e = new List<string>();
         var (c, f, nh, t) = (Shape.Channels, Shape.FfnChannels, Shape.Heads, Shape.SeqLen);
-        if (Columns < 1 || Rows < 1 || TokensPerRow < 1) e.Add($"the region needs at least 1 column, 1 worker row and 1 token per row (has {Columns} x {Rows}, n {TokensPerRow})");
+        if (Columns < 1 || Rows < 1 || TokensPerRow < 1) e.Add($"the region needs at least 1 column, 1 worker row and 1 token per row (has {Columns} columns, {Rows} rows, n {TokensPerRow})");
         if (c < 1 || f < 1 || nh < 1 || t < 1) e.Add("channels, ffn channels, heads and sequence length must be >= 1");
         if (e.Count > 0) return e;
         if (c % Columns != 0) e.Add($"{Columns} columns do not divide the {c} channels");
@@ -98,6 +98,6 @@ public sealed record LayerGrid(int Columns, int Rows, int TokensPerRow, LayerSha
     public void Check()
     {
         var e = Validate();
-        if (e.Count > 0) throw new WaferInputException($"layer region {Columns} x {Rows}: {string.Join("; ", e)}");
+        if (e.Count > 0) throw new WaferInputException($"layer region {Rows} rows x {Columns} columns: {string.Join("; ", e)}");
     }
 }

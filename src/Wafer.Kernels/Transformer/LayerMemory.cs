@@ -91,6 +91,6 @@ public sealed class LayerMemory
     {
         if (Bytes <= usableBytes) return;
         throw new WaferInputException(
-            $"layer region {g.Columns} x {g.Rows} (n {g.N} tokens and k {g.K} features per PE, {layers} layers): a worker PE needs {Bytes:N0} bytes of SRAM, the wafer has {usableBytes:N0}; use more columns or rows (fewer features or tokens per PE)");
+            $"layer region {g.Rows} rows x {g.Columns} columns (n {g.N} tokens and k {g.K} features per PE, {layers} layers): a worker PE needs {Bytes:N0} bytes of SRAM, the wafer has {usableBytes:N0}; use more columns or rows (fewer features or tokens per PE)");
     }
 }

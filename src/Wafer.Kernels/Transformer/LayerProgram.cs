@@ -26,7 +26,7 @@ public sealed class LayerProgram
     {
         grid.Check();
         if (grid.Columns > wafer.WidthPes || grid.FabricRows > wafer.HeightPes)
-            throw new WaferInputException($"layer region {grid.Columns} x {grid.Rows} (+ the edge row) does not fit the {wafer.WidthPes} x {wafer.HeightPes} '{wafer.Name}' wafer");
+            throw new WaferInputException($"layer region {grid.Rows} rows x {grid.Columns} columns (+ the edge row) does not fit the {wafer.WidthPes} x {wafer.HeightPes} '{wafer.Name}' wafer");
         Grid = grid;
         Memory = new LayerMemory(grid, layers);
         Memory.Check(grid, wafer.UsableSramBytesPerPe, layers);
