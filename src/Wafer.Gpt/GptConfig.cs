@@ -45,6 +45,13 @@ public sealed record GptConfig
 
     public int HeadSize => Channels / Math.Max(1, Heads);
 
+    public const int MaxLayers = 4096, MaxChannels = 1 << 17, MaxFfnChannels = 1 << 20, MaxVocab = 1 << 24, MaxSequence = 1 << 20;
+
+    private static void Bound(List<string> errors, string name, int value, int max)
+    {
+        if (value > max) errors.Add($"{name} must be <= {max:N0} (is {value:N0})");
+    }
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
@@ -61,6 +68,16 @@ public sealed record GptConfig
         if (SharedBlockNorm && !ParallelResidual) errors.Add($"{nameof(SharedBlockNorm)} needs {nameof(ParallelResidual)}");
         if (HeadBias && TiedEmbedding) errors.Add($"{nameof(HeadBias)} needs an untied lm_head ({nameof(TiedEmbedding)} false)");
         if (PublishedShards < 1) errors.Add($"{nameof(PublishedShards)} must be >= 1 (is {PublishedShards})");
+        // Bounds far past any published model (PaLM 540B: 118 layers, 18,432 channels, 73,728 ffn; vocabularies of
+        // 256 K), which keep every count of the layout and the models exact in 64-bit arithmetic.
+        Bound(errors, nameof(Layers), Layers, MaxLayers);
+        Bound(errors, nameof(Channels), Channels, MaxChannels);
+        Bound(errors, nameof(FfnChannels), FfnChannels, MaxFfnChannels);
+        Bound(errors, nameof(PaddedVocabSize), PaddedVocabSize, MaxVocab);
+        Bound(errors, nameof(MaxSeqLen), MaxSeqLen, MaxSequence);
+        Bound(errors, nameof(PublishedShards), PublishedShards, 1024);
+        if (string.IsNullOrWhiteSpace(Name)) errors.Add($"{nameof(Name)} must not be empty");
+        else if (Name.Length > 200) errors.Add($"{nameof(Name)} is longer than 200 characters");
         return errors;
     }
 }

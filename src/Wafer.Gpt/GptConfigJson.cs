@@ -12,6 +12,7 @@ public static class GptConfigJson
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         WriteIndented = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
@@ -21,7 +22,10 @@ public static class GptConfigJson
     {
         GptConfig? cfg;
         try { cfg = JsonSerializer.Deserialize<GptConfig>(json, Options); }
-        catch (JsonException e) { throw new GptInputException($"model config {source}: {e.Message}"); }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            throw new GptInputException($"model config {source}: {e.Message.ReplaceLineEndings(" ")}");
+        }
         if (cfg is null) throw new GptInputException($"model config {source}: empty");
         var errors = cfg.Validate();
         if (errors.Count > 0) throw new GptInputException($"model config {source}: {string.Join("; ", errors)}");
@@ -35,7 +39,7 @@ public static class GptConfigJson
         if (preset is not null) return preset;
         if (!File.Exists(presetOrPath))
             throw new GptInputException($"model '{presetOrPath}' is neither a preset ({string.Join(", ", GptPresets.All.Select(p => p.Name))}) nor a JSON file");
-        var cfg = Parse(File.ReadAllText(presetOrPath), presetOrPath);
+        var cfg = Parse(Wafer.Fabric.InputFile.ReadAllText(presetOrPath, Wafer.Fabric.InputFile.ConfigBytes, "model config"), presetOrPath);
         return cfg.Name == "custom" ? cfg with { Name = Path.GetFileNameWithoutExtension(presetOrPath) } : cfg;
     }
 }

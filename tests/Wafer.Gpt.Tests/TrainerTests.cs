@@ -109,7 +109,7 @@ public class DataTests
         var bin = Path.Combine(dir, "x.bin");
         File.WriteAllBytes(bin, [65, 0, 66]);
         Assert.Contains("binary", Assert.Throws<GptInputException>(() => TextCorpus.ReadText(bin)).Message);
-        Assert.Contains("does not exist", Assert.Throws<GptInputException>(() => TextCorpus.ReadText(Path.Combine(dir, "none.txt"))).Message);
+        Assert.Contains("does not exist", Assert.Throws<Wafer.Fabric.WaferInputException>(() => TextCorpus.ReadText(Path.Combine(dir, "none.txt"))).Message);
     }
 
     [Fact]

@@ -19,6 +19,12 @@ internal static class EstimateCommand
         "gpt3-xl" => 121, "gptj-6b" => 65, "gpt3-13b" => 60, "gpt-neox-20b" => 50, "shakespeare-char" => 64, "nano" => 12, _ => 32,
     };
 
+    /// <summary>Bounds of what the model prices: far past any published run (GPT-3 175B: 3.2 M sequences, 3e11 tokens;
+    /// the largest GPU clusters ~1e5 GPUs), and small enough that products of them stay exact in double.</summary>
+    private const long MaxBatch = 1_000_000_000;
+    private const int MaxSystems = 65_536, MaxGpus = 1 << 20;
+    private const double MaxTokens = 1e18;
+
     public static Command Create(TextWriter stdout)
     {
         var model = new Option<string>("--model") { Description = "Model preset or JSON file", Required = true };
@@ -37,14 +43,18 @@ internal static class EstimateCommand
         cmd.SetAction(parse =>
         {
             var m = GptConfigJson.Resolve(parse.GetValue(model)!);
-            var b = parse.GetValue(batch) is > 0 and var given ? given : parse.GetValue(batch) < 0 ? throw new WaferInputException("--batch must be >= 1") : DefaultBatch(m);
-            var t = parse.GetValue(seq) is var s and > 0 ? s : parse.GetValue(seq) < 0 ? throw new WaferInputException("--seq must be >= 1") : Math.Min(2048, m.MaxSeqLen);
+            // Given options are checked, never silently replaced by a default.
+            var b = parse.GetResult(batch) is null ? DefaultBatch(m) : parse.GetValue(batch);
+            if (b is < 1 or > MaxBatch) throw new WaferInputException($"--batch must be between 1 and {MaxBatch:N0} sequences (is {b})");
+            var t = parse.GetResult(seq) is null ? Math.Min(2048, m.MaxSeqLen) : parse.GetValue(seq);
+            if (t < 1) throw new WaferInputException($"--seq must be >= 1 (is {t})");
             if (t > m.MaxSeqLen) throw new WaferInputException($"--seq {t} exceeds model {m.Name}'s maximum sequence length {m.MaxSeqLen}");
             var n = parse.GetValue(systems);
-            if (n < 1) throw new WaferInputException($"--systems must be >= 1 (is {n})");
+            if (n is < 1 or > MaxSystems) throw new WaferInputException($"--systems must be between 1 and {MaxSystems:N0} (is {n})");
             var g = parse.GetValue(gpus);
-            if (g < 1) throw new WaferInputException($"--gpus must be >= 1 (is {g})");
-            var budget = parse.GetValue(tokens) is > 0 and var tk ? tk : 20.0 * ParameterLayout.PublishedCount(m);
+            if (g is < 1 or > MaxGpus) throw new WaferInputException($"--gpus must be between 1 and {MaxGpus:N0} (is {g})");
+            var budget = parse.GetResult(tokens) is null ? 20.0 * ParameterLayout.PublishedCount(m) : parse.GetValue(tokens);
+            if (!(budget >= 1) || budget > MaxTokens) throw new WaferInputException($"--tokens must be a number of tokens between 1 and {MaxTokens:G3} (is {budget.ToString(CultureInfo.InvariantCulture)})");
             var (wafer, gpu) = SystemPresets.Resolve(parse.GetValue(system)!);
             var vsGpu = parse.GetValue(vs) is { } v ? SystemPresets.Resolve(v).Gpu ?? throw new WaferInputException($"--vs '{v}' is not a GPU system") : null;
             var waferEstimate = wafer is null ? null : WaferStepModel.Estimate(m, wafer, b, t, n);
@@ -119,6 +129,6 @@ internal static class EstimateCommand
                 timeToTrainSeconds = w.Fits ? budget / w.TokensPerSecond : (double?)null,
                 vs = GpuJson(g, ge, budget),
             };
-        return JsonSerializer.Serialize(result);
+        return Reports.JsonOutput.Serialize(result);
     }
 }

@@ -137,7 +137,7 @@ internal static class RunCommand
             ["heatmapPath"] = Path.Combine(dir, "heatmap.png"),
             ["gitRevision"] = RunStats.GitRevision,
         };
-        return JsonSerializer.Serialize(o);
+        return Reports.JsonOutput.Serialize(o);
     }
 
     private static void Print(TextWriter o, IFabricDemo demo, RunStats s, DemoResult r, string dir)

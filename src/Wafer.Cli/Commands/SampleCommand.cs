@@ -27,16 +27,22 @@ internal static class SampleCommand
             var n = parse.GetValue(tokens);
             if (n < 1) throw new WaferInputException($"--tokens must be >= 1 (is {n})");
             var temp = parse.GetValue(temperature);
-            if (!(temp > 0)) throw new WaferInputException($"--temperature must be > 0 (is {temp})");
+            if (!(temp > 0) || temp > 1e6f) throw new WaferInputException($"--temperature must be in (0, 1e6] (is {temp})");
             var k = parse.GetValue(topK);
             if (k < 0) throw new WaferInputException($"--top-k must be >= 0 (is {k})");
-            var meta = Checkpoint.ReadMetadata(path);
-            var cfg = GptConfigJson.Parse(meta["model"], path);
-            var tokenizer = TokenizerFactory.FromDescription(meta["tokenizer"]);
+            var state = ResumeState.Read(path);
+            var cfg = state.Model;
+            var tokenizer = state.Tokenizer;
             var layout = new ParameterLayout(cfg);
+            // The sampler's context is the run's sequence length where the checkpoint says it, else the model's maximum.
+            var seqLen = state.Settings.TryGetValue("seqLen", out var s) && int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var t) && t >= 1
+                ? Math.Min(cfg.MaxSeqLen, t) : cfg.MaxSeqLen;
+            var (device, longest) = GptExecutor.Plan(layout, 1, seqLen, StreamPrecision.Fp32);
+            if (layout.LargestSegment > Array.MaxLength || longest > Array.MaxLength)
+                throw new WaferInputException($"checkpoint {path}: model {cfg.Name} has a tensor larger than one buffer holds ({Array.MaxLength:N0} values)");
+            HostMemory.Require(16.0 * layout.Count + device, $"sampling from {cfg.Name} ({layout.Count:N0} parameters)", "weights and AdamW moments as loaded, and the device's buffers", "");
             using var store = new WeightStore(layout, new InMemoryStorage(layout), new OptimizerConfig());
-            Checkpoint.Load(path, store);
-            var seqLen = Math.Min(cfg.MaxSeqLen, int.Parse(meta["seqLen"], CultureInfo.InvariantCulture));
+            Checkpoint.Load(path, store, state.OptimizerStep);
             var text = parse.GetValue(prompt)!;
             var ids = tokenizer is CharTokenizer chars ? chars.EncodeKnown(text) : tokenizer.Encode(text);
             var executor = new GptExecutor(store, 1, seqLen);

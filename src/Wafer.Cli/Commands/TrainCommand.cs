@@ -44,17 +44,18 @@ internal static class TrainCommand
         var wafer = new Option<string>("--wafer") { Description = "Wafer preset (tiny, cs2, cs3) or wafer JSON file for --fidelity cycle", DefaultValueFactory = _ => "cs2" };
         var region = new Option<string?>("--region") { Description = "Worker region RxC for --fidelity cycle: R rows of tokens x C columns of features (default: the fastest region that fits, by the layer model)" };
         var noReference = new Option<bool>("--no-fast-reference") { Description = "--fidelity cycle: do not train the fast executor alongside for the reference curve" };
+        var allowChanges = new Option<bool>("--allow-resume-changes") { Description = "With --resume: continue even where the options change the checkpoint's run (batch, sequence, schedule, seed, precision, fidelity, data); without it such a resume is refused" };
         var cmd = new Command("train", "Train a GPT by weight streaming on text; reports loss, throughput, memory and streamed bytes")
         {
             model, data, tokenizer, steps, batch, seq, micro, lr, warmup, seed, evalInterval, evalBatches, precision, memoryx, outDir, resume,
-            noCheckpoint, sampleTokens, threads, json, fidelity, wafer, region, noReference,
+            noCheckpoint, sampleTokens, threads, json, fidelity, wafer, region, noReference, allowChanges,
         };
         cmd.SetAction(parse =>
         {
             var asJson = parse.GetValue(json);
             var log = asJson ? stderr : stdout;
             var t = parse.GetValue(threads);
-            if (t < 1) throw new WaferInputException($"--threads must be >= 1 (is {t})");
+            if (t is < 1 or > TrainOptions.MaxThreads) throw new WaferInputException($"--threads must be between 1 and {TrainOptions.MaxThreads} (is {t})");
             Wafer.Gpt.Numerics.Gemm.Threads = t;
             var peak = parse.GetValue(lr);
             var level = parse.GetValue(fidelity) switch
@@ -94,7 +95,9 @@ internal static class TrainCommand
                 Fidelity = level,
                 Cycle = cycle,
                 FastReference = !parse.GetValue(noReference),
+                AllowResumeChanges = parse.GetValue(allowChanges),
             };
+            if (options.AllowResumeChanges && options.ResumePath is null) throw new WaferInputException("--allow-resume-changes applies to --resume");
             var result = Trainer.Run(options, log);
             // The machine being modelled: the same step on one CS-2, from the analytic weight-streaming model.
             var cs2 = WaferStepModel.Estimate(result.Config, CerebrasSystem.Cs2, (long)options.Batch * options.MicroBatches, options.SeqLen);
@@ -112,12 +115,15 @@ internal static class TrainCommand
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"done: best val loss {result.BestValLoss:F4}, final train loss {result.FinalTrainLoss:F4}, {result.TokensPerSecond:N0} tokens/s, peak RSS {result.PeakRssBytes / 1e6:N0} MB, {result.BytesStreamedPerStep / 1e6:N1} MB streamed per step; outputs in {options.OutputDirectory}"));
             if (asJson) stdout.WriteLine(summary);
+            // A diverged run has written its outputs up to the last good step; it ends as an error naming the step.
+            if (result.Diverged is { } why)
+                throw new WaferInputException($"training diverged: {why}; stopped there: the checkpoint in {options.OutputDirectory} is the last good one{(result.Evals.Count > 0 ? $" (step {result.Evals[^1].Step})" : "")}; lower --lr");
             return Program.ExitOk;
         });
         return cmd;
     }
 
-    private static string Summary(TrainResult r, WaferEstimate cs2) => JsonSerializer.Serialize(new
+    private static string Summary(TrainResult r, WaferEstimate cs2) => JsonOutput.Serialize(new
     {
         model = r.Model,
         parameters = r.Parameters,

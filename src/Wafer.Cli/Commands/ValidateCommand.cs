@@ -19,7 +19,7 @@ internal static class ValidateCommand
             var (rows, skipped) = Calibration.Run(new SimulatorOptions { Threads = Environment.ProcessorCount });
             if (parse.GetValue(json))
             {
-                stdout.WriteLine(JsonSerializer.Serialize(rows.Select(r => new { name = r.Name, published = r.Published, simulated = r.Simulated, unit = r.Unit, relativeError = r.RelativeError, how = r.How })));
+                stdout.WriteLine(Reports.JsonOutput.Serialize(rows.Select(r => new { name = r.Name, published = r.Published, simulated = r.Simulated, unit = r.Unit, relativeError = r.RelativeError, how = r.How })));
                 return Program.ExitOk;
             }
             var inv = CultureInfo.InvariantCulture;

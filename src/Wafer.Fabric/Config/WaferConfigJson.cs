@@ -13,6 +13,7 @@ public static class WaferConfigJson
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
     };
 
     public static string Serialize(WaferConfig config) => JsonSerializer.Serialize(config, Options);
@@ -31,6 +32,10 @@ public static class WaferConfigJson
             var line = e.LineNumber is null ? "" : $" (line {e.LineNumber + 1})";
             throw new ConfigException($"{source}: invalid wafer config{where}{line}: {FirstLine(e.Message)}");
         }
+        catch (Exception e) when (e is NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            throw new ConfigException($"{source}: invalid wafer config: {FirstLine(e.Message)}");
+        }
         if (config is null) throw new ConfigException($"{source}: wafer config is empty (null)");
         var errors = config.Validate();
         if (errors.Count > 0) throw new ConfigException($"{source}: invalid wafer config: {string.Join("; ", errors)}");
@@ -39,13 +44,7 @@ public static class WaferConfigJson
 
     public static WaferConfig Load(string path)
     {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigException($"{path}: cannot read wafer config: {e.Message}");
-        }
-        return Parse(text, path);
+        return Parse(InputFile.ReadAllText(path, InputFile.ConfigBytes, "wafer config"), path);
     }
 
     /// <summary>A preset name (tiny, cs2, cs3) or a path to a JSON file.</summary>

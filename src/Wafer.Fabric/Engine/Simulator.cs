@@ -30,6 +30,9 @@ public sealed class Simulator
         if (_options.Threads < 1) throw new WaferInputException($"threads must be >= 1 (is {_options.Threads})");
         if (_options.MaxCycles < 1) throw new WaferInputException($"max cycles must be >= 1 (is {_options.MaxCycles})");
 
+        // Admission: the router state of every PE and the link table first, each PE's engine and SRAM at load.
+        HostMemory.Require((double)Width * Height * (RouterHostBytesPerPe + DirectionExtensions.LinkCount * (config.HopLatencyCycles + 1) * 16.0),
+            $"simulating a {Width} x {Height} program rectangle", $"~{RouterHostBytesPerPe} bytes of router state per PE and the link table", "use a smaller rectangle");
         Links = new LinkTable(Width * Height, config.HopLatencyCycles);
         _pes = new ProcessingElement[Width * Height];
 
@@ -51,6 +54,11 @@ public sealed class Simulator
         }
         Host = new HostIo(this);
     }
+
+    /// <summary>Host bytes a PE's router objects take (ProcessingElement, its color channels and FIFOs), and a PE
+    /// with code its compute engine, task and queue state: upper ends of what the full-rectangle runs of BENCHMARKS.md
+    /// show (peak RSS over PEs).</summary>
+    internal const int RouterHostBytesPerPe = 1024, EngineHostBytesPerPe = 3072;
 
     public WaferConfig Config { get; }
     public int Width { get; }
@@ -139,6 +147,9 @@ public sealed class Simulator
                 _withCe.Add(pe);
             }
         foreach (var pe in _pes) pe.Connect();
+        var sram = _withCe.Sum(pe => (double)pe.Ce!.Sram.AllocatedBytes);
+        HostMemory.Require(sram + _withCe.Count * (double)EngineHostBytesPerPe,
+            $"simulating {_withCe.Count:N0} PEs with code", $"{HostMemory.Gb(sram)} of SRAM in use and ~{EngineHostBytesPerPe} bytes of engine state per PE", "use a smaller rectangle");
         foreach (var pe in _withCe) pe.Ce!.MaterializeSram();
         foreach (var pe in _pes)
         {

@@ -29,11 +29,14 @@ public sealed class TextCorpus
         return reader.ReadToEnd();
     }
 
-    /// <summary>Reads a UTF-8 text file; a missing, empty or binary file is a GptInputException naming the path.</summary>
+    /// <summary>The largest data file read: the text and its tokens live in memory (1 GiB of text is ~1e9 tokens,
+    /// 4 GB of token ids).</summary>
+    public const long MaxTextBytes = 1L << 30;
+
+    /// <summary>Reads a UTF-8 text file; a missing, empty, binary or oversized file is one line naming the path.</summary>
     public static string ReadText(string path)
     {
-        if (!File.Exists(path)) throw new GptInputException($"data file {path} does not exist");
-        var bytes = File.ReadAllBytes(path);
+        var bytes = Wafer.Fabric.InputFile.ReadAllBytes(path, MaxTextBytes, "data file");
         if (bytes.Length == 0) throw new GptInputException($"data file {path} is empty");
         var nul = Array.IndexOf(bytes, (byte)0);
         if (nul >= 0) throw new GptInputException($"data file {path} is binary, not text (NUL byte at offset {nul})");

@@ -25,21 +25,47 @@ internal sealed class BlockActivations
     /// projection outputs are read only by the residual adds right after them, so one pair serves all blocks.</summary>
     public BlockActivations(GptConfig cfg, int b, int t, bool gradients = false, BlockActivations? shareTemporaries = null)
     {
+        var n = Lengths(cfg, b, t, gradients);
+        Ln1 = Make(n[0]); Ln1Mean = Make(n[1]); Ln1Rstd = Make(n[2]);
+        Ln2 = Make(n[3]); Ln2Mean = Make(n[4]); Ln2Rstd = Make(n[5]);
+        Qkv = Make(n[6]);
+        Atty = Make(n[7]);
+        Att = Make(n[8]);
+        _ownsTemporaries = shareTemporaries is null;
+        Residual2 = Make(n[9]);
+        Fch = Make(n[10]); FchGelu = Make(n[11]);
+        Output = Make(n[12]);
+        AttProj = shareTemporaries?.AttProj ?? Make(n[13]);
+        FcProj = shareTemporaries?.FcProj ?? Make(n[14]);
+    }
+
+    /// <summary>The tensors' lengths in floats, in the order of the fields (AttProj and FcProj last): what the
+    /// constructor allocates and what admission counts before anything is allocated.</summary>
+    public static long[] Lengths(GptConfig cfg, int b, int t, bool gradients)
+    {
         long bt = (long)b * t, c = cfg.Channels, f = cfg.FfnChannels;
         var fwd = gradients ? 0 : 1; // tensors only the forward pass keeps
-        Ln1 = Make(bt * c); Ln1Mean = Make(fwd * bt); Ln1Rstd = Make(fwd * bt);
         var ln2 = cfg.SharedBlockNorm ? 0 : 1;
-        Ln2 = Make(ln2 * bt * c); Ln2Mean = Make(fwd * ln2 * bt); Ln2Rstd = Make(fwd * ln2 * bt);
-        Qkv = Make(bt * 3 * c);
-        Atty = Make(bt * c);
-        Att = Make(fwd * Layers.CausalAttention.AttLength(b, t, cfg.Heads));
-        _ownsTemporaries = shareTemporaries is null;
         var parallel = cfg.ParallelResidual ? 1 : 0;
-        AttProj = shareTemporaries?.AttProj ?? Make(parallel * fwd * bt * c);
-        Residual2 = Make(cfg.ParallelResidual ? 0 : fwd * bt * c);
-        Fch = Make(bt * f); FchGelu = Make(fwd * bt * f); // backward multiplies by GELU's slope as it stores d(fch)
-        FcProj = shareTemporaries?.FcProj ?? Make(parallel * fwd * bt * c);
-        Output = Make(fwd * bt * c);
+        return
+        [
+            bt * c, fwd * bt, fwd * bt,
+            ln2 * bt * c, fwd * ln2 * bt, fwd * ln2 * bt,
+            bt * 3 * c,
+            bt * c,
+            fwd * Layers.CausalAttention.AttLength(b, t, cfg.Heads),
+            cfg.ParallelResidual ? 0 : fwd * bt * c,
+            bt * f, fwd * bt * f, // backward multiplies by GELU's slope as it stores d(fch)
+            fwd * bt * c,
+            parallel * fwd * bt * c, parallel * fwd * bt * c,
+        ];
+    }
+
+    /// <summary>Bytes of one block's tensors; the temporaries counted only by the block that owns them.</summary>
+    public static long BytesFor(GptConfig cfg, int b, int t, bool gradients, bool ownsTemporaries)
+    {
+        var n = Lengths(cfg, b, t, gradients);
+        return 4 * (n.Take(13).Sum() + (ownsTemporaries ? n[13] + n[14] : 0));
     }
 
     private static float[] Make(long n) => n == 0 ? [] : new float[checked((int)n)];

@@ -115,6 +115,30 @@ public sealed partial class GptExecutor : IGptExecutor
             + 4L * (_grads.Sum(p => (long)p[0].Length + p[1].Length) + _embedGrads.Sum(e => (long)e.Length));
     }
 
+    /// <summary>What the constructor would allocate for this model, batch and sequence (the DeviceBytes it reports), and
+    /// the longest single array it needs, counted before anything is allocated (admission).</summary>
+    public static (long DeviceBytes, long LongestArray) Plan(ParameterLayout layout, int batch, int seqLen, StreamPrecision precision)
+    {
+        var cfg = layout.Config;
+        long bt = (long)batch * seqLen, c = cfg.Channels, vp = cfg.PaddedVocabSize;
+        var acts = cfg.Layers * BlockActivations.BytesFor(cfg, batch, seqLen, gradients: false, ownsTemporaries: false)
+            + 4 * (BlockActivations.Lengths(cfg, batch, seqLen, false)[13] + BlockActivations.Lengths(cfg, batch, seqLen, false)[14])
+            + BlockActivations.BytesFor(cfg, batch, seqLen, gradients: true, ownsTemporaries: true);
+        var largest = layout.LargestSegment;
+        var headSegment = layout.Segments.Count - 1;
+        var largestStreamed = Enumerable.Range(1, headSegment).Max(s => layout.Segments[s].Count);
+        var shards = TransformerBlock.Shards(cfg, batch).Length;
+        var grads = shards == 2 ? largest + 3 * largestStreamed : largest;
+        var embedGrads = cfg.TiedEmbedding ? shards * layout.Embedding.Count : 0;
+        var bytes = acts + 4 * (4 * bt * c + 4 * bt + 3 * bt * vp)
+            + StreamRounding.BytesPerWeight(precision) * (2 * largest + (cfg.TiedEmbedding ? layout.Embedding.Count : 0))
+            + 4 * (grads + embedGrads);
+        var longest = new[] { bt * vp, largest, bt * cfg.FfnChannels, bt * 3 * c, CausalAttentionLength(cfg, batch, seqLen) }.Max();
+        return (bytes, longest);
+    }
+
+    private static long CausalAttentionLength(GptConfig cfg, int batch, int seqLen) => Layers.CausalAttention.AttLength(batch, seqLen, cfg.Heads);
+
     /// <summary>Rows [b0 T, (b0 + nb) T) of a (BT, width) tensor.</summary>
     private Span<float> Rows(float[] tensor, int width, int shard) =>
         tensor.AsSpan(_shards[shard].B0 * SeqLen * width, _shards[shard].Nb * SeqLen * width);

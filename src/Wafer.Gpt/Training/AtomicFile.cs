@@ -24,6 +24,31 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>Removes the temp files of writes that a killed process left in dir (".name.PID.tmp" whose process is
+    /// gone); a live process's are kept.</summary>
+    public static void RemoveStale(string dir)
+    {
+        if (!Directory.Exists(dir)) return;
+        foreach (var path in Directory.EnumerateFiles(dir, ".*.tmp"))
+        {
+            var parts = Path.GetFileName(path).Split('.');
+            if (parts.Length < 4 || !int.TryParse(parts[^2], out var pid)) continue;
+            if (pid != Environment.ProcessId && Alive(pid)) continue;
+            try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static bool Alive(int pid)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
+
     public static void WriteText(string path, string text) =>
         Write(path, s => { var b = System.Text.Encoding.UTF8.GetBytes(text); s.Write(b); });
 }

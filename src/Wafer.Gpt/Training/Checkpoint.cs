@@ -59,21 +59,29 @@ public static class Checkpoint
         });
     }
 
-    /// <summary>Reads the metadata of a checkpoint; a missing, truncated or foreign file is a GptInputException.</summary>
+    /// <summary>Reads the metadata of a checkpoint; a missing, truncated, malformed or foreign file is a GptInputException.</summary>
     public static Dictionary<string, string> ReadMetadata(string path)
     {
-        var (header, _) = ReadHeader(path);
-        var meta = header["__metadata__"] as JsonObject ?? throw Bad(path, "it has no __metadata__");
-        var result = meta.ToDictionary(p => p.Key, p => p.Value?.GetValue<string>() ?? "");
+        var header = SafetensorsHeader.Read(path, why => Bad(path, why));
+        var result = new Dictionary<string, string>(header.Metadata, StringComparer.Ordinal);
+        if (result.Count == 0) throw Bad(path, "it has no __metadata__ (not a wafer checkpoint)");
         if (!result.TryGetValue("format", out var f) || f != Format) throw Bad(path, $"its format is '{f}', expected '{Format}'");
         return result;
     }
 
     /// <summary>Loads weights and moments into store, whose layout must match the checkpoint's tensors exactly.</summary>
-    public static void Load(string path, WeightStore store)
+    public static void Load(string path, WeightStore store, long optimizerStep)
     {
-        var (header, dataStart) = ReadHeader(path);
+        try { LoadChecked(path, store, optimizerStep); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw Bad(path, $"it cannot be read ({e.Message})"); }
+    }
+
+    private static void LoadChecked(string path, WeightStore store, long optimizerStep)
+    {
+        var header = SafetensorsHeader.Read(path, why => Bad(path, why));
         var layout = store.Layout;
+        var expected = layout.Segments.Sum(s => s.Tensors.Count) * Kinds.Length;
+        if (header.Tensors.Count != expected) throw Bad(path, $"it holds {header.Tensors.Count} tensors, the model has {expected} (checkpoint of a different model?)");
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
         var buffer = new float[ChunkFloats];
         foreach (var (kind, suffix) in Kinds)
@@ -81,39 +89,20 @@ public static class Checkpoint
                 foreach (var slot in layout.Segments[si].Tensors)
                 {
                     var name = $"{layout.Segments[si].Name}.{slot.Name}{suffix}";
-                    var entry = header[name] as JsonObject ?? throw Bad(path, $"tensor {name} is missing (checkpoint of a different model?)");
-                    var shape = entry["shape"]!.AsArray().Select(n => n!.GetValue<long>()).ToArray();
-                    if (!shape.SequenceEqual(slot.Shape) || entry["dtype"]?.GetValue<string>() != "F32")
-                        throw Bad(path, $"tensor {name} is {entry["dtype"]} [{string.Join(", ", shape)}], the model needs F32 [{string.Join(", ", slot.Shape)}]");
-                    var offsets = entry["data_offsets"]!.AsArray().Select(n => n!.GetValue<long>()).ToArray();
-                    if (offsets[1] - offsets[0] != 4 * slot.Count || dataStart + offsets[1] > fs.Length) throw Bad(path, $"tensor {name} is truncated");
-                    fs.Position = dataStart + offsets[0];
+                    if (!header.Tensors.TryGetValue(name, out var entry)) throw Bad(path, $"tensor {name} is missing (checkpoint of a different model?)");
+                    if (!entry.Shape.SequenceEqual(slot.Shape) || entry.Dtype != "F32")
+                        throw Bad(path, $"tensor {name} is {entry.Dtype} [{string.Join(", ", entry.Shape)}], the model needs F32 [{string.Join(", ", slot.Shape)}]");
+                    fs.Position = header.DataStart + entry.Begin;
                     for (long o = 0; o < slot.Count; o += ChunkFloats)
                     {
                         var chunk = buffer.AsSpan(0, (int)Math.Min(ChunkFloats, slot.Count - o));
                         fs.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(chunk));
+                        foreach (var v in chunk)
+                            if (!float.IsFinite(v)) throw Bad(path, $"tensor {name} holds {v} (a diverged run's state is not a starting point)");
                         store.WriteState(si, kind, slot.Offset + o, chunk);
                     }
                 }
-        var meta = ReadMetadata(path);
-        store.RestoreStep(int.Parse(meta["optimizerStep"], System.Globalization.CultureInfo.InvariantCulture));
-    }
-
-    private static (JsonObject Header, long DataStart) ReadHeader(string path)
-    {
-        if (!File.Exists(path)) throw new GptInputException($"checkpoint {path} does not exist");
-        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        Span<byte> len = stackalloc byte[8];
-        if (fs.Read(len) != 8) throw Bad(path, "it is shorter than a safetensors header");
-        var n = BitConverter.ToUInt64(len);
-        if (n == 0 || n > 100_000_000 || (long)n > fs.Length - 8) throw Bad(path, $"its header length {n} does not fit the file of {fs.Length} bytes");
-        var bytes = new byte[n];
-        fs.ReadExactly(bytes);
-        try
-        {
-            return (JsonNode.Parse(bytes) as JsonObject ?? throw Bad(path, "its header is not a JSON object"), 8 + (long)n);
-        }
-        catch (JsonException e) { throw Bad(path, $"its header is not valid JSON ({e.Message})"); }
+        store.RestoreStep(checked((int)optimizerStep));
     }
 
     private static GptInputException Bad(string path, string why) => new($"checkpoint {path} is not usable: {why}");

@@ -54,11 +54,19 @@ public sealed record TrainOptions
     public string? ResumePath { get; init; }
     /// <summary>Characters or tokens sampled at the end, e.g. 300; 0 skips the sample.</summary>
     public int SampleTokens { get; init; } = 300;
+    /// <summary>Resume even where the options change what the checkpoint's run computed (batch, schedule, seed,
+    /// precision, fidelity, data); off: such a resume is refused, naming each change.</summary>
+    public bool AllowResumeChanges { get; init; }
+    /// <summary>Matmul threads: 1 .. MaxThreads.</summary>
+    public const int MaxThreads = 1024;
 
     public IReadOnlyList<string> Validate()
     {
         var e = new List<string>();
         if (Steps < 0) e.Add($"--steps must be >= 0 (is {Steps})");
+        if (string.IsNullOrWhiteSpace(OutputDirectory)) e.Add("--out must name a folder (is empty)");
+        else if (OutputDirectory.IndexOfAny(Path.GetInvalidPathChars()) >= 0) e.Add($"--out '{OutputDirectory}' holds characters a path cannot");
+        if (DecaySteps is < 0) e.Add($"decay steps must be >= 0 (is {DecaySteps})");
         if (Batch < 1) e.Add($"--batch must be >= 1 (is {Batch})");
         if (SeqLen < 1) e.Add($"--seq must be >= 1 (is {SeqLen})");
         if (MicroBatches < 1) e.Add($"--micro-batches must be >= 1 (is {MicroBatches})");

@@ -33,4 +33,7 @@ public sealed record TrainResult
     /// model's prediction of the same.</summary>
     public double FabricCyclesPerStep { get; init; }
     public double FabricModelCyclesPerStep { get; init; }
+    /// <summary>Null when every step was finite; else what diverged and where ("loss NaN at step 3"): the run stopped
+    /// there, its checkpoint is the last good one, and its outputs hold the steps before.</summary>
+    public string? Diverged { get; init; }
 }

@@ -16,6 +16,7 @@ public static class SystemPresets
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         WriteIndented = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
@@ -28,8 +29,9 @@ public static class SystemPresets
             throw new GptInputException($"system '{presetOrPath}' is neither a preset ({string.Join(", ", Cerebras.Select(s => s.Name).Concat(Gpus.Select(s => s.Name)))}) nor a JSON file");
         try
         {
-            var node = JsonNode.Parse(File.ReadAllText(presetOrPath)) as JsonObject ?? throw new GptInputException($"system file {presetOrPath}: not a JSON object");
-            var kind = node["kind"]?.GetValue<string>();
+            var node = JsonNode.Parse(Fabric.InputFile.ReadAllText(presetOrPath, Fabric.InputFile.ConfigBytes, "system file"), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
+                ?? throw new GptInputException($"system file {presetOrPath}: not a JSON object");
+            var kind = node["kind"] is JsonValue kv && kv.TryGetValue<string>(out var k) ? k : node["kind"]?.ToJsonString();
             node.Remove("kind");
             switch (kind)
             {
@@ -47,7 +49,10 @@ public static class SystemPresets
                     throw new GptInputException($"system file {presetOrPath}: \"kind\" must be \"cerebras\" or \"gpu\" (is {(kind is null ? "missing" : $"\"{kind}\"")})");
             }
         }
-        catch (JsonException e) { throw new GptInputException($"system file {presetOrPath}: {e.Message}"); }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException or FormatException)
+        {
+            throw new GptInputException($"system file {presetOrPath}: {e.Message.ReplaceLineEndings(" ")}");
+        }
     }
 
     private static void Check(IReadOnlyList<string> errors, string path)
