@@ -31,7 +31,9 @@ in_write=0
 for i in $(seq 1 "$kills"); do
   out="$work/run$i"
   # A moment between 5 % and 95 % of the uninterrupted run's time (process start included).
-  at=$(echo "scale=3; $ref_s * (5 + $RANDOM % 91) / 100" | bc)
+  # ($RANDOM is read here, not inside $(...): a subshell's draw does not advance the parent's sequence.)
+  r=$((5 + RANDOM % 91))
+  at=$(echo "scale=3; $ref_s * $r / 100" | bc)
   "${wafer[@]}" "${common[@]}" --out "$out" >"$out.log" 2>&1 &
   pid=$!
   sleep "$at"

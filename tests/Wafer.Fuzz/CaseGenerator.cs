@@ -178,6 +178,11 @@ public static class CaseGenerator
     private static string[] Garbage(Rand r)
     {
         string[] words = ["train", "run", "sample", "estimate", "config", "validate", "--help", "-h", "--version", "", "x", "--", "-", "--steps", "1", "--json", "\u00e9", "--model=nano", "@file"];
-        return Enumerable.Range(0, r.Next(0, 5)).Select(_ => r.Pick(words)).ToArray();
+        var argv = Enumerable.Range(0, r.Next(0, 5)).Select(_ => r.Pick(words)).ToList();
+        // train and validate with no bad word would start their real work (a default training run, the minute of
+        // validate's simulations): long valid jobs are not bad input, so these get a stray word to refuse.
+        if (argv.Count > 0 && argv[0] is "train" or "validate" && argv.All(w => w is "train" or "validate" or "--json" or "--steps" or "1" or "--model=nano"))
+            argv.Add("--bogus");
+        return [.. argv];
     }
 }
