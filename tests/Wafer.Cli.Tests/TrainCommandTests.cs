@@ -27,6 +27,30 @@ public class TrainCommandTests
     }
 
     [Fact]
+    public void ExtendingARun_KeepsItsSchedule_WithDecaySteps_AndIsRefusedWithout()
+    {
+        var dir = CliRunner.TempDir();
+        var model = Path.Combine(dir, "m.json");
+        File.WriteAllText(model, "{\"layers\": 1, \"channels\": 16, \"heads\": 2, \"ffnChannels\": 32, \"maxSeqLen\": 8}");
+        string[] Args(string outDir, int steps) => ["train", "--model", model, "--steps", steps.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--batch", "2", "--seq", "8", "--warmup", "1", "--eval-interval", "2", "--eval-batches", "1", "--sample-tokens", "0", "--threads", "1", "--out", outDir];
+        var whole = Path.Combine(dir, "whole");
+        var (c1, _, e1) = CliRunner.Run([.. Args(whole, 8), "--decay-steps", "4"]);
+        Assert.True(c1 == 0, e1);
+        var part = Path.Combine(dir, "part");
+        var (c2, _, e2) = CliRunner.Run(Args(part, 4)); // --decay-steps defaults to --steps: 4
+        Assert.True(c2 == 0, e2);
+        var checkpoint = Path.Combine(part, "checkpoint.safetensors");
+        var (refused, _, why) = CliRunner.Run([.. Args(part, 8), "--resume", checkpoint]);
+        Assert.Equal(2, refused);
+        Assert.Contains("decaySteps 4 -> 8", why);
+        Assert.Contains("--decay-steps", why);
+        var (c3, _, e3) = CliRunner.Run([.. Args(part, 8), "--resume", checkpoint, "--decay-steps", "4"]);
+        Assert.True(c3 == 0, e3);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "checkpoint.safetensors")), File.ReadAllBytes(checkpoint));
+    }
+
+    [Fact]
     public void Train_FidelityCycle_RunsOnTheSimulatedWafer_WithTheFastReference()
     {
         var dir = CliRunner.TempDir();
@@ -71,6 +95,8 @@ public class TrainCommandTests
             { ["train", "--model", badModel], "Heads must divide" },
             { ["train", "--model", "gpt5"], "neither a preset" },
             { ["train", "--steps", "-1"], "--steps" },
+            { ["train", "--decay-steps", "-5"], "--decay-steps must be >= 0 (is -5)" },
+            { ["train", "--lr", "-1"], "--lr must be a positive number (is -1)" },
             { ["train", "--precision", "fp8"], "--precision" },
             { ["train", "--resume", notCkpt], "not usable" },
             { ["sample", "--checkpoint", Path.Combine(dir, "none.safetensors")], "does not exist" },

@@ -27,8 +27,9 @@ internal static class TrainCommand
         var batch = new Option<int>("--batch") { Description = "Sequences per micro-batch", DefaultValueFactory = _ => 12 };
         var seq = new Option<int>("--seq") { Description = "Tokens per sequence", DefaultValueFactory = _ => 64 };
         var micro = new Option<int>("--micro-batches") { Description = "Micro-batches per step (gradient accumulation)", DefaultValueFactory = _ => 1 };
-        var lr = new Option<float>("--lr") { Description = "Peak learning rate (cosine decay to a tenth of it after 100 warmup steps)", DefaultValueFactory = _ => 1e-3f };
+        var lr = new Option<float>("--lr") { Description = "Peak learning rate (linear warmup, then cosine decay to a tenth of it)", DefaultValueFactory = _ => 1e-3f };
         var warmup = new Option<int>("--warmup") { Description = "Warmup steps", DefaultValueFactory = _ => 100 };
+        var decay = new Option<int?>("--decay-steps") { Description = "Step at which the cosine decay reaches a tenth of --lr (default: --steps; give the first run's value to extend it with --resume)" };
         var seed = new Option<int>("--seed") { Description = "Seed of initialisation and batch sampling", DefaultValueFactory = _ => 1337 };
         var evalInterval = new Option<int>("--eval-interval") { Description = "Steps between evaluations and checkpoints", DefaultValueFactory = _ => 200 };
         var evalBatches = new Option<int>("--eval-batches") { Description = "Batches per loss estimate", DefaultValueFactory = _ => 20 };
@@ -47,7 +48,7 @@ internal static class TrainCommand
         var allowChanges = new Option<bool>("--allow-resume-changes") { Description = "With --resume: continue even where the options change the checkpoint's run (batch, sequence, schedule, seed, precision, fidelity, data); without it such a resume is refused" };
         var cmd = new Command("train", "Train a GPT by weight streaming on text; reports loss, throughput, memory and streamed bytes")
         {
-            model, data, tokenizer, steps, batch, seq, micro, lr, warmup, seed, evalInterval, evalBatches, precision, memoryx, outDir, resume,
+            model, data, tokenizer, steps, batch, seq, micro, lr, warmup, decay, seed, evalInterval, evalBatches, precision, memoryx, outDir, resume,
             noCheckpoint, sampleTokens, threads, json, fidelity, wafer, region, noReference, allowChanges,
         };
         cmd.SetAction(parse =>
@@ -78,6 +79,7 @@ internal static class TrainCommand
                 LearningRate = peak,
                 MinLearningRate = peak / 10,
                 WarmupSteps = parse.GetValue(warmup),
+                DecaySteps = parse.GetValue(decay),
                 Seed = parse.GetValue(seed),
                 EvalInterval = parse.GetValue(evalInterval),
                 EvalBatches = parse.GetValue(evalBatches),

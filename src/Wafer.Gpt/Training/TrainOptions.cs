@@ -66,13 +66,13 @@ public sealed record TrainOptions
         if (Steps < 0) e.Add($"--steps must be >= 0 (is {Steps})");
         if (string.IsNullOrWhiteSpace(OutputDirectory)) e.Add("--out must name a folder (is empty)");
         else if (OutputDirectory.IndexOfAny(Path.GetInvalidPathChars()) >= 0) e.Add($"--out '{OutputDirectory}' holds characters a path cannot");
-        if (DecaySteps is < 0) e.Add($"decay steps must be >= 0 (is {DecaySteps})");
+        if (DecaySteps is < 0) e.Add($"--decay-steps must be >= 0 (is {DecaySteps})");
         if (Batch < 1) e.Add($"--batch must be >= 1 (is {Batch})");
         if (SeqLen < 1) e.Add($"--seq must be >= 1 (is {SeqLen})");
         if (MicroBatches < 1) e.Add($"--micro-batches must be >= 1 (is {MicroBatches})");
         if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) e.Add($"--lr must be a positive number (is {LearningRate})");
-        if (!(MinLearningRate >= 0) || MinLearningRate > LearningRate) e.Add($"the minimum learning rate must be in [0, --lr] (is {MinLearningRate})");
-        if (WarmupSteps < 0) e.Add($"warmup steps must be >= 0 (is {WarmupSteps})");
+        if (LearningRate > 0 && (!(MinLearningRate >= 0) || MinLearningRate > LearningRate)) e.Add($"the minimum learning rate must be in [0, --lr] (is {MinLearningRate})");
+        if (WarmupSteps < 0) e.Add($"--warmup must be >= 0 (is {WarmupSteps})");
         if (EvalInterval < 1) e.Add($"--eval-interval must be >= 1 (is {EvalInterval})");
         if (EvalBatches < 1) e.Add($"--eval-batches must be >= 1 (is {EvalBatches})");
         if (LogInterval < 1) e.Add($"log interval must be >= 1 (is {LogInterval})");

@@ -241,7 +241,7 @@ public static class Trainer
         var changes = ResumeState.SettingKeys.Where(k => resume.Settings.TryGetValue(k, out var was) && now[k] != was)
             .Select(k => $"{k} {resume.Settings[k]} -> {now[k]}").ToList();
         if (changes.Count > 0)
-            throw new GptInputException($"resuming {o.ResumePath} would change its run: {string.Join(", ", changes)}; give the checkpoint's values (decaySteps is --steps unless set), or --allow-resume-changes to continue with the new ones");
+            throw new GptInputException($"resuming {o.ResumePath} would change its run: {string.Join(", ", changes)}; give the checkpoint's values (--decay-steps N keeps its schedule when --steps grows), or --allow-resume-changes to continue with the new ones");
     }
 
     /// <summary>Refuses a run this machine cannot hold, before anything is allocated: MemoryX's state (16 bytes per
