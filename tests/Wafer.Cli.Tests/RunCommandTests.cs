@@ -59,6 +59,10 @@ public class RunCommandTests
     [InlineData("--width", "run", "reduce", "--width", "abc")]
     [InlineData("SRAM overflow", "run", "reduce", "--length", "20000")]
     [InlineData("max-cycles", "run", "broadcast", "--max-cycles", "5")]
+    [InlineData("17,179,869,176 PEs; no wafer has more than 4,000,000", "run", "gemv", "--width", "8", "--height", "2147483647")]
+    [InlineData("a worker's 2147483647 x 8 block: at least 34,359,738,352 bytes", "run", "wsmm", "--width", "4", "--height", "4", "--block", "2147483647")]
+    [InlineData("2147483647 outputs x 4 values", "run", "wsmm-sparse", "--width", "4", "--height", "4", "--outputs", "2147483647")]
+    [InlineData("a worker's 4 x 2147483647 block", "run", "wsmm-dw", "--width", "4", "--height", "4", "--length", "2147483647")]
     public void BadArguments_OneLineOnStderr_ExitCode2(string mentions, params string[] args)
     {
         var (code, stdout, stderr) = CliRunner.Run(args);

@@ -78,6 +78,10 @@ public sealed record WaferConfig
     public int PeCount => WidthPes * HeightPes;
     public int UsableSramBytesPerPe => SramBytesPerPe - ReservedSramBytesPerPe;
 
+    /// <summary>The most PEs a wafer may have: about five CS-2 wafers, far past any built (a bound that keeps every
+    /// per-PE index and host array in range).</summary>
+    public const int MaxPes = 4_000_000;
+
     /// <summary>All problems at once, each naming the field; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -85,7 +89,7 @@ public sealed record WaferConfig
         void Positive(string field, double value) { if (!(value > 0)) errors.Add($"{field} must be > 0 (is {value})"); }
         Positive(nameof(WidthPes), WidthPes);
         Positive(nameof(HeightPes), HeightPes);
-        if ((long)WidthPes * HeightPes > 4_000_000) errors.Add($"{nameof(WidthPes)} x {nameof(HeightPes)} must be at most 4,000,000 PEs (is {(long)WidthPes * HeightPes})");
+        if ((long)WidthPes * HeightPes > MaxPes) errors.Add($"{nameof(WidthPes)} x {nameof(HeightPes)} must be at most {MaxPes:N0} PEs (is {(long)WidthPes * HeightPes})");
         Positive(nameof(SramBytesPerPe), SramBytesPerPe);
         if (ReservedSramBytesPerPe < 0 || ReservedSramBytesPerPe >= SramBytesPerPe)
             errors.Add($"{nameof(ReservedSramBytesPerPe)} must be in [0, {nameof(SramBytesPerPe)}) (is {ReservedSramBytesPerPe})");

@@ -12,6 +12,8 @@ public sealed class FabricLayout
     public FabricLayout(int width, int height)
     {
         if (width < 1 || height < 1) throw new FabricProgramException($"program rectangle {width}x{height} is empty");
+        if ((long)width * height > Config.WaferConfig.MaxPes)
+            throw new FabricProgramException($"program rectangle {width}x{height} has {(long)width * height:N0} PEs; no wafer has more than {Config.WaferConfig.MaxPes:N0}");
         Width = width;
         Height = height;
         _code = new PeCode?[width * height];

@@ -34,6 +34,13 @@ internal static class WeightStreamLayout
             size.Outputs > 0 ? size.Outputs : 16);
         if (shape.Rows + 1 > wafer.HeightPes || shape.Columns > wafer.WidthPes)
             throw new WaferInputException($"{program}: {shape.Columns} x {shape.Rows + 1} PEs (R worker rows + the edge row) do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
+        // Before any block is sized on the host: every variant keeps a worker's k x n block in one PE, and D_out x
+        // min(n, k) values in another (Y or dY of the last column: D_out x n; W or dW at the edge: D_out x k), at
+        // 2 bytes a value or more. (The exact per-PE layout is checked symbol by symbol when the code is built.)
+        var (n, k, dOut) = ((long)shape.Tokens, (long)shape.Features, (long)shape.Outputs);
+        foreach (var (values, what) in new[] { (k * n, $"a worker's {k} x {n} block"), (dOut * Math.Min(n, k), $"{dOut} outputs x {Math.Min(n, k)} values") })
+            if (2 * values > wafer.UsableSramBytesPerPe)
+                throw new WaferInputException($"{program}: {what}: at least {2 * values:N0} bytes of one PE's SRAM, more than its {wafer.UsableSramBytesPerPe:N0} usable");
         return shape;
     }
 
