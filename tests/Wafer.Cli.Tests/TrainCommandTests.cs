@@ -18,6 +18,10 @@ public class TrainCommandTests
         foreach (var field in new[] { "bestValLoss", "finalTrainLoss", "tokensPerSecond", "peakRssBytes", "bytesStreamedPerStep" })
             Assert.True(root.GetProperty(field).GetDouble() > 0, field);
         Assert.Equal(6, root.GetProperty("steps").GetInt32());
+        // camelCase throughout, the evaluation points included: steps 0, 3 and 6.
+        var evals = root.GetProperty("evals").EnumerateArray().ToList();
+        Assert.Equal([0, 3, 6], evals.Select(e => e.GetProperty("step").GetInt32()));
+        Assert.All(evals, e => Assert.True(e.GetProperty("trainLoss").GetDouble() > 0 && e.GetProperty("valLoss").GetDouble() > 0));
         Assert.Contains("step 6/6", stderr);
         foreach (var f in new[] { "checkpoint.safetensors", "loss.csv", "loss.png", "sample.txt", "summary.json" }) Assert.True(File.Exists(Path.Combine(dir, f)), f);
         var (sc, sout, serr) = CliRunner.Run("sample", "--checkpoint", Path.Combine(dir, "checkpoint.safetensors"), "--prompt", "ROMEO:", "--tokens", "10");

@@ -1,5 +1,6 @@
-// The options every JSON the CLI prints or writes uses: a number that is not finite (a run that diverged, a rate of
-// zero steps) is written as null, since JSON has no NaN or Infinity.
+// The options every JSON the CLI prints or writes uses: camelCase names throughout (records such as a training run's
+// evaluation points included), and a number that is not finite (a run that diverged, a rate of zero steps) is written
+// as null, since JSON has no NaN or Infinity.
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -7,7 +8,11 @@ namespace Wafer.Cli.Reports;
 
 internal static class JsonOutput
 {
-    public static readonly JsonSerializerOptions Options = new() { Converters = { new FiniteDouble(), new FiniteFloat() } };
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new FiniteDouble(), new FiniteFloat() },
+    };
 
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
 
