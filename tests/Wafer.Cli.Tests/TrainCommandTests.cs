@@ -100,6 +100,7 @@ public class TrainCommandTests
             { ["train", "--model", "gpt5"], "neither a preset" },
             { ["train", "--steps", "-1"], "--steps" },
             { ["train", "--decay-steps", "-5"], "--decay-steps must be >= 0 (is -5)" },
+            { ["train", "--eval-batches", "2147483647"], "--eval-batches must be between 1 and 10,000 (is 2147483647)" },
             { ["train", "--lr", "-1"], "--lr must be a positive number (is -1)" },
             { ["train", "--precision", "fp8"], "--precision" },
             { ["train", "--resume", notCkpt], "not usable" },

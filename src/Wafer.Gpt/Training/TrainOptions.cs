@@ -57,6 +57,9 @@ public sealed record TrainOptions
     /// <summary>Resume even where the options change what the checkpoint's run computed (batch, schedule, seed,
     /// precision, fidelity, data); off: such a resume is refused, naming each change.</summary>
     public bool AllowResumeChanges { get; init; }
+    /// <summary>Batches per loss estimate at most: 10,000 batches already put a mean's standard error far below any
+    /// difference a run shows; more only makes each evaluation run for hours.</summary>
+    public const int MaxEvalBatches = 10_000;
     /// <summary>Matmul threads: 1 .. MaxThreads.</summary>
     public const int MaxThreads = 1024;
 
@@ -74,7 +77,7 @@ public sealed record TrainOptions
         if (LearningRate > 0 && (!(MinLearningRate >= 0) || MinLearningRate > LearningRate)) e.Add($"the minimum learning rate must be in [0, --lr] (is {MinLearningRate})");
         if (WarmupSteps < 0) e.Add($"--warmup must be >= 0 (is {WarmupSteps})");
         if (EvalInterval < 1) e.Add($"--eval-interval must be >= 1 (is {EvalInterval})");
-        if (EvalBatches < 1) e.Add($"--eval-batches must be >= 1 (is {EvalBatches})");
+        if (EvalBatches is < 1 or > MaxEvalBatches) e.Add($"--eval-batches must be between 1 and {MaxEvalBatches:N0} (is {EvalBatches})");
         if (LogInterval < 1) e.Add($"log interval must be >= 1 (is {LogInterval})");
         if (Tokenizer is not null and not "char" and not "gpt2") e.Add($"--tokenizer must be 'char' or 'gpt2' (is '{Tokenizer}')");
         if (SampleTokens < 0) e.Add($"sample tokens must be >= 0 (is {SampleTokens})");
