@@ -1,4 +1,4 @@
-// The wafer CLI: the only composition root (DESIGN.md §2). Bad input anywhere = one line on stderr, exit code 2;
+// The wafer CLI: the only composition root (docs/design.md §2). Bad input anywhere = one line on stderr, exit code 2;
 // anything else that goes wrong = one line saying it is internal, exit code 3.
 using System.CommandLine;
 using Wafer.Cli.Commands;

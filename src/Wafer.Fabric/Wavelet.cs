@@ -1,4 +1,4 @@
-// A wavelet: 32-bit payload + 5-bit color + control bit (38 bits on the wire; wse2.md §3.3), packed in a ulong.
+// A wavelet: 32-bit payload + 5-bit color + control bit (38 bits on the wire; docs/sources.md §3.3), packed in a ulong.
 using System.Runtime.CompilerServices;
 
 namespace Wafer.Fabric;
@@ -17,7 +17,7 @@ public readonly struct Wavelet : IEquatable<Wavelet>
     public int Color { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (int)((_bits >> 32) & 0x1F); }
     public bool IsControl { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (_bits & (1UL << 37)) != 0; }
     public float AsFloat => BitConverter.UInt32BitsToSingle(Payload);
-    /// <summary>Low 16 bits (the data half in the sparse convention, wse2.md §3.3).</summary>
+    /// <summary>Low 16 bits (the data half in the sparse convention, docs/sources.md §3.3).</summary>
     public ushort Low16 => (ushort)Payload;
     /// <summary>High 16 bits (the index half).</summary>
     public ushort High16 => (ushort)(Payload >> 16);
@@ -28,7 +28,7 @@ public readonly struct Wavelet : IEquatable<Wavelet>
     public override string ToString() => $"C{Color}{(IsControl ? " ctrl" : "")} 0x{Payload:x8}";
 }
 
-/// <summary>Our encoding of control-wavelet commands (the real bit layout is undocumented: wse2.md §7 q6).</summary>
+/// <summary>Our encoding of control-wavelet commands (the real bit layout is undocumented: docs/sources.md §7 item 6).</summary>
 public static class ControlPayload
 {
     /// <summary>No control task: the wavelet only carries router commands.</summary>

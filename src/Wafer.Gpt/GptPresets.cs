@@ -1,4 +1,4 @@
-// The model presets of shared/reference/models.md, with the sources of their shapes. Counts are tested against the
+// The model presets of docs/sources.md §8, with the sources of their shapes. Counts are tested against the
 // published figures in GptConfigTests.
 namespace Wafer.Gpt;
 

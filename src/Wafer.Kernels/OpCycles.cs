@@ -8,7 +8,7 @@ namespace Wafer.Kernels;
 public static class OpCycles
 {
     /// <summary>True when sources at byte addresses a and b are not 4 banks apart: (a/2) % 8 != (b/2 + 4) % 8 in 16-bit
-    /// words (wse2.md §2.3). Pass -1 for a source that is not a contiguous memory DSD (immediate, scalar, fabric).</summary>
+    /// words (docs/sources.md §2.3). Pass -1 for a source that is not a contiguous memory DSD (immediate, scalar, fabric).</summary>
     public static bool Conflict(int a, int b) => a >= 0 && b >= 0 && a / 2 % 8 != (b / 2 + 4) % 8;
 
     /// <summary>SU + ceil(n / width), width halved (at least 1) on a bank conflict between sources a and b.</summary>

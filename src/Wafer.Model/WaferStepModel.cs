@@ -1,4 +1,4 @@
-// Training step time of a GPT on one or N Cerebras systems by weight streaming (DESIGN.md §2.3), from first principles:
+// Training step time of a GPT on one or N Cerebras systems by weight streaming (docs/design.md §2.3), from first principles:
 // the memory plan (tokens per pass that fit in SRAM), then per layer and pass the slowest of compute, on-wafer
 // reduction and weight I/O, then the MemoryX update and SwarmX latency. Every equation is in docs/model.md.
 // N tokens per pass, R x Cc program rectangle (tokens on rows, features on columns), C channels, F ffn, L layers.

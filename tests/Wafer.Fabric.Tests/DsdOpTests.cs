@@ -90,7 +90,7 @@ public class DsdOpTests
     }
 
     [Theory]
-    // Cycles = task start (2) + DSD startup (1) + ceil(n / SIMD width) (wse2.md §2.2: fadds 2, fmacs 1, faddh 4).
+    // Cycles = task start (2) + DSD startup (1) + ceil(n / SIMD width) (docs/sources.md §2.2: fadds 2, fmacs 1, faddh 4).
     [InlineData("fadds", 10, 2 + 1 + 5)]
     [InlineData("fmacs", 10, 2 + 1 + 10)]
     [InlineData("faddh", 10, 2 + 1 + 3)]

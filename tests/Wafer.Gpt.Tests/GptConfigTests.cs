@@ -8,7 +8,7 @@ public class GptConfigTests
     [InlineData("gpt2-124m", 124_439_808L)]           // GPT-2 small, published
     [InlineData("gpt3-xl", 1_315_723_264L)]           // 12LC^2 + 13LC + (V + T)C + 2C
     [InlineData("gptj-6b", 6_053_381_344L)]           // mesh-transformer-jax README
-    [InlineData("gpt3-13b", 12_853_386_240L)]         // 12LC^2 + 13LC + (V + T)C + 2C = 12.85 B (models.md)
+    [InlineData("gpt3-13b", 12_853_386_240L)]         // 12LC^2 + 13LC + (V + T)C + 2C = 12.85 B (docs/sources.md §8)
     [InlineData("gpt-neox-20b", 20_554_567_680L)]     // EleutherAI, published
     public void Preset_ReproducesThePublishedParameterCount(string name, long expected)
     {

@@ -111,7 +111,7 @@ public class GpuStepModelTests
         Name = $"megatron-{l}x{h}", Layers = l, Channels = h, Heads = a, FfnChannels = 4 * h, VocabSize = 51200, PaddedVocabSize = 51200, MaxSeqLen = 2048,
     };
 
-    // shared/reference/published.md: Narayanan et al. SC21, Table 1 (A100-80GB, seq 2048). The layout's TP and PP are
+    // docs/sources.md §9: Narayanan et al. SC21, Table 1 (A100-80GB, seq 2048). The layout's TP and PP are
     // the published ones; the micro-batch is the model's own choice; nothing is fitted per row.
     [Theory]
     [InlineData(24, 2304, 24, 32, 1, 1, 512, 137e12)]

@@ -13,7 +13,7 @@ namespace Wafer.Cli.Commands;
 
 internal static class EstimateCommand
 {
-    /// <summary>Batch sizes (sequences) of the Cerebras modelzoo configs the presets come from (models.md).</summary>
+    /// <summary>Batch sizes (sequences) of the Cerebras modelzoo configs the presets come from (docs/sources.md §8).</summary>
     private static long DefaultBatch(GptConfig m) => m.Name switch
     {
         "gpt3-xl" => 121, "gptj-6b" => 65, "gpt3-13b" => 60, "gpt-neox-20b" => 50, "shakespeare-char" => 64, "nano" => 12, _ => 32,

@@ -1,4 +1,4 @@
-// `wafer validate`: runs the calibration cases of shared/reference/published.md the simulator can reproduce and prints
+// `wafer validate`: runs the calibration cases of docs/sources.md §9 the simulator can reproduce and prints
 // published value, Wafer's value and the error; cases it cannot reproduce yet are listed with the reason.
 using System.CommandLine;
 using System.Globalization;

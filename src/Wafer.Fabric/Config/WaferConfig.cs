@@ -3,76 +3,76 @@ using System.Collections.Immutable;
 
 namespace Wafer.Fabric.Config;
 
-/// <summary>Everything that defines a simulated wafer. Sources are in ../shared/reference/wse2.md (section numbers below).</summary>
+/// <summary>Everything that defines a simulated wafer. Sources are in docs/sources.md (section numbers below).</summary>
 public sealed record WaferConfig
 {
     /// <summary>Preset or user name, e.g. "cs2".</summary>
     public string Name { get; init; } = "custom";
 
-    /// <summary>Program-rectangle width in PEs (columns, x), e.g. 750 on a CS-2 (wse2.md §1.2, inferred from 757 minus the 7-column memcpy border).</summary>
+    /// <summary>Program-rectangle width in PEs (columns, x), e.g. 750 on a CS-2 (docs/sources.md §1.2, inferred from 757 minus the 7-column memcpy border).</summary>
     public int WidthPes { get; init; } = 8;
 
-    /// <summary>Program-rectangle height in PEs (rows, y), e.g. 994 on a CS-2 (wse2.md §1.2).</summary>
+    /// <summary>Program-rectangle height in PEs (rows, y), e.g. 994 on a CS-2 (docs/sources.md §1.2).</summary>
     public int HeightPes { get; init; } = 8;
 
-    /// <summary>SRAM per PE in bytes, e.g. 49,152 (48 KB; wse2.md §1.1 [confirmed: WP-SDK]).</summary>
+    /// <summary>SRAM per PE in bytes, e.g. 49,152 (48 KB; docs/sources.md §1.1 [confirmed: WP-SDK]).</summary>
     public int SramBytesPerPe { get; init; } = 48 * 1024;
 
-    /// <summary>SRAM per PE taken by code, task table and memcpy state, e.g. 2,048 (48 KB minus the ~46 KB usable; wse2.md §2.3 [inferred]).</summary>
+    /// <summary>SRAM per PE taken by code, task table and memcpy state, e.g. 2,048 (48 KB minus the ~46 KB usable; docs/sources.md §2.3 [inferred]).</summary>
     public int ReservedSramBytesPerPe { get; init; } = 2 * 1024;
 
-    /// <summary>Routable colors, e.g. 24 (wse2.md §3.2 [confirmed: SDK-CV]).</summary>
+    /// <summary>Routable colors, e.g. 24 (docs/sources.md §3.2 [confirmed: SDK-CV]).</summary>
     public int ColorCount { get; init; } = 24;
 
-    /// <summary>Task IDs per PE, e.g. 64 (wse2.md §2.7 [confirmed: SDK-TASK]).</summary>
+    /// <summary>Task IDs per PE, e.g. 64 (docs/sources.md §2.7 [confirmed: SDK-TASK]).</summary>
     public int TaskIdCount { get; init; } = 64;
 
-    /// <summary>Clock in Hz used to turn cycles into seconds, e.g. 850 MHz (SDK benchmarks; HC34 quotes 1.1 GHz; wse2.md §1.1).</summary>
+    /// <summary>Clock in Hz used to turn cycles into seconds, e.g. 850 MHz (SDK benchmarks; HC34 quotes 1.1 GHz; docs/sources.md §1.1).</summary>
     public double ClockHz { get; init; } = 850e6;
 
-    /// <summary>Cycles a wavelet takes from one router to the next, e.g. 1 (wse2.md §3.5 [confirmed: WP-SDK "PE-to-PE latency is one cycle"]).</summary>
+    /// <summary>Cycles a wavelet takes from one router to the next, e.g. 1 (docs/sources.md §3.5 [confirmed: WP-SDK "PE-to-PE latency is one cycle"]).</summary>
     public int HopLatencyCycles { get; init; } = 1;
 
-    /// <summary>Cycles between router and compute engine each way, e.g. 2 (wse2.md §3.5, T_R ≈ 2 [inferred: LUC24]).</summary>
+    /// <summary>Cycles between router and compute engine each way, e.g. 2 (docs/sources.md §3.5, T_R ≈ 2 [inferred: LUC24]).</summary>
     public int RampLatencyCycles { get; init; } = 2;
 
-    /// <summary>Router buffer per color per input link, in wavelets, e.g. 4. Not public (wse2.md §7 q4): our choice.</summary>
+    /// <summary>Router buffer per color per input link, in wavelets, e.g. 4. Not public (docs/sources.md §7 item 4): our choice.</summary>
     public int RouterBufferDepthWavelets { get; init; } = 4;
 
-    /// <summary>Compute-engine input queue depths in 32-bit words by queue ID, e.g. 6,6,4,4,2,2,2,2 (wse2.md §2.6 [confirmed: SDK-DSD]).</summary>
+    /// <summary>Compute-engine input queue depths in 32-bit words by queue ID, e.g. 6,6,4,4,2,2,2,2 (docs/sources.md §2.6 [confirmed: SDK-DSD]).</summary>
     public ImmutableArray<int> InputQueueDepthWords { get; init; } = [6, 6, 4, 4, 2, 2, 2, 2];
 
-    /// <summary>Compute-engine output queue depths in 32-bit words by queue ID, 0 = no such queue, e.g. 2,2,6,6,2,2,0,0 (wse2.md §2.6 [confirmed: SDK-DSD]).</summary>
+    /// <summary>Compute-engine output queue depths in 32-bit words by queue ID, 0 = no such queue, e.g. 2,2,6,6,2,2,0,0 (docs/sources.md §2.6 [confirmed: SDK-DSD]).</summary>
     public ImmutableArray<int> OutputQueueDepthWords { get; init; } = [2, 2, 6, 6, 2, 2, 0, 0];
 
-    /// <summary>fp16 elements per cycle for @fmach/@faddh/@fmulh/@fmovh, e.g. 4 (wse2.md §2.2 [confirmed: SDK-APX]).</summary>
+    /// <summary>fp16 elements per cycle for @fmach/@faddh/@fmulh/@fmovh, e.g. 4 (docs/sources.md §2.2 [confirmed: SDK-APX]).</summary>
     public int SimdWidthFp16 { get; init; } = 4;
 
-    /// <summary>fp32 elements per cycle for @fadds/@fsubs/@fmovs/@fmachs, e.g. 2 (wse2.md §2.2 [confirmed: SDK-APX]).</summary>
+    /// <summary>fp32 elements per cycle for @fadds/@fsubs/@fmovs/@fmachs, e.g. 2 (docs/sources.md §2.2 [confirmed: SDK-APX]).</summary>
     public int SimdWidthFp32Add { get; init; } = 2;
 
-    /// <summary>fp32 elements per cycle for @fmacs/@fmuls, e.g. 1 (not in the SDK table; wse2.md §2.2 [inferred]).</summary>
+    /// <summary>fp32 elements per cycle for @fmacs/@fmuls, e.g. 1 (not in the SDK table; docs/sources.md §2.2 [inferred]).</summary>
     public int SimdWidthFp32Mul { get; init; } = 1;
 
-    /// <summary>Elements per cycle for conversions and @fmaxs/@fmaxh, e.g. 1 (wse2.md §2.2 [confirmed: SDK-APX]).</summary>
+    /// <summary>Elements per cycle for conversions and @fmaxs/@fmaxh, e.g. 1 (docs/sources.md §2.2 [confirmed: SDK-APX]).</summary>
     public int SimdWidthConvert { get; init; } = 1;
 
-    /// <summary>Cycles from a DSD op's issue to its first element, e.g. 1. Not public (wse2.md §7 q7): our choice.</summary>
+    /// <summary>Cycles from a DSD op's issue to its first element, e.g. 1. Not public (docs/sources.md §7 item 7): our choice.</summary>
     public int DsdOpStartupCycles { get; init; } = 1;
 
-    /// <summary>Cycles the task picker takes to start a task, e.g. 2. Not public (wse2.md §7 q7): our choice.</summary>
+    /// <summary>Cycles the task picker takes to start a task, e.g. 2. Not public (docs/sources.md §7 item 7): our choice.</summary>
     public int TaskStartCycles { get; init; } = 2;
 
-    /// <summary>Host link bandwidth for memcpy in bytes per second, e.g. 7 GB/s = 8 channels × ~7 Gb/s (wse2.md §3.7 [confirmed: CSLX bandwidth-test]).</summary>
+    /// <summary>Host link bandwidth for memcpy in bytes per second, e.g. 7 GB/s = 8 channels × ~7 Gb/s (docs/sources.md §3.7 [confirmed: CSLX bandwidth-test]).</summary>
     public double HostBytesPerSecond { get; init; } = 8 * 7e9 / 8;
 
-    /// <summary>Fixed host-command latency in seconds, e.g. 200 µs of TCP overhead (wse2.md §3.7 [confirmed: CSLX bandwidth-test]).</summary>
+    /// <summary>Fixed host-command latency in seconds, e.g. 200 µs of TCP overhead (docs/sources.md §3.7 [confirmed: CSLX bandwidth-test]).</summary>
     public double HostCommandLatencySeconds { get; init; } = 200e-6;
 
-    /// <summary>Cycles with no data movement and no compute while work is pending before a run is called deadlocked, e.g. 50 (simfabric sunsetCount; wse2.md §3.6).</summary>
+    /// <summary>Cycles with no data movement and no compute while work is pending before a run is called deadlocked, e.g. 50 (simfabric sunsetCount; docs/sources.md §3.6).</summary>
     public int DeadlockWindowCycles { get; init; } = 50;
 
-    /// <summary>Peak floating-point operations per PE per cycle, e.g. 8 (4-wide fp16 FMAC; wse2.md §1.3).</summary>
+    /// <summary>Peak floating-point operations per PE per cycle, e.g. 8 (4-wide fp16 FMAC; docs/sources.md §1.3).</summary>
     public int PeakFlopsPerPeCycle { get; init; } = 8;
 
     public int PeCount => WidthPes * HeightPes;

@@ -1,4 +1,4 @@
-// Host <-> wafer memcpy in copy mode (SdkRuntime.memcpy_h2d / memcpy_d2h, wse2.md §3.7): writes or reads a symbol on
+// Host <-> wafer memcpy in copy mode (SdkRuntime.memcpy_h2d / memcpy_d2h, docs/sources.md §3.7): writes or reads a symbol on
 // every PE of a rectangle and charges the host link's time: command latency + bytes / bandwidth.
 using Wafer.Fabric.Engine;
 

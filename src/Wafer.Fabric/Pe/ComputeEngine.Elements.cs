@@ -13,7 +13,7 @@ internal sealed partial class ComputeEngine
     private static int BBytes(in Op op) => VectorMath.SourceBytes(op.Kind, op.Type, second: true);
     private static int DstBytes(in Op op) => VectorMath.DestinationBytes(op.Kind, op.Type);
 
-    /// <summary>Cycles of a memory-only op: ceil(n / SIMD width), the width capped by the operands' strides (wse2.md §2.2).</summary>
+    /// <summary>Cycles of a memory-only op: ceil(n / SIMD width), the width capped by the operands' strides (docs/sources.md §2.2).</summary>
     internal static int MemoryOpCycles(WaferConfig cfg, in Op op)
     {
         var width = VectorMath.SimdWidth(cfg, op.Kind, op.Type);
@@ -26,7 +26,7 @@ internal sealed partial class ComputeEngine
 
     /// <summary>Two memory sources whose streams collide in the 8 SRAM banks. SRAM interleaves 16-bit words over 8
     /// banks and a cycle reads two 32-bit words from banks with bank1 % 4 != bank2 % 4; full SIMD width needs
-    /// (src0 % 8) == ((src1 + 4) % 8) in 16-bit words (wse2.md §2.3 [SDK-APX]). Our model: otherwise the op runs at
+    /// (src0 % 8) == ((src1 + 4) % 8) in 16-bit words (docs/sources.md §2.3 [SDK-APX]). Our model: otherwise the op runs at
     /// half width (contiguous operands only; strided ones are already capped).</summary>
     internal static bool BankConflict(in Op op)
     {

@@ -1,4 +1,4 @@
-// A PE's compute engine (CE): task picker, main thread, microthreads, queues, SRAM (wse2.md §2.6-2.7).
+// A PE's compute engine (CE): task picker, main thread, microthreads, queues, SRAM (docs/sources.md §2.6-2.7).
 // Cost model (docs/architecture.md): a DSD op on memory operands takes startup + ceil(n / width) cycles and is
 // evaluated in one go (exact, since nothing outside the PE can observe it); an op with a fabric or FIFO operand moves
 // one element per cycle when its queues allow, and waits (stalls) otherwise.
@@ -122,7 +122,7 @@ internal sealed partial class ComputeEngine
             {
                 CheckQueueColor(q, color, "output");
                 var depth = q < _outQueues.Length ? _cfg.OutputQueueDepthWords[q] : 0;
-                if (depth == 0) throw new FabricProgramException($"PE ({X},{Y}): output queue {q} does not exist on this wafer (wse2.md §2.6)");
+                if (depth == 0) throw new FabricProgramException($"PE ({X},{Y}): output queue {q} does not exist on this wafer (docs/sources.md §2.6)");
                 var ch = _pe.Channel(color);
                 if (ch is null || (ch.Route.AllRx & Ports.Ramp) == 0)
                     throw new FabricProgramException($"PE ({X},{Y}): output queue {q} is bound to color {color}, but no route of color {color} takes RAMP as input");
@@ -419,7 +419,7 @@ internal sealed partial class ComputeEngine
         if (op.B.Kind == OperandKind.Dsd && op.B.Dsd.Kind == DsdKind.FabIn) return op.B.Dsd.Queue;
         if (op.Dst.Kind == DsdKind.Fifo) return op.Dst.FifoId;
         if (op.A.Kind == OperandKind.Dsd && op.A.Dsd.Kind == DsdKind.Fifo) return op.A.Dsd.FifoId;
-        throw new FabricProgramException($"PE ({X},{Y}): an async DSD op needs a fabric or FIFO operand (wse2.md §2.6)");
+        throw new FabricProgramException($"PE ({X},{Y}): an async DSD op needs a fabric or FIFO operand (docs/sources.md §2.6)");
     }
 
     internal static bool IsStreaming(in Op op) =>

@@ -1,4 +1,4 @@
-// Data structure descriptors: the vector operands of DSD ops (wse2.md §2.4). Strides, offsets and lengths are in elements.
+// Data structure descriptors: the vector operands of DSD ops (docs/sources.md §2.4). Strides, offsets and lengths are in elements.
 namespace Wafer.Fabric.Pe;
 
 public enum DsdKind : byte { Mem1D, Mem4D, FabIn, FabOut, Fifo, Port }
@@ -119,7 +119,7 @@ public readonly record struct Dsd
         return (lo, hi);
     }
 
-    /// <summary>The SIMD-width cap that this operand's stride imposes (wse2.md §2.2 stride limits [confirmed: SDK-APX]).</summary>
+    /// <summary>The SIMD-width cap that this operand's stride imposes (docs/sources.md §2.2 stride limits [confirmed: SDK-APX]).</summary>
     public int StrideWidthCap(int fullWidth)
     {
         if (Kind != DsdKind.Mem1D) return Kind == DsdKind.Mem4D ? 1 : fullWidth;

@@ -1,5 +1,5 @@
 // An off-wafer stream attached to an edge PE: the MemoryX link of a weight-streaming system (the CS-2's 12 x 100 GbE
-// into the wafer's edge, DESIGN.md §2.3) or any host stream. A port DSD reads the next value of the attached host
+// into the wafer's edge, docs/design.md §2.3) or any host stream. A port DSD reads the next value of the attached host
 // array (weights in) or writes the next one (gradients out), one value per element, at most one value every
 // CyclesPerValue cycles: the link's share of bandwidth for this PE. Values are fp32 on the host side.
 namespace Wafer.Fabric.Pe;

@@ -1,4 +1,4 @@
-// A PE-local FIFO of fp32 elements (@allocate_fifo, wse2.md §2.4): async ops wait while it is empty or full.
+// A PE-local FIFO of fp32 elements (@allocate_fifo, docs/sources.md §2.4): async ops wait while it is empty or full.
 namespace Wafer.Fabric.Pe;
 
 internal sealed class FifoBuffer(int capacity, int activateOnPushTask)

@@ -1,7 +1,7 @@
 // The instructions a task issues: vector DSD ops and task-control ops, held by value in preallocated buffers.
 namespace Wafer.Fabric.Pe;
 
-/// <summary>Vector op kinds: dst[i] = f(a[i], b[i], s) (CSL builtins, wse2.md §2.2).</summary>
+/// <summary>Vector op kinds: dst[i] = f(a[i], b[i], s) (CSL builtins, docs/sources.md §2.2).</summary>
 public enum VecKind : byte
 {
     /// <summary>dst = a (@fmovs/@fmovh/@mov32).</summary>

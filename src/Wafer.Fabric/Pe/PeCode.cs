@@ -26,7 +26,7 @@ public sealed class PeCode(string name)
     public PeCode SymbolF32(string symbol, float[] initial) { Symbols.Add(new SymbolDef(symbol, initial.Length * 4, initial)); return this; }
     public PeCode SymbolF16(string symbol, int count) => Symbol(symbol, count * 2);
 
-    /// <summary>A wavelet-triggered task on <paramref name="color"/>; on WSE-2 its task ID is the color (wse2.md §2.7).</summary>
+    /// <summary>A wavelet-triggered task on <paramref name="color"/>; on WSE-2 its task ID is the color (docs/sources.md §2.7).</summary>
     public PeCode DataTask(int color, Action<TaskContext> body, bool highPriority = false) =>
         Bind(color, new TaskDef(TaskKind.Data, body, highPriority, color));
 

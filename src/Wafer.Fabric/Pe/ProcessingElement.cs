@@ -44,7 +44,7 @@ public sealed class ProcessingElement
     /// full input queue of this PE's compute engine (_rampBlocked).</summary>
     private bool _contended, _rampBlocked;
 
-    // Stats: plain counters on the hot path (DESIGN.md §3).
+    // Stats: plain counters on the hot path (docs/design.md §3).
     internal long WaveletsForwarded;
     internal PortCounts WaveletsOutByPort;
 
@@ -157,7 +157,7 @@ public sealed class ProcessingElement
                         $"PE ({X},{Y}): cycle {t}: a wavelet on color {c} arrived from {(Direction)d} but no route of color {c} accepts {(Direction)d}");
                 if ((arrived & (1u << c)) != 0)
                     throw new ArchitectureViolationException(
-                        $"PE ({X},{Y}): cycle {t}: color {c} arrived from two inputs in the same cycle (second from {(Direction)d}); this violates architecture rules (wse2.md §3.1)");
+                        $"PE ({X},{Y}): cycle {t}: color {c} arrived from two inputs in the same cycle (second from {(Direction)d}); this violates architecture rules (docs/sources.md §3.1)");
                 arrived |= 1u << c;
                 fifo.Push(w, t);
                 NonEmpty |= 1u << c;

@@ -1,5 +1,5 @@
 // A PE's SRAM: a byte array exactly as big as the program's symbols reach, so a 745,500-PE wafer costs host memory
-// only for what its program uses (DESIGN.md §2.1); symbol tables are shared by the PEs that run the same code.
+// only for what its program uses (docs/design.md §2.1); symbol tables are shared by the PEs that run the same code.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 

@@ -59,7 +59,7 @@ public sealed class TaskContext
             throw new FabricProgramException($"PE ({X},{Y}) task {TaskId}: {what} after issuing a DSD op in the same step would see memory before that op ran; put it in ctx.Then(...)");
     }
 
-    // ------------------------------------------------------------ fp32 DSD ops (wse2.md §2.2)
+    // ------------------------------------------------------------ fp32 DSD ops (docs/sources.md §2.2)
 
     public void Fmovs(Dsd dst, Operand a, Completion? async = null) => Vec(VecKind.Mov, ElemType.F32, dst, a, Operand.None, ScalarOperand.None, async);
     public void Fadds(Dsd dst, Operand a, Operand b, Completion? async = null) => Vec(VecKind.Add, ElemType.F32, dst, a, b, ScalarOperand.None, async);
@@ -111,7 +111,7 @@ public sealed class TaskContext
     {
         if (!_inBody) throw new FabricProgramException($"PE ({X},{Y}): DSD op issued outside a running task");
         var dstBytes = VectorMath.DestinationBytes(kind, type);
-        if (dst.Kind == DsdKind.FabIn) throw new FabricProgramException($"PE ({X},{Y}): a fabin DSD cannot be a destination (wse2.md §2.5)");
+        if (dst.Kind == DsdKind.FabIn) throw new FabricProgramException($"PE ({X},{Y}): a fabin DSD cannot be a destination (docs/sources.md §2.5)");
         CheckDsd(dst, dstBytes, "destination DSD");
         var fabIns = CheckSource(a, dst, VectorMath.SourceBytes(kind, type, second: false)) + CheckSource(b, dst, VectorMath.SourceBytes(kind, type, second: true));
         if (fabIns > 1 && a.Dsd.Queue == b.Dsd.Queue)
@@ -129,7 +129,7 @@ public sealed class TaskContext
     {
         if (o.Kind == OperandKind.MemoryScalar) _ce.Sram.Check(o.Address, srcBytes, "scalar operand");
         if (o.Kind != OperandKind.Dsd) return 0;
-        if (o.Dsd.Kind == DsdKind.FabOut) throw new FabricProgramException($"PE ({X},{Y}): a fabout DSD cannot be a source (wse2.md §2.5)");
+        if (o.Dsd.Kind == DsdKind.FabOut) throw new FabricProgramException($"PE ({X},{Y}): a fabout DSD cannot be a source (docs/sources.md §2.5)");
         if (o.Dsd.Length != dst.Length)
             throw new FabricProgramException($"PE ({X},{Y}): DSD op length mismatch: destination has {dst.Length} elements, a source has {o.Dsd.Length}");
         CheckDsd(o.Dsd, srcBytes, "source DSD");

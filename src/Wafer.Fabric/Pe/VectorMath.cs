@@ -1,5 +1,5 @@
 // Element arithmetic of the DSD ops: fp32 with fused multiply-add, fp16 computed exactly in double and rounded once,
-// and the SIMD width each op gets (wse2.md §2.2 [confirmed: SDK-APX]).
+// and the SIMD width each op gets (docs/sources.md §2.2 [confirmed: SDK-APX]).
 using System.Runtime.CompilerServices;
 using Wafer.Fabric.Config;
 

@@ -1,4 +1,4 @@
-// One color's route at one router: up to 4 switch positions, each an rx set and a tx set (wse2.md §3.1, §3.4).
+// One color's route at one router: up to 4 switch positions, each an rx set and a tx set (docs/sources.md §3.1, §3.4).
 namespace Wafer.Fabric.Routing;
 
 /// <summary>One switch position: accepted inputs and the (multicast) output set.</summary>
@@ -36,7 +36,7 @@ public sealed record ColorRoute
             if (p.Rx == Ports.None) yield return $"PE ({x},{y}) color {color}: switch position {i} has no rx direction";
             if (p.Tx == Ports.None) yield return $"PE ({x},{y}) color {color}: switch position {i} has no tx direction";
             if (Positions.Length > 1 && System.Numerics.BitOperations.PopCount((uint)p.Rx) > 1)
-                yield return $"PE ({x},{y}) color {color}: switch position {i} has several rx directions {p.Rx.Describe()}; a switched color takes one (wse2.md §3.4)";
+                yield return $"PE ({x},{y}) color {color}: switch position {i} has several rx directions {p.Rx.Describe()}; a switched color takes one (docs/sources.md §3.4)";
         }
     }
 }

@@ -1,4 +1,4 @@
-// The cycle-level executor (DESIGN.md §2.4 "cycle"): the segment contract served by the transformer layer program on
+// The cycle-level executor (docs/design.md §2.4 "cycle"): the segment contract served by the transformer layer program on
 // the simulated wafer (Wafer.Kernels.Transformer, docs/transformer.md). A pass's B x T tokens live on the region's
 // worker PEs in the block layout; each block's weights stream from MemoryX through the edge row's ports, phase by
 // phase; each layer's input stays in SRAM for the backward, which recomputes the layer's other activations first and

@@ -1,4 +1,4 @@
-// The weight-streaming executor: runs a GPT forward and backward the way a CS-2 does (DESIGN.md §2.3), on host kernels.
+// The weight-streaming executor: runs a GPT forward and backward the way a CS-2 does (docs/design.md §2.3), on host kernels.
 // Activations of the pass stay on the "device" (this object); weights arrive from MemoryX one segment at a time
 // (embedding, block 0 .. L-1, head) into a device buffer while the next segment is prefetched into a second one;
 // each segment's gradients are computed into one device gradient buffer and streamed back to MemoryX at once.

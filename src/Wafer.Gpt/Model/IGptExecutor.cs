@@ -1,4 +1,4 @@
-// The segment contract between the trainer and a device (DESIGN.md §2.6): for each segment, its weights arrive from
+// The segment contract between the trainer and a device (docs/design.md §2.6): for each segment, its weights arrive from
 // MemoryX, the device runs its forward and backward, and its gradients go back to MemoryX's optimizer. Two devices
 // serve it: GptExecutor (the "fast" level: host kernels) and CycleExecutor (the "cycle" level: the layer program on
 // the simulated wafer).

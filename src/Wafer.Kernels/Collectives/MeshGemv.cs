@@ -87,7 +87,7 @@ public sealed class MeshGemv : IFabricDemo
     }
 
     /// <summary>Symbol layout: y first, then x, then A starting 8 bytes past a 16-byte boundary, so that y and every row
-    /// of A (when Nt is a multiple of 8) sit 4 banks apart and the @fmach runs at full width (wse2.md §2.3).</summary>
+    /// of A (when Nt is a multiple of 8) sit 4 banks apart and the @fmach runs at full width (docs/sources.md §2.3).</summary>
     internal static (int Y, int X, int A) Addresses(int mt, int nt)
     {
         var y = 0;

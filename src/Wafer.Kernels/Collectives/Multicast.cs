@@ -1,5 +1,5 @@
 // Routes for a 2-D multicast from a PE at either end of row 0: along row 0 away from the root, and from every PE of
-// row 0 down its column (tx sets with several directions copy a wavelet into each, wse2.md §3.3). One color.
+// row 0 down its column (tx sets with several directions copy a wavelet into each, docs/sources.md §3.1). One color.
 using Wafer.Fabric.Engine;
 using Wafer.Fabric.Routing;
 

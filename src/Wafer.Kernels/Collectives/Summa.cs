@@ -5,7 +5,7 @@
 //
 // A static route cannot broadcast from an owner that moves with s, so each broadcast goes through the row's (column's)
 // first PE: the owner injects its panel towards x = 0 on color 0 (every router {EAST, RAMP} -> WEST, x = 0 -> RAMP: a
-// multi-input route, wse2.md §3.3; one owner injects at a time), and PE (0, y) relays it (an async fabin -> fabout
+// multi-input route, docs/sources.md §3.1; one owner injects at a time), and PE (0, y) relays it (an async fabin -> fabout
 // stream) as a multicast east on color 1 that every PE of the row, itself included, takes off its router. Columns do the
 // same north on color 2 and south on color 3. A step's panel is fully drained before the next owner injects: the next
 // owner first reads this step's panel, which has then passed through the relay.

@@ -1,5 +1,5 @@
 // Cycle costs of the transcendental functions layer kernels compute per element in scalar code. The WSE-2 ISA has no
-// vector exp, tanh, reciprocal or square root (wse2.md §2.2 lists the DSD ops: add, sub, mul, FMAC, max, neg, abs, scale,
+// vector exp, tanh, reciprocal or square root (docs/sources.md §2.2 lists the DSD ops: add, sub, mul, FMAC, max, neg, abs, scale,
 // norm, moves, conversions; FDIVSS is a scalar divide), so software does them one value at a time. The vendor does not
 // publish its math library's cycle counts; these are our estimates of short polynomial / Newton routines on a
 // one-instruction-per-cycle scalar pipeline, kept in one place so a measurement can replace them.

@@ -9,7 +9,7 @@ internal static class Chains
 {
     /// <summary>Input queue for a row chain's incoming color (depth 6 on WSE-2) and the column chain's (depth 4).</summary>
     public const int RowInQueue = 0, ColumnInQueue = 2;
-    /// <summary>Output queues for the outgoing colors (depth 6 each on WSE-2, wse2.md §2.6).</summary>
+    /// <summary>Output queues for the outgoing colors (depth 6 each on WSE-2, docs/sources.md §2.6).</summary>
     public const int RowOutQueue = 2, ColumnOutQueue = 3;
 
     /// <summary>Color of the row link from PE x to PE x+1.</summary>

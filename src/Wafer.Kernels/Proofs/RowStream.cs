@@ -1,5 +1,5 @@
 // A mostly idle fabric: one stream of wavelets crosses row 0 of the full rectangle from west to east while every
-// other PE idles. It measures that idle PEs cost the simulator nothing (DESIGN.md §2.1 activity set).
+// other PE idles. It measures that idle PEs cost the simulator nothing (docs/design.md §2.1 activity set).
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 using Wafer.Fabric.Pe;

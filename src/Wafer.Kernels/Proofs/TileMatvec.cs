@@ -1,5 +1,5 @@
 // Every PE multiplies its own N x N matrix by its own vector, with no fabric traffic: the SDK's single-tile-matvec
-// benchmark (CSLX benchmarks/single-tile-matvec, wse2.md §6), which reports the wafer's compute and memory rates.
+// benchmark (CSLX benchmarks/single-tile-matvec, docs/sources.md §6), which reports the wafer's compute and memory rates.
 // y = A x as N @fmacs over the columns of A (column-major), one scalar loop iteration per column.
 using Wafer.Fabric;
 using Wafer.Fabric.Config;

@@ -7,7 +7,7 @@
 // Per direction the neighbours take turns in 5 rounds: in round p the PEs at position i = p (mod 5) along the direction
 // send their column, and the router multicasts it to the next 4 PEs (the 1st to 3rd take it and pass it on, the 4th
 // only takes it). Rounds alternate between two colors per direction (A: rounds 0, 2, 4; B: rounds 1, 3), so a route
-// needs at most 3 switch positions (the hardware has 4, wse2.md §3.4), and a PE binds 2 input queues per direction:
+// needs at most 3 switch positions (the hardware has 4, docs/sources.md §3.4), and a PE binds 2 input queues per direction:
 // all 8 of a WSE-2 PE. A sender ends its column with a control wavelet that advances every switch on its path and
 // runs a control task on the receivers, which count them: a round may read a color's queue only once the control
 // wavelets of the previous round on that color are gone (a data read stalls behind a control wavelet).

@@ -1,6 +1,6 @@
 // The geometry of the transformer layer program (docs/transformer.md): a program rectangle of Cc columns x (R + 1) rows.
 // Row 0 is the wafer's edge, where the MemoryX link enters (one off-wafer port per column: weights in, gradients out);
-// rows 1 .. R are workers holding activations in the weight-streaming block layout (DESIGN.md §2.3): worker row r
+// rows 1 .. R are workers holding activations in the weight-streaming block layout (docs/design.md §2.3): worker row r
 // (PE row r + 1) holds tokens r n .. r n + n - 1, column x holds features x k .. x k + k - 1 of a C-wide tensor (and
 // x kf .. of an F-wide one), feature-major ([f][t]). Column x also holds features x k .. of each of q, k and v, so a
 // head of hs features lies in one column (k a multiple of hs: k / hs heads per column) or spans a group of hs / k

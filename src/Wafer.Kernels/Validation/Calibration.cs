@@ -1,4 +1,4 @@
-// The calibration cases of shared/reference/published.md that the simulator can reproduce today, each run on the
+// The calibration cases of docs/sources.md §9 that the simulator can reproduce today, each run on the
 // simulator (or, where a formula is the published result, evaluated from the wafer config), with the cases it cannot
 // reproduce yet listed with the reason.
 using Wafer.Fabric.Config;

@@ -1,4 +1,4 @@
-// The weight-streaming forward product Y = X W (DESIGN.md §2.3) at cycle level. Activations stay on the wafer in the
+// The weight-streaming forward product Y = X W (docs/design.md §2.3) at cycle level. Activations stay on the wafer in the
 // 2-D block layout: PE (j, i) of the worker rows holds the k features j*k .. j*k+k-1 of its n tokens (token block i),
 // feature-major. Row 0 models the wafer edge: PE (j, 0) holds the k rows of W that column j needs and streams them
 // south, output by output (k weights per output), multicast to every worker of the column. For each output o a worker
@@ -12,7 +12,7 @@ using Wafer.Fabric.Pe;
 namespace Wafer.Kernels.WeightStreaming;
 
 /// <summary>overlapped: the row step of output o runs on a microthread (async) while the main thread computes o + 1
-/// into the other of two partial-sum buffers (the production mapping of DESIGN.md §2.3); otherwise one op stream.
+/// into the other of two partial-sum buffers (the production mapping of docs/design.md §2.3); otherwise one op stream.
 /// fp16: activations and weights in fp16 (one weight per wavelet), partial sums accumulated in fp32 by @fmachs (fp16
 /// multiply, fp32 add: 2 elements per cycle against the fp32 @fmacs' 1), Y in fp32.</summary>
 public sealed class WeightStreamForward(bool overlapped = false, bool fp16 = false) : IFabricDemo

@@ -1,4 +1,4 @@
-// The weight-streaming input-gradient product dX = dY W^T (DESIGN.md §2.3, backward): weights stream again down every
+// The weight-streaming input-gradient product dX = dY W^T (docs/design.md §2.3, backward): weights stream again down every
 // column from the edge row, output by output; dY lives where the forward product left Y (the last column holds
 // dY[:, o] for its n tokens) and is multicast west along each row for each output; every worker accumulates
 // dX[f] += W[f, o] dY[:, o] for its k features with k FMACs. dX ends in the 2-D block layout of the activations

@@ -146,7 +146,7 @@ internal static class WeightStreamLayout
         if (fp16)
         {
             // X and the weights in fp16; P (fp32) placed 4 banks from X (8 bytes past a 16-byte boundary), so
-            // @fmachs P += X_f w runs at full width whenever n is a multiple of 8 (wse2.md §2.3).
+            // @fmachs P += X_f w runs at full width whenever n is a multiple of 8 (docs/sources.md §2.3).
             code.SymbolF16("X", k * n).Symbol("pad", Fp16Padding(k, n)).SymbolF32("P", n).SymbolF16("Wb", k);
         }
         else code.SymbolF32("X", k * n).SymbolF32("P", n).SymbolF32("Wb", k);

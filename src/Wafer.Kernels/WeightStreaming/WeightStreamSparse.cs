@@ -1,4 +1,4 @@
-// The weight-streaming forward product with unstructured weight sparsity (wse2.md §5.4: only non-zero weights are
+// The weight-streaming forward product with unstructured weight sparsity (docs/sources.md §5.4: only non-zero weights are
 // sent; each arriving weight triggers the FMACs it feeds). Same layout, routes and row reduction as wsmm; the edge PE
 // streams, per output, a count word then one wavelet per non-zero weight: feature index in the high 16 bits, the
 // weight as fp16 in the low 16 (fp16 weights, fp32 activations and accumulation). A worker reads the count, receives

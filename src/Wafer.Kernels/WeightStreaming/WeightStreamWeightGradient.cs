@@ -1,4 +1,4 @@
-// The weight-streaming weight gradient dW = X^T dY (DESIGN.md §2.3, backward), streamed out to the edge. For each output
+// The weight-streaming weight gradient dW = X^T dY (docs/design.md §2.3, backward), streamed out to the edge. For each output
 // o the last column multicasts dY[:, o] west along its row (as in wsmm-dx); every worker accumulates its k partial
 // sums dW[f, o] over its n tokens (n FMACs of length k over its feature-major X with stride n; fp16 X and dY with
 // fp32 sums in wsmm-dw-fp16); the partials of each

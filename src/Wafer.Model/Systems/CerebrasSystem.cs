@@ -1,5 +1,5 @@
 // A Cerebras system for the estimate: the wafer (program rectangle, SRAM, clock, SIMD widths, latencies: WaferConfig)
-// plus its I/O to MemoryX and the MemoryX/SwarmX appliances. Sources in shared/reference/wse2.md §1.1 and §5.
+// plus its I/O to MemoryX and the MemoryX/SwarmX appliances. Sources in docs/sources.md §1.1 and §5.
 using Wafer.Fabric.Config;
 
 namespace Wafer.Model.Systems;
@@ -16,20 +16,20 @@ public sealed record CerebrasSystem
     public string Name { get; init; } = "cs2";
     /// <summary>The wafer as the simulator sees it (its program rectangle is what a kernel gets), e.g. WaferPresets.Cs2.</summary>
     public WaferConfig Wafer { get; init; } = WaferPresets.Cs2;
-    /// <summary>External I/O per system, bytes/s each way: 12 x 100 GbE = 1.2 Tb/s = 150 GB/s (wse2.md §1.1, GL-SX).</summary>
+    /// <summary>External I/O per system, bytes/s each way: 12 x 100 GbE = 1.2 Tb/s = 150 GB/s (docs/sources.md §1.1, GL-SX).</summary>
     public double IoBytesPerSecond { get; init; } = 150e9;
-    /// <summary>MemoryX capacity, e.g. 4 TB, its smallest configuration (wse2.md §5.2, GL-MX).</summary>
+    /// <summary>MemoryX capacity, e.g. 4 TB, its smallest configuration (docs/sources.md §5.2, GL-MX).</summary>
     public double MemoryXBytes { get; init; } = 4e12;
     /// <summary>MemoryX's storage bandwidth for the optimizer, bytes/s: "can match or exceed the I/O bandwidth of a CS-2"
     /// (GL-MX), taken as equal to it.</summary>
     public double MemoryXBytesPerSecond { get; init; } = 150e9;
-    /// <summary>SwarmX fan-out per node: one 1:4 broadcast-reduce (wse2.md §5.3, GL-SX).</summary>
+    /// <summary>SwarmX fan-out per node: one 1:4 broadcast-reduce (docs/sources.md §5.3, GL-SX).</summary>
     public int SwarmXFanOut { get; init; } = 4;
     /// <summary>Latency added per SwarmX tree level, seconds; our assumption (a store-and-forward 100 GbE hop), e.g. 5 us.</summary>
     public double SwarmXLevelLatencySeconds { get; init; } = 5e-6;
     /// <summary>SRAM per PE set aside for double-buffered weight wavelets and outgoing partial sums, bytes; our choice, e.g. 2 KiB.</summary>
     public int StreamBufferBytesPerPe { get; init; } = 2048;
-    /// <summary>Wavelets per cycle a row can move into the owner of a partial sum: 1 (one link direction; DESIGN.md §2.3).</summary>
+    /// <summary>Wavelets per cycle a row can move into the owner of a partial sum: 1 (one link direction; docs/design.md §2.3).</summary>
     public int ReduceWaveletsPerCycle { get; init; } = 1;
     /// <summary>How a layer is priced, e.g. LayerProgram (see MatmulKernel).</summary>
     public MatmulKernel MatmulKernel { get; init; } = MatmulKernel.LayerProgram;
@@ -54,6 +54,6 @@ public sealed record CerebrasSystem
     public double PeakFlopsPerSecond => (double)Wafer.WidthPes * Wafer.HeightPes * Wafer.PeakFlopsPerPeCycle * Wafer.ClockHz;
 
     public static readonly CerebrasSystem Cs2 = new();
-    // CS-3: same I/O (wse2.md §1.1, inferred) and the WSE-3 wafer preset (fp16 SIMD 8).
+    // CS-3: same I/O (docs/sources.md §1.1, inferred) and the WSE-3 wafer preset (fp16 SIMD 8).
     public static readonly CerebrasSystem Cs3 = new() { Name = "cs3", Wafer = WaferPresets.Cs3, MemoryXBytes = 1.5e12 };
 }
