@@ -1,10 +1,10 @@
 // Causal multi-head self-attention on a fused qkv tensor, forward and backward (llm.c's attention_forward/backward),
 // one kernel per (batch, head). The operands the 6 x 16 micro-kernel reads as 16-wide panels (k, v; k, q, dout) are
 // copied once into zero-padded buffers laid out for it; the row operands (q; dout) are read in place and whole output
-// tiles written in place (copying them in and out was ~2.3 % of a nano step's samples). All six products (scores,
+// tiles written in place (copying them in and out showed in a nano step's profile). All six products (scores,
 // att·V; dout·Vᵀ, dS·K, dSᵀ·Q, attᵀ·dout) call that kernel directly, skipping the key panels above the diagonal.
-// Calling Gemm.Multiply per product instead (about 20 calls per head, each packing its operands) ran nano's attention
-// (T 64, HS 32) at ~9 GFLOP/s: 5 ms per layer on one core.
+// Calling Gemm.Multiply per product instead (about 20 calls per head, each packing its operands) spent most of the
+// time packing at nano's size (T 64, HS 32).
 // Shapes: inp (B, T, 3C) holding q, k, v; out (B, T, C); HS = C / NH; att (B, NH, Tr, Tw): each head's softmax in the
 // kernel's padded layout (AttRows x AttStride; rows T.. and columns past the diagonal hold zeros or unused values), so
 // neither pass copies it.
@@ -142,13 +142,10 @@ public static unsafe class CausalAttention
         var dO = dout + (long)bi * t * c + h * hs;
         var p = att + ((long)bi * nh + h) * s.Tr * tw; // rows past T are not read here
         // The sequence's q, k, v rows were saved by the forward pass and are out of cache by now; each head reads its
-        // slices of them (2 of every 24 lines of a nano row), a pattern the prefetchers follow poorly: with them cold a
-        // shard's attention backward took ~1.8x as long as with them cached (probe, nano's 6 x 64 x 384). Read in
-        // order once, as one stream, before the first head (cold: 667 -> ~430 us; nano's step ~1.5 % faster over four
-        // paired runs, two in each order; gpt2-124m unchanged within its noise).
+        // slices of them (2 of every 24 lines of a nano row), a pattern the prefetchers follow poorly, so they are read
+        // in order once, as one stream, before the first head (CacheWarm).
         if (h == 0 && (long)t * c3 <= WarmMaxFloats) CacheWarm.Range(q, (long)t * c3);
-        // The head's saved softmax likewise (contiguous, but read in row tiles between kernel calls; cold it added ~70 us
-        // to a shard's backward in the probe, ~40 read ahead; the step ~0.5 % faster, at the comparison's resolution).
+        // The head's saved softmax likewise (contiguous, but read in row tiles between kernel calls).
         if ((long)t * tw <= WarmMaxFloats) CacheWarm.Range(p, (long)t * tw);
         fixed (float* rows = s.Rows, vt = s.TPanels, kn = s.N1, qn = s.N2, dn = s.N3, ds = s.S, o = s.O)
         {
@@ -222,7 +219,7 @@ public static unsafe class CausalAttention
         for (; j < count; j++) Gemm.Kernel6x16(a, aRow, aStep, panels + (long)j * panelStride, kc, o + j * Nr, ldo, false, null);
     }
 
-    /// <summary>A short row copy (HS floats): Span.CopyTo (memmove) for these was 2.7 % of a nano step's samples.</summary>
+    /// <summary>A short row copy (HS floats): Span.CopyTo (memmove) for rows this short showed in a nano step's profile.</summary>
     private static void Copy(float* src, float* dst, int count)
     {
         var j = 0;

@@ -21,7 +21,7 @@ public sealed class WeightStore : IDisposable
 
     /// <summary>The chunk (128 KB) of the gradient hand-off, everywhere, and of the AdamW update in memory: small enough
     /// that a nano block (197 K floats) splits over both cores (as one 256 K chunk its hand-off ran on one core while the
-    /// other waited, ~0.8 ms of a 45 ms step). Each hand-off chunk's sum of squares is one partial of the norm, so disk
+    /// other waited). Each hand-off chunk's sum of squares is one partial of the norm, so disk
     /// and memory add the same partials; the update is elementwise, so its chunking changes nothing.</summary>
     private const int SmallChunkFloats = 1 << 15;
     private readonly ISegmentStorage _storage;
@@ -107,8 +107,8 @@ public sealed class WeightStore : IDisposable
     public void AccumulateGradient(int s, ReadOnlySpan<float> gradient, ReadOnlySpan<float> second, bool lastOfStep)
     {
         var chunks = BeginGradient(s, lastOfStep);
-        // Chunks in parallel when the state is in memory (done serially, this copy and norm held the other core idle for
-        // ~2.5 % of a gpt2-124m step), one by one otherwise, with the same arithmetic either way.
+        // Chunks in parallel when the state is in memory (done serially, this copy and norm held the other core idle),
+        // one by one otherwise, with the same arithmetic either way.
         var inMemory = _storage.View(s, StateKind.Gradient) is not null;
         unsafe
         {
@@ -304,7 +304,7 @@ public sealed class WeightStore : IDisposable
         if (Vector256.IsHardwareAccelerated)
         {
             // The same operations in the same order as the scalar tail, eight lanes at a time (no fused multiply-add),
-            // through refs: slicing the spans for every vector (bounds checks, span construction) cost ~30 % of this loop.
+            // through refs: slicing the spans for every vector (bounds checks, span construction) was a large share of this loop.
             var vScale = Vector256.Create(scale); var vB1 = Vector256.Create(b1); var vB2 = Vector256.Create(b2);
             var vNb1 = Vector256.Create(1 - b1); var vNb2 = Vector256.Create(1 - b2); var vC1 = Vector256.Create(c1);
             var vC2 = Vector256.Create(c2); var vEps = Vector256.Create(eps); var vLr = Vector256.Create(lr); var vWd = Vector256.Create(wd);

@@ -80,8 +80,7 @@ public sealed partial class GptExecutor
     /// <summary>Both shards free-running over the stages, one per core (see the header). A stage's weights are fetched by
     /// the shard that starts the stage before it first. The shard that finishes a backward stage second publishes its
     /// reduction as chunk tasks and goes on; the other shard takes them at its next stage boundary (the early shard does
-    /// the hand-off, not the late one: the late one doing every reduction fell further behind at each, 4-6 ms apart at
-    /// the backward's end). A shard starting stage i first needs stage i-2 finished by both and reduced (its gradient
+    /// the hand-off, not the late one: the late one doing every reduction fell further behind at each). A shard starting stage i first needs stage i-2 finished by both and reduced (its gradient
     /// buffers are stage i's), helping with it if need be, and at the end both take what is left.</summary>
     private void RunFree(Stage[] stages)
     {

@@ -12,8 +12,7 @@
 // backward segment second publishes its hand-off as chunk tasks that the other, early shard takes at its next segment
 // boundary; and a shard starts segment i only once segment i-2 is finished by both and handed off (its gradient buffers
 // are segment i's), so at most three segments' weights are in use (views) and two gradient buffers per shard. A slow
-// core at one segment is thus made up at the next instead of holding the other core at a join (8 joins a nano step
-// before, 1-4 ms of it spent waiting). A shard that does wait (mostly the early one at the pass's end) runs parts of the
+// core at one segment is thus made up at the next instead of holding the other core at a join. A shard that does wait (mostly the early one at the pass's end) runs parts of the
 // other's parallel jobs meanwhile: its attention heads, AdamW chunks, and its products, split while the other waits
 // (HelpBoard). Otherwise (weights from disk or rounded, one shard, another thread count) segments run in lockstep
 // (Stream): both shards of a segment, then its hand-off. The arithmetic is the same in every schedule: results do not

@@ -16,8 +16,8 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
 
     /// <summary>The batch shards: (first sequence, sequences). Two when B >= 2 and the block's largest weight matrix is
     /// small enough that Gemm would pack it once per thread anyway (a row split); a larger one is split by column panels
-    /// and packed once, and shards would each pack all of it: gpt2-124m (C 768) ran 18 % slower sharded, nano (C 128)
-    /// 5 % faster (paired steps in one process, 2026-11-27).</summary>
+    /// and packed once, and shards would each pack all of it (gpt2-124m ran slower sharded, nano faster: BENCHMARKS.md,
+    /// Training).</summary>
     public static (int B0, int Nb)[] Shards(GptConfig cfg, int b) =>
         b < 2 || (long)cfg.Channels * Math.Max(3 * cfg.Channels, cfg.FfnChannels) > Gemm.RowSplitMaxB ? [(0, b)] : [(0, b / 2), (b / 2, b - b / 2)];
 
@@ -107,7 +107,7 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         Span<float> dFch = R(d.Fch, f), dLn1 = R(d.Ln1, c), dLn2 = R(d.Ln2, c);
         ReadOnlySpan<float> fchGelu = R(a.FchGelu, f), ln1 = R(a.Ln1, c), ln2 = R(a.Ln2, c);
         // GELU's backward (times its saved derivative, a.Fch) fused into the product's store: no d(gelu output) tensor
-        // and no pass of its own over it (Gelu.Backward, 1.9 % of a nano step's samples).
+        // and no pass of its own over it (Gelu.Backward, a separate pass, showed in a nano step's profile).
         Linear.BackwardInput(dFch, dOut, W(w, "fcproj.w"), bt, f, c, accumulate: false, slope: R(a.Fch, f));
         Linear.BackwardWeight(G(g, "fcproj.w"), G(g, "fcproj.b"), dOut, fchGelu, bt, f, c, accumulate: false);
         var mlpIn = cfg.SharedBlockNorm ? ln1 : ln2;

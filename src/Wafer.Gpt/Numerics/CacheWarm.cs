@@ -1,10 +1,9 @@
 // Reading data that is about to be used, in order, as one stream, so that it is in cache when it is used. For data out
 // of cache (activations saved by the forward pass, read again by the backward) that the consumer reads in a strided
 // pattern (attention's per-head slices of each row), the hardware prefetchers follow the consumer poorly,
-// and every few lines wait on memory; a plain in-order read lets them stream it (this host: ~10 GB/s from DRAM for one
-// thread, ~40 GB/s from the cache its co-tenants leave; see BENCHMARKS.md). Software prefetches issued alongside the
-// consumer were tried first and measured nothing or worse. Reading a product's tile operand (GELU's slope) this way
-// per row block measured nothing (0.999 paired) and is not done.
+// and every few lines wait on memory; a plain in-order read lets them stream it. Software prefetches issued alongside
+// the consumer, and this read applied to a product's tile operand (GELU's slope), gained nothing and are not done
+// (BENCHMARKS.md, Training).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 

@@ -1,11 +1,11 @@
 // Vectorised single-precision exp (the softmaxes) and tanh (GELU).
 // exp: Cephes' expf (range reduction by ln 2 split in two parts, a degree-5 polynomial, 2^n put into the exponent bits),
 // within 3 ulp of exp over its range. Ours rather than the BCL's Vector256.Exp for two reasons: the results then do not
-// change with the runtime's version (training runs are meant to reproduce bit for bit), and it measured a little faster
-// here (393 K values on one core: 0.31 ms against 0.40 ms, loop included, 2026-11-27).
+// change with the runtime's version (training runs are meant to reproduce bit for bit), and it was no slower (BENCHMARKS.md,
+// Training).
 // tanh: Eigen's ptanh_float, a [13/6] rational function of x on [-7.9053, 7.9053] (beyond that tanh rounds to +-1 in
 // float): 11 FMAs and one division against exp's 10 operations plus a division, and no cancellation near 0 (which
-// 1 - 2 / (1 + e^2x) has). Measured within 2.8e-7 of Math.Tanh on [-10, 10].
+// 1 - 2 / (1 + e^2x) has); FastMathTests bound its error against Math.Tanh.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -48,8 +48,7 @@ internal static class FastMath
     /// <summary>Tanh of two vectors at once, each lane bit for bit what Tanh gives: the same operations, written
     /// statement by statement alternating between the two so that the JIT, which emits them in source order, puts two
     /// independent dependency chains side by side. One vector's ~50-cycle chain at a time kept the out-of-order window
-    /// from overlapping enough of the next: GELU's forward ran ~9.5 ns a vector, ~6.5 with four interleaved (one core,
-    /// L1-resident, 2026-11-27).</summary>
+    /// from overlapping enough of the next (BENCHMARKS.md has the timings).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Tanh2(ref Vector256<float> a, ref Vector256<float> b)
     {

@@ -173,13 +173,13 @@ public static unsafe partial class Gemm
             var bandRows = Math.Max(Mc, MaxPackedA / (kBlocks * kcb) / Mc * Mc);
             var bandTiles = (Math.Min(bandRows, r1 - r0) + Mr - 1) / Mr;
             var packedB = t_packedB ??= new float[PanelsPerBlock * KcOne * Nr];
-            // A row-major (aCol 1) is read in place: its six rows stream from L1/L2 and packing them measured slower
-            // (fc forward 150 against 170 GFLOP/s best case); any other layout is packed (a transposed A, a weight
-            // gradient's dout^T, touches kc cache lines per tile in place: 100-115 against 130-146 GFLOP/s packed).
+            // A row-major (aCol 1) is read in place: its six rows stream from L1/L2 and packing them measured slower;
+            // any other layout is packed (a transposed A, a weight gradient's dout^T, touches kc cache lines per tile in
+            // place, which measured slower than packing it).
             var packA = aCol != 1;
             // A large B (a weight matrix out of cache, gpt2-size): the next K block's rows of B, and of A when it is read
-            // in place, are asked for during this block's kernel calls, a few lines per call (gpt2-124m's step, paired
-            // in both orders: 0.989 / 0.968 and 0.977 / 0.982 of the time without; nano's products never get here).
+            // in place, are asked for during this block's kernel calls, a few lines per call (it shortened gpt2-124m's
+            // step; nano's products never get here).
             var prefetchAhead = (long)k * n > RowSplitMaxB;
             var needA = (packA ? (long)bandTiles * Mr * kcb * kBlocks : Mr * kcb) + 8; // + 8: the transposed-A packer stores 8 floats for 6
             if (t_packedA is null || t_packedA.Length < needA) t_packedA = new float[needA];
@@ -219,8 +219,8 @@ public static unsafe partial class Gemm
                             if (bRow == 1 && !prefetchAhead) CacheWarm.Runs(b + (long)q0 * Nr * bCol + k0, bCol, Math.Min(n, q1 * Nr) - q0 * Nr, kc);
                             PackPanels(pk, kcb * Nr, b, bRow, bCol, k0, kc, q0, q1, n);
                             // The edge rows of a row-major A (the band's last, partial tile: reading them in place would
-                            // run past A) packed with zero rows once here for all panels; packed per kernel call they
-                            // took ~5 % of gpt2-124m's products (M = 256 = 42 tiles + 4 rows, 192 panels x 3 K blocks).
+                            // run past A) packed with zero rows once here for all panels, not once per kernel call (for gpt2-124m
+                            // that is 192 panels x 3 K blocks of repacking saved).
                             var edge = band1 - (band1 - band0) % Mr;
                             if (!packA && edge < band1) PackA(pak, a, aRow, aCol, edge, band1 - edge, k0, kc);
                             var add = accumulate || k0 > 0;
@@ -306,7 +306,7 @@ public static unsafe partial class Gemm
             var kLines = (kc + Nr - 1) / Nr;
             // Lines are walked row by row (row r's x-th line at row start + x line steps), counters stepped rather than
             // derived from one index by a division and a remainder per line: with the 512-bit kernel a tile takes
-            // half the time, and those divisions had become 6 % of gpt2-124m's step.
+            // half the time, and those divisions had become a visible share of the step.
             // Row-major B: row k's lines of the group's panels; transposed B: column j's lines of the K block.
             if (bCol == 1) { _bPerRow = q1 - q0; _bLines = kc * _bPerRow; _bRow = b + (long)k0 * bRow + q0 * Nr; _bRowStep = bRow; }
             else { _bPerRow = kLines; _bLines = (Math.Min(n, q1 * Nr) - q0 * Nr) * kLines; _bRow = b + (long)q0 * Nr * bCol + k0; _bRowStep = bCol; }
@@ -374,8 +374,7 @@ public static unsafe partial class Gemm
     /// <summary>PackA of GroupTiles whole tiles of a transposed A (A(m, k) = a[k * aCol + m], a weight gradient's dout^T),
     /// tile j at packed + j * tileStride, the same values. Each k's 48 floats are read together, so each of A's lines is
     /// fetched once: tile by tile, a tile's kc rows (2 KB apart for d fch) had left L1 before the next tile read the rest
-    /// of their lines. In a nano step these packs took 2.27-2.50 ms of thread time against 2.73-3.22 (timers around
-    /// them, three runs each, 2026-11-28).</summary>
+    /// of their lines.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls the Vector256 helpers as functions
     private static void PackATransposedGroup(float* packed, nint tileStride, float* a, int aCol, int m0, int k0, int kc)
     {
@@ -406,8 +405,7 @@ public static unsafe partial class Gemm
 
     /// <summary>Panels q0 .. q1 - 1 of B's rows k0 .. k0 + kc - 1 into packed (panel q at (q - q0) * Kc * 16). A row-major
     /// B is read row by row across all the panels: reading one panel's 64-byte column strip at a time (rows up to 2 KB
-    /// apart) ran at ~2 ns per float on a B out of cache: nano's products spent 10.9 ms of CPU per step packing that way, 6.2
-    /// ms this way (measured with a counter, 2026-11-27).</summary>
+    /// apart) was slower on a B out of cache.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized from the first call: tier-0 code calls the Vector256 helpers as functions
     private static void PackPanels(float* packed, int panelStride, float* b, int bRow, int bCol, int k0, int kc, int q0, int q1, int n)
     {
@@ -522,8 +520,8 @@ public static unsafe partial class Gemm
         PrefetchRows(c, ldc, Mr);
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        // Four k steps an iteration: one step an iteration spent a loop's bookkeeping on every 12 FMAs, and nano's
-        // products ran 5-9 % slower that way (one thread, paired in one process, 2026-11-27). Each accumulator still
+        // Four k steps an iteration: one step an iteration spent a loop's bookkeeping on every 12 FMAs, which
+        // measured slower. Each accumulator still
         // takes its k terms in order: the sums are the same.
         var end = packed + kc * Nr;
         var end4 = packed + (kc & ~3) * Nr;
@@ -587,7 +585,7 @@ public static unsafe partial class Gemm
 
     /// <summary>c[r, j] = op[r, j] * c[r, j], or c[r, j] + op[r, j] when adding, over a tile just stored (still in L1).
     /// Whole rows take one of two loops chosen once, with pointers stepped, instead of a choice per vector and a
-    /// multiply per row (the step measured about the same either way: 0.983 / 0.991 paired).</summary>
+    /// multiply per row (the step time is about the same either way; this form reads more simply).</summary>
     private static void CombineTile(float* c, float* op, nint ldc, int mr, int nw, bool add)
     {
         var end = c + mr * ldc;

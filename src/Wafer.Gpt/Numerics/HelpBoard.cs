@@ -4,8 +4,8 @@
 // it runs (WorkerPool.Run inside a shard, which otherwise runs its parts one by one) and claims its parts itself; the
 // waiting thread claims the rest. Parts already write their own outputs with a fixed summation order (that is what
 // makes WorkerPool's results independent of the thread count), so which thread runs a part changes nothing in the
-// results. The two shards end a nano pass 2.4-2.6 ms apart on average (one core slower than the other for a while: a
-// shared host), measured over 500 steps (p90 5.5 ms), with that one idle meanwhile.
+// results. Why: on a shared host one core runs slower than the other for a while, so the two shards end a pass apart,
+// and without the board the first to finish would idle until the other ends.
 namespace Wafer.Gpt.Numerics;
 
 internal sealed class HelpBoard

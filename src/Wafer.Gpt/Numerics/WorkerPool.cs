@@ -1,7 +1,7 @@
 // Runs the parts of one parallel job on the caller and Gemm.Threads - 1 persistent workers. Workers spin for a short
 // while between jobs instead of sleeping: a training step issues hundreds of sub-millisecond products, and waking a
-// sleeping pool thread (Parallel.For) cost more than the product itself here (nano's matmuls ran at 48 GFLOP/s on two
-// threads against 85 on one). Parts are claimed dynamically; each part writes its own outputs with a fixed summation
+// sleeping pool thread (Parallel.For) cost more than the product itself (nano's matmuls ran slower on two
+// threads than on one that way). Parts are claimed dynamically; each part writes its own outputs with a fixed summation
 // order, so results do not depend on which thread ran it.
 using System.Diagnostics;
 
