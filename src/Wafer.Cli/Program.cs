@@ -23,6 +23,7 @@ public static class Program
         root.Subcommands.Add(SampleCommand.Create(stdout));
         root.Subcommands.Add(EstimateCommand.Create(stdout));
         root.Subcommands.Add(ValidateCommand.Create(stdout));
+        root.Subcommands.Add(ReportCommand.Create(stdout));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

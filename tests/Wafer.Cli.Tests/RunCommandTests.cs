@@ -23,7 +23,11 @@ public class RunCommandTests
         Assert.Equal(root.GetProperty("cycles").GetInt64(), root.GetProperty("modelCycles").GetInt64());
         Assert.Equal(4, root.GetProperty("width").GetInt32());
         Assert.Equal(3, root.GetProperty("height").GetInt32());
-        foreach (var f in new[] { "stats.json", "stats.csv", "heatmap.png", "traffic.png" }) Assert.True(File.Exists(Path.Combine(dir, f)), f);
+        foreach (var f in new[] { "stats.json", "stats.csv", "report.html" }) Assert.True(File.Exists(Path.Combine(dir, f)), f);
+        // The report: simulated against modelled cycles, and four per-PE heatmaps (busy, wavelets, stalls, SRAM).
+        var kinds = ReportCheck.ChartsLabelled(Path.Combine(dir, "report.html"));
+        Assert.Equal(["bar", "heatmap", "heatmap", "heatmap", "heatmap"], kinds);
+        Assert.Contains("PE (3, 2): busyFraction", File.ReadAllText(Path.Combine(dir, "report.html")));
     }
 
     [Fact]

@@ -76,6 +76,12 @@ public class TrainCommandTests
         Assert.Contains("wafer ", stderr);
         Assert.Contains("simulated wafer (cs2, 4 x 3 + edge)", stderr);
         foreach (var f in new[] { "checkpoint.safetensors", "loss.csv", "loss.png", "sample.txt", "summary.json" }) Assert.True(File.Exists(Path.Combine(dir, f)), f);
+        // The report draws the wafer's curve over the fast reference and the per-layer cycles beside the model's.
+        var kinds = ReportCheck.ChartsLabelled(Path.Combine(dir, "report.html"));
+        Assert.Equal(["line", "bar", "bar"], kinds);
+        var html = File.ReadAllText(Path.Combine(dir, "report.html"));
+        Assert.Contains("fast executor on the same batches (reference)", html);
+        Assert.Contains("Per layer, last training pass", html);
     }
 
     public static TheoryData<string[], string> BadInputs()

@@ -33,12 +33,18 @@ public class ValidateCommandTests
     }
 
     [Fact]
-    public void Validate_Table_ListsTheHardwareRows()
+    public void Validate_Table_ListsTheHardwareRows_WithTolerances_AndOutWritesTheReport()
     {
-        var (code, stdout, _) = CliRunner.Run("validate");
+        var dir = CliRunner.TempDir();
+        var (code, stdout, _) = CliRunner.Run("validate", "--out", dir);
         Assert.Equal(0, code);
         Assert.Contains("GEMV [1,16K]", stdout);
         Assert.Contains("25-point stencil", stdout);
         Assert.Contains("chain reduce", stdout);
+        Assert.Contains("tolerance", stdout.Split('\n')[0]);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "validate.json")));
+        foreach (var r in doc.RootElement.GetProperty("rows").EnumerateArray())
+            Assert.Equal(Math.Abs(r.GetProperty("relativeError").GetDouble()) <= r.GetProperty("tolerance").GetDouble(), r.GetProperty("within").GetBoolean());
+        Assert.Equal(["bar"], ReportCheck.ChartsLabelled(Path.Combine(dir, "report.html")));
     }
 }

@@ -92,6 +92,14 @@ public class CycleExecutorTests
         Assert.True(r.StepLosses[^1] < r.StepLosses[0]);
         Assert.True(r.FabricCyclesPerStep > 0 && r.Fabric!.LastTrainingPass.Count == 4); // 2 layers forward and backward
         Assert.InRange((r.FabricCyclesPerStep - r.FabricModelCyclesPerStep) / r.FabricModelCyclesPerStep, -0.05, 0.05);
+        // Values through the edge: every weight of a layer enters at least once forward; backward streams the weights
+        // again and sends each weight's gradient out. The same counts for both layers.
+        long weights = 4L * Tiny.Channels * Tiny.Channels + 2L * Tiny.Channels * Tiny.FfnChannels;
+        var pass = r.Fabric.LastTrainingPass;
+        Assert.All(pass.Where(l => l.Direction == "forward"), l => Assert.InRange(l.EdgeValues, weights, 2 * weights));
+        Assert.All(pass.Where(l => l.Direction == "backward"), l => Assert.True(l.EdgeValues >= 2 * weights, $"layer {l.Layer} backward: {l.EdgeValues} values"));
+        Assert.Single(pass.Where(l => l.Direction == "forward").Select(l => l.EdgeValues).Distinct());
+        Assert.Single(pass.Where(l => l.Direction == "backward").Select(l => l.EdgeValues).Distinct());
         Assert.Contains("fast_reference_step,5,", File.ReadAllText(Path.Combine(dir, "loss.csv")));
     }
 

@@ -4,6 +4,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Wafer.Cli.Reports;
+using Wafer.Cli.Reports.Html;
+using Wafer.Gpt.Training;
 using Wafer.Fabric;
 using Wafer.Gpt;
 using Wafer.Model;
@@ -36,9 +38,10 @@ internal static class EstimateCommand
         var vs = new Option<string?>("--vs") { Description = "GPU system to compare with (a100-40gb, a100-80gb, h100 or JSON file)" };
         var gpus = new Option<int>("--gpus") { Description = "GPUs for --vs or a GPU --system", DefaultValueFactory = _ => 64 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var outDir = new Option<string?>("--out") { Description = "Also write estimate.json and report.html (the side-by-side charts) to this folder" };
         var cmd = new Command("estimate", "Estimate step time, throughput, utilization, memory plan and time to train, on CS-2s or GPUs")
         {
-            model, system, systems, batch, seq, tokens, vs, gpus, json,
+            model, system, systems, batch, seq, tokens, vs, gpus, json, outDir,
         };
         cmd.SetAction(parse =>
         {
@@ -60,8 +63,19 @@ internal static class EstimateCommand
             var waferEstimate = wafer is null ? null : WaferStepModel.Estimate(m, wafer, b, t, n);
             var gpuEstimate = gpu is not null ? GpuStepModel.Estimate(m, gpu, g, b, t) : vsGpu is not null ? GpuStepModel.Estimate(m, vsGpu, g, b, t) : null;
             var gpuSystem = gpu ?? vsGpu;
+            var text = Json(m, wafer, waferEstimate, gpuSystem, gpuEstimate, b, t, budget);
+            if (parse.GetValue(outDir) is { } dir)
+            {
+                try { Directory.CreateDirectory(dir); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new WaferInputException($"--out '{dir}': cannot create the output folder: {e.Message}");
+                }
+                AtomicFile.WriteText(Path.Combine(dir, "estimate.json"), text);
+                RunReport.Write(dir);
+            }
             if (parse.GetValue(json))
-                stdout.WriteLine(Json(m, wafer, waferEstimate, gpuSystem, gpuEstimate, b, t, budget));
+                stdout.WriteLine(text);
             else
                 EstimateTable.Write(stdout, m, wafer, waferEstimate, gpuSystem, gpuEstimate, b, t, budget);
             return Program.ExitOk;
@@ -103,7 +117,7 @@ internal static class EstimateCommand
     private static string Json(GptConfig m, CerebrasSystem? wafer, WaferEstimate? w, GpuSystem? g, GpuEstimate? ge, long batch, int seq, double budget)
     {
         object result = w is null
-            ? new { model = m.Name, parameters = ParameterLayout.PublishedCount(m), batch, seq, tokens = budget, fits = ge!.Fits, whyNot = ge.WhyNot, stepSeconds = Finite(ge.StepSeconds), tokensPerSecond = ge.TokensPerSecond, mfu = ge.Mfu, bottleneck = ge.Bottleneck, memoryPlan = (object?)null, gpu = GpuJson(g, ge, budget) }
+            ? new { model = m.Name, parameters = ParameterLayout.PublishedCount(m), batch, seq, tokens = budget, fits = ge!.Fits, whyNot = ge.WhyNot, stepSeconds = Finite(ge.StepSeconds), tokensPerSecond = ge.TokensPerSecond, mfu = ge.Mfu, bottleneck = ge.Bottleneck, memoryPlan = (object?)null, gpu = GpuJson(g, ge, budget), gitRevision = Wafer.Fabric.Stats.RunStats.GitRevision }
             : new
             {
                 model = m.Name,
@@ -128,6 +142,7 @@ internal static class EstimateCommand
                 weightBytesStreamedPerStep = w.WeightBytesStreamedPerStep,
                 timeToTrainSeconds = w.Fits ? budget / w.TokensPerSecond : (double?)null,
                 vs = GpuJson(g, ge, budget),
+                gitRevision = Wafer.Fabric.Stats.RunStats.GitRevision,
             };
         return Reports.JsonOutput.Serialize(result);
     }

@@ -2,6 +2,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using Wafer.Cli.Reports.Html;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
@@ -31,7 +33,7 @@ internal static class RunCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the input data", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "Worker threads (results are identical for any count)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var maxCycles = new Option<long>("--max-cycles") { Description = "Stop with an error past this many cycles", DefaultValueFactory = _ => 200_000_000 };
-        var outDir = new Option<string>("--out") { Description = "Folder for stats.json, stats.csv, heatmap.png (and trace.json)", DefaultValueFactory = _ => "" };
+        var outDir = new Option<string>("--out") { Description = "Folder for stats.json, stats.csv, report.html (and trace.json)", DefaultValueFactory = _ => "" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object on stdout instead of the table" };
         var tracePe = new Option<string[]>("--trace-pe") { Description = "Trace PE x,y (repeatable): wavelets and tasks, as Chrome/Perfetto JSON", AllowMultipleArgumentsPerToken = true };
         var traceColor = new Option<int[]>("--trace-color") { Description = "Only trace these colors (repeatable)", AllowMultipleArgumentsPerToken = true };
@@ -80,11 +82,10 @@ internal static class RunCommand
             var result = demo.Run(config, size, options);
             var stats = RunStats.Collect(result.Simulator);
             var statsJson = StatsWriter.Json(stats, config, demo.Name, result.Parameters, size.Seed, result.Extra);
-            StatsWriter.WriteAtomic(Path.Combine(dir, "stats.json"), statsJson);
+            StatsWriter.WriteAtomic(Path.Combine(dir, "stats.json"), WithReportData(statsJson, stats, result));
             StatsWriter.WriteAtomic(Path.Combine(dir, "stats.csv"), StatsWriter.Csv(stats));
-            StatsWriter.WriteAtomic(Path.Combine(dir, "heatmap.png"), StatsWriter.BusyHeatmap(stats));
-            StatsWriter.WriteAtomic(Path.Combine(dir, "traffic.png"), StatsWriter.TrafficHeatmap(stats));
             if (options.TracePes.Count > 0) StatsWriter.WriteAtomic(Path.Combine(dir, "trace.json"), result.Simulator.TraceJson());
+            RunReport.Write(dir);
 
             if (parse.GetValue(json)) stdout.WriteLine(JsonLine(demo, stats, result, dir));
             else Print(stdout, demo, stats, result, dir);
@@ -93,6 +94,22 @@ internal static class RunCommand
             return Program.ExitFailed;
         });
         return cmd;
+    }
+
+    /// <summary>stats.json plus what report.html draws: the numerical check and cycle model, and the per-PE heatmaps.</summary>
+    private static string WithReportData(string statsJson, RunStats stats, DemoResult r)
+    {
+        var root = JsonNode.Parse(statsJson)!.AsObject();
+        root["result"] = JsonNode.Parse(Reports.JsonOutput.Serialize(new
+        {
+            verified = r.Verified, maxAbsError = r.MaxAbsError, tolerance = r.Tolerance, modelCycles = r.ModelCycles, modelError = r.ModelError,
+        }));
+        root["heatmaps"] = JsonNode.Parse(Reports.JsonOutput.Serialize(PeGrids.From(stats).Select(g => new
+        {
+            stat = g.Stat, unit = g.Unit, meaning = g.Meaning, widthPes = g.WidthPes, heightPes = g.HeightPes, binWidth = g.BinWidth, binHeight = g.BinHeight,
+            columns = g.Columns, rows = g.Rows, values = g.Values,
+        })));
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
     private static int Positive(int value, string name, bool allowZero = false) =>
@@ -134,7 +151,7 @@ internal static class RunCommand
             ["parameters"] = r.Parameters,
             ["extra"] = r.Extra,
             ["statsPath"] = Path.Combine(dir, "stats.json"),
-            ["heatmapPath"] = Path.Combine(dir, "heatmap.png"),
+            ["reportPath"] = Path.Combine(dir, RunReport.FileName),
             ["gitRevision"] = RunStats.GitRevision,
         };
         return Reports.JsonOutput.Serialize(o);
@@ -151,6 +168,6 @@ internal static class RunCommand
         o.WriteLine(string.Create(inv, $"  fabric traffic  {s.WaveletsForwarded:N0} wavelets forwarded; {s.StallPeCycles:N0} op-cycles stalled"));
         o.WriteLine(string.Create(inv, $"  host            {s.WallSeconds:F3} s on {s.Threads} threads; {s.PeCyclesPerHostSecond:G4} PE-cycles/s ({s.BusyPeCyclesPerHostSecond:G4} busy, {s.PeSteps:N0} PE-steps); peak RSS {s.PeakRssBytes / 1048576.0:F0} MiB"));
         foreach (var kv in r.Extra) o.WriteLine(string.Create(inv, $"  {kv.Key,-15} {kv.Value:G6}"));
-        o.WriteLine($"  wrote           {Path.Combine(dir, "stats.json")}, stats.csv, heatmap.png (busy), traffic.png (wavelets)");
+        o.WriteLine($"  wrote           {Path.Combine(dir, "stats.json")}, stats.csv, {RunReport.FileName} (charts and per-PE heatmaps)");
     }
 }

@@ -4,6 +4,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Wafer.Cli.Reports;
+using Wafer.Cli.Reports.Html;
 using Wafer.Fabric;
 using Wafer.Gpt;
 using Wafer.Gpt.MemoryX;
@@ -103,10 +104,11 @@ internal static class TrainCommand
             var result = Trainer.Run(options, log);
             // The machine being modelled: the same step on one CS-2, from the analytic weight-streaming model.
             var cs2 = WaferStepModel.Estimate(result.Config, CerebrasSystem.Cs2, (long)options.Batch * options.MicroBatches, options.SeqLen);
-            var summary = Summary(result, cs2);
+            var summary = Summary(result, cs2, options);
             AtomicFile.WriteText(Path.Combine(options.OutputDirectory, "summary.json"), summary);
             var png = LossChart.Render(result.StepLosses, result.Evals, result.ReferenceStepLosses);
             AtomicFile.Write(Path.Combine(options.OutputDirectory, "loss.png"), s => s.Write(png));
+            RunReport.Write(options.OutputDirectory);
             if (result.Sample is not null) log.WriteLine($"--- sample ---{Environment.NewLine}{result.Sample}{Environment.NewLine}--- end of sample ---");
             if (cs2.Fits)
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -125,7 +127,7 @@ internal static class TrainCommand
         return cmd;
     }
 
-    private static string Summary(TrainResult r, WaferEstimate cs2) => JsonOutput.Serialize(new
+    private static string Summary(TrainResult r, WaferEstimate cs2, TrainOptions o) => JsonOutput.Serialize(new
     {
         model = r.Model,
         parameters = r.Parameters,
@@ -145,6 +147,7 @@ internal static class TrainCommand
         simulatedCs2TokensPerSecond = cs2.TokensPerSecond,
         simulatedCs2Mfu = cs2.Mfu,
         simulatedCs2Bottleneck = cs2.Bottleneck,
+        simulatedCs2Seconds = cs2.Fits ? new { compute = cs2.ComputeSeconds, fabricReduction = cs2.ReduceSeconds, weightIo = cs2.IoSeconds, memoryXExposed = cs2.MemoryXSeconds } : null,
         evals = r.Evals,
         fidelity = r.Fabric is null ? "fast" : "cycle",
         fabric = r.Fabric is not { } f ? null : new
@@ -170,6 +173,19 @@ internal static class TrainCommand
             }),
         },
         referenceStepLosses = r.ReferenceStepLosses,
+        config = new
+        {
+            name = r.Config.Name, layers = r.Config.Layers, channels = r.Config.Channels, heads = r.Config.Heads, ffnChannels = r.Config.FfnChannels,
+            vocabSize = r.Config.VocabSize, paddedVocabSize = r.Config.PaddedVocabSize, maxSeqLen = r.Config.MaxSeqLen, positions = r.Config.Positions.ToString(),
+            rotaryDims = r.Config.RotaryDims, parallelResidual = r.Config.ParallelResidual,
+        },
+        options = new
+        {
+            seed = o.Seed, batch = o.Batch, seqLen = o.SeqLen, microBatches = o.MicroBatches, learningRate = o.LearningRate, minLearningRate = o.MinLearningRate,
+            warmupSteps = o.WarmupSteps, decaySteps = o.DecaySteps ?? o.Steps, evalInterval = o.EvalInterval, evalBatches = o.EvalBatches,
+            precision = o.Precision.ToString().ToLowerInvariant(), data = o.DataPath ?? "built-in corpus", memoryXDirectory = o.MemoryXDirectory, resumedFrom = o.ResumePath,
+            threads = Wafer.Gpt.Numerics.Gemm.Threads,
+        },
         gitRevision = Wafer.Fabric.Stats.RunStats.GitRevision,
     });
 

@@ -1,9 +1,11 @@
 // `wafer validate`: runs the calibration cases of docs/sources.md §9 the simulator can reproduce and prints
-// published value, Wafer's value and the error; cases it cannot reproduce yet are listed with the reason.
+// published value, Wafer's value, the error and the tolerance; cases it cannot reproduce yet are listed with the reason.
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
+using Wafer.Cli.Reports.Html;
+using Wafer.Fabric;
 using Wafer.Fabric.Engine;
+using Wafer.Gpt.Training;
 using Wafer.Kernels.Validation;
 
 namespace Wafer.Cli.Commands;
@@ -12,22 +14,44 @@ internal static class ValidateCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var json = new Option<bool>("--json") { Description = "Print a JSON array of {name, published, simulated, unit, relativeError}" };
-        var cmd = new Command("validate", "Compare the simulator with published CS-2 measurements and models") { json };
+        var json = new Option<bool>("--json") { Description = "Print a JSON array of {name, published, simulated, unit, relativeError, tolerance, within, how}" };
+        var outDir = new Option<string?>("--out") { Description = "Also write validate.json and report.html to this folder" };
+        var cmd = new Command("validate", "Compare the simulator with published CS-2 measurements and models") { json, outDir };
         cmd.SetAction(parse =>
         {
+            var dir = parse.GetValue(outDir);
+            if (dir is not null)
+            {
+                try { Directory.CreateDirectory(dir); } // fail before the runs, not after them
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new WaferInputException($"--out '{dir}': cannot create the output folder: {e.Message}");
+                }
+            }
             var (rows, skipped) = Calibration.Run(new SimulatorOptions { Threads = Environment.ProcessorCount });
+            var rowJson = rows.Select(r => new { name = r.Name, published = r.Published, simulated = r.Simulated, unit = r.Unit, relativeError = r.RelativeError, tolerance = r.Tolerance, within = r.Within, how = r.How }).ToList();
+            if (dir is not null)
+            {
+                AtomicFile.WriteText(Path.Combine(dir, "validate.json"), Reports.JsonOutput.Serialize(new
+                {
+                    rows = rowJson,
+                    skipped = skipped.Select(s => new { name = s.Name, published = s.Published, why = s.Why }),
+                    gitRevision = Wafer.Fabric.Stats.RunStats.GitRevision,
+                }));
+                RunReport.Write(dir);
+            }
             if (parse.GetValue(json))
             {
-                stdout.WriteLine(Reports.JsonOutput.Serialize(rows.Select(r => new { name = r.Name, published = r.Published, simulated = r.Simulated, unit = r.Unit, relativeError = r.RelativeError, how = r.How })));
+                stdout.WriteLine(Reports.JsonOutput.Serialize(rowJson));
                 return Program.ExitOk;
             }
             var inv = CultureInfo.InvariantCulture;
             var width = rows.Max(r => r.Name.Length);
-            stdout.WriteLine($"  {"case".PadRight(width)}  {"published",14}  {"Wafer",14}  {"unit",-7}  error");
+            stdout.WriteLine($"  {"case".PadRight(width)}  {"published",14}  {"Wafer",14}  {"unit",-8}  {"error",7}  {"tolerance",9}  within");
             foreach (var r in rows)
-                stdout.WriteLine(string.Create(inv, $"  {r.Name.PadRight(width)}  {r.Published,14:G6}  {r.Simulated,14:G6}  {r.Unit,-7}  {r.RelativeError,7:P1}"));
+                stdout.WriteLine(string.Create(inv, $"  {r.Name.PadRight(width)}  {r.Published,14:G6}  {r.Simulated,14:G6}  {r.Unit,-8}  {r.RelativeError,7:P1}  {r.Tolerance,9:P0}  {(r.Within ? "yes" : "no")}"));
             foreach (var s in skipped) stdout.WriteLine($"  not reproduced: {s.Name} (published {s.Published}): {s.Why}");
+            if (dir is not null) stdout.WriteLine($"  wrote {Path.Combine(dir, "validate.json")}, {RunReport.FileName}");
             return Program.ExitOk;
         });
         return cmd;

@@ -1,6 +1,6 @@
 // loss.png: per-step training loss (grey; a cycle-level run's fast reference in green) and evaluated train (blue) /
-// validation (orange) loss against step, with the axis ranges printed in a 3x5 pixel font (no font files or native
-// graphics needed).
+// validation (orange) loss against step, with a title, axis labels, tick values and a legend in a 3x5 pixel font (no
+// font files or native graphics needed). report.html draws the same curves as SVG.
 using Wafer.Fabric.Stats;
 using Wafer.Gpt.Training;
 
@@ -8,7 +8,7 @@ namespace Wafer.Cli.Reports;
 
 internal static class LossChart
 {
-    private const int Width = 800, Height = 480, Left = 60, Right = 20, Top = 20, Bottom = 40;
+    private const int Width = 800, Height = 480, Left = 60, Right = 20, Top = 74, Bottom = 52;
 
     /// <summary>reference: a second per-step curve (green: the fast executor beside a cycle-level run), or empty.</summary>
     public static byte[] Render(IReadOnlyList<double> stepLosses, IReadOnlyList<EvalPoint> evals, IReadOnlyList<double>? reference = null)
@@ -48,6 +48,19 @@ internal static class LossChart
         Line(Left, Height - Bottom, Width - Right, Height - Bottom, axis, 1);
         Text("0", Left, Height - Bottom + 8, axis, Set);
         Text(maxStep.ToString(System.Globalization.CultureInfo.InvariantCulture), Width - Right - 24, Height - Bottom + 8, axis, Set);
+        const string title = "LOSS AGAINST OPTIMIZER STEP", xLabel = "OPTIMIZER STEP";
+        Text(title, (Width - title.Length * 8) / 2, 6, axis, Set);
+        Text(xLabel, (Left + Width - Right - xLabel.Length * 8) / 2, Height - 18, axis, Set);
+        Text("LOSS (NATS/TOKEN)", 4, Top - 22, axis, Set);
+        (string Name, (byte, byte, byte) Color)[] legend =
+            [("TRAINING LOSS, EACH STEP", (150, 150, 150)), ("TRAINING LOSS, EVALUATED", (31, 119, 180)), ("VALIDATION LOSS, EVALUATED", (255, 127, 14))];
+        if (reference.Count > 0) legend = [.. legend, ("FAST EXECUTOR, SAME BATCHES", (44, 160, 44))];
+        for (var k = 0; k < legend.Length; k++)
+        {
+            int lx = Left + 20 + k % 2 * 340, ly = 24 + k / 2 * 14;
+            Line(lx, ly + 4, lx + 14, ly + 4, legend[k].Color, 3);
+            Text(legend[k].Name, lx + 20, ly, axis, Set);
+        }
         for (var i = 1; i < stepLosses.Count; i++)
             if (double.IsFinite(stepLosses[i - 1]) && double.IsFinite(stepLosses[i]))
                 Line(X(i), Y(stepLosses[i - 1]), X(i + 1), Y(stepLosses[i]), grey, 1);
@@ -63,12 +76,19 @@ internal static class LossChart
         return Png.Encode(Width, Height, rgb);
     }
 
-    // 3x5 glyphs for digits and '.', one row per 3-bit mask, scaled 2x.
+    // 3x5 glyphs (digits, capitals, a little punctuation), one row per 3-bit mask, scaled 2x.
     private static readonly Dictionary<char, int[]> Glyphs = new()
     {
         ['0'] = [7, 5, 5, 5, 7], ['1'] = [2, 6, 2, 2, 7], ['2'] = [7, 1, 7, 4, 7], ['3'] = [7, 1, 7, 1, 7], ['4'] = [5, 5, 7, 1, 1],
         ['5'] = [7, 4, 7, 1, 7], ['6'] = [7, 4, 7, 5, 7], ['7'] = [7, 1, 1, 1, 1], ['8'] = [7, 5, 7, 5, 7], ['9'] = [7, 5, 7, 1, 7],
-        ['.'] = [0, 0, 0, 0, 2], ['-'] = [0, 0, 7, 0, 0],
+        ['.'] = [0, 0, 0, 0, 2], ['-'] = [0, 0, 7, 0, 0], [' '] = [0, 0, 0, 0, 0], ['('] = [1, 2, 2, 2, 1], [')'] = [4, 2, 2, 2, 4],
+        ['/'] = [1, 1, 2, 4, 4], [','] = [0, 0, 0, 2, 4], [':'] = [0, 2, 0, 2, 0],
+        ['A'] = [2, 5, 7, 5, 5], ['B'] = [6, 5, 6, 5, 6], ['C'] = [3, 4, 4, 4, 3], ['D'] = [6, 5, 5, 5, 6], ['E'] = [7, 4, 6, 4, 7],
+        ['F'] = [7, 4, 6, 4, 4], ['G'] = [3, 4, 5, 5, 3], ['H'] = [5, 5, 7, 5, 5], ['I'] = [7, 2, 2, 2, 7], ['J'] = [1, 1, 1, 5, 2],
+        ['K'] = [5, 5, 6, 5, 5], ['L'] = [4, 4, 4, 4, 7], ['M'] = [5, 7, 7, 5, 5], ['N'] = [6, 5, 5, 5, 5], ['O'] = [2, 5, 5, 5, 2],
+        ['P'] = [6, 5, 6, 4, 4], ['Q'] = [2, 5, 5, 6, 3], ['R'] = [6, 5, 6, 5, 5], ['S'] = [3, 4, 2, 1, 6], ['T'] = [7, 2, 2, 2, 2],
+        ['U'] = [5, 5, 5, 5, 7], ['V'] = [5, 5, 5, 5, 2], ['W'] = [5, 5, 7, 7, 5], ['X'] = [5, 5, 2, 5, 5], ['Y'] = [5, 5, 2, 2, 2],
+        ['Z'] = [7, 1, 2, 4, 7],
     };
 
     private static void Text(string s, int x, int y, (byte, byte, byte) c, Action<int, int, (byte, byte, byte)> set)

@@ -173,10 +173,15 @@ internal sealed partial class ComputeEngine
     internal void AttachPort(int id, EdgePort port)
     {
         if (id is < 0 or >= PeCode.MaxQueues) throw new FabricProgramException($"PE ({X},{Y}): port {id} is outside 0..{PeCode.MaxQueues - 1}");
-        (_ports ??= new EdgePort?[PeCode.MaxQueues])[id] = port;
+        _ports ??= new EdgePort?[PeCode.MaxQueues];
+        _retiredPortValues += _ports[id]?.Moved ?? 0;
+        _ports[id] = port;
     }
 
-    internal long PortValues => _ports?.Sum(p => (long)(p?.Moved ?? 0)) ?? 0;
+    /// <summary>Values moved through this PE's off-wafer ports since it was built, ports replaced since included.</summary>
+    internal long PortValues => _retiredPortValues + (_ports?.Sum(p => (long)(p?.Moved ?? 0)) ?? 0);
+
+    private long _retiredPortValues;
 
     // ---------------------------------------------------------------- issuing (called from TaskContext)
 

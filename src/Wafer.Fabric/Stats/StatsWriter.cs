@@ -1,4 +1,4 @@
-// Writes run statistics: a JSON tree (with resolved config, seed and git revision), a long-form CSV, and a heatmap.
+// Writes run statistics: a JSON tree (with resolved config, seed and git revision) and a long-form CSV.
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -63,16 +63,6 @@ public static class StatsWriter
         }
         return sb.ToString();
     }
-
-    /// <summary>Wavelets each router forwarded, relative to the busiest router.</summary>
-    public static byte[] TrafficHeatmap(RunStats stats)
-    {
-        var max = Math.Max(1, stats.PeWavelets.Max());
-        return Heatmap.Render(stats.Width, stats.Height, i => (double)stats.PeWavelets[i] / max);
-    }
-
-    public static byte[] BusyHeatmap(RunStats stats) =>
-        Heatmap.Render(stats.Width, stats.Height, i => stats.Cycles == 0 ? 0 : (double)stats.PeBusyCycles[i] / stats.Cycles);
 
     /// <summary>Writes text atomically: a temp file in the same folder, flushed to disk, then renamed over the target.</summary>
     public static void WriteAtomic(string path, ReadOnlySpan<byte> bytes)

@@ -8,7 +8,12 @@ namespace Wafer.Kernels.Validation;
 
 public sealed record CalibrationRow(string Name, double Published, double Simulated, string Unit, string How)
 {
+    /// <summary>Wafer's fidelity target: every calibration row within 10 % of the published value.</summary>
+    public const double TargetRelativeError = 0.10;
+
     public double RelativeError => (Simulated - Published) / Published;
+    public double Tolerance => TargetRelativeError;
+    public bool Within => Math.Abs(RelativeError) <= Tolerance;
 }
 
 public sealed record CalibrationSkip(string Name, string Published, string Why);
