@@ -15,6 +15,8 @@ public static class CaseGenerator
 
     public static FuzzCase Make(long seed, int index)
     {
+        // Every 50th case is a report case, drawn from a stream of its own so that the other cases stay as they were.
+        if (index % 50 == 49) return Report(new Rand(seed ^ 0x7e9047, index), index);
         var r = new Rand(seed, index);
         r.Lean = r.Chance(0.5) ? 0.9 : 0;
         var files = new Dictionary<string, byte[]>();
@@ -176,6 +178,37 @@ public static class CaseGenerator
 
     private static string[] Config(Rand r, Dictionary<string, byte[]> files) =>
         ["config", "--wafer", r.Chance(0.2) ? r.Pick("tiny", "cs2", "cs3", "x", "") : FileArg(r, files, "wafer.json", rr => JsonMutator.Mutate(Fixtures.Text("wafer.json"), rr), 0.1)];
+
+    // `wafer report DIR` on the case's folder holding a run file (a fixture as wafer wrote it, or mutated), or on a bad
+    // path; and the --out of estimate and validate pointed at places that cannot hold a folder (validate's valid runs
+    // take a minute: only its bad --out is a case).
+    private static FuzzCase Report(Rand r, int index)
+    {
+        var files = new Dictionary<string, byte[]>();
+        var roll = r.Next(10);
+        if (roll < 7)
+        {
+            var (name, fixture) = r.Pick(("summary.json", "train/summary.json"), ("stats.json", "run/stats.json"), ("estimate.json", "estimate/estimate.json"), ("validate.json", "validate.json"));
+            files[name] = r.Chance(0.3) ? Fixtures.Bytes(fixture) : JsonMutator.Mutate(Fixtures.Text(fixture), r);
+            if (name == "summary.json" && r.Chance(0.8))
+                files["loss.csv"] = r.Chance(0.4) ? Fixtures.Bytes("train/loss.csv") : MutateLines(Fixtures.Text("train/loss.csv"), r);
+            return new FuzzCase(index, "report", ["report", "{dir}"], files);
+        }
+        if (roll < 8) return new FuzzCase(index, "report", ["report", r.Pick([.. Rand.BadPaths, "{dir}/a", "/"])], files);
+        var outPath = r.Pick("/dev/null/x", "{fx}/data.txt", "/proc/self/x", "{fx}/data.txt/sub", "");
+        return new FuzzCase(index, "report", r.Chance(0.5) ? ["estimate", "--model", "nano", "--out", outPath] : ["validate", "--out", outPath], files);
+    }
+
+    private static byte[] MutateLines(string csv, Rand r)
+    {
+        var lines = csv.Split('\n').ToList();
+        for (var k = r.Next(1, 4); k > 0 && lines.Count > 0; k--)
+        {
+            var i = r.Next(lines.Count);
+            lines[i] = r.Pick("step,x,1,", "step,1,NaN,", "step,2147483648,1,", ",,,", "step", "fast_reference_step,-5,1e308,", "\u0000\u0001", "step,1,1e-320,2", new string('9', 400));
+        }
+        return Encoding.UTF8.GetBytes(string.Join('\n', lines));
+    }
 
     private static string[] Garbage(Rand r)
     {

@@ -46,6 +46,13 @@ public static class Fixtures
             "--batch", "2", "--seq", "8", "--eval-interval", "1", "--eval-batches", "1", "--sample-tokens", "0", "--out", Path.Combine(dir, "train")], stdout, stderr);
         if (code != 0) throw new InvalidOperationException($"the fixture checkpoint's training run failed: {stderr}");
         File.Copy(Path.Combine(dir, "train", "checkpoint.safetensors"), Path.Combine(dir, "ckpt.safetensors"), overwrite: true);
+        // Run folders for `wafer report`: what run and estimate --out write, and a validate.json of the same form.
+        foreach (var args in new[] { new[] { "run", "gemv-grid", "--out", Path.Combine(dir, "run") }, ["estimate", "--model", "nano", "--vs", "a100-80gb", "--out", Path.Combine(dir, "estimate")] })
+            if (Wafer.Cli.Program.Run(args, stdout, stderr) != 0) throw new InvalidOperationException($"the fixture {args[0]} failed: {stderr}");
+        File.WriteAllText(Path.Combine(dir, "validate.json"), """
+            {"rows":[{"name":"peak dense fp16","published":7.5e15,"simulated":7.48e15,"unit":"flop/s","relativeError":-0.0027,"tolerance":0.1,"within":true,"how":"config"}],
+             "skipped":[{"name":"x","published":"1 s","why":"not yet"}],"gitRevision":"abc"}
+            """);
         lock (Cache) Cache.Clear();
     }
 }

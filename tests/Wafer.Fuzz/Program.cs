@@ -1,7 +1,7 @@
 // wafer-fuzz: generated bad (and good) inputs for every command of the wafer CLI, each run as its own process; every
 // outcome must be a success (exit 0) or a clean error (exit 2, one line). Usage:
 //   dotnet run -c Release --project tests/Wafer.Fuzz -- [--cases 10000] [--seed 1] [--from 0] [--jobs 2]
-//       [--timeout 120] [--heap-gb 4] [--case N] [--report fuzz-report.txt]
+//       [--timeout 120] [--heap-gb 4] [--case N] [--kind train|run|report|...] [--report fuzz-report.txt]
 // --case N runs case N alone and prints its command line and output. Exit code 0: no failures.
 using System.Collections.Concurrent;
 using System.Diagnostics;
@@ -41,18 +41,21 @@ if (opts.TryGetValue("case", out var one))
 var results = new ConcurrentBag<CaseResult>();
 var sw = Stopwatch.StartNew();
 var doneCount = 0;
-Parallel.For(from, from + cases, new ParallelOptions { MaxDegreeOfParallelism = jobs }, i =>
+// --kind K runs only the cases of that kind among the range (generating a case is cheap; running it is not).
+var kind = opts.GetValueOrDefault("kind");
+var selected = Enumerable.Range(from, cases).Select(i => CaseGenerator.Make(seed, i)).Where(c => kind is null || c.Kind == kind).ToList();
+Parallel.ForEach(selected, new ParallelOptions { MaxDegreeOfParallelism = jobs }, c =>
 {
-    var r = runner.Run(CaseGenerator.Make(seed, i));
+    var r = runner.Run(c);
     results.Add(r);
     var n = Interlocked.Increment(ref doneCount);
     if (r.Outcome == Outcome.Failure) Console.Error.WriteLine($"FAIL {r.Case} -> {r.Why}: {FuzzRunner.Signature(r)}");
-    if (n % 250 == 0) Console.Error.WriteLine($"{n}/{cases} cases, {results.Count(x => x.Outcome == Outcome.Failure)} failures, {sw.Elapsed:hh\\:mm\\:ss}");
+    if (n % 250 == 0) Console.Error.WriteLine($"{n}/{selected.Count} cases, {results.Count(x => x.Outcome == Outcome.Failure)} failures, {sw.Elapsed:hh\\:mm\\:ss}");
 });
 var all = results.OrderBy(r => r.Case.Index).ToList();
 var lines = new List<string>
 {
-    $"wafer-fuzz: seed {seed}, cases {from}..{from + cases - 1}, {sw.Elapsed.TotalMinutes:F1} min, {jobs} jobs, heap limit {heap >> 30} GiB, time limit {timeout.TotalSeconds:F0} s",
+    $"wafer-fuzz: seed {seed}, cases {from}..{from + cases - 1}{(kind is null ? "" : $" of kind {kind}")}, {sw.Elapsed.TotalMinutes:F1} min, {jobs} jobs, heap limit {heap >> 30} GiB, time limit {timeout.TotalSeconds:F0} s",
     $"{all.Count(r => r.Outcome == Outcome.CleanError)} clean errors, {all.Count(r => r.Outcome == Outcome.Success)} successes, {all.Count(r => r.Outcome == Outcome.Failure)} failures",
 };
 foreach (var g in all.GroupBy(r => r.Case.Kind).OrderBy(g => g.Key))

@@ -22,6 +22,7 @@ internal static class ValidateCommand
             var dir = parse.GetValue(outDir);
             if (dir is not null)
             {
+                if (dir.Length == 0) throw new WaferInputException("--out must name a folder (is empty)");
                 try { Directory.CreateDirectory(dir); } // fail before the runs, not after them
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {

@@ -1,6 +1,7 @@
 // report.html for a run folder, built only from the files the run wrote there (summary.json + loss.csv for train,
 // stats.json for run, estimate.json, validate.json), so that `wafer report DIR` rebuilds exactly what the run wrote.
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Wafer.Fabric;
 using Wafer.Gpt.Training;
@@ -11,6 +12,9 @@ namespace Wafer.Cli.Reports.Html;
 internal static class RunReport
 {
     public const string FileName = "report.html";
+    /// <summary>The largest run file read (wafer's own are kilobytes to a few megabytes).</summary>
+    private const long MaxRunFileBytes = 256L << 20;
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private const string Blue = "#1f77b4", Orange = "#ff7f0e", Green = "#2ca02c", Grey = "#8c8c8c", Purple = "#9467bd", Red = "#d62728";
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -58,7 +62,7 @@ internal static class RunReport
 
         page.Heading("Loss");
         var (steps, reference) = ReadLossCsv(dir);
-        var evals = s.TryGetProperty("evals", out var ev) && ev.ValueKind == JsonValueKind.Array ? ev.EnumerateArray().ToList() : [];
+        var evals = Has(s, "evals", out var ev) && ev.ValueKind == JsonValueKind.Array ? ev.EnumerateArray().ToList() : [];
         // The reference first and wider, so that the wafer's curve drawn over it stays visible where the two agree.
         var series = new List<LineSeries>();
         if (reference.Count > 0) series.Add(new("fast executor on the same batches (reference)", Green, reference, StrokeWidth: 4));
@@ -69,14 +73,14 @@ internal static class RunReport
         if (cycle && reference.Count > 0)
             page.Note("At cycle fidelity the fast executor trains alongside on the same batches: the green curve is its loss, the grey one the simulated wafer's.");
 
-        if (s.TryGetProperty("simulatedCs2Seconds", out var parts) && parts.ValueKind == JsonValueKind.Object)
+        if (Has(s, "simulatedCs2Seconds", out var parts) && parts.ValueKind == JsonValueKind.Object)
         {
             var names = parts.EnumerateObject().Select(p => p.Name).ToList();
             page.Chart(Bars("Modelled CS-2 step time by part (analytic model)", "time per step (ms)", "part",
                 names.Select(Words).ToList(), [new BarSeries("modelled", Purple, names.Select(n => Dbl(parts, n) * 1e3).ToList())]));
         }
 
-        if (cycle && s.TryGetProperty("fabric", out var fab) && fab.ValueKind == JsonValueKind.Object)
+        if (cycle && Has(s, "fabric", out var fab) && fab.ValueKind == JsonValueKind.Object)
         {
             page.Heading("The simulated wafer");
             page.Facts([
@@ -87,7 +91,7 @@ internal static class RunReport
                 ("simulated time per step (ms)", Num(Dbl(fab, "secondsPerStep") * 1e3)),
                 ("simulator speed (PE-steps per host second)", Num(Dbl(fab, "peStepsPerHostSecond"))),
             ]);
-            var layers = fab.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array ? ls.EnumerateArray().ToList() : [];
+            var layers = Has(fab, "layers", out var ls) && ls.ValueKind == JsonValueKind.Array ? ls.EnumerateArray().ToList() : [];
             var names = layers.Select(l => $"layer {Long(l, "layer")} {Str(l, "direction")}").ToList();
             page.Chart(Bars("Per layer, last training pass: simulated against modelled cycles", "cycles", "layer and direction", names,
             [
@@ -101,8 +105,8 @@ internal static class RunReport
         }
 
         page.Heading("Configuration");
-        if (s.TryGetProperty("config", out var cfg) && cfg.ValueKind == JsonValueKind.Object) { page.Note("Model (as trained):"); page.Facts(Flatten(cfg)); }
-        if (s.TryGetProperty("options", out var opt) && opt.ValueKind == JsonValueKind.Object) { page.Note("Run options (the seed among them):"); page.Facts(Flatten(opt)); }
+        if (Has(s, "config", out var cfg) && cfg.ValueKind == JsonValueKind.Object) { page.Note("Model (as trained):"); page.Facts(Flatten(cfg)); }
+        if (Has(s, "options", out var opt) && opt.ValueKind == JsonValueKind.Object) { page.Note("Run options (the seed among them):"); page.Facts(Flatten(opt)); }
         page.Facts([("git revision", Str(s, "gitRevision"))]);
         return page.Render();
     }
@@ -113,6 +117,7 @@ internal static class RunReport
         var path = Path.Combine(dir, "loss.csv");
         List<(double, double)> steps = [], reference = [];
         if (!File.Exists(path)) return (steps, reference);
+        if (new FileInfo(path).Length > MaxRunFileBytes) throw Bad(dir, "loss.csv", $"larger than {MaxRunFileBytes / (1 << 20)} MiB: not a file wafer wrote");
         var lineNo = 0;
         foreach (var line in File.ReadLines(path))
         {
@@ -131,16 +136,16 @@ internal static class RunReport
     private static string Run(string dir)
     {
         var s = Load(dir, "stats.json");
-        var stats = s.TryGetProperty("stats", out var st) && st.ValueKind == JsonValueKind.Array ? st.EnumerateArray().ToList() : throw Bad(dir, "stats.json", "no stats array");
+        var stats = Has(s, "stats", out var st) && st.ValueKind == JsonValueKind.Array ? st.EnumerateArray().ToList() : throw Bad(dir, "stats.json", "no stats array");
         double Stat(string name) => stats.FirstOrDefault(x => Str(x, "name") == name) is { ValueKind: JsonValueKind.Object } e ? Dbl(e, "value") : double.NaN;
-        var cfg = s.TryGetProperty("config", out var c) ? c : default;
+        var cfg = Has(s, "config", out var c) ? c : default;
         var page = new HtmlPage($"wafer run: {Str(s, "program")}",
             $"on {(cfg.ValueKind == JsonValueKind.Object ? Str(cfg, "name") : "?")}: {Num(Stat("pes"))} PEs; seed {Long(s, "seed")}; git revision {Str(s, "gitRevision")}");
         page.Heading("Result");
         var facts = new List<(string, string)>();
-        if (s.TryGetProperty("result", out var r) && r.ValueKind == JsonValueKind.Object)
+        if (Has(s, "result", out var r) && r.ValueKind == JsonValueKind.Object)
         {
-            facts.Add(("numerical check", r.TryGetProperty("verified", out var v) && v.ValueKind == JsonValueKind.True ? "matches the host reference" : "DIFFERS from the host reference"));
+            facts.Add(("numerical check", Has(r, "verified", out var v) && v.ValueKind == JsonValueKind.True ? "matches the host reference" : "DIFFERS from the host reference"));
             facts.Add(("largest |error| (tolerance)", $"{Num(Dbl(r, "maxAbsError"))} ({Num(Dbl(r, "tolerance"))})"));
             facts.Add(("closed-form model (cycles)", Num(Dbl(r, "modelCycles"))));
             facts.Add(("model error", Pct(Dbl(r, "modelError"))));
@@ -167,14 +172,16 @@ internal static class RunReport
             page.Chart(Bars("Simulated against modelled cycles", "cycles", "run", ["whole run"],
                 [new BarSeries("simulated", Blue, [Stat("cycles")]), new BarSeries("closed-form model", Orange, [Dbl(r, "modelCycles")])]));
 
-        if (s.TryGetProperty("heatmaps", out var hm) && hm.ValueKind == JsonValueKind.Array)
+        if (Has(s, "heatmaps", out var hm) && hm.ValueKind == JsonValueKind.Array)
         {
             page.Heading("Per PE");
             foreach (var h in hm.EnumerateArray())
             {
-                var g = new HeatGrid(Str(h, "stat"), Str(h, "unit"), Str(h, "meaning"), (int)Long(h, "widthPes"), (int)Long(h, "heightPes"), (int)Long(h, "binWidth"),
-                    (int)Long(h, "binHeight"), (int)Long(h, "columns"), (int)Long(h, "rows"), h.GetProperty("values").EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number ? x.GetDouble() : double.NaN).ToList());
-                if (g.Columns < 1 || g.Rows < 1 || g.Values.Count != g.Columns * g.Rows) throw Bad(dir, "stats.json", $"heatmap '{g.Stat}' has {g.Values.Count} values for {g.Columns} x {g.Rows} bins");
+                if (!Has(h, "values", out var vals) || vals.ValueKind != JsonValueKind.Array) throw Bad(dir, "stats.json", "a heatmap without a values array");
+                int Size(string name) => Long(h, name) is var v and >= 1 and <= 10_000_000 ? (int)v : throw Bad(dir, "stats.json", $"heatmap {name} must be between 1 and 10,000,000 (is {Long(h, name)})");
+                var g = new HeatGrid(Str(h, "stat"), Str(h, "unit"), Str(h, "meaning"), Size("widthPes"), Size("heightPes"), Size("binWidth"),
+                    Size("binHeight"), Size("columns"), Size("rows"), vals.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number && x.TryGetDouble(out var d) ? d : double.NaN).ToList());
+                if ((long)g.Columns * g.Rows != g.Values.Count) throw Bad(dir, "stats.json", $"heatmap '{g.Stat}' has {g.Values.Count} values for {g.Columns} x {g.Rows} bins");
                 page.Chart(Heatmap(Capital(g.Meaning), g));
             }
         }
@@ -182,7 +189,7 @@ internal static class RunReport
         page.Heading("All statistics");
         page.Table(["stat", "value", "unit", "meaning"], stats.Select(x => (IReadOnlyList<string>)[Str(x, "name"), "#" + Num(Dbl(x, "value")), Str(x, "unit"), Str(x, "meaning")]));
         page.Heading("Configuration");
-        if (s.TryGetProperty("parameters", out var p) && p.ValueKind == JsonValueKind.Object) { page.Note("Program parameters:"); page.Facts(Flatten(p)); }
+        if (Has(s, "parameters", out var p) && p.ValueKind == JsonValueKind.Object) { page.Note("Program parameters:"); page.Facts(Flatten(p)); }
         if (cfg.ValueKind == JsonValueKind.Object) { page.Note("Wafer (every field's unit and source: docs/architecture.md):"); page.Facts(Flatten(cfg)); }
         page.Facts([("seed", Long(s, "seed").ToString(Inv)), ("git revision", Str(s, "gitRevision"))]);
         return page.Render();
@@ -193,9 +200,9 @@ internal static class RunReport
     private static string Estimate(string dir)
     {
         var e = Load(dir, "estimate.json");
-        var hasWafer = e.TryGetProperty("system", out _);
-        var gpu = e.TryGetProperty("vs", out var vs) && vs.ValueKind == JsonValueKind.Object ? vs
-            : e.TryGetProperty("gpu", out var gg) && gg.ValueKind == JsonValueKind.Object ? gg : default;
+        var hasWafer = Has(e, "system", out _);
+        var gpu = Has(e, "vs", out var vs) && vs.ValueKind == JsonValueKind.Object ? vs
+            : Has(e, "gpu", out var gg) && gg.ValueKind == JsonValueKind.Object ? gg : default;
         var hasGpu = gpu.ValueKind == JsonValueKind.Object;
         var sys = hasWafer ? $"{Long(e, "systems")} x {Str(e, "system")}" : "";
         var gpus = hasGpu ? $"{Long(gpu, "gpus")} x {Str(gpu, "system")}" : "";
@@ -226,18 +233,18 @@ internal static class RunReport
         if (hasGpu) bars.Add((gpus, Dbl(gpu, "stepSeconds"), Dbl(gpu, "tokensPerSecond")));
         page.Chart(Bars("Step time", "time per step (s)", "system", bars.Select(b => b.Name).ToList(), [new BarSeries("step time", Blue, bars.Select(b => b.Step).ToList())]));
         page.Chart(Bars("Training throughput", "tokens per second", "system", bars.Select(b => b.Name).ToList(), [new BarSeries("tokens per second", Green, bars.Select(b => b.Tps).ToList())]));
-        if (hasWafer && e.TryGetProperty("seconds", out var parts) && parts.ValueKind == JsonValueKind.Object)
+        if (hasWafer && Has(e, "seconds", out var parts) && parts.ValueKind == JsonValueKind.Object)
         {
             var names = parts.EnumerateObject().Select(p => p.Name).ToList();
             page.Chart(Bars($"{sys}: step time by part ({Str(e, "mapping")})", "time per step (s)", "part", names.Select(Words).ToList(),
                 [new BarSeries("modelled", Purple, names.Select(n => Dbl(parts, n)).ToList())]));
         }
-        if (hasWafer && e.TryGetProperty("memoryPlan", out var plan) && plan.ValueKind == JsonValueKind.Object)
+        if (hasWafer && Has(e, "memoryPlan", out var plan) && plan.ValueKind == JsonValueKind.Object)
         {
             page.Heading("Memory plan per PE");
             page.Facts(Flatten(plan));
         }
-        if (hasGpu && gpu.TryGetProperty("layout", out var layout) && layout.ValueKind == JsonValueKind.Object)
+        if (hasGpu && Has(gpu, "layout", out var layout) && layout.ValueKind == JsonValueKind.Object)
         {
             page.Heading($"{gpus}: parallel layout");
             page.Facts(Flatten(layout));
@@ -248,14 +255,14 @@ internal static class RunReport
     }
 
     private static string Fits(JsonElement x) =>
-        x.TryGetProperty("fits", out var f) && f.ValueKind == JsonValueKind.True ? "+yes" : "!no: " + Str(x, "whyNot");
+        Has(x, "fits", out var f) && f.ValueKind == JsonValueKind.True ? "+yes" : "!no: " + Str(x, "whyNot");
 
     // --------------------------------------------------------------------------------------------------- validate
 
     private static string Validate(string dir)
     {
         var v = Load(dir, "validate.json");
-        var rows = v.TryGetProperty("rows", out var r) && r.ValueKind == JsonValueKind.Array ? r.EnumerateArray().ToList() : throw Bad(dir, "validate.json", "no rows array");
+        var rows = Has(v, "rows", out var r) && r.ValueKind == JsonValueKind.Array ? r.EnumerateArray().ToList() : throw Bad(dir, "validate.json", "no rows array");
         var page = new HtmlPage("wafer validate", $"the simulator against published CS-2 measurements and models; git revision {Str(v, "gitRevision")}");
         page.Heading("Cases");
         page.Table(["case", "published", "Wafer", "unit", "error", "tolerance", "within", "how"], rows.Select(x =>
@@ -269,7 +276,7 @@ internal static class RunReport
             new BarSeries("error", Blue, rows.Select(x => Dbl(x, "relativeError") * 100).ToList()),
             new BarSeries("tolerance", Red, rows.Select(x => Dbl(x, "tolerance") * 100).ToList()),
         ]));
-        if (v.TryGetProperty("skipped", out var sk) && sk.ValueKind == JsonValueKind.Array && sk.GetArrayLength() > 0)
+        if (Has(v, "skipped", out var sk) && sk.ValueKind == JsonValueKind.Array && sk.GetArrayLength() > 0)
         {
             page.Heading("Not reproduced yet");
             page.Table(["case", "published", "why"], sk.EnumerateArray().Select(x => (IReadOnlyList<string>)[Str(x, "name"), Str(x, "published"), Str(x, "why")]));
@@ -282,9 +289,14 @@ internal static class RunReport
     private static JsonElement Load(string dir, string name)
     {
         var path = Path.Combine(dir, name);
+        if (new FileInfo(path).Length > MaxRunFileBytes) throw Bad(dir, name, $"larger than {MaxRunFileBytes / (1 << 20)} MiB: not a file wafer wrote");
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            var bytes = File.ReadAllBytes(path);
+            // JsonDocument accepts strings holding invalid UTF-8 and fails only when one is read: check the whole file first.
+            try { _ = StrictUtf8.GetCharCount(bytes); }
+            catch (DecoderFallbackException) { throw Bad(dir, name, "not valid UTF-8"); }
+            using var doc = JsonDocument.Parse(bytes);
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Bad(dir, name, "not a JSON object");
             return doc.RootElement.Clone();
         }
@@ -294,10 +306,17 @@ internal static class RunReport
         }
     }
 
+    /// <summary>TryGetProperty that is false, rather than throwing, on an element that is not an object.</summary>
+    private static bool Has(JsonElement e, string name, out JsonElement value)
+    {
+        value = default;
+        return e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out value);
+    }
+
     private static WaferInputException Bad(string dir, string name, string why) => new($"report: {Path.Combine(dir, name)}: {why}");
 
     private static string Str(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) ? v.ValueKind switch
+        e.ValueKind == JsonValueKind.Object && Has(e, name, out var v) ? v.ValueKind switch
         {
             JsonValueKind.String => v.GetString()!,
             JsonValueKind.Null or JsonValueKind.Undefined => "",
@@ -305,10 +324,10 @@ internal static class RunReport
         } : "";
 
     private static double Dbl(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : double.NaN;
+        e.ValueKind == JsonValueKind.Object && Has(e, name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) ? d : double.NaN;
 
     private static long Long(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var l) ? l : 0;
+        e.ValueKind == JsonValueKind.Object && Has(e, name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var l) ? l : 0;
 
     /// <summary>A signed relative error, "+1.6 %" (a no-break space before the sign of percent).</summary>
     private static string Pct(double f) => double.IsFinite(f) ? (f * 100).ToString("+0.0;-0.0;0.0", Inv) + "\u00a0%" : "n/a";
@@ -320,7 +339,7 @@ internal static class RunReport
     {
         // Small integers (a seed, a layer count) as written; larger numbers grouped or in e-notation.
         JsonValueKind.Number when v.TryGetInt64(out var i) && Math.Abs(i) < 100_000 => i.ToString(Inv),
-        JsonValueKind.Number => Num(v.GetDouble()),
+        JsonValueKind.Number => Num(v.TryGetDouble(out var d) ? d : double.NaN),
         JsonValueKind.Array => string.Join(", ", v.EnumerateArray().Select(Show)),
         JsonValueKind.String => v.GetString()!,
         JsonValueKind.Null => "",

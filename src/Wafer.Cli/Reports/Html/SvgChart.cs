@@ -164,14 +164,16 @@ internal static class SvgChart
     /// <summary>"Nice" ticks (1, 2, 2.5, 5 x 10^k) covering [lo, hi], about six of them.</summary>
     internal static double[] Ticks(double lo, double hi)
     {
+        if (!double.IsFinite(lo) || !double.IsFinite(hi)) return [0, 1];
         var span = hi - lo;
+        if (!(span > 0) || !double.IsFinite(span)) return [lo, lo + Math.Max(1, Math.Abs(lo))];
         var raw = span / 6;
         var mag = Math.Pow(10, Math.Floor(Math.Log10(raw)));
         var step = new[] { 1, 2, 2.5, 5, 10 }.Select(m => m * mag).First(s => s >= raw);
         var start = Math.Floor(lo / step) * step;
         var end = Math.Ceiling(hi / step) * step;
-        var n = (int)Math.Round((end - start) / step);
-        return Enumerable.Range(0, n + 1).Select(i => start + i * step).ToArray();
+        var n = (end - start) / step;
+        return n is >= 1 and <= 100 ? Enumerable.Range(0, (int)Math.Round(n) + 1).Select(i => start + i * step).ToArray() : [lo, hi];
     }
 
     /// <summary>Viridis, by linear interpolation between five of its stops; t in [0, 1].</summary>
