@@ -49,6 +49,10 @@ public class RunCommandTests
         var events = doc.RootElement.GetProperty("traceEvents").EnumerateArray().ToList();
         Assert.Contains(events, e => e.GetProperty("name").GetString()!.StartsWith("arrive C0"));
         Assert.Contains(events, e => e.GetProperty("ph").GetString() == "B");
+        // Tracks are named by PE, ops are spans with a duration, and the time unit is stated.
+        Assert.Contains(events, e => e.GetProperty("name").GetString() == "thread_name" && e.GetProperty("args").GetProperty("name").GetString() == "PE (1, 0)");
+        Assert.Contains(events, e => e.GetProperty("ph").GetString() == "X" && e.GetProperty("dur").GetInt64() >= 1);
+        Assert.Contains("1 simulated cycle", events.Single(e => e.GetProperty("name").GetString() == "process_name").GetProperty("args").GetProperty("name").GetString());
     }
 
     [Theory]

@@ -12,6 +12,20 @@ public class ProofProgramTests
     private static DemoResult Run(string name, DemoSize size, int threads = 1) =>
         DemoRegistry.Find(name)!.Run(Wafer, size, new SimulatorOptions { Threads = threads });
 
+    [Fact]
+    public void Progress_IsReportedDuringARun_AndChangesNothing()
+    {
+        var calls = new List<(long Cycle, double Seconds)>();
+        var size = new DemoSize(16, 16, 64);
+        var quiet = Run("reduce", size);
+        var watched = DemoRegistry.Find("reduce")!.Run(Wafer, size, new SimulatorOptions { Threads = 1, ProgressIntervalSeconds = 0, Progress = (c, s) => calls.Add((c, s)) });
+        Assert.True(calls.Count >= 1);
+        Assert.True(calls.Zip(calls.Skip(1)).All(p => p.First.Cycle < p.Second.Cycle && p.First.Seconds <= p.Second.Seconds));
+        Assert.InRange(calls[^1].Cycle, 0, watched.Simulator.Cycle);
+        Assert.Equal(quiet.Simulator.Cycle, watched.Simulator.Cycle);
+        Assert.Equal(quiet.MaxAbsError, watched.MaxAbsError);
+    }
+
     [Theory]
     [InlineData("gemv-1pe", 1, 1, 0, 0)]
     [InlineData("gemv-1pe", 1, 1, 7, 5)]

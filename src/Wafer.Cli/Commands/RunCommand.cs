@@ -71,6 +71,8 @@ internal static class RunCommand
                 MaxCycles = parse.GetValue(maxCycles) >= 1 ? parse.GetValue(maxCycles) : throw new WaferInputException("--max-cycles must be >= 1"),
                 TracePes = (parse.GetValue(tracePe) ?? []).Select(ParsePe).ToList(),
                 TraceColors = (parse.GetValue(traceColor) ?? []).Select(c => c >= 0 && c < config.ColorCount ? c : throw new WaferInputException($"--trace-color {c}: colors are 0..{config.ColorCount - 1}")).ToList(),
+                // A long simulation says where it is on stderr (stdout stays the table or the one JSON object).
+                Progress = (cycle, seconds) => stderr.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wafer run {demo.Name}: simulated cycle {cycle:N0} after {seconds:F0} s on this host")),
             };
             var dir = parse.GetValue(outDir) is { Length: > 0 } d ? d : Path.Combine("out", demo.Name);
             try { Directory.CreateDirectory(dir); } // fail before the run, not after it

@@ -96,6 +96,8 @@ internal static class TrainCommand
                 SampleTokens = parse.GetValue(sampleTokens),
                 Optimizer = new OptimizerConfig(),
                 Fidelity = level,
+                // A cycle-level step takes minutes: a progress line every step rather than every tenth.
+                LogInterval = level == Fidelity.Cycle ? 1 : 10,
                 Cycle = cycle,
                 FastReference = !parse.GetValue(noReference),
                 AllowResumeChanges = parse.GetValue(allowChanges),

@@ -27,6 +27,7 @@ public sealed class Simulator
         Width = layout.Width;
         Height = layout.Height;
         _options = options ?? new SimulatorOptions();
+        _nextProgressSeconds = _options.ProgressIntervalSeconds;
         if (_options.Threads < 1) throw new WaferInputException($"threads must be >= 1 (is {_options.Threads})");
         if (_options.MaxCycles < 1) throw new WaferInputException($"max cycles must be >= 1 (is {_options.MaxCycles})");
 
@@ -214,7 +215,7 @@ public sealed class Simulator
         var wall = Stopwatch.StartNew();
         foreach (var b in _bands) { b.Cycle = Cycle; b.Error = null; }
         var barrier = new SpinBarrier(_bands.Length);
-        var state = new RunState { Cycle = Cycle, Until = untilCycle };
+        var state = new RunState { Cycle = Cycle, Until = untilCycle, Wall = wall, WallBefore = WallSeconds };
         var workers = new Thread[_bands.Length - 1];
         for (var i = 1; i < _bands.Length; i++)
         {
@@ -241,6 +242,8 @@ public sealed class Simulator
         public long Until;
         public bool Paused;
         public Exception? Failure;
+        public Stopwatch Wall = null!;
+        public double WallBefore;
     }
 
     private void BandLoop(Band band, SpinBarrier barrier, RunState state)
@@ -298,6 +301,15 @@ public sealed class Simulator
     /// <summary>Leader only, between barriers: the next cycle to simulate, or stop.</summary>
     private void Decide(RunState state, long t)
     {
+        if (_options.Progress is { } progress)
+        {
+            var seconds = state.WallBefore + state.Wall.Elapsed.TotalSeconds;
+            if (seconds >= _nextProgressSeconds)
+            {
+                _nextProgressSeconds = seconds + _options.ProgressIntervalSeconds;
+                progress(t, seconds);
+            }
+        }
         Band? failed = null;
         foreach (var b in _bands)
             if (b.Error is not null && (failed is null || b.ErrorPe!.Index < failed.ErrorPe!.Index)) failed = b;
@@ -355,6 +367,9 @@ public sealed class Simulator
         state.Cycle = next;
     }
 
+    /// <summary>Host seconds (over all runs) at which the next progress call is due: the first after one interval.</summary>
+    private double _nextProgressSeconds;
+
     private MaxCyclesException MaxCyclesError(long cycle) =>
         new($"the run passed its max-cycles guard of {_options.MaxCycles} cycles (at cycle {cycle}); raise --max-cycles if this is expected");
 
@@ -382,5 +397,5 @@ public sealed class Simulator
         _bands.SelectMany(b => b.Trace.Events).OrderBy(e => e.Cycle).ThenBy(e => e.Pe).ThenBy(e => e.Phase == 'E' ? 0 : 1);
 
     /// <summary>The Chrome/Perfetto trace of the watched PEs (empty trace when none are watched).</summary>
-    public string TraceJson() => TraceBuffer.ToChromeJson(TraceEvents());
+    public string TraceJson() => TraceBuffer.ToChromeJson(TraceEvents(), Config.ClockHz);
 }

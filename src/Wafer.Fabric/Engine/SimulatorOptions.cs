@@ -14,4 +14,10 @@ public sealed record SimulatorOptions
 
     /// <summary>Colors to trace; empty = every color on the traced PEs.</summary>
     public IReadOnlyList<int> TraceColors { get; init; } = [];
+
+    /// <summary>Called from the run loop every <see cref="ProgressIntervalSeconds"/> of host time with the simulated
+    /// cycle and the host seconds spent in runs so far, so that a long simulation is not silent; null = no calls.</summary>
+    public Action<long, double>? Progress { get; init; }
+
+    public double ProgressIntervalSeconds { get; init; } = 5;
 }

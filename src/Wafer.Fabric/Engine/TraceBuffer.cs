@@ -5,7 +5,7 @@ using Wafer.Fabric.Routing;
 
 namespace Wafer.Fabric.Engine;
 
-internal readonly record struct TraceEvent(long Cycle, int Pe, int X, int Y, char Phase, string Name, string Args);
+internal readonly record struct TraceEvent(long Cycle, int Pe, int X, int Y, char Phase, string Name, string Args, long DurationCycles = 0);
 
 internal sealed class TraceBuffer
 {
@@ -22,10 +22,11 @@ internal sealed class TraceBuffer
             $"\"dir\":\"{d}\",\"payload\":\"0x{w.Payload:x8}\",\"control\":{(w.IsControl ? "true" : "false")}"));
     }
 
-    /// <summary>An instruction issued by the main thread (a DSD op with its kind, type and length, or a control op).</summary>
+    /// <summary>An instruction issued by the main thread (a DSD op with its kind, type and length, or a control op), as a
+    /// span of the cycles it keeps the compute engine busy.</summary>
     public void Op(long t, ProcessingElement pe, string what, long cycles)
     {
-        if (Events.Count < Limit) Events.Add(new TraceEvent(t, pe.Index, pe.X, pe.Y, 'i', what, $"\"cycles\":{cycles}"));
+        if (Events.Count < Limit) Events.Add(new TraceEvent(t, pe.Index, pe.X, pe.Y, 'X', what, $"\"cycles\":{cycles}", Math.Max(1, cycles)));
     }
 
     public void TaskStart(long t, ProcessingElement pe, int task)
@@ -38,20 +39,27 @@ internal sealed class TraceBuffer
         if (Events.Count < Limit) Events.Add(new TraceEvent(t, pe.Index, pe.X, pe.Y, 'E', $"task {task}", ""));
     }
 
-    /// <summary>Chrome trace JSON; one cycle is shown as one microsecond; one track per PE.</summary>
-    public static string ToChromeJson(IEnumerable<TraceEvent> events)
+    /// <summary>Chrome/Perfetto trace JSON, one track per PE named "PE (x, y)". Trace time is in microseconds, so one
+    /// simulated cycle is written as one microsecond (the process name says so; clockHz converts to real time).</summary>
+    public static string ToChromeJson(IEnumerable<TraceEvent> events, double clockHz)
     {
+        var list = events.ToList();
         var sb = new StringBuilder("{\"traceEvents\":[\n");
-        var first = true;
-        foreach (var e in events)
+        sb.Append(System.Globalization.CultureInfo.InvariantCulture,
+            $"{{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,\"args\":{{\"name\":\"wafer fabric (1 us on this timeline = 1 simulated cycle = {1e9 / clockHz:0.###} ns at {clockHz / 1e6:0.#} MHz)\"}}}}");
+        foreach (var pe in list.GroupBy(e => e.Pe).Select(g => g.First()).OrderBy(e => e.Pe))
         {
-            if (!first) sb.Append(",\n");
-            first = false;
-            sb.Append($"{{\"name\":\"{e.Name}\",\"ph\":\"{e.Phase}\",\"ts\":{e.Cycle},\"pid\":0,\"tid\":{e.Pe}");
-            if (e.Phase == 'i') sb.Append(",\"s\":\"t\"");
-            sb.Append($",\"args\":{{\"pe\":\"({e.X},{e.Y})\"{(e.Args.Length > 0 ? "," + e.Args : "")}}}}}");
+            sb.Append($",\n{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":{pe.Pe},\"args\":{{\"name\":\"PE ({pe.X}, {pe.Y})\"}}}}");
+            sb.Append($",\n{{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":0,\"tid\":{pe.Pe},\"args\":{{\"sort_index\":{pe.Pe}}}}}");
         }
-        sb.Append("\n],\"displayTimeUnit\":\"ns\"}\n");
+        foreach (var e in list)
+        {
+            sb.Append($",\n{{\"name\":\"{e.Name}\",\"ph\":\"{e.Phase}\",\"ts\":{e.Cycle},\"pid\":0,\"tid\":{e.Pe}");
+            if (e.Phase == 'i') sb.Append(",\"s\":\"t\"");
+            if (e.Phase == 'X') sb.Append($",\"dur\":{e.DurationCycles}");
+            sb.Append($",\"args\":{{\"pe\":\"({e.X},{e.Y})\",\"cycle\":{e.Cycle}{(e.Args.Length > 0 ? "," + e.Args : "")}}}}}");
+        }
+        sb.Append("\n],\"otherData\":{\"timeUnit\":\"1 trace microsecond = 1 simulated cycle\"}}\n");
         return sb.ToString();
     }
 }
