@@ -54,6 +54,8 @@ public class FuzzSubsetTests(FuzzFixtures fx) : IClassFixture<FuzzFixtures>
         Assert.Equal(Outcome.Failure, FuzzRunner.Classify(c, 0, "Unhandled exception. System.Exception\n", 0).Outcome);
         // train --json prints progress on stderr before its one error line.
         Assert.Equal(Outcome.CleanError, FuzzRunner.Classify(train, 2, "step 1/2 loss 4.1\nwafer: training diverged at step 2\n", 0).Outcome);
+        // So does a long simulation, its own progress lines only.
+        Assert.Equal(Outcome.CleanError, FuzzRunner.Classify(c, 2, "wafer run x: simulated cycle 9 after 5 s on this host\nwafer: deadlock\n", 0).Outcome);
     }
 
     [Fact]

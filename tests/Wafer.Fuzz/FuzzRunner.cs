@@ -37,9 +37,11 @@ public sealed class FuzzRunner(string waferDll, string fixtures, string work, Ti
         var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         if (err.Contains("Unhandled exception", StringComparison.Ordinal)) return new(c, Outcome.Failure, code, err, seconds, "unhandled exception");
         if (code == 0) return new(c, Outcome.Success, code, err, seconds, "");
-        // The error is one line, the last; with --json, train's progress lines go to stderr before it.
+        // The error is one line, the last; with --json, train's progress lines go to stderr before it, and so do a long
+        // simulation's ("wafer run <program>: simulated cycle ...").
         var errorLines = lines.Count(l => l.StartsWith("wafer: ", StringComparison.Ordinal));
-        var progressAllowed = c.Args.Contains("--json") && c.Args.FirstOrDefault() == "train";
+        var progressAllowed = (c.Args.Contains("--json") && c.Args.FirstOrDefault() == "train")
+            || (c.Args.FirstOrDefault() == "run" && lines[..^1].All(l => l.StartsWith("wafer run ", StringComparison.Ordinal)));
         if (code == 2 && errorLines == 1 && lines[^1].StartsWith("wafer: ", StringComparison.Ordinal) && (lines.Length == 1 || progressAllowed))
             return new(c, Outcome.CleanError, code, err, seconds, "");
         if (code == 2) return new(c, Outcome.Failure, code, err, seconds, $"exit code 2 with {lines.Length} lines on stderr");
