@@ -66,12 +66,7 @@ internal static class EstimateCommand
             var text = Json(m, wafer, waferEstimate, gpuSystem, gpuEstimate, b, t, budget);
             if (parse.GetValue(outDir) is { } dir)
             {
-                if (dir.Length == 0) throw new WaferInputException("--out must name a folder (is empty)");
-                try { Directory.CreateDirectory(dir); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new WaferInputException($"--out '{dir}': cannot create the output folder: {e.Message}");
-                }
+                OutputFolder.Create(dir);
                 AtomicFile.WriteText(Path.Combine(dir, "estimate.json"), text);
                 RunReport.Write(dir);
             }

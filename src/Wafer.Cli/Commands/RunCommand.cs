@@ -74,12 +74,7 @@ internal static class RunCommand
                 // A long simulation says where it is on stderr (stdout stays the table or the one JSON object).
                 Progress = (cycle, seconds) => stderr.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wafer run {demo.Name}: simulated cycle {cycle:N0} after {seconds:F0} s on this host")),
             };
-            var dir = parse.GetValue(outDir) is { Length: > 0 } d ? d : Path.Combine("out", demo.Name);
-            try { Directory.CreateDirectory(dir); } // fail before the run, not after it
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new WaferInputException($"--out '{dir}': cannot create the output folder: {e.Message}");
-            }
+            var dir = OutputFolder.Create(parse.GetValue(outDir) is { Length: > 0 } d ? d : Path.Combine("out", demo.Name));
 
             var result = demo.Run(config, size, options);
             var stats = RunStats.Collect(result.Simulator);

@@ -19,16 +19,7 @@ internal static class ValidateCommand
         var cmd = new Command("validate", "Compare the simulator with published CS-2 measurements and models") { json, outDir };
         cmd.SetAction(parse =>
         {
-            var dir = parse.GetValue(outDir);
-            if (dir is not null)
-            {
-                if (dir.Length == 0) throw new WaferInputException("--out must name a folder (is empty)");
-                try { Directory.CreateDirectory(dir); } // fail before the runs, not after them
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new WaferInputException($"--out '{dir}': cannot create the output folder: {e.Message}");
-                }
-            }
+            var dir = parse.GetValue(outDir) is { } d ? OutputFolder.Create(d) : null; // before the runs, not after them
             var (rows, skipped) = Calibration.Run(new SimulatorOptions { Threads = Environment.ProcessorCount });
             var rowJson = rows.Select(r => new { name = r.Name, published = r.Published, simulated = r.Simulated, unit = r.Unit, relativeError = r.RelativeError, tolerance = r.Tolerance, within = r.Within, how = r.How }).ToList();
             if (dir is not null)
