@@ -8,6 +8,7 @@
 // gpt2-124m) by default: each build's step then follows the other's, which has moved its own ~50 MB through the caches,
 // so what a build keeps in cache from one step to the next is lost either way. A change to that (a smaller footprint)
 // wants longer samples, e.g. 40 steps: most of each sample then runs after the build's own steps.
+using Wafer.Core;
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.Loader;
@@ -74,8 +75,8 @@ internal static class BuildComparison
             var asm = new IsolatedBuild(Path.GetFullPath(dll)).LoadFromAssemblyPath(Path.GetFullPath(dll));
             Type T(string name) => asm.GetType(name) ?? throw new InvalidOperationException($"{dll} has no {name}");
             T("Wafer.Gpt.Numerics.Gemm").GetProperty("Threads")!.SetValue(null, 2);
-            var cfg = T("Wafer.Gpt.GptPresets").GetField(gpt2 ? "Gpt2_124M" : "Nano")!.GetValue(null);
-            var layout = Activator.CreateInstance(T("Wafer.Gpt.ParameterLayout"), cfg);
+            var cfg = T("GptPresets").GetField(gpt2 ? "Gpt2_124M" : "Nano")!.GetValue(null);
+            var layout = Activator.CreateInstance(T("ParameterLayout"), cfg);
             var storage = Activator.CreateInstance(T("Wafer.Gpt.MemoryX.InMemoryStorage"), layout);
             var optimizer = Activator.CreateInstance(T("Wafer.Gpt.MemoryX.OptimizerConfig"));
             _store = Activator.CreateInstance(T("Wafer.Gpt.MemoryX.WeightStore"), layout, storage, optimizer)!;

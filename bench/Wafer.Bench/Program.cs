@@ -1,6 +1,7 @@
 // Matmul benchmark: GFLOP/s of Gemm on the shapes GPT training uses, against a naive triple loop measured in the
 // same run. Usage: dotnet run -c Release --project bench/Wafer.Bench [threads]
 // Or two builds' training steps paired in one process: ... -- compare A/Wafer.Gpt.dll B/Wafer.Gpt.dll (BuildComparison.cs).
+using Wafer.Core;
 using System.Diagnostics;
 using Wafer.Gpt.Numerics;
 
@@ -18,8 +19,8 @@ Run("nano dweight of fc (512 x 128, sum over 768)", 512, 128, 768, naive: true, 
 Run("gpt2-124m fc forward (BT 256, 768 -> 3072)", 256, 3072, 768, naive: false);
 Run("gpt2-124m lm head (BT 256, 768 -> 50304)", 256, 50304, 768, naive: false);
 Run("square 1024", 1024, 1024, 1024, naive: false);
-TrainStep("nano (L4 C128 NH4 V65, B12 T64)", Wafer.Gpt.GptPresets.Nano, 12, 64);
-TrainStep("gpt2-124m (B4 T64)", Wafer.Gpt.GptPresets.Gpt2_124M, 4, 64);
+TrainStep("nano (L4 C128 NH4 V65, B12 T64)", GptPresets.Nano, 12, 64);
+TrainStep("gpt2-124m (B4 T64)", GptPresets.Gpt2_124M, 4, 64);
 PrintMachine("after", threads);
 return 0;
 
@@ -38,9 +39,9 @@ static void PrintMachine(string when, int threads)
 }
 
 // One training step (forward, backward, AdamW in MemoryX) on random tokens, MemoryX in memory, no data loading.
-static void TrainStep(string label, Wafer.Gpt.GptConfig cfg, int b, int t)
+static void TrainStep(string label, GptConfig cfg, int b, int t)
 {
-    var layout = new Wafer.Gpt.ParameterLayout(cfg);
+    var layout = new ParameterLayout(cfg);
     using var store = new Wafer.Gpt.MemoryX.WeightStore(layout, new Wafer.Gpt.MemoryX.InMemoryStorage(layout), new Wafer.Gpt.MemoryX.OptimizerConfig());
     store.Initialise(1);
     var model = new Wafer.Gpt.Model.GptExecutor(store, b, t);
@@ -73,7 +74,7 @@ static void TrainStep(string label, Wafer.Gpt.GptConfig cfg, int b, int t)
 
 // The step's matrix products (forward, input and weight gradients: 6 FLOPs per weight per token), attention's
 // T x T products left out: L (4C^2 + 2CF) block weights and the V x C head.
-static double MatmulFlops(Wafer.Gpt.GptConfig cfg, int tokens)
+static double MatmulFlops(GptConfig cfg, int tokens)
 {
     var weights = cfg.Layers * (4.0 * cfg.Channels * cfg.Channels + 2.0 * cfg.Channels * cfg.FfnChannels) + (double)cfg.PaddedVocabSize * cfg.Channels;
     return 6 * weights * tokens;

@@ -1,5 +1,6 @@
 // The wafer CLI: the only composition root (docs/design.md §2). Bad input anywhere = one line on stderr, exit code 2;
 // anything else that goes wrong = one line saying it is internal, exit code 3.
+using Wafer.Core;
 using System.CommandLine;
 using Wafer.Cli.Commands;
 using Wafer.Fabric;
@@ -38,7 +39,7 @@ public static class Program
         {
             return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is WaferInputException or Wafer.Gpt.GptInputException)
+        catch (WaferInputException e)
         {
             stderr.WriteLine($"wafer: {OneLine(e.Message)}");
             return ExitBadInput;

@@ -1,8 +1,7 @@
 // The errors a fabric run can end with; each message is one line naming what is wrong and where.
-namespace Wafer.Fabric;
+using Wafer.Core;
 
-/// <summary>Base for every error caused by the user's input (config, program, arguments): the CLI prints the message and exits 2.</summary>
-public class WaferInputException(string message) : Exception(message);
+namespace Wafer.Fabric;
 
 /// <summary>A wafer config that does not parse or validate.</summary>
 public sealed class ConfigException(string message) : WaferInputException(message);

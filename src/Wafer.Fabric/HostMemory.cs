@@ -1,6 +1,8 @@
 // Admission against this machine's memory: work whose buffers would not fit is refused before anything is allocated,
 // with the figure it needs and what is available. Available = the GC's view (physical memory, a container's limit, or
 // DOTNET_GCHeapHardLimit when set) less what the process already holds.
+using Wafer.Core;
+
 namespace Wafer.Fabric;
 
 public static class HostMemory

@@ -1,4 +1,5 @@
 // A runnable fabric program for `wafer run`: layout + PE programs + host driver + host reference check.
+using Wafer.Core;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 
@@ -24,7 +25,7 @@ public sealed record DemoResult(
 
 /// <summary>Contract: <see cref="Run"/> builds the layout for the requested rectangle (clamped to the wafer), loads inputs
 /// through host memcpy, launches, runs to completion, reads results back and compares them with a host reference.
-/// Bad sizes throw <see cref="Wafer.Fabric.WaferInputException"/>.</summary>
+/// Bad sizes throw <see cref="Wafer.Core.WaferInputException"/>.</summary>
 public interface IFabricDemo
 {
     string Name { get; }

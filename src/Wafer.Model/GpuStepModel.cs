@@ -3,7 +3,7 @@
 // micro-batch: GEMMs at the sustained matmul rate, elementwise kernels at the sustained HBM rate, tensor-parallel
 // all-reduces over NVLink; then the pipeline bubble, stage-to-stage sends and the data-parallel gradient all-reduce.
 // Searches every layout that fits in memory and keeps the fastest. Equations in docs/model.md.
-using Wafer.Gpt;
+using Wafer.Core;
 using Wafer.Model.Systems;
 
 namespace Wafer.Model;

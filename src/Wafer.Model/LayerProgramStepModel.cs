@@ -6,7 +6,7 @@
 // (the production mapping) when the system streams 2-byte values, fp32 when 4.
 // GPT-J / NeoX blocks are priced with their own phases (parallel residual, rotary, one or two norms), as the cycle
 // executor runs them.
-using Wafer.Gpt;
+using Wafer.Core;
 using Wafer.Kernels.Transformer;
 using Wafer.Model.Systems;
 
@@ -20,7 +20,7 @@ public static class LayerProgramStepModel
         var perSystem = (batch + systems - 1) / systems;
         var w = sys.Wafer;
         var fp16 = sys.StreamBytesPerValue == 2;
-        var shape = Wafer.Gpt.Model.CycleExecutor.ShapeOf(m, seq);
+        var shape = LayerShape.Of(m, seq);
         (LayerGrid Grid, long Passes, double Seconds, long LayerCycles, long HostCycles)? best = null;
         foreach (var cc in Divisors(m.Channels).Where(c => c <= w.WidthPes && m.FfnChannels % c == 0))
         {

@@ -2,7 +2,7 @@
 // the memory plan (tokens per pass that fit in SRAM), then per layer and pass the slowest of compute, on-wafer
 // reduction and weight I/O, then the MemoryX update and SwarmX latency. Every equation is in docs/model.md.
 // N tokens per pass, R x Cc program rectangle (tokens on rows, features on columns), C channels, F ffn, L layers.
-using Wafer.Gpt;
+using Wafer.Core;
 using Wafer.Model.Systems;
 
 namespace Wafer.Model;

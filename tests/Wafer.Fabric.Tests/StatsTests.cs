@@ -1,3 +1,4 @@
+using Wafer.Core;
 using System.Text.Json;
 using Wafer.Fabric.Stats;
 
@@ -55,8 +56,8 @@ public class StatsTests
     {
         var dir = Directory.CreateTempSubdirectory();
         var path = Path.Combine(dir.FullName, "a.txt");
-        StatsWriter.WriteAtomic(path, "first");
-        StatsWriter.WriteAtomic(path, "second");
+        AtomicFile.WriteText(path, "first");
+        AtomicFile.WriteText(path, "second");
         Assert.Equal("second", File.ReadAllText(path));
         Assert.Single(Directory.GetFiles(dir.FullName));
         dir.Delete(true);

@@ -1,3 +1,4 @@
+using Wafer.Core;
 using Wafer.Gpt.MemoryX;
 using Wafer.Gpt.Model;
 

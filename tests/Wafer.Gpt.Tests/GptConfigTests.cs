@@ -1,3 +1,5 @@
+using Wafer.Core;
+
 namespace Wafer.Gpt.Tests;
 
 public class GptConfigTests

@@ -1,4 +1,5 @@
 // Builds a model (store + executor) for tests and reads or perturbs single parameters by global index.
+using Wafer.Core;
 using Wafer.Gpt.MemoryX;
 using Wafer.Gpt.Model;
 

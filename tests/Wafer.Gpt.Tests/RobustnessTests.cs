@@ -1,3 +1,4 @@
+using Wafer.Core;
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -93,7 +94,7 @@ public class RobustnessTests
             }
             return h.ToJsonString();
         });
-        var e = Assert.Throws<GptInputException>(() => Trainer.Run(Options(dir, 2) with { ResumePath = path, Model = null }, TextWriter.Null));
+        var e = Assert.Throws<WaferInputException>(() => Trainer.Run(Options(dir, 2) with { ResumePath = path, Model = null }, TextWriter.Null));
         Assert.Contains(expected, e.Message);
         Assert.StartsWith($"checkpoint {path} is not usable", e.Message);
     }
@@ -104,7 +105,7 @@ public class RobustnessTests
         var dir = Wafer.Tests.TempDirs.Create("wafer-resume-");
         Trainer.Run(Options(dir, 2), TextWriter.Null);
         var resume = Options(dir, 4) with { ResumePath = Checkpoint(dir), Model = null, OutputDirectory = Wafer.Tests.TempDirs.Create("wafer-resume-out-") };
-        var e = Assert.Throws<GptInputException>(() => Trainer.Run(resume with { Batch = 4, DecaySteps = 8 }, TextWriter.Null));
+        var e = Assert.Throws<WaferInputException>(() => Trainer.Run(resume with { Batch = 4, DecaySteps = 8 }, TextWriter.Null));
         Assert.Contains("batch 2 -> 4", e.Message);
         Assert.Contains("decaySteps 4 -> 8", e.Message);
         Assert.Equal(4, Trainer.Run(resume with { Batch = 4, DecaySteps = 8, AllowResumeChanges = true }, TextWriter.Null).StepLosses.Count);
@@ -130,7 +131,7 @@ public class RobustnessTests
     {
         var dir = Wafer.Tests.TempDirs.Create("wafer-admit-");
         var huge = Tiny with { Channels = 8192, Heads = 64, FfnChannels = 32768, Layers = 64, MaxSeqLen = 64 };
-        var e = Assert.Throws<Wafer.Fabric.WaferInputException>(() => Trainer.Run(Options(dir, 1) with { Model = huge }, TextWriter.Null));
+        var e = Assert.Throws<Wafer.Core.WaferInputException>(() => Trainer.Run(Options(dir, 1) with { Model = huge }, TextWriter.Null));
         Assert.Contains("needs", e.Message);
         Assert.Contains("GB of memory", e.Message);
         Assert.Contains("--memoryx", e.Message);

@@ -1,3 +1,4 @@
+using Wafer.Core;
 using Wafer.Gpt.Data;
 using Wafer.Gpt.Training;
 
@@ -61,7 +62,7 @@ public class TrainerTests
     {
         var dir = Wafer.Tests.TempDirs.Create("wafer-mismatch-");
         Trainer.Run(Options(dir, 0), TextWriter.Null);
-        var e = Assert.Throws<GptInputException>(() => Trainer.Run(Options(dir, 4) with { Model = Small with { Layers = 3 }, ResumePath = Path.Combine(dir, Trainer.CheckpointFile) }, TextWriter.Null));
+        var e = Assert.Throws<WaferInputException>(() => Trainer.Run(Options(dir, 4) with { Model = Small with { Layers = 3 }, ResumePath = Path.Combine(dir, Trainer.CheckpointFile) }, TextWriter.Null));
         Assert.Contains("does not match", e.Message);
     }
 
@@ -84,7 +85,7 @@ public class DataTests
         var tok = CharTokenizer.FromText("hello world");
         Assert.Equal(8, tok.VocabSize);
         Assert.Equal("low rod", tok.Decode(tok.Encode("low rod")));
-        var e = Assert.Throws<GptInputException>(() => tok.Encode("hex"));
+        var e = Assert.Throws<WaferInputException>(() => tok.Encode("hex"));
         Assert.Contains("'x' at offset 2", e.Message);
         Assert.Equal(tok.Describe(), TokenizerFactory.FromDescription(tok.Describe()).Describe());
     }
@@ -104,12 +105,12 @@ public class DataTests
         var corpus = TextCorpus.Create("t", text, CharTokenizer.FromText(text), 64);
         Assert.Equal(900, corpus.Train.Length);
         Assert.All(corpus.Validation, id => Assert.Equal(1, id));
-        Assert.Throws<GptInputException>(() => TextCorpus.Create("t", "abcdefghij", CharTokenizer.FromText("abcdefghij"), 64));
+        Assert.Throws<WaferInputException>(() => TextCorpus.Create("t", "abcdefghij", CharTokenizer.FromText("abcdefghij"), 64));
         var dir = Wafer.Tests.TempDirs.Create("wafer-data-");
         var bin = Path.Combine(dir, "x.bin");
         File.WriteAllBytes(bin, [65, 0, 66]);
-        Assert.Contains("binary", Assert.Throws<GptInputException>(() => TextCorpus.ReadText(bin)).Message);
-        Assert.Contains("does not exist", Assert.Throws<Wafer.Fabric.WaferInputException>(() => TextCorpus.ReadText(Path.Combine(dir, "none.txt"))).Message);
+        Assert.Contains("binary", Assert.Throws<WaferInputException>(() => TextCorpus.ReadText(bin)).Message);
+        Assert.Contains("does not exist", Assert.Throws<Wafer.Core.WaferInputException>(() => TextCorpus.ReadText(Path.Combine(dir, "none.txt"))).Message);
     }
 
     [Fact]
@@ -129,7 +130,7 @@ public class DataTests
     {
         var json = GptConfigJson.Serialize(GptPresets.GptNeoX20B);
         Assert.Equal(GptPresets.GptNeoX20B, GptConfigJson.Parse(json, "x"));
-        Assert.Contains("layerz", Assert.Throws<GptInputException>(() => GptConfigJson.Parse("{\"layerz\": 3}", "m.json")).Message);
-        Assert.Contains("Heads", Assert.Throws<GptInputException>(() => GptConfigJson.Parse("{\"heads\": 3}", "m.json")).Message);
+        Assert.Contains("layerz", Assert.Throws<WaferInputException>(() => GptConfigJson.Parse("{\"layerz\": 3}", "m.json")).Message);
+        Assert.Contains("Heads", Assert.Throws<WaferInputException>(() => GptConfigJson.Parse("{\"heads\": 3}", "m.json")).Message);
     }
 }

@@ -1,3 +1,4 @@
+using Wafer.Core;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 
@@ -70,7 +71,7 @@ public class CycleModelTests
     [Fact]
     public void LevelReduce_MoreLevelsThanInputQueues_IsRejected()
     {
-        var e = Assert.Throws<Wafer.Fabric.WaferInputException>(() =>
+        var e = Assert.Throws<Wafer.Core.WaferInputException>(() =>
             DemoRegistry.Find("reduce-tree")!.Run(Cs2, new DemoSize(600, 1, 4), new SimulatorOptions { Threads = 1 }));
         Assert.Contains("input queues", e.Message);
     }
@@ -141,7 +142,7 @@ public class CycleModelTests
         var tree = new Wafer.Kernels.Collectives.CenteredKTree(512, 2, Wafer.Kernels.Collectives.MeshGemv.FanIn(512, 2), 0);
         Assert.Equal(2, tree.Levels);
         Assert.InRange(tree.RootX, 230, 280);
-        Assert.Throws<Wafer.Fabric.WaferInputException>(() => new Wafer.Kernels.Collectives.CenteredKTree(100, 1, 5, 0));
+        Assert.Throws<Wafer.Core.WaferInputException>(() => new Wafer.Kernels.Collectives.CenteredKTree(100, 1, 5, 0));
     }
 
     /// <summary>SUMMA: 1 x 1, a row, a column, odd and non-square grids (lcm steps), 64 x 64; numerics against a float64
@@ -236,7 +237,7 @@ public class CycleModelTests
     [Fact]
     public void CausalAttention_RejectsANonSquareGrid()
     {
-        var e = Assert.Throws<Wafer.Fabric.WaferInputException>(() => DemoRegistry.Find("attention")!.Run(Cs2, new DemoSize(4, 3, 2, 2), new SimulatorOptions()));
+        var e = Assert.Throws<Wafer.Core.WaferInputException>(() => DemoRegistry.Find("attention")!.Run(Cs2, new DemoSize(4, 3, 2, 2), new SimulatorOptions()));
         Assert.Contains("--height", e.Message);
     }
 }

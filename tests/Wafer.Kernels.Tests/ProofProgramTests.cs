@@ -1,3 +1,4 @@
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

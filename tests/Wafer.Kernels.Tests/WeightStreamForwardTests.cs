@@ -1,3 +1,4 @@
+using Wafer.Core;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 
@@ -90,7 +91,7 @@ public class WeightStreamForwardTests
     [Fact]
     public void ProgramTooTallForTheWafer_IsRejected()
     {
-        var e = Assert.Throws<Wafer.Fabric.WaferInputException>(() =>
+        var e = Assert.Throws<Wafer.Core.WaferInputException>(() =>
             DemoRegistry.Find("wsmm")!.Run(WaferPresets.Tiny, new DemoSize(4, 8, 4, 1, Outputs: 2), new SimulatorOptions()));
         Assert.Contains("do not fit", e.Message);
     }

@@ -1,5 +1,5 @@
+using Wafer.Core;
 using Wafer.Fabric.Config;
-using Wafer.Gpt;
 using Wafer.Model.Systems;
 
 namespace Wafer.Model.Tests;

@@ -1,5 +1,6 @@
 // `wafer estimate`: what a training step of a GPT costs on one or N Cerebras systems (weight streaming) and, with --vs,
 // on a GPU cluster (Megatron-style layout search). Analytic: any model size, well under a second.
+using Wafer.Core;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;

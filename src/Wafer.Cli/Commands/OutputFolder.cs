@@ -1,5 +1,6 @@
 // The --out folder of a command, created before any work so that a path that cannot hold a folder is bad input
 // (one line, exit code 2), not an error after minutes of simulation.
+using Wafer.Core;
 using Wafer.Fabric;
 
 namespace Wafer.Cli.Commands;

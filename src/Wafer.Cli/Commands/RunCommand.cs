@@ -1,4 +1,5 @@
 // `wafer run <program>`: runs a fabric program at cycle level, checks it against its host reference, prints and writes stats.
+using Wafer.Core;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -79,9 +80,9 @@ internal static class RunCommand
             var result = demo.Run(config, size, options);
             var stats = RunStats.Collect(result.Simulator);
             var statsJson = StatsWriter.Json(stats, config, demo.Name, result.Parameters, size.Seed, result.Extra);
-            StatsWriter.WriteAtomic(Path.Combine(dir, "stats.json"), WithReportData(statsJson, stats, result));
-            StatsWriter.WriteAtomic(Path.Combine(dir, "stats.csv"), StatsWriter.Csv(stats));
-            if (options.TracePes.Count > 0) StatsWriter.WriteAtomic(Path.Combine(dir, "trace.json"), result.Simulator.TraceJson());
+            AtomicFile.WriteText(Path.Combine(dir, "stats.json"), WithReportData(statsJson, stats, result));
+            AtomicFile.WriteText(Path.Combine(dir, "stats.csv"), StatsWriter.Csv(stats));
+            if (options.TracePes.Count > 0) AtomicFile.WriteText(Path.Combine(dir, "trace.json"), result.Simulator.TraceJson());
             RunReport.Write(dir);
 
             if (parse.GetValue(json)) stdout.WriteLine(JsonLine(demo, stats, result, dir));

@@ -1,4 +1,5 @@
 // `wafer sample`: generates text from a checkpoint written by `wafer train`.
+using Wafer.Core;
 using System.CommandLine;
 using System.Globalization;
 using Wafer.Fabric;

@@ -1,5 +1,6 @@
 // `wafer train`: trains a GPT by weight streaming (MemoryX -> executor) on a text file or the built-in corpus, prints
 // progress lines, writes checkpoint, loss.csv, loss.png, sample.txt and summary.json to --out.
+using Wafer.Core;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;

@@ -1,5 +1,6 @@
 // `wafer validate`: runs the calibration cases of docs/sources.md §9 the simulator can reproduce and prints
 // published value, Wafer's value, the error and the tolerance; cases it cannot reproduce yet are listed with the reason.
+using Wafer.Core;
 using System.CommandLine;
 using System.Globalization;
 using Wafer.Cli.Reports.Html;

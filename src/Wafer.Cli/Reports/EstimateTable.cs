@@ -1,4 +1,5 @@
 // The readable form of `wafer estimate`: one column per system, side by side with --vs.
+using Wafer.Core;
 using System.Globalization;
 using Wafer.Gpt;
 using Wafer.Model;

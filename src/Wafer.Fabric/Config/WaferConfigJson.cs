@@ -1,4 +1,5 @@
 // Loads and saves WaferConfig as JSON; unknown fields and bad values are errors that name the file and field.
+using Wafer.Core;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 

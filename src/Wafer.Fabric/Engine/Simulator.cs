@@ -1,6 +1,7 @@
 // The clock loop: steps the active PEs of each cycle in bands of rows on worker threads, skips idle cycles, and
 // detects deadlock and the max-cycles guard. Links have latency >= 1 and every cross-PE read sees state as of the
 // end of the previous cycle, so the visit order (and the thread count) never changes a result.
+using Wafer.Core;
 using System.Diagnostics;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Host;

@@ -63,20 +63,4 @@ public static class StatsWriter
         }
         return sb.ToString();
     }
-
-    /// <summary>Writes text atomically: a temp file in the same folder, flushed to disk, then renamed over the target.</summary>
-    public static void WriteAtomic(string path, ReadOnlySpan<byte> bytes)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            fs.Write(bytes);
-            fs.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, path, overwrite: true);
-    }
-
-    public static void WriteAtomic(string path, string text) => WriteAtomic(path, Encoding.UTF8.GetBytes(text));
 }

@@ -1,5 +1,6 @@
 // A tokenized text split 90/10 by position into train and validation (nanoGPT's prepare.py), with checks that say
 // what is wrong with a data file in one line.
+using Wafer.Core;
 using System.Text;
 
 namespace Wafer.Gpt.Data;
@@ -36,12 +37,12 @@ public sealed class TextCorpus
     /// <summary>Reads a UTF-8 text file; a missing, empty, binary or oversized file is one line naming the path.</summary>
     public static string ReadText(string path)
     {
-        var bytes = Wafer.Fabric.InputFile.ReadAllBytes(path, MaxTextBytes, "data file");
-        if (bytes.Length == 0) throw new GptInputException($"data file {path} is empty");
+        var bytes = InputFile.ReadAllBytes(path, MaxTextBytes, "data file");
+        if (bytes.Length == 0) throw new WaferInputException($"data file {path} is empty");
         var nul = Array.IndexOf(bytes, (byte)0);
-        if (nul >= 0) throw new GptInputException($"data file {path} is binary, not text (NUL byte at offset {nul})");
+        if (nul >= 0) throw new WaferInputException($"data file {path} is binary, not text (NUL byte at offset {nul})");
         try { return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes); }
-        catch (DecoderFallbackException e) { throw new GptInputException($"data file {path} is not UTF-8 text (invalid bytes near offset {e.Index})"); }
+        catch (DecoderFallbackException e) { throw new WaferInputException($"data file {path} is not UTF-8 text (invalid bytes near offset {e.Index})"); }
     }
 
     /// <summary>Tokenizes text and splits it; each split must hold at least one sequence of seqLen + 1 tokens.</summary>
@@ -50,7 +51,7 @@ public sealed class TextCorpus
         var tokens = tokenizer.Encode(text);
         var corpus = new TextCorpus(source, tokens, tokenizer);
         if (corpus.Validation.Length < seqLen + 1)
-            throw new GptInputException($"data {source} is too short for sequence length {seqLen}: {tokens.Length} tokens give a validation split of {corpus.Validation.Length}, which needs at least {seqLen + 1} (the split is 90/10)");
+            throw new WaferInputException($"data {source} is too short for sequence length {seqLen}: {tokens.Length} tokens give a validation split of {corpus.Validation.Length}, which needs at least {seqLen + 1} (the split is 90/10)");
         return corpus;
     }
 }

@@ -1,4 +1,5 @@
 // Text <-> token ids. Two implementations: characters (nanoGPT's shakespeare_char) and GPT-2 byte-pair encoding.
+using Wafer.Core;
 using Microsoft.ML.Tokenizers;
 
 namespace Wafer.Gpt.Data;
@@ -34,7 +35,7 @@ public sealed class CharTokenizer : ITokenizer
     {
         var ids = new int[text.Length];
         for (var i = 0; i < text.Length; i++)
-            ids[i] = _ids.TryGetValue(text[i], out var id) ? id : throw new GptInputException($"character {Printable(text[i])} at offset {i} is not in the vocabulary of {VocabSize} characters");
+            ids[i] = _ids.TryGetValue(text[i], out var id) ? id : throw new WaferInputException($"character {Printable(text[i])} at offset {i} is not in the vocabulary of {VocabSize} characters");
         return ids;
     }
 
@@ -65,5 +66,5 @@ public static class TokenizerFactory
     public static ITokenizer FromDescription(string description) =>
         description == Gpt2BpeTokenizer.Name ? new Gpt2BpeTokenizer()
         : description.StartsWith(CharTokenizer.Prefix, StringComparison.Ordinal) ? new CharTokenizer(description[CharTokenizer.Prefix.Length..])
-        : throw new GptInputException($"unknown tokenizer '{description}' (expected 'gpt2' or 'char:<alphabet>')");
+        : throw new WaferInputException($"unknown tokenizer '{description}' (expected 'gpt2' or 'char:<alphabet>')");
 }

@@ -1,4 +1,5 @@
 // Where MemoryX keeps its state: per segment, fp32 weights, AdamW's two moments and the gradient accumulator.
+using Wafer.Core;
 namespace Wafer.Gpt.MemoryX;
 
 public enum StateKind { Weights = 0, FirstMoment = 1, SecondMoment = 2, Gradient = 3 }

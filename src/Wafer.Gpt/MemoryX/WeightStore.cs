@@ -9,6 +9,7 @@
 // Updates and the gradient hand-off run in fixed chunks (in parallel when the state is in memory, one by one from
 // disk) whose per-chunk results combine in a fixed order, so the arithmetic is the same for every storage and thread
 // count.
+using Wafer.Core;
 using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;

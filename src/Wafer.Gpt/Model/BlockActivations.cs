@@ -1,6 +1,8 @@
 // What one transformer block keeps from its forward pass for the backward pass (and, as a second instance, the
 // gradients of those tensors that backward passes through; the others are left empty there). Shapes for BT = B*T
 // rows: C, F channels, NH heads.
+using Wafer.Core;
+
 namespace Wafer.Gpt.Model;
 
 internal sealed class BlockActivations

@@ -1,6 +1,7 @@
 // The cycle executor's host steps and its account of the simulated machine. The embedding lookup and the head run on
 // the host with the fast executor's layers (same arithmetic); their time is charged from a stated model
 // (HostStepCycles, docs/transformer.md §5), not simulated.
+using Wafer.Core;
 using Wafer.Gpt.Layers;
 using Wafer.Gpt.Numerics;
 using Wafer.Kernels.Transformer;

@@ -1,5 +1,6 @@
 // A block's weights from its MemoryX segment into the layer program's shapes, and its gradients back into the
 // segment's layout (tensor names are ParameterLayout's).
+using Wafer.Core;
 using Wafer.Kernels.Transformer;
 
 namespace Wafer.Gpt.Model;

@@ -7,6 +7,7 @@
 // (final LayerNorm, logits, softmax and cross-entropy, and their backward), whose result d(last block output) crosses
 // the link back. Numerics are fp32 throughout; the host steps use the fast executor's layers.
 // B batch, T sequence, C channels, F ffn, V vocabulary (Vp padded), L layers, N = B T tokens.
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
@@ -57,12 +58,12 @@ public sealed partial class CycleExecutor : IGptExecutor
     /// the layer program does not run, a region that does not divide the tokens, and one whose PEs would overflow.</summary>
     public static LayerGrid Admit(GptConfig cfg, int batch, int seqLen, CycleOptions options)
     {
-        if (batch < 1 || seqLen < 1 || seqLen > cfg.MaxSeqLen) throw new GptInputException($"batch {batch} and sequence {seqLen} must be >= 1, sequence <= {cfg.MaxSeqLen}");
+        if (batch < 1 || seqLen < 1 || seqLen > cfg.MaxSeqLen) throw new WaferInputException($"batch {batch} and sequence {seqLen} must be >= 1, sequence <= {cfg.MaxSeqLen}");
         var bt = batch * seqLen;
-        var shape = ShapeOf(cfg, seqLen);
+        var shape = LayerShape.Of(cfg, seqLen);
         if (options.Columns <= 0 || options.Rows <= 0) return LayerRegion.Choose(options.Wafer, shape, bt, cfg.Layers);
         if (bt % options.Rows != 0)
-            throw new GptInputException($"region {options.Rows}x{options.Columns}: {options.Rows} worker rows do not divide the {bt} tokens of a pass (B {batch} x T {seqLen})");
+            throw new WaferInputException($"region {options.Rows}x{options.Columns}: {options.Rows} worker rows do not divide the {bt} tokens of a pass (B {batch} x T {seqLen})");
         var grid = new LayerGrid(options.Columns, options.Rows, bt / options.Rows, shape);
         try
         {
@@ -78,16 +79,6 @@ public sealed partial class CycleExecutor : IGptExecutor
         }
         return grid;
     }
-
-    /// <summary>The block's shape and kind for the layer program: GPT-2/3, GPT-J (parallel, shared norm, interleaved
-    /// rotary) or NeoX (parallel, two norms, rotate_half).</summary>
-    public static LayerShape ShapeOf(GptConfig cfg, int seqLen) => new(cfg.Channels, cfg.FfnChannels, cfg.Heads, seqLen)
-    {
-        ParallelResidual = cfg.ParallelResidual,
-        SharedNorm = cfg.SharedBlockNorm,
-        RotaryDims = cfg.Positions == PositionEncoding.Rotary ? cfg.RotaryDims : 0,
-        RotaryInterleaved = cfg.RotaryInterleaved,
-    };
 
     public CycleExecutor(WeightStore store, int batch, int seqLen, CycleOptions options)
     {

@@ -18,6 +18,7 @@
 // (Stream): both shards of a segment, then its hand-off. The arithmetic is the same in every schedule: results do not
 // depend on it.
 // B batch, T sequence, C channels, V vocabulary (Vp padded), L layers.
+using Wafer.Core;
 using Wafer.Gpt.Layers;
 using Wafer.Gpt.MemoryX;
 using Wafer.Gpt.Numerics;

@@ -5,6 +5,7 @@
 //
 // The executor computes the batch as one or two shards (see Shards): each call here is one shard's rows, whose
 // activations are row slices of the whole-batch tensors; the executor schedules the shards (GptExecutor.cs).
+using Wafer.Core;
 using Wafer.Gpt.Layers;
 using Wafer.Gpt.Numerics;
 

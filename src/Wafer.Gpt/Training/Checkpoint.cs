@@ -2,6 +2,7 @@
 // header of {name: {dtype, shape, data_offsets}} plus "__metadata__" of strings, then the raw little-endian data), so
 // Python tools read the weights directly. Tensors "<segment>.<tensor>" are the fp32 weights; ".adam_m" and ".adam_v"
 // the AdamW moments. Metadata: the model config, tokenizer, optimizer step, training step, sampler state and history.
+using Wafer.Core;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -59,7 +60,7 @@ public static class Checkpoint
         });
     }
 
-    /// <summary>Reads the metadata of a checkpoint; a missing, truncated, malformed or foreign file is a GptInputException.</summary>
+    /// <summary>Reads the metadata of a checkpoint; a missing, truncated, malformed or foreign file is a WaferInputException.</summary>
     public static Dictionary<string, string> ReadMetadata(string path)
     {
         var header = SafetensorsHeader.Read(path, why => Bad(path, why));
@@ -105,5 +106,5 @@ public static class Checkpoint
         store.RestoreStep(checked((int)optimizerStep));
     }
 
-    private static GptInputException Bad(string path, string why) => new($"checkpoint {path} is not usable: {why}");
+    private static WaferInputException Bad(string path, string why) => new($"checkpoint {path} is not usable: {why}");
 }

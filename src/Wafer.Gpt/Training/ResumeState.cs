@@ -2,6 +2,7 @@
 // vocabulary must be the model's), the step and optimizer step, the sampler's state, the loss history (one finite loss
 // per step), and the run's settings that change the math (batch, schedule, seed, precision, data), which a resume must
 // keep unless told otherwise.
+using Wafer.Core;
 using System.Globalization;
 using System.Text.Json;
 using Wafer.Gpt.Data;
@@ -20,7 +21,7 @@ public sealed record ResumeState(
 
     public static ResumeState Parse(string path, IReadOnlyDictionary<string, string> meta)
     {
-        GptInputException Bad(string why) => new($"checkpoint {path} is not usable: {why}");
+        WaferInputException Bad(string why) => new($"checkpoint {path} is not usable: {why}");
         string Get(string key) => meta.TryGetValue(key, out var v) ? v : throw Bad($"its metadata lacks '{key}'");
         long Long(string key, long max)
         {

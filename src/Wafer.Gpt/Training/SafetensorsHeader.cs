@@ -3,6 +3,7 @@
 // JSON object without duplicate keys, each tensor {"dtype": string, "shape": [non-negative integers],
 // "data_offsets": [begin, end]} with end - begin = product(shape) x the dtype's size, the tensors' byte ranges tiling
 // the data buffer exactly (no overlap, no hole, nothing after it), and an optional "__metadata__" of strings.
+using Wafer.Core;
 using System.Text;
 using System.Text.Json;
 
@@ -44,7 +45,7 @@ public sealed class SafetensorsHeader
     {
         if (path.Length == 0) throw bad("the path is empty");
         if (Directory.Exists(path)) throw bad("it is a folder");
-        if (!File.Exists(path)) throw new GptInputException($"checkpoint {path} does not exist");
+        if (!File.Exists(path)) throw new WaferInputException($"checkpoint {path} does not exist");
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         if (!fs.CanSeek) throw bad("it is not a regular file");
         Span<byte> len = stackalloc byte[8];

@@ -1,5 +1,6 @@
 // Autoregressive text generation from a trained model: a window of the last T tokens, softmax with temperature,
 // top-k filtering, one seeded draw per token.
+using Wafer.Core;
 using Wafer.Gpt.Model;
 
 namespace Wafer.Gpt.Training;
@@ -11,7 +12,7 @@ public sealed class Sampler(IGptExecutor executor, ulong seed)
     public List<int> Generate(IReadOnlyList<int> prompt, int tokens, float temperature, int topK)
     {
         if (executor.Batch != 1) throw new ArgumentException("the sampler needs an executor of batch 1");
-        if (temperature <= 0) throw new GptInputException($"--temperature must be > 0 (is {temperature})");
+        if (temperature <= 0) throw new WaferInputException($"--temperature must be > 0 (is {temperature})");
         var t = executor.SeqLen;
         var context = new List<int>(prompt.Count == 0 ? [0] : prompt);
         var generated = new List<int>();

@@ -1,5 +1,6 @@
 // Everything a training run needs; defaults are nanoGPT's CPU recipe for tiny Shakespeare (block 64, batch 12,
 // lr 1e-3 with 100 warmup steps and cosine decay to 1e-4, AdamW betas 0.9/0.99, weight decay 0.1, clip 1.0, seed 1337).
+using Wafer.Core;
 using Wafer.Gpt.MemoryX;
 using Wafer.Gpt.Model;
 

@@ -1,4 +1,6 @@
 // What a training run reports: the final JSON of `wafer train --json` and the loss history behind loss.csv / loss.png.
+using Wafer.Core;
+
 namespace Wafer.Gpt.Training;
 
 public sealed record EvalPoint(int Step, double TrainLoss, double ValLoss);

@@ -1,6 +1,7 @@
 // The training loop, top to bottom: data and tokenizer, MemoryX and the streaming executor, then for each step the
 // schedule's learning rate, micro-batches forward and backward (gradients streamed to MemoryX), the optimizer step in
 // MemoryX; evaluation, checkpoint and loss history every EvalInterval steps; a sample at the end.
+using Wafer.Core;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -18,7 +19,7 @@ public static class Trainer
     public static TrainResult Run(TrainOptions o, TextWriter log)
     {
         var errors = o.Validate();
-        if (errors.Count > 0) throw new GptInputException(string.Join("; ", errors));
+        if (errors.Count > 0) throw new WaferInputException(string.Join("; ", errors));
         EnsureWritable(o.OutputDirectory, "--out");
         if (o.MemoryXDirectory is { } mx) EnsureWritable(mx, "--memoryx");
         var resume = o.ResumePath is null ? null : ResumeState.Read(o.ResumePath);
@@ -30,11 +31,11 @@ public static class Trainer
         var tokenizer = resume?.Tokenizer
             ?? ((o.Tokenizer ?? (requested.VocabSize < 256 ? "char" : "gpt2")) == "char" ? CharTokenizer.FromText(text) : new Gpt2BpeTokenizer());
         if (resume is not null && o.Tokenizer is { } asked && asked != (tokenizer is CharTokenizer ? "char" : "gpt2"))
-            throw new GptInputException($"checkpoint {o.ResumePath} was trained with the {(tokenizer is CharTokenizer ? "char" : "gpt2")} tokenizer, not --tokenizer {asked}");
+            throw new WaferInputException($"checkpoint {o.ResumePath} was trained with the {(tokenizer is CharTokenizer ? "char" : "gpt2")} tokenizer, not --tokenizer {asked}");
         var cfg = FitVocabulary(requested, tokenizer);
         if (resume is not null && GptConfigJson.Serialize(cfg) != GptConfigJson.Serialize(resume.Model))
-            throw new GptInputException($"checkpoint {o.ResumePath} holds model {resume.Model.Name}, which does not match the requested {cfg.Name} ({cfg.Layers} layers, {cfg.Channels} channels, vocabulary {cfg.VocabSize})");
-        if (o.SeqLen > cfg.MaxSeqLen) throw new GptInputException($"--seq {o.SeqLen} exceeds model {cfg.Name}'s maximum sequence length {cfg.MaxSeqLen}");
+            throw new WaferInputException($"checkpoint {o.ResumePath} holds model {resume.Model.Name}, which does not match the requested {cfg.Name} ({cfg.Layers} layers, {cfg.Channels} channels, vocabulary {cfg.VocabSize})");
+        if (o.SeqLen > cfg.MaxSeqLen) throw new WaferInputException($"--seq {o.SeqLen} exceeds model {cfg.Name}'s maximum sequence length {cfg.MaxSeqLen}");
         var settings = Settings(o, source, text);
         if (resume is not null) CheckSettings(o, resume, settings);
         var corpus = TextCorpus.Create(source, text, tokenizer, o.SeqLen);
@@ -57,7 +58,7 @@ public static class Trainer
         if (resume is not null)
         {
             startStep = resume.Step;
-            if (startStep > o.Steps) throw new GptInputException($"checkpoint {o.ResumePath} is at step {startStep}, past --steps {o.Steps}");
+            if (startStep > o.Steps) throw new WaferInputException($"checkpoint {o.ResumePath} is at step {startStep}, past --steps {o.Steps}");
             Checkpoint.Load(o.ResumePath!, store, resume.OptimizerStep);
             referenceLosses = resume.ReferenceLosses;
             sampler = new BatchSampler(corpus.Train, o.Batch, o.SeqLen, resume.SamplerState);
@@ -204,7 +205,7 @@ public static class Trainer
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            throw new GptInputException($"{option} {dir}: cannot write there ({e.Message})");
+            throw new WaferInputException($"{option} {dir}: cannot write there ({e.Message})");
         }
     }
 
@@ -241,7 +242,7 @@ public static class Trainer
         var changes = ResumeState.SettingKeys.Where(k => resume.Settings.TryGetValue(k, out var was) && now[k] != was)
             .Select(k => $"{k} {resume.Settings[k]} -> {now[k]}").ToList();
         if (changes.Count > 0)
-            throw new GptInputException($"resuming {o.ResumePath} would change its run: {string.Join(", ", changes)}; give the checkpoint's values (--decay-steps N keeps its schedule when --steps grows), or --allow-resume-changes to continue with the new ones");
+            throw new WaferInputException($"resuming {o.ResumePath} would change its run: {string.Join(", ", changes)}; give the checkpoint's values (--decay-steps N keeps its schedule when --steps grows), or --allow-resume-changes to continue with the new ones");
     }
 
     /// <summary>Refuses a run this machine cannot hold, before anything is allocated: MemoryX's state (16 bytes per
@@ -249,10 +250,10 @@ public static class Trainer
     private static void Admit(TrainOptions o, GptConfig cfg, ParameterLayout layout)
     {
         if (layout.LargestSegment > Array.MaxLength)
-            throw new GptInputException($"model {cfg.Name}: its largest segment holds {layout.LargestSegment:N0} parameters; the executor streams a segment into one buffer of at most {Array.MaxLength:N0} values");
+            throw new WaferInputException($"model {cfg.Name}: its largest segment holds {layout.LargestSegment:N0} parameters; the executor streams a segment into one buffer of at most {Array.MaxLength:N0} values");
         var (device, longest) = GptExecutor.Plan(layout, o.Batch, o.SeqLen, o.Precision);
         if (longest > Array.MaxLength)
-            throw new GptInputException($"model {cfg.Name} with batch {o.Batch} x {o.SeqLen}: one activation tensor holds {longest:N0} values, more than one buffer holds ({Array.MaxLength:N0}); use a smaller --batch or --seq");
+            throw new WaferInputException($"model {cfg.Name} with batch {o.Batch} x {o.SeqLen}: one activation tensor holds {longest:N0} values, more than one buffer holds ({Array.MaxLength:N0}); use a smaller --batch or --seq");
         var memoryX = 16.0 * layout.Count;
         var inMemory = o.MemoryXDirectory is null ? memoryX : 0;
         var reference = o.Fidelity == Fidelity.Cycle && o.FastReference ? memoryX + device : 0;
@@ -266,7 +267,7 @@ public static class Trainer
             var drive = new DriveInfo(Path.GetPathRoot(full)!);
             var existing = Directory.Exists(full) ? Directory.EnumerateFiles(full).Sum(f => new FileInfo(f).Length) : 0;
             if (drive.AvailableFreeSpace + existing < memoryX)
-                throw new GptInputException($"--memoryx {dir}: MemoryX's state needs {HostMemory.Gb(memoryX)} of disk, the drive has {HostMemory.Gb(drive.AvailableFreeSpace)} free");
+                throw new WaferInputException($"--memoryx {dir}: MemoryX's state needs {HostMemory.Gb(memoryX)} of disk, the drive has {HostMemory.Gb(drive.AvailableFreeSpace)} free");
         }
     }
 

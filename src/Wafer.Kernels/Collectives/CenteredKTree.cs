@@ -6,6 +6,7 @@
 // Colors: level l, side s (0: flowing east, 1: flowing west), alternating by member index: 4l + 2s + (k & 1) from
 // `baseColor`; the broadcast on baseColor + 4K. Input queues: level l from the west on 2l, from the east on 2l + 1;
 // the broadcast on 2K. A member sends once, on output queue 2; the root broadcasts on output queue 3.
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

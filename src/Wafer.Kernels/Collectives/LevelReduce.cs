@@ -11,6 +11,7 @@
 // l; a PE sends at one level only, on output queue 2 (6 deep); the root broadcasts on output queue 3. Eight input
 // queues (docs/sources.md §2.6) bound the levels to 8, 7 with the broadcast (input queue 7, color 16). Queues 4-7 are 2 words
 // deep, shallower than a ramp's R + 1 cycles, so levels 4 and up and the broadcast stream at 2 / (R + 1) per cycle.
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

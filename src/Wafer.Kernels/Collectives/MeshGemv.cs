@@ -4,6 +4,7 @@
 // centred K-tree (CenteredKTree, K = 2 by default): PE (px, py) ends with y chunk py. WaferLLM lays the same product out
 // transposed (x chunks down columns, the allreduce along columns); on a symmetric mesh the cycles are the same.
 // --length = Mt, --block = Nt, --outputs = K (levels), width/height the grid.
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

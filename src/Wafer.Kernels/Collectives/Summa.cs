@@ -12,6 +12,7 @@
 //
 // Per step a PE: issues its async injections (if it owns a panel) and relays (if first in its row/column), reads the A
 // panel (mb b wavelets) and the B panel (b nb), then mb b loop steps of one @fmacs each: C[i, :] += A[i, t] B[t, :].
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

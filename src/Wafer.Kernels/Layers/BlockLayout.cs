@@ -1,5 +1,6 @@
 // The activation layout the layer kernels share with the weight-streaming products: a W x H grid, PE (x, y) holding
 // features x k .. x k + k - 1 of tokens y n .. y n + n - 1, feature-major (X[f][t]).
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

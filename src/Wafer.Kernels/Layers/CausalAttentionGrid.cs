@@ -10,6 +10,7 @@
 //   O^T_d = sum_j V[j, d] P^T_j                 (hs n @fmacs of n); a row allreduce of O^T (hs n values)
 // Every PE of row y ends with O_y^T, the attention output of query block y (hs x n). Blocks above the diagonal only
 // take part in the allreduces (their max is -1e30, their sums 0): that is the causal saving, about half the FMACs.
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

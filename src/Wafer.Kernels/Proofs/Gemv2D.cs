@@ -2,6 +2,7 @@
 // mb x nb block A[j, i] (column-major) and x block i; it computes its partial sum with @fmacs, then partial sums
 // flow east along each row (fabin + partial -> fabout) and the last column holds y. 1x1 is the one-PE GEMV,
 // Wx1 the row with partial sums over a color, WxH the grid; the full-wafer run is the scaling benchmark.
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

@@ -2,6 +2,7 @@
 // 1.0 on the fly (fabin -> @fadds -> fabout), and the last PE stores each wavelet with a data task that also does
 // SinkCycles of scalar work. A slow sink shows where backpressure stalls the pipeline: the output queues fill,
 // the routers' credits run out, and the upstream ops wait (their stall cycles are reported per PE).
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

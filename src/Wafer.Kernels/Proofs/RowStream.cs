@@ -1,5 +1,6 @@
 // A mostly idle fabric: one stream of wavelets crosses row 0 of the full rectangle from west to east while every
 // other PE idles. It measures that idle PEs cost the simulator nothing (docs/design.md §2.1 activity set).
+using Wafer.Core;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 using Wafer.Fabric.Pe;
@@ -19,7 +20,7 @@ public sealed class RowStream : IFabricDemo
         var w = size.Width > 0 ? size.Width : wafer.WidthPes;
         var h = size.Height > 0 ? size.Height : wafer.HeightPes;
         var n = size.Length > 0 ? size.Length : 256;
-        if (w < 2) throw new Wafer.Fabric.WaferInputException($"{Name}: needs a width of at least 2 PEs (got {w})");
+        if (w < 2) throw new Wafer.Core.WaferInputException($"{Name}: needs a width of at least 2 PEs (got {w})");
         var layout = new FabricLayout(w, h);
         layout.Route(0, 0, Color, Ports.Ramp, Ports.East);
         for (var x = 1; x < w - 1; x++) layout.Route(x, 0, Color, Ports.West, Ports.East);

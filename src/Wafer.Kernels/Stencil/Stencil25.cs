@@ -17,6 +17,7 @@
 // the accumulator); the 8 z neighbours and the centre are FMACs (9); then acc *= v2 (FMUL), next = u - u_prev (FSUB),
 // next += u, next += acc (2 FADDs): 17 FMUL, 17 FADD, 9 FMA, 1 FSUB, 16 fabric loads. All run on the main thread
 // (the hardware's one datapath), in a fixed order, so a PE's op cycles add up as they would on the hardware.
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

@@ -1,5 +1,6 @@
 // Float64 references for the layer program's phases and a whole block's forward, token-major (N tokens x width):
 // what the tests and `wafer run transformer-layer` check the fabric's results against.
+using Wafer.Core;
 namespace Wafer.Kernels.Transformer;
 
 public static class HostReference

@@ -6,6 +6,7 @@
 // head of hs features lies in one column (k a multiple of hs: k / hs heads per column) or spans a group of hs / k
 // columns (hs a multiple of k). A sequence of T tokens spans T / n rows (a sequence group) when n < T, or a row holds
 // n / T whole sequences when n >= T.
+using Wafer.Core;
 using Wafer.Fabric;
 
 namespace Wafer.Kernels.Transformer;
@@ -22,6 +23,16 @@ public sealed record LayerShape(int Channels, int FfnChannels, int Heads, int Se
     public bool SharedNorm { get; init; }
     public int RotaryDims { get; init; }
     public bool RotaryInterleaved { get; init; }
+
+    /// <summary>A GPT config's block at sequence length T: GPT-2/3, GPT-J (parallel, shared norm, interleaved rotary)
+    /// or NeoX (parallel, two norms, rotate_half).</summary>
+    public static LayerShape Of(GptConfig cfg, int seqLen) => new(cfg.Channels, cfg.FfnChannels, cfg.Heads, seqLen)
+    {
+        ParallelResidual = cfg.ParallelResidual,
+        SharedNorm = cfg.SharedBlockNorm,
+        RotaryDims = cfg.Positions == PositionEncoding.Rotary ? cfg.RotaryDims : 0,
+        RotaryInterleaved = cfg.RotaryInterleaved,
+    };
 }
 
 /// <summary>Cc columns, R worker rows, n tokens per row, and the model shape. Validate before use.</summary>

@@ -4,6 +4,7 @@
 // docs/model.md §2), so a PE holds L + 1 block inputs, one layer's activations, its gradients and attention's working set.
 // Buffers that feed a weight gradient carry one more row of ones after their features: the bias gradient is the sum of
 // the output gradient over tokens, which the same FMACs give as a dot product with that row.
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Pe;
 

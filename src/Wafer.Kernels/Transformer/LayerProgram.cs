@@ -1,6 +1,7 @@
 // The transformer layer program's fabric: the region's routes (LayerColors), one code object per kind of PE, all
 // bound to one task that runs the current phase, and the host driver that launches phases one after another on a
 // simulator that lives as long as the program (activations stay in SRAM between phases and layers).
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

@@ -6,6 +6,7 @@
 // P R weight-gradient partials up columns (after as many FMACs): few columns and few rows, as balanced as SRAM allows,
 // cost least to simulate. The machine itself runs a larger region faster: the layer cycle model says by how much
 // (LayerCycleModel), and --region picks any region.
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 

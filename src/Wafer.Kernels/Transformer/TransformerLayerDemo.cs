@@ -3,6 +3,7 @@
 // timed; every phase's cycles next to the layer model's.
 // --width Cc columns, --height R worker rows (the fabric is R + 1 tall), --length n tokens per row, --block C channels
 // (F = 4 C), --outputs NH heads, --seq T tokens per sequence.
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

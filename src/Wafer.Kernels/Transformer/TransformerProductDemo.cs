@@ -2,6 +2,7 @@
 // of Cc columns x R worker rows with n tokens per row, for the first D outputs (a slice: a wafer-wide product of a large
 // model takes hours to simulate whole, a slice minutes), checked against the host product and timed against the layer
 // model's timeline for the same outputs. --width Cc, --height R, --length n, --block C, --outputs D (default 3C).
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

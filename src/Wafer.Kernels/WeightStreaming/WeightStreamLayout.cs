@@ -1,6 +1,7 @@
 // What the weight-streaming products share: the fabric (an edge row streaming weights down every column on color 4,
 // worker rows chained east on colors 0/1), the worker's symbols and queues, the row step of the reduction, the seeded
 // inputs and the float64 host reference.
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

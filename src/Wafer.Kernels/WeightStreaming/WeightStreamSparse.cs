@@ -3,6 +3,7 @@
 // streams, per output, a count word then one wavelet per non-zero weight: feature index in the high 16 bits, the
 // weight as fp16 in the low 16 (fp16 weights, fp32 activations and accumulation). A worker reads the count, receives
 // that many words, and per word decodes it (1 scalar cycle) and issues one FMAC over its n tokens.
+using Wafer.Core;
 using Wafer.Fabric;
 using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;

@@ -1,8 +1,8 @@
 // System presets by name and user-editable JSON files ({"kind": "cerebras" | "gpu", ...the record's fields}).
+using Wafer.Core;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using Wafer.Gpt;
 
 namespace Wafer.Model.Systems;
 
@@ -26,11 +26,11 @@ public static class SystemPresets
         if (Cerebras.FirstOrDefault(s => s.Name == presetOrPath) is { } c) return (c, null);
         if (Gpus.FirstOrDefault(s => s.Name == presetOrPath) is { } g) return (null, g);
         if (!File.Exists(presetOrPath))
-            throw new GptInputException($"system '{presetOrPath}' is neither a preset ({string.Join(", ", Cerebras.Select(s => s.Name).Concat(Gpus.Select(s => s.Name)))}) nor a JSON file");
+            throw new WaferInputException($"system '{presetOrPath}' is neither a preset ({string.Join(", ", Cerebras.Select(s => s.Name).Concat(Gpus.Select(s => s.Name)))}) nor a JSON file");
         try
         {
-            var node = JsonNode.Parse(Fabric.InputFile.ReadAllText(presetOrPath, Fabric.InputFile.ConfigBytes, "system file"), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
-                ?? throw new GptInputException($"system file {presetOrPath}: not a JSON object");
+            var node = JsonNode.Parse(InputFile.ReadAllText(presetOrPath, InputFile.ConfigBytes, "system file"), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
+                ?? throw new WaferInputException($"system file {presetOrPath}: not a JSON object");
             var kind = node["kind"] is JsonValue kv && kv.TryGetValue<string>(out var k) ? k : node["kind"]?.ToJsonString();
             node.Remove("kind");
             switch (kind)
@@ -46,18 +46,18 @@ public static class SystemPresets
                     Check(sys.Validate(), presetOrPath);
                     return (sys, null);
                 default:
-                    throw new GptInputException($"system file {presetOrPath}: \"kind\" must be \"cerebras\" or \"gpu\" (is {(kind is null ? "missing" : $"\"{kind}\"")})");
+                    throw new WaferInputException($"system file {presetOrPath}: \"kind\" must be \"cerebras\" or \"gpu\" (is {(kind is null ? "missing" : $"\"{kind}\"")})");
             }
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException or FormatException)
         {
-            throw new GptInputException($"system file {presetOrPath}: {e.Message.ReplaceLineEndings(" ")}");
+            throw new WaferInputException($"system file {presetOrPath}: {e.Message.ReplaceLineEndings(" ")}");
         }
     }
 
     private static void Check(IReadOnlyList<string> errors, string path)
     {
-        if (errors.Count > 0) throw new GptInputException($"system file {path}: {string.Join("; ", errors)}");
+        if (errors.Count > 0) throw new WaferInputException($"system file {path}: {string.Join("; ", errors)}");
     }
 
     public static string ToJson(GpuSystem gpu)

@@ -1,5 +1,6 @@
 // report.html for a run folder, built only from the files the run wrote there (summary.json + loss.csv for train,
 // stats.json for run, estimate.json, validate.json), so that `wafer report DIR` rebuilds exactly what the run wrote.
+using Wafer.Core;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;

@@ -1,7 +1,7 @@
 // Files named by the user, read with a bound: a config, a data text or a device (/dev/zero reports length 0 and never
 // ends) larger than the bound is refused instead of filling memory, and a missing, unreadable or non-regular file is
 // one line naming it.
-namespace Wafer.Fabric;
+namespace Wafer.Core;
 
 public static class InputFile
 {

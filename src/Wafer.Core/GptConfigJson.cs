@@ -3,7 +3,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Wafer.Gpt;
+namespace Wafer.Core;
 
 public static class GptConfigJson
 {
@@ -24,11 +24,11 @@ public static class GptConfigJson
         try { cfg = JsonSerializer.Deserialize<GptConfig>(json, Options); }
         catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
         {
-            throw new GptInputException($"model config {source}: {e.Message.ReplaceLineEndings(" ")}");
+            throw new WaferInputException($"model config {source}: {e.Message.ReplaceLineEndings(" ")}");
         }
-        if (cfg is null) throw new GptInputException($"model config {source}: empty");
+        if (cfg is null) throw new WaferInputException($"model config {source}: empty");
         var errors = cfg.Validate();
-        if (errors.Count > 0) throw new GptInputException($"model config {source}: {string.Join("; ", errors)}");
+        if (errors.Count > 0) throw new WaferInputException($"model config {source}: {string.Join("; ", errors)}");
         return cfg;
     }
 
@@ -38,8 +38,8 @@ public static class GptConfigJson
         var preset = GptPresets.Find(presetOrPath);
         if (preset is not null) return preset;
         if (!File.Exists(presetOrPath))
-            throw new GptInputException($"model '{presetOrPath}' is neither a preset ({string.Join(", ", GptPresets.All.Select(p => p.Name))}) nor a JSON file");
-        var cfg = Parse(Wafer.Fabric.InputFile.ReadAllText(presetOrPath, Wafer.Fabric.InputFile.ConfigBytes, "model config"), presetOrPath);
+            throw new WaferInputException($"model '{presetOrPath}' is neither a preset ({string.Join(", ", GptPresets.All.Select(p => p.Name))}) nor a JSON file");
+        var cfg = Parse(InputFile.ReadAllText(presetOrPath, InputFile.ConfigBytes, "model config"), presetOrPath);
         return cfg.Name == "custom" ? cfg with { Name = Path.GetFileNameWithoutExtension(presetOrPath) } : cfg;
     }
 }

@@ -1,6 +1,6 @@
 // The model presets of docs/sources.md §8, with the sources of their shapes. Counts are tested against the
 // published figures in GptConfigTests.
-namespace Wafer.Gpt;
+namespace Wafer.Core;
 
 public static class GptPresets
 {

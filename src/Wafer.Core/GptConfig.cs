@@ -1,6 +1,6 @@
 // The shape of a GPT-family model: GPT-2/3 (learned positions, sequential pre-LN blocks, tied embedding) and
 // GPT-J / GPT-NeoX (rotary positions, parallel attention + MLP residual, separate unembedding). One record, llm.c style.
-namespace Wafer.Gpt;
+namespace Wafer.Core;
 
 public enum PositionEncoding { Learned, Rotary }
 

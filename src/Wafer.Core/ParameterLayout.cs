@@ -1,6 +1,6 @@
 // The model's parameters as named tensors grouped into segments, the unit MemoryX streams: the embedding, one segment
 // per transformer block, and the head (final LayerNorm and, when untied, lm_head). Offsets are within a segment.
-namespace Wafer.Gpt;
+namespace Wafer.Core;
 
 /// <summary>One tensor: row-major shape, offset inside its segment; Decay marks the 2-D matrices that weight decay applies to.</summary>
 public sealed record TensorSlot(string Name, long[] Shape, long Offset, bool Decay)

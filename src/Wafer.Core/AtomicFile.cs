@@ -1,6 +1,6 @@
 // Writes a file so that readers see the old content or the new, never a torn one: temp file in the same folder,
 // flushed to disk, renamed over the target.
-namespace Wafer.Gpt.Training;
+namespace Wafer.Core;
 
 public static class AtomicFile
 {
