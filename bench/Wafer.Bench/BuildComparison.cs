@@ -72,18 +72,32 @@ internal static class BuildComparison
 
         public Runner(string dll, bool gpt2)
         {
-            var asm = new IsolatedBuild(Path.GetFullPath(dll)).LoadFromAssemblyPath(Path.GetFullPath(dll));
-            Type T(string name) => asm.GetType(name) ?? throw new InvalidOperationException($"{dll} has no {name}");
-            T("Wafer.Gpt.Numerics.Gemm").GetProperty("Threads")!.SetValue(null, 2);
+            // Builds differ in where types live (the shapes moved from Wafer.Gpt to Wafer.Core) and in how threads are
+            // passed (a static Gemm.Threads before; WeightStore's and the executor's HostSchedule's now): both are met.
+            var context = new IsolatedBuild(Path.GetFullPath(dll));
+            var asm = context.LoadFromAssemblyPath(Path.GetFullPath(dll));
+            var corePath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dll))!, "Wafer.Core.dll");
+            var core = File.Exists(corePath) ? context.LoadFromAssemblyPath(corePath) : null;
+            Type T(string name) =>
+                asm.GetType("Wafer.Gpt." + name) ?? asm.GetType(name) ?? core?.GetType("Wafer.Core." + name) ?? throw new InvalidOperationException($"{dll} has no {name}");
+            T("Numerics.Gemm").GetProperty("Threads")?.SetValue(null, 2);
             var cfg = T("GptPresets").GetField(gpt2 ? "Gpt2_124M" : "Nano")!.GetValue(null);
             var layout = Activator.CreateInstance(T("ParameterLayout"), cfg);
-            var storage = Activator.CreateInstance(T("Wafer.Gpt.MemoryX.InMemoryStorage"), layout);
-            var optimizer = Activator.CreateInstance(T("Wafer.Gpt.MemoryX.OptimizerConfig"));
-            _store = Activator.CreateInstance(T("Wafer.Gpt.MemoryX.WeightStore"), layout, storage, optimizer)!;
+            var storage = Activator.CreateInstance(T("MemoryX.InMemoryStorage"), layout);
+            var optimizer = Activator.CreateInstance(T("MemoryX.OptimizerConfig"));
+            var storeCtor = T("MemoryX.WeightStore").GetConstructors().Single();
+            _store = storeCtor.Invoke(storeCtor.GetParameters().Length == 4 ? [layout, storage, optimizer, 2] : [layout, storage, optimizer]);
             _store.GetType().GetMethod("Initialise")!.Invoke(_store, [1]);
-            var ctor = T("Wafer.Gpt.Model.GptExecutor").GetConstructors().Single(c => c.GetParameters().Length == 4);
+            var ctor = T("Model.GptExecutor").GetConstructors().Single(c => c.GetParameters().Length is 4 or 5);
             int b = gpt2 ? 4 : 12, t = 64, vocab = gpt2 ? 50257 : 65;
-            _executor = ctor.Invoke([_store, b, t, Enum.ToObject(ctor.GetParameters()[3].ParameterType, 0)]);
+            var fp32 = Enum.ToObject(ctor.GetParameters()[3].ParameterType, 0);
+            object? host = null;
+            if (ctor.GetParameters().Length == 5)
+            {
+                host = Activator.CreateInstance(ctor.GetParameters()[4].ParameterType)!;
+                host.GetType().GetProperty("Threads")!.SetValue(host, 2);
+            }
+            _executor = ctor.Invoke(host is null ? [_store, b, t, fp32] : [_store, b, t, fp32, host]);
             _forward = _executor.GetType().GetMethod("Forward")!;
             _backward = _executor.GetType().GetMethod("Backward")!;
             _trainPass = _executor.GetType().GetMethod("TrainPass"); // builds before session 8 have none

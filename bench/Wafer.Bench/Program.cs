@@ -8,19 +8,18 @@ using Wafer.Gpt.Numerics;
 if (args.Length > 0 && args[0] == "compare") return BuildComparison.Run(args[1..]);
 
 var threads = args.Length > 0 ? int.Parse(args[0]) : Environment.ProcessorCount;
-Gemm.Threads = threads;
 Console.WriteLine($"threads {threads}, {Environment.ProcessorCount} cores");
 PrintMachine("now", threads);
 Console.WriteLine("| product | M x N x K | Gemm GFLOP/s | naive GFLOP/s | ratio |");
 Console.WriteLine("|---|---|---|---|---|");
-Run("nano qkv forward (BT 768, C 128 -> 384)", 768, 384, 128, naive: true);
-Run("nano fc forward (BT 768, C 128 -> 512)", 768, 512, 128, naive: true);
-Run("nano dweight of fc (512 x 128, sum over 768)", 512, 128, 768, naive: true, transposedA: true);
-Run("gpt2-124m fc forward (BT 256, 768 -> 3072)", 256, 3072, 768, naive: false);
-Run("gpt2-124m lm head (BT 256, 768 -> 50304)", 256, 50304, 768, naive: false);
-Run("square 1024", 1024, 1024, 1024, naive: false);
-TrainStep("nano (L4 C128 NH4 V65, B12 T64)", GptPresets.Nano, 12, 64);
-TrainStep("gpt2-124m (B4 T64)", GptPresets.Gpt2_124M, 4, 64);
+Run("nano qkv forward (BT 768, C 128 -> 384)", 768, 384, 128, naive: true, threads);
+Run("nano fc forward (BT 768, C 128 -> 512)", 768, 512, 128, naive: true, threads);
+Run("nano dweight of fc (512 x 128, sum over 768)", 512, 128, 768, naive: true, threads, transposedA: true);
+Run("gpt2-124m fc forward (BT 256, 768 -> 3072)", 256, 3072, 768, naive: false, threads);
+Run("gpt2-124m lm head (BT 256, 768 -> 50304)", 256, 50304, 768, naive: false, threads);
+Run("square 1024", 1024, 1024, 1024, naive: false, threads);
+TrainStep("nano (L4 C128 NH4 V65, B12 T64)", GptPresets.Nano, 12, 64, threads);
+TrainStep("gpt2-124m (B4 T64)", GptPresets.Gpt2_124M, 4, 64, threads);
 PrintMachine("after", threads);
 return 0;
 
@@ -39,12 +38,12 @@ static void PrintMachine(string when, int threads)
 }
 
 // One training step (forward, backward, AdamW in MemoryX) on random tokens, MemoryX in memory, no data loading.
-static void TrainStep(string label, GptConfig cfg, int b, int t)
+static void TrainStep(string label, GptConfig cfg, int b, int t, int threads)
 {
     var layout = new ParameterLayout(cfg);
-    using var store = new Wafer.Gpt.MemoryX.WeightStore(layout, new Wafer.Gpt.MemoryX.InMemoryStorage(layout), new Wafer.Gpt.MemoryX.OptimizerConfig());
+    using var store = new Wafer.Gpt.MemoryX.WeightStore(layout, new Wafer.Gpt.MemoryX.InMemoryStorage(layout), new Wafer.Gpt.MemoryX.OptimizerConfig(), threads);
     store.Initialise(1);
-    var model = new Wafer.Gpt.Model.GptExecutor(store, b, t);
+    var model = new Wafer.Gpt.Model.GptExecutor(store, b, t, Wafer.Gpt.Model.StreamPrecision.Fp32, new Wafer.Gpt.Model.HostSchedule { Threads = threads });
     var rng = new Random(1);
     var inputs = Enumerable.Range(0, b * t).Select(_ => rng.Next(cfg.VocabSize)).ToArray();
     var targets = Enumerable.Range(0, b * t).Select(_ => rng.Next(cfg.VocabSize)).ToArray();
@@ -80,7 +79,7 @@ static double MatmulFlops(GptConfig cfg, int tokens)
     return 6 * weights * tokens;
 }
 
-static void Run(string label, int m, int n, int k, bool naive, bool transposedA = false)
+static void Run(string label, int m, int n, int k, bool naive, int threads, bool transposedA = false)
 {
     var rng = new Random(1);
     var a = new float[m * k];
@@ -101,7 +100,7 @@ static void Run(string label, int m, int n, int k, bool naive, bool transposedA 
         while (sw.Elapsed.TotalSeconds < 1.0 || reps < 3) { f(); reps++; }
         return sw.Elapsed.TotalSeconds / reps;
     }
-    var fast = flops / Time(() => Gemm.Multiply(m, n, k, a, aRow, aCol, b, n, 1, c, n, false)) / 1e9;
+    var fast = flops / Time(() => Gemm.Multiply(m, n, k, a, aRow, aCol, b, n, 1, c, n, false, threads)) / 1e9;
     var slow = double.NaN;
     if (naive)
         slow = flops / Time(() =>

@@ -6,7 +6,6 @@ namespace Wafer.Gpt.Tests;
 /// <summary>The attention kernel against a float64 reference of the same forward and analytic backward, on shapes whose
 /// head sizes fill whole 16-channel panels (32, 64) and ones that do not (20, 3), with row counts that leave partial
 /// 6-row tiles and 16-key panels. (LayerGradientTests checks the backward against finite differences on small shapes.)</summary>
-[Collection("Gemm.Threads")]
 public class CausalAttentionTests
 {
     private static float[] Rand(int n, int seed)
@@ -81,7 +80,7 @@ public class CausalAttentionTests
         var (refOut, refAtt, refDinp) = Reference(inp, dout, b, t, c, nh);
         var output = new float[b * t * c];
         var att = Rand((int)CausalAttention.AttLength(b, t, nh), 3); // stale values: every element read must be written
-        CausalAttention.Forward(output, att, inp, b, t, c, nh);
+        CausalAttention.Forward(output, att, inp, b, t, c, nh, 2);
         AssertClose(refOut, output, 1e-5, "out");
         // The saved softmax in its padded layout: T x T of each head, zeros above the diagonal.
         int rows = CausalAttention.AttRows(t), stride = CausalAttention.AttStride(t);
@@ -91,16 +90,16 @@ public class CausalAttentionTests
                 for (var j = 0; j < t; j++) heads[(bh * t + i) * t + j] = att[(bh * rows + i) * stride + j];
         AssertClose(refAtt, heads, 1e-5, "att");
         var dinp = Rand(inp.Length, 4); // overwritten, not accumulated
-        CausalAttention.Backward(dinp, dout, inp, att, b, t, c, nh);
+        CausalAttention.Backward(dinp, dout, inp, att, b, t, c, nh, 2);
         AssertClose(refDinp, dinp, 1e-5, "dinp");
     }
 
     /// <summary>The kernel's forward then backward into fresh buffers: (output, saved softmax, dinp).</summary>
-    private static (float[], float[], float[]) ForwardBackward(float[] inp, float[] dout, int b, int t, int c, int nh)
+    private static (float[], float[], float[]) ForwardBackward(float[] inp, float[] dout, int b, int t, int c, int nh, int threads = 2, bool? wide = null)
     {
         var output = new float[b * t * c]; var att = new float[CausalAttention.AttLength(b, t, nh)]; var dinp = new float[inp.Length];
-        CausalAttention.Forward(output, att, inp, b, t, c, nh);
-        CausalAttention.Backward(dinp, dout, inp, att, b, t, c, nh);
+        CausalAttention.Forward(output, att, inp, b, t, c, nh, threads, wide ?? Gemm.Wide);
+        CausalAttention.Backward(dinp, dout, inp, att, b, t, c, nh, threads, wide ?? Gemm.Wide);
         return (output, att, dinp);
     }
 
@@ -112,14 +111,8 @@ public class CausalAttentionTests
         var dout = Rand(b * t * c, 6);
         (float[], float[]) Run(int threads)
         {
-            var keep = Gemm.Threads;
-            Gemm.Threads = threads;
-            try
-            {
-                var (output, _, dinp) = ForwardBackward(inp, dout, b, t, c, nh);
-                return (output, dinp);
-            }
-            finally { Gemm.Threads = keep; }
+            var (output, _, dinp) = ForwardBackward(inp, dout, b, t, c, nh, threads);
+            return (output, dinp);
         }
         var (o1, d1) = Run(1);
         var (o2, d2) = Run(2);
@@ -135,13 +128,7 @@ public class CausalAttentionTests
     {
         var inp = Rand(b * t * 3 * c, 7);
         var dout = Rand(b * t * c, 8);
-        (float[], float[], float[]) Run(bool wide)
-        {
-            var keep = Gemm.Wide;
-            Gemm.Wide = wide;
-            try { return ForwardBackward(inp, dout, b, t, c, nh); }
-            finally { Gemm.Wide = keep; }
-        }
+        (float[], float[], float[]) Run(bool wide) => ForwardBackward(inp, dout, b, t, c, nh, wide: wide);
         var narrow = Run(false);
         var wide = Run(true);
         Assert.Equal(narrow.Item1, wide.Item1);
@@ -153,7 +140,7 @@ public class CausalAttentionTests
     [Fact]
     public void RejectsAHeadCountThatDoesNotDivideTheChannels()
     {
-        var e = Assert.Throws<ArgumentException>(() => CausalAttention.Forward(new float[60], new float[1000], new float[180], 1, 5, 12, 5));
+        var e = Assert.Throws<ArgumentException>(() => CausalAttention.Forward(new float[60], new float[1000], new float[180], 1, 5, 12, 5, 2));
         Assert.Contains("NH 5", e.Message);
     }
 }

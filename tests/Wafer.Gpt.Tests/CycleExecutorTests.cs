@@ -10,7 +10,6 @@ namespace Wafer.Gpt.Tests;
 /// summation order. The fabric sums partial products, LayerNorm statistics and attention scores in another order than
 /// the host kernels, and computes exp and tanh with other routines: after one pass every gradient is within 1e-5 of the
 /// largest gradient and the loss within 1e-6 relative; over five AdamW steps the step losses stay within 1e-4 relative.</summary>
-[Collection("Gemm.Threads")]
 public class CycleExecutorTests
 {
     // Two layers, odd shapes (C 12 over 3 columns), 3 heads, 2 sequences of 6 tokens over 4 rows (a sequence spans 2 rows).
@@ -36,7 +35,7 @@ public class CycleExecutorTests
     internal static (float Loss, float[] Grads) Pass(GptConfig cfg, int b, int t, Func<WeightStore, IGptExecutor> make, int seed = 7)
     {
         var layout = new ParameterLayout(cfg);
-        using var store = new WeightStore(layout, new InMemoryStorage(layout), new OptimizerConfig());
+        using var store = new WeightStore(layout, new InMemoryStorage(layout), new OptimizerConfig(), threads: 2);
         store.Initialise(seed);
         var exec = make(store);
         var rng = new Random(seed);
@@ -62,7 +61,7 @@ public class CycleExecutorTests
     public void CyclePass_MatchesTheFastPass_LossAndGradients(string model, int b, int t, int columns, int rows)
     {
         var cfg = model switch { "small" => Small, "wide" => Wide, "j-like" => JLike, _ => NeoXLike };
-        var fast = Pass(cfg, b, t, s => new GptExecutor(s, b, t));
+        var fast = Pass(cfg, b, t, s => new GptExecutor(s, b, t, StreamPrecision.Fp32, new HostSchedule { Threads = 2 }));
         var cycle = Pass(cfg, b, t, s => new CycleExecutor(s, b, t, new CycleOptions { Columns = columns, Rows = rows, Threads = 2 }));
         Assert.True(Math.Abs(fast.Loss - cycle.Loss) <= 1e-6 * Math.Abs(fast.Loss), $"loss {cycle.Loss} vs {fast.Loss}");
         var scale = fast.Grads.Max(Math.Abs);
@@ -144,7 +143,7 @@ public class CycleExecutorTests
     {
         var cfg = Small with { Channels = 48, Heads = 3, FfnChannels = 192, MaxSeqLen = 64 };
         var layout = new ParameterLayout(cfg);
-        using var store = new WeightStore(layout, new InMemoryStorage(layout), new OptimizerConfig());
+        using var store = new WeightStore(layout, new InMemoryStorage(layout), new OptimizerConfig(), threads: 2);
         var e = Assert.ThrowsAny<WaferInputException>(() => new CycleExecutor(store, 4, 64, new CycleOptions { Columns = 1, Rows = 1 }));
         Assert.Contains("needs", e.Message);
         Assert.Contains("bytes of SRAM", e.Message);

@@ -4,7 +4,6 @@ using Wafer.Gpt.Model;
 
 namespace Wafer.Gpt.Tests;
 
-[Collection("Gemm.Threads")]
 public class ExecutorTests
 {
     private static readonly GptConfig Gpt2Like = new() { Layers = 2, Channels = 8, Heads = 2, FfnChannels = 32, VocabSize = 11, PaddedVocabSize = 12, MaxSeqLen = 6 };
@@ -144,29 +143,22 @@ public class ExecutorTests
             Enumerable.Range(0, batch * 32).Select(_ => rng.Next(50)).ToArray())).ToArray();
         (float[] Losses, float[] Gradients, float[] Weights, float[] Moments, long Streamed, double Norm) Run(int threads, bool concurrentShards, bool trainPass)
         {
-            var saved = Numerics.Gemm.Threads;
-            Numerics.Gemm.Threads = threads;
-            GptExecutor.ConcurrentShards = concurrentShards;
-            try
+            using var h = new ModelHarness(cfg, batch, 32, seed: 2, host: new HostSchedule { Threads = threads, ConcurrentShards = concurrentShards });
+            var losses = new List<float>();
+            for (var pass = 0; pass < batches.Length; pass++)
             {
-                using var h = new ModelHarness(cfg, batch, 32, seed: 2);
-                var losses = new List<float>();
-                for (var pass = 0; pass < batches.Length; pass++)
+                var (x, y) = batches[pass];
+                var last = pass % 2 == 1;
+                if (trainPass) losses.Add(h.Executor.TrainPass(x, y, last));
+                else
                 {
-                    var (x, y) = batches[pass];
-                    var last = pass % 2 == 1;
-                    if (trainPass) losses.Add(h.Executor.TrainPass(x, y, last));
-                    else
-                    {
-                        losses.Add(h.Executor.Forward(x, y));
-                        h.Executor.Backward(last);
-                    }
-                    if (last) h.Store.EndStep(1e-3f, 2);
+                    losses.Add(h.Executor.Forward(x, y));
+                    h.Executor.Backward(last);
                 }
-                var norm = h.Store.LastGradNorm;
-                return (losses.ToArray(), h.All(StateKind.Gradient), h.All(StateKind.Weights), h.All(StateKind.SecondMoment), h.Executor.BytesStreamed, norm);
+                if (last) h.Store.EndStep(1e-3f, 2);
             }
-            finally { Numerics.Gemm.Threads = saved; GptExecutor.ConcurrentShards = true; }
+            var norm = h.Store.LastGradNorm;
+            return (losses.ToArray(), h.All(StateKind.Gradient), h.All(StateKind.Weights), h.All(StateKind.SecondMoment), h.Executor.BytesStreamed, norm);
         }
         var one = Run(1, true, false);
         Assert.True(one.Norm > 0);
@@ -194,16 +186,9 @@ public class ExecutorTests
         var y = Enumerable.Range(0, 4 * 16).Select(_ => rng.Next(50)).ToArray();
         float[] Gradients(bool concurrent)
         {
-            var saved = Numerics.Gemm.Threads;
-            Numerics.Gemm.Threads = 2;
-            GptExecutor.ConcurrentShards = concurrent;
-            try
-            {
-                using var h = new ModelHarness(cfg, 4, 16, seed: 5);
-                h.Executor.TrainPass(x, y, lastPassOfStep: true);
-                return h.All(StateKind.Gradient);
-            }
-            finally { Numerics.Gemm.Threads = saved; GptExecutor.ConcurrentShards = true; }
+            using var h = new ModelHarness(cfg, 4, 16, seed: 5, host: new HostSchedule { Threads = 2, ConcurrentShards = concurrent });
+            h.Executor.TrainPass(x, y, lastPassOfStep: true);
+            return h.All(StateKind.Gradient);
         }
         var free = Gradients(true);
         Assert.Contains(free, g => g != 0f);
@@ -219,35 +204,26 @@ public class ExecutorTests
         var cfg = new GptConfig { Layers = 2, Channels = 128, Heads = 4, FfnChannels = 512, VocabSize = 65, PaddedVocabSize = 128, MaxSeqLen = 64 };
         var rng = new Random(6);
         var batches = Enumerable.Range(0, 2).Select(_ => Enumerable.Range(0, 4 * 64).Select(_ => rng.Next(65)).ToArray()).ToArray();
-        (float[] Losses, float[] Weights, float[] Moments) Run(bool free)
+        (float[] Losses, float[] Weights, float[] Moments, long Helped) Run(bool free)
         {
-            var saved = Numerics.Gemm.Threads;
-            Numerics.Gemm.Threads = 2;
-            GptExecutor.ConcurrentShards = free;
             var backwardStart = new ParameterLayout(cfg).Segments.Count;
-            GptExecutor.StageStartForTests = free ? (shard, stage) => { if (shard == 1 && stage == backwardStart) Thread.Sleep(50); } : null;
-            try
+            var host = new HostSchedule
             {
-                using var h = new ModelHarness(cfg, 4, 64, seed: 8);
-                var losses = new List<float>();
-                for (var step = 0; step < 2; step++)
-                {
-                    losses.Add(h.Executor.TrainPass(batches[step], batches[1 - step], lastPassOfStep: true));
-                    h.Store.EndStep(1e-3f, 1);
-                }
-                return (losses.ToArray(), h.All(StateKind.Weights), h.All(StateKind.SecondMoment));
-            }
-            finally
+                Threads = 2, ConcurrentShards = free,
+                StageStart = free ? (shard, stage) => { if (shard == 1 && stage == backwardStart) Thread.Sleep(50); } : null,
+            };
+            using var h = new ModelHarness(cfg, 4, 64, seed: 8, host: host);
+            var losses = new List<float>();
+            for (var step = 0; step < 2; step++)
             {
-                Numerics.Gemm.Threads = saved;
-                GptExecutor.ConcurrentShards = true;
-                GptExecutor.StageStartForTests = null;
+                losses.Add(h.Executor.TrainPass(batches[step], batches[1 - step], lastPassOfStep: true));
+                h.Store.EndStep(1e-3f, 1);
             }
+            return (losses.ToArray(), h.All(StateKind.Weights), h.All(StateKind.SecondMoment), h.Executor.PartsHelped);
         }
         var lockstep = Run(free: false);
-        var helpedBefore = Numerics.HelpBoard.PartsHelped;
         var free = Run(free: true);
-        Assert.True(Numerics.HelpBoard.PartsHelped > helpedBefore, "the waiting shard took no part of the other's work");
+        Assert.True(free.Helped > 0, "the waiting shard took no part of the other's work");
         Assert.Equal(lockstep.Losses, free.Losses);
         Assert.Equal(lockstep.Weights, free.Weights);
         Assert.Equal(lockstep.Moments, free.Moments);
@@ -275,20 +251,14 @@ public class ExecutorTests
         var cfg = new GptConfig { Layers = 2, Channels = 64, Heads = 4, FfnChannels = 256, VocabSize = 50, PaddedVocabSize = 64, MaxSeqLen = 16 };
         var layout = new ParameterLayout(cfg);
         var storage = new FailingGradientStorage(layout, failingSegment: 1);
-        var saved = Numerics.Gemm.Threads;
-        Numerics.Gemm.Threads = 2;
-        try
-        {
-            using var h = new ModelHarness(cfg, 4, 16, seed: 3, storage: storage);
-            var x = Enumerable.Range(0, 4 * 16).Select(i => i % 50).ToArray();
-            h.Executor.TrainPass(x, x, lastPassOfStep: true); // works unarmed
-            storage.Armed = true;
-            var pass = Task.Run(() => h.Executor.TrainPass(x, x, lastPassOfStep: true));
-            Assert.True(((IAsyncResult)pass).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(60)), "the pass hung");
-            var error = Assert.Throws<AggregateException>(() => pass.GetAwaiter().GetResult());
-            Assert.IsType<IOException>(error.InnerException);
-        }
-        finally { Numerics.Gemm.Threads = saved; }
+        using var h = new ModelHarness(cfg, 4, 16, seed: 3, storage: storage, host: new HostSchedule { Threads = 2 });
+        var x = Enumerable.Range(0, 4 * 16).Select(i => i % 50).ToArray();
+        h.Executor.TrainPass(x, x, lastPassOfStep: true); // works unarmed
+        storage.Armed = true;
+        var pass = Task.Run(() => h.Executor.TrainPass(x, x, lastPassOfStep: true));
+        Assert.True(((IAsyncResult)pass).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(60)), "the pass hung");
+        var error = Assert.Throws<AggregateException>(() => pass.GetAwaiter().GetResult());
+        Assert.IsType<IOException>(error.InnerException);
     }
 
     [Fact]

@@ -2,7 +2,6 @@ using Wafer.Gpt.Numerics;
 
 namespace Wafer.Gpt.Tests;
 
-[Collection("Gemm.Threads")] // tests that change the static thread count run one at a time
 public class GemmTests
 {
     private static float[] Random(int n, int seed)
@@ -45,12 +44,12 @@ public class GemmTests
         var b = Random(k * n, 2);
         // A row-major, B row-major.
         var c = new float[m * n];
-        Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, n, accumulate: false);
+        Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, n, accumulate: false, 2);
         AssertClose(m, n, k, (i, p) => a[i * k + p], (p, j) => b[p * n + j], c, n);
         // A transposed in memory (k x m), B transposed (n x k), accumulating onto existing C.
         var before = Random(m * n, 3);
         var c2 = (float[])before.Clone();
-        Gemm.Multiply(m, n, k, a, 1, m, b, 1, k, c2, n, accumulate: true);
+        Gemm.Multiply(m, n, k, a, 1, m, b, 1, k, c2, n, accumulate: true, 2);
         AssertClose(m, n, k, (i, p) => a[p * m + i], (p, j) => b[j * k + p], c2, n, before);
     }
 
@@ -60,28 +59,19 @@ public class GemmTests
         const int m = 96, n = 200, k = 300;
         var a = Random(m * k, 4);
         var b = Random(k * n, 5);
-        var saved = Gemm.Threads;
-        try
-        {
-            Gemm.Threads = 1;
-            var one = new float[m * n];
-            Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, one, n, false);
-            Gemm.Threads = 2;
-            var two = new float[m * n];
-            Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, two, n, false);
-            Assert.Equal(one, two);
-            // A transposed (a weight gradient's layout), tall enough to be split by rows on two threads.
-            const int tall = 400;
-            var at = Random(tall * k, 6);
-            Gemm.Threads = 1;
-            var oneT = new float[tall * n];
-            Gemm.Multiply(tall, n, k, at, 1, tall, b, n, 1, oneT, n, false);
-            Gemm.Threads = 2;
-            var twoT = new float[tall * n];
-            Gemm.Multiply(tall, n, k, at, 1, tall, b, n, 1, twoT, n, false);
-            Assert.Equal(oneT, twoT);
-        }
-        finally { Gemm.Threads = saved; }
+        var one = new float[m * n];
+        Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, one, n, false, 1);
+        var two = new float[m * n];
+        Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, two, n, false, 2);
+        Assert.Equal(one, two);
+        // A transposed (a weight gradient's layout), tall enough to be split by rows on two threads.
+        const int tall = 400;
+        var at = Random(tall * k, 6);
+        var oneT = new float[tall * n];
+        Gemm.Multiply(tall, n, k, at, 1, tall, b, n, 1, oneT, n, false, 1);
+        var twoT = new float[tall * n];
+        Gemm.Multiply(tall, n, k, at, 1, tall, b, n, 1, twoT, n, false, 2);
+        Assert.Equal(oneT, twoT);
     }
 
     [Theory]
@@ -92,21 +82,13 @@ public class GemmTests
         var a = Random(m * k, 11);
         var b = Random(k * n, 12);
         var bias = Random(n, 13);
-        var (savedThreads, savedCap) = (Gemm.Threads, Gemm.MaxPackedA);
-        try
-        {
-            Gemm.MaxPackedA = maxPackedA;
-            Gemm.Threads = 1;
-            var one = new float[m * n];
-            Gemm.Multiply(m, n, k, a, k, 1, b, 1, k, one, n, false, bias, 1);
-            Gemm.Threads = 2;
-            var two = new float[m * n];
-            Gemm.Multiply(m, n, k, a, k, 1, b, 1, k, two, n, false, bias, 2);
-            Assert.Equal(one, two);
-            var withoutBias = two.Select((v, i) => v - bias[i % n]).ToArray();
-            AssertClose(m, n, k, (i, p) => a[i * k + p], (p, j) => b[j * k + p], withoutBias, n);
-        }
-        finally { (Gemm.Threads, Gemm.MaxPackedA) = (savedThreads, savedCap); }
+        var one = new float[m * n];
+        Gemm.Multiply(m, n, k, a, k, 1, b, 1, k, one, n, false, bias, [], Gemm.TileOperand.Addend, 1, maxPackedA, Gemm.Wide);
+        var two = new float[m * n];
+        Gemm.Multiply(m, n, k, a, k, 1, b, 1, k, two, n, false, bias, [], Gemm.TileOperand.Addend, 2, maxPackedA, Gemm.Wide);
+        Assert.Equal(one, two);
+        var withoutBias = two.Select((v, i) => v - bias[i % n]).ToArray();
+        AssertClose(m, n, k, (i, p) => a[i * k + p], (p, j) => b[j * k + p], withoutBias, n);
     }
 
     [Theory]
@@ -125,24 +107,18 @@ public class GemmTests
         var b = Random(Math.Max(k, 1) * n, 22);
         var bias = add ? Random(n, 24) : []; // a multiplier takes no bias
         var operand = Random(m * ldc, 23);
-        var saved = Gemm.Threads;
-        try
+        foreach (var threads in new[] { 1, 2 })
         {
-            foreach (var threads in new[] { 1, 2 })
-            {
-                Gemm.Threads = threads;
-                var plain = new float[m * ldc];
-                Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, plain, ldc, false, bias, threads);
-                var fused = Enumerable.Repeat(float.NaN, m * ldc).ToArray(); // every element of C written, none read
-                if (add) Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, fused, ldc, false, bias, operand, kind, threads);
-                else Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, fused, ldc, false, [], operand, threads);
-                for (var i = 0; i < m; i++)
-                    for (var j = 0; j < n; j++)
-                        Assert.Equal(add ? plain[i * ldc + j] + operand[i * ldc + j] : operand[i * ldc + j] * plain[i * ldc + j], fused[i * ldc + j]);
-                Assert.True(float.IsNaN(fused[ldc - 1]), "columns past n are left alone");
-            }
+            var plain = new float[m * ldc];
+            Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, plain, ldc, false, bias, threads);
+            var fused = Enumerable.Repeat(float.NaN, m * ldc).ToArray(); // every element of C written, none read
+            if (add) Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, fused, ldc, false, bias, operand, kind, threads);
+            else Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, fused, ldc, false, [], operand, threads);
+            for (var i = 0; i < m; i++)
+                for (var j = 0; j < n; j++)
+                    Assert.Equal(add ? plain[i * ldc + j] + operand[i * ldc + j] : operand[i * ldc + j] * plain[i * ldc + j], fused[i * ldc + j]);
+            Assert.True(float.IsNaN(fused[ldc - 1]), "columns past n are left alone");
         }
-        finally { Gemm.Threads = saved; }
         var c = new float[m * ldc];
         Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, true, [], operand, kind, 1)); // accumulating
         Assert.Throws<ArgumentException>(() => Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, ldc, false, bias, c, kind, 1)); // in place
@@ -162,19 +138,16 @@ public class GemmTests
         var bias = Random(n, 33);
         var operand = Random(m * n, 34);
         var start = Random(m * n, 35);
-        float[] Run(bool wide, Func<float[], float[]> product)
+        float[] Run(bool wide, Func<float[], bool, float[]> product) => product((float[])start.Clone(), wide);
+        const int cap = Gemm.MaxPackedA;
+        const Gemm.TileOperand add = Gemm.TileOperand.Addend, mul = Gemm.TileOperand.Multiplier;
+        var products = new Func<float[], bool, float[]>[]
         {
-            var saved = Gemm.Wide;
-            try { Gemm.Wide = wide; return product((float[])start.Clone()); }
-            finally { Gemm.Wide = saved; }
-        }
-        var products = new Func<float[], float[]>[]
-        {
-            c => { Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, n, false); return c; },                  // A read in place
-            c => { Gemm.Multiply(m, n, k, a, 1, m, b, 1, k, c, n, true); return c; },                   // both transposed, accumulating
-            c => { Gemm.Multiply(m, n, k, a, k, 1, b, 1, k, c, n, false, bias, 1); return c; },          // bias
-            c => { Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, n, false, [], operand, 1); return c; },   // multiplier
-            c => { Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, n, false, bias, operand, Gemm.TileOperand.Addend, 2); return c; },
+            (c, w) => { Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, n, false, [], [], add, 2, cap, w); return c; },        // A read in place
+            (c, w) => { Gemm.Multiply(m, n, k, a, 1, m, b, 1, k, c, n, true, [], [], add, 2, cap, w); return c; },         // both transposed, accumulating
+            (c, w) => { Gemm.Multiply(m, n, k, a, k, 1, b, 1, k, c, n, false, bias, [], add, 1, cap, w); return c; },      // bias
+            (c, w) => { Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, n, false, [], operand, mul, 1, cap, w); return c; },   // multiplier
+            (c, w) => { Gemm.Multiply(m, n, k, a, k, 1, b, n, 1, c, n, false, bias, operand, add, 2, cap, w); return c; },
         };
         foreach (var product in products)
         {
@@ -188,8 +161,8 @@ public class GemmTests
     [Fact]
     public void Multiply_TooSmallBuffers_AreRejected()
     {
-        Assert.Throws<ArgumentException>(() => Gemm.Multiply(4, 4, 4, new float[15], 4, 1, new float[16], 4, 1, new float[16], 4, false));
-        Assert.Throws<ArgumentException>(() => Gemm.Multiply(4, 4, 4, new float[16], 4, 1, new float[16], 4, 1, new float[15], 4, false));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(4, 4, 4, new float[15], 4, 1, new float[16], 4, 1, new float[16], 4, false, 2));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(4, 4, 4, new float[16], 4, 1, new float[16], 4, 1, new float[15], 4, false, 2));
     }
 
     [Fact]
@@ -201,17 +174,17 @@ public class GemmTests
         var bias = Random(oc, 8);
         var dout = Random(bt * oc, 9);
         var output = new float[bt * oc];
-        Linear.Forward(output, inp, w, bias, bt, c, oc);
+        Linear.Forward(output, inp, w, bias, bt, c, oc, 2);
         var withBias = output.Select((v, i) => v - bias[i % oc]).ToArray();
         AssertClose(bt, oc, c, (i, p) => inp[i * c + p], (p, j) => w[j * c + p], withBias, oc);
 
         var dinp = new float[bt * c];
-        Linear.BackwardInput(dinp, dout, w, bt, c, oc);
+        Linear.BackwardInput(dinp, dout, w, bt, c, oc, 2);
         AssertClose(bt, c, oc, (i, p) => dout[i * oc + p], (p, j) => w[p * c + j], dinp, c);
 
         var dw = new float[oc * c];
         var db = new float[oc];
-        Linear.BackwardWeight(dw, db, dout, inp, bt, c, oc);
+        Linear.BackwardWeight(dw, db, dout, inp, bt, c, oc, 2);
         AssertClose(oc, c, bt, (i, p) => dout[p * oc + i], (p, j) => inp[p * c + j], dw, c);
         for (var o = 0; o < oc; o++) Assert.Equal(Enumerable.Range(0, bt).Sum(i => (double)dout[i * oc + o]), db[o], 4);
     }

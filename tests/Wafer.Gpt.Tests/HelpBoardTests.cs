@@ -3,7 +3,6 @@ using Wafer.Gpt.Numerics;
 
 namespace Wafer.Gpt.Tests;
 
-[Collection("Gemm.Threads")] // uses the worker pool and the static thread count
 public class HelpBoardTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
@@ -104,47 +103,41 @@ public class HelpBoardTests
         // Inside a pool part (a batch shard), a product runs on one thread unless the other shard waits; then it is split
         // and the waiting shard takes parts. Both layouts of the executor's products: row split (forward) and a
         // transposed A split by column panels (a weight gradient of few rows).
-        var saved = Gemm.Threads;
-        Gemm.Threads = 2;
-        try
+        foreach (var (m, n, k, aRow, aCol) in new[] { (384, 384, 128, 128, 1), (128, 512, 384, 1, 128) })
         {
-            foreach (var (m, n, k, aRow, aCol) in new[] { (384, 384, 128, 128, 1), (128, 512, 384, 1, 128) })
+            var a = Random(m * k, 1);
+            var b = Random(k * n, 2);
+            var expected = new float[m * n];
+            Gemm.Multiply(m, n, k, a, aRow, aCol, b, n, 1, expected, n, accumulate: false, threads: 1);
+            var board = new HelpBoard();
+            var waiting = 0;
+            var done = 0;
+            var helped = 0;
+            var mismatches = 0;
+            WorkerPool.Run(2, 2, shard =>
             {
-                var a = Random(m * k, 1);
-                var b = Random(k * n, 2);
-                var expected = new float[m * n];
-                Gemm.Multiply(m, n, k, a, aRow, aCol, b, n, 1, expected, n, accumulate: false, threads: 1);
-                var board = new HelpBoard();
-                var waiting = 0;
-                var done = 0;
-                var helped = 0;
-                var mismatches = 0;
-                WorkerPool.Run(2, 2, shard =>
+                using var attached = board.Attach(shard);
+                if (shard == 1)
                 {
-                    using var attached = board.Attach(shard);
-                    if (shard == 1)
-                    {
-                        HelpBoard.SetWaiting(true);
-                        Volatile.Write(ref waiting, 1);
-                        while (Volatile.Read(ref done) == 0)
-                            if (HelpBoard.TryHelp()) helped++;
-                        HelpBoard.SetWaiting(false);
-                        return;
-                    }
-                    SpinUntil(() => Volatile.Read(ref waiting) != 0);
-                    // Repeated until the helper has taken a part (it nearly always does at once).
-                    for (var attempt = 0; attempt < 50 && Volatile.Read(ref helped) == 0; attempt++)
-                    {
-                        var c = new float[m * n];
-                        Gemm.Multiply(m, n, k, a, aRow, aCol, b, n, 1, c, n, accumulate: false);
-                        if (!c.AsSpan().SequenceEqual(expected)) mismatches++;
-                    }
-                    Volatile.Write(ref done, 1);
-                });
-                Assert.Equal(0, mismatches);
-                Assert.True(helped > 0, $"{m} x {n} x {k}: the waiting shard never took a part");
-            }
+                    HelpBoard.SetWaiting(true);
+                    Volatile.Write(ref waiting, 1);
+                    while (Volatile.Read(ref done) == 0)
+                        if (HelpBoard.TryHelp()) helped++;
+                    HelpBoard.SetWaiting(false);
+                    return;
+                }
+                SpinUntil(() => Volatile.Read(ref waiting) != 0);
+                // Repeated until the helper has taken a part (it nearly always does at once).
+                for (var attempt = 0; attempt < 50 && Volatile.Read(ref helped) == 0; attempt++)
+                {
+                    var c = new float[m * n];
+                    Gemm.Multiply(m, n, k, a, aRow, aCol, b, n, 1, c, n, accumulate: false, 2);
+                    if (!c.AsSpan().SequenceEqual(expected)) mismatches++;
+                }
+                Volatile.Write(ref done, 1);
+            });
+            Assert.Equal(0, mismatches);
+            Assert.True(helped > 0, $"{m} x {n} x {k}: the waiting shard never took a part");
         }
-        finally { Gemm.Threads = saved; }
     }
 }

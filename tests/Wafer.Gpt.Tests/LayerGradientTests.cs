@@ -55,9 +55,9 @@ public class LayerGradientTests
             return total;
         }
         var output = new float[n * c]; var mean = new float[n]; var rstd = new float[n];
-        LayerNorm.Forward(output, mean, rstd, F(x), F(w), F(b), n, c);
+        LayerNorm.Forward(output, mean, rstd, F(x), F(w), F(b), n, c, 2);
         var dx = new float[n * c]; var dw = new float[c]; var db = new float[c];
-        LayerNorm.Backward(dx, dw, db, F(g), F(x), F(w), mean, rstd, n, c);
+        LayerNorm.Backward(dx, dw, db, F(g), F(x), F(w), mean, rstd, n, c, 2);
         AssertClose(Numeric(xs => Loss(xs, w, b), x), dx, "dinp");
         AssertClose(Numeric(ws => Loss(x, ws, b), w), dw, "dweight");
         AssertClose(Numeric(bs => Loss(x, w, bs), b), db, "dbias");
@@ -79,8 +79,8 @@ public class LayerGradientTests
             var residual = mode == LayerNorm.InputGradient.OntoResidual ? F(Rand(n * c, 25)) : [];
             var start = mode == LayerNorm.InputGradient.Accumulate ? F(Rand(n * c, 26)) : new float[n * c];
             float[] y = new float[n * c], mean = new float[n], rstd = new float[n], dx = (float[])start.Clone(), dw = F(Rand(c, 27)), db = F(Rand(c, 28));
-            LayerNorm.Forward(y, mean, rstd, x, w, b, n, c);
-            LayerNorm.Backward(dx, dw, db, dy, x, w, mean, rstd, n, c, true, mode, residual);
+            LayerNorm.Forward(y, mean, rstd, x, w, b, n, c, 2);
+            LayerNorm.Backward(dx, dw, db, dy, x, w, mean, rstd, n, c, 2, true, mode, residual);
             // dweight and dbias: Backward sums the rows' terms from zero in row order, then adds that sum to what they
             // hold; a one-row call that overwrites them gives one row's term exactly (0 + term).
             float[] y1 = new float[n * c], mean1 = new float[n], rstd1 = new float[n], dx1 = (float[])start.Clone(), dwSum = new float[c], dbSum = new float[c];
@@ -89,8 +89,8 @@ public class LayerGradientTests
                 var rows = new Range(i * c, (i + 1) * c);
                 var dwRow = new float[c];
                 var dbRow = new float[c];
-                LayerNorm.Forward(y1.AsSpan(rows), mean1.AsSpan(i, 1), rstd1.AsSpan(i, 1), x.AsSpan(rows), w, b, 1, c);
-                LayerNorm.Backward(dx1.AsSpan(rows), dwRow, dbRow, dy.AsSpan(rows), x.AsSpan(rows), w, mean1.AsSpan(i, 1), rstd1.AsSpan(i, 1), 1, c,
+                LayerNorm.Forward(y1.AsSpan(rows), mean1.AsSpan(i, 1), rstd1.AsSpan(i, 1), x.AsSpan(rows), w, b, 1, c, 2);
+                LayerNorm.Backward(dx1.AsSpan(rows), dwRow, dbRow, dy.AsSpan(rows), x.AsSpan(rows), w, mean1.AsSpan(i, 1), rstd1.AsSpan(i, 1), 1, c, 2,
                     false, mode, residual.Length == 0 ? default : residual.AsSpan(rows));
                 for (var j = 0; j < c; j++) { dwSum[j] += dwRow[j]; dbSum[j] += dbRow[j]; }
             }
@@ -112,10 +112,10 @@ public class LayerGradientTests
         double Loss(double[] xs) => xs.Select((v, i) => 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v))) * g[i]).Sum();
         var output = new float[40];
         var slope = F(x); // overwritten in place, as the trainer does with the fc output
-        Gelu.Forward(output, slope, slope);
+        Gelu.Forward(output, slope, slope, 2);
         for (var i = 0; i < 40; i++) Assert.Equal(Loss(x.Select((v, j) => j == i ? v : 0).ToArray()) / g[i], output[i], 4);
         var dx = new float[40];
-        Gelu.Backward(dx, slope, F(g));
+        Gelu.Backward(dx, slope, F(g), 2);
         AssertClose(Numeric(Loss, x), dx, "dinp");
     }
 
@@ -128,7 +128,7 @@ public class LayerGradientTests
         var x = Rand(n, 9).Select(v => (float)(v * 12)).ToArray();
         var output = new float[n];
         var slope = new float[n];
-        Gelu.Forward(output, slope, x);
+        Gelu.Forward(output, slope, x, 2);
         float s = MathF.Sqrt(2f / MathF.PI), cubic = 0.044715f;
         for (var i = 0; i < n; i++)
         {
@@ -170,9 +170,9 @@ public class LayerGradientTests
             return total;
         }
         var output = new float[b * t * c]; var att = new float[CausalAttention.AttLength(b, t, nh)];
-        CausalAttention.Forward(output, att, F(inp), b, t, c, nh);
+        CausalAttention.Forward(output, att, F(inp), b, t, c, nh, 2);
         var dinp = new float[inp.Length];
-        CausalAttention.Backward(dinp, F(g), F(inp), att, b, t, c, nh);
+        CausalAttention.Backward(dinp, F(g), F(inp), att, b, t, c, nh, 2);
         AssertClose(Numeric(Loss, inp), dinp, "dqkv");
     }
 
@@ -195,12 +195,12 @@ public class LayerGradientTests
             return total;
         }
         var probs = new float[n * vp];
-        CrossEntropy.SoftmaxForward(probs, F(logits), n, v, vp);
+        CrossEntropy.SoftmaxForward(probs, F(logits), n, v, vp, 2);
         var losses = new float[n];
         CrossEntropy.LossForward(losses, probs, targets, n, vp);
         Assert.Equal(Loss(logits) , losses.Select((l, i) => (double)l * dloss[i]).Sum(), 4);
         var dlogits = new float[n * vp];
-        CrossEntropy.Backward(dlogits, F(dloss), probs, targets, n, v, vp);
+        CrossEntropy.Backward(dlogits, F(dloss), probs, targets, n, v, vp, 2);
         var numeric = Numeric(Loss, logits);
         AssertClose(numeric, dlogits, "dlogits");
         for (var i = 0; i < n; i++) Assert.Equal(0f, dlogits[i * vp + v]); // padded vocabulary entries get no gradient
@@ -216,20 +216,20 @@ public class LayerGradientTests
         var dout = F(Rand(rows * oc, 11)); var inp = F(Rand(rows * c, 12));
         float[] Stale(int n) => Enumerable.Repeat(float.NaN, n).ToArray();
         var dw = new float[oc * c]; var db = new float[oc];
-        Numerics.Linear.BackwardWeight(dw, db, dout, inp, rows, c, oc);
+        Numerics.Linear.BackwardWeight(dw, db, dout, inp, rows, c, oc, 2);
         var dw2 = Stale(oc * c); var db2 = Stale(oc);
-        Numerics.Linear.BackwardWeight(dw2, db2, dout, inp, rows, c, oc, accumulate: false);
+        Numerics.Linear.BackwardWeight(dw2, db2, dout, inp, rows, c, oc, 2, accumulate: false);
         Assert.Equal(dw, dw2);
         Assert.Equal(db, db2);
 
         var x = F(Rand(rows * c, 13)); var w = F(Rand(c, 14)); var b = F(Rand(c, 15)); var g = F(Rand(rows * c, 16));
         var output = new float[rows * c]; var mean = new float[rows]; var rstd = new float[rows];
-        LayerNorm.Forward(output, mean, rstd, x, w, b, rows, c);
+        LayerNorm.Forward(output, mean, rstd, x, w, b, rows, c, 2);
         var dxBefore = F(Rand(rows * c, 17));
         var dx = (float[])dxBefore.Clone(); var lw = new float[c]; var lb = new float[c];
-        LayerNorm.Backward(dx, lw, lb, g, x, w, mean, rstd, rows, c);
+        LayerNorm.Backward(dx, lw, lb, g, x, w, mean, rstd, rows, c, 2);
         var dx2 = (float[])dxBefore.Clone(); var lw2 = Stale(c); var lb2 = Stale(c);
-        LayerNorm.Backward(dx2, lw2, lb2, g, x, w, mean, rstd, rows, c, accumulateWeights: false);
+        LayerNorm.Backward(dx2, lw2, lb2, g, x, w, mean, rstd, rows, c, 2, accumulateWeights: false);
         Assert.Equal(dx, dx2);
         Assert.Equal(lw, lw2);
         Assert.Equal(lb, lb2);
@@ -238,17 +238,17 @@ public class LayerGradientTests
         // dinp written over a stale buffer: onto a residual's gradient (= copying it in, then accumulating) or onto zero
         // (= clearing, then accumulating), bit for bit; the weight gradients the same either way.
         var dx3 = Stale(rows * c); var lw3 = Stale(c); var lb3 = Stale(c);
-        LayerNorm.Backward(dx3, lw3, lb3, g, x, w, mean, rstd, rows, c, accumulateWeights: false, LayerNorm.InputGradient.OntoResidual, dxBefore);
+        LayerNorm.Backward(dx3, lw3, lb3, g, x, w, mean, rstd, rows, c, 2, accumulateWeights: false, LayerNorm.InputGradient.OntoResidual, dxBefore);
         Assert.Equal(dx, dx3);
         Assert.Equal(lw, lw3);
         var dxZero = new float[rows * c];
-        LayerNorm.Backward(dxZero, new float[c], new float[c], g, x, w, mean, rstd, rows, c);
+        LayerNorm.Backward(dxZero, new float[c], new float[c], g, x, w, mean, rstd, rows, c, 2);
         var dx4 = Stale(rows * c);
-        LayerNorm.Backward(dx4, Stale(c), Stale(c), g, x, w, mean, rstd, rows, c, accumulateWeights: false, LayerNorm.InputGradient.Overwrite);
+        LayerNorm.Backward(dx4, Stale(c), Stale(c), g, x, w, mean, rstd, rows, c, 2, accumulateWeights: false, LayerNorm.InputGradient.Overwrite);
         Assert.Equal(dxZero, dx4);
         Assert.Contains(dx4, v => v != 0f);
         // A residual without OntoResidual (or the reverse) is a caller's mistake, not a silent choice.
-        Assert.Throws<ArgumentException>(() => LayerNorm.Backward(dx4, lw3, lb3, g, x, w, mean, rstd, rows, c, true, LayerNorm.InputGradient.OntoResidual));
-        Assert.Throws<ArgumentException>(() => LayerNorm.Backward(dx4, lw3, lb3, g, x, w, mean, rstd, rows, c, true, LayerNorm.InputGradient.Accumulate, dxBefore));
+        Assert.Throws<ArgumentException>(() => LayerNorm.Backward(dx4, lw3, lb3, g, x, w, mean, rstd, rows, c, 2, true, LayerNorm.InputGradient.OntoResidual));
+        Assert.Throws<ArgumentException>(() => LayerNorm.Backward(dx4, lw3, lb3, g, x, w, mean, rstd, rows, c, 2, true, LayerNorm.InputGradient.Accumulate, dxBefore));
     }
 }

@@ -12,12 +12,13 @@ internal sealed class ModelHarness : IDisposable
     public readonly GptExecutor Executor;
 
     public ModelHarness(GptConfig cfg, int b, int t, int seed, OptimizerConfig? opt = null, ISegmentStorage? storage = null,
-        StreamPrecision precision = StreamPrecision.Fp32)
+        StreamPrecision precision = StreamPrecision.Fp32, HostSchedule? host = null)
     {
         Layout = new ParameterLayout(cfg);
-        Store = new WeightStore(Layout, storage ?? new InMemoryStorage(Layout), opt ?? new OptimizerConfig());
+        host ??= new HostSchedule { Threads = 2 };
+        Store = new WeightStore(Layout, storage ?? new InMemoryStorage(Layout), opt ?? new OptimizerConfig(), host.Threads);
         Store.Initialise(seed);
-        Executor = new GptExecutor(Store, b, t, precision);
+        Executor = new GptExecutor(Store, b, t, precision, host);
     }
 
     public (int Segment, long Offset) Locate(long index)

@@ -4,7 +4,6 @@ using Wafer.Gpt.Training;
 
 namespace Wafer.Gpt.Tests;
 
-[Collection("Gemm.Threads")]
 public class TrainerTests
 {
     private static readonly GptConfig Small = new() { Name = "small", Layers = 2, Channels = 32, Heads = 4, FfnChannels = 128, VocabSize = 65, PaddedVocabSize = 65, MaxSeqLen = 32 };

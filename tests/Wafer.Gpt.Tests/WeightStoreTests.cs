@@ -3,7 +3,6 @@ using Wafer.Gpt.MemoryX;
 
 namespace Wafer.Gpt.Tests;
 
-[Collection("Gemm.Threads")]
 public class WeightStoreTests
 {
     /// <summary>One block of 0.8 M parameters: its gradient is handed off in several chunks of 32 K floats, in parallel
@@ -19,7 +18,7 @@ public class WeightStoreTests
         var cfg = new GptConfig { Layers = 1, Channels = 6, Heads = 2, FfnChannels = 10, VocabSize = 5, PaddedVocabSize = 5, MaxSeqLen = 3 };
         var layout = new ParameterLayout(cfg);
         var opt = new OptimizerConfig { ClipNorm = 0 };
-        using var store = new WeightStore(layout, new InMemoryStorage(layout), opt);
+        using var store = new WeightStore(layout, new InMemoryStorage(layout), opt, threads: 2);
         store.Initialise(5);
         var rng = new Random(8);
         var before = new float[layout.Segments.Count][];
@@ -61,8 +60,8 @@ public class WeightStoreTests
         var dir = Directory.CreateTempSubdirectory("wafer-memx-chunks-");
         try
         {
-            using var memory = new WeightStore(layout, new InMemoryStorage(layout), new OptimizerConfig());
-            using var disk = new WeightStore(layout, new FileStorage(layout, dir.FullName), new OptimizerConfig());
+            using var memory = new WeightStore(layout, new InMemoryStorage(layout), new OptimizerConfig(), threads: 2);
+            using var disk = new WeightStore(layout, new FileStorage(layout, dir.FullName), new OptimizerConfig(), threads: 2);
             foreach (var store in new[] { memory, disk })
             {
                 store.Initialise(7);

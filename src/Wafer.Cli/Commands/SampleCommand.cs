@@ -42,11 +42,11 @@ internal static class SampleCommand
             if (layout.LargestSegment > Array.MaxLength || longest > Array.MaxLength)
                 throw new WaferInputException($"checkpoint {path}: model {cfg.Name} has a tensor larger than one buffer holds ({Array.MaxLength:N0} values)");
             HostMemory.Require(16.0 * layout.Count + device, $"sampling from {cfg.Name} ({layout.Count:N0} parameters)", "weights and AdamW moments as loaded, and the device's buffers", "");
-            using var store = new WeightStore(layout, new InMemoryStorage(layout), new OptimizerConfig());
+            using var store = new WeightStore(layout, new InMemoryStorage(layout), new OptimizerConfig(), Environment.ProcessorCount);
             Checkpoint.Load(path, store, state.OptimizerStep);
             var text = parse.GetValue(prompt)!;
             var ids = tokenizer is CharTokenizer chars ? chars.EncodeKnown(text) : tokenizer.Encode(text);
-            var executor = new GptExecutor(store, 1, seqLen);
+            var executor = new GptExecutor(store, 1, seqLen, StreamPrecision.Fp32, new HostSchedule());
             var generated = new Sampler(executor, (ulong)parse.GetValue(seed)).Generate(ids, n, temp, k);
             stdout.Write(text);
             stdout.WriteLine(tokenizer.Decode(generated));

@@ -59,7 +59,6 @@ internal static class TrainCommand
             var log = asJson ? stderr : stdout;
             var t = parse.GetValue(threads);
             if (t is < 1 or > TrainOptions.MaxThreads) throw new WaferInputException($"--threads must be between 1 and {TrainOptions.MaxThreads} (is {t})");
-            Wafer.Gpt.Numerics.Gemm.Threads = t;
             var peak = parse.GetValue(lr);
             var level = parse.GetValue(fidelity) switch
             {
@@ -71,6 +70,7 @@ internal static class TrainCommand
             var cycle = new CycleOptions { Wafer = Wafer.Fabric.Config.WaferConfigJson.Resolve(parse.GetValue(wafer)!), Rows = rows, Columns = columns, Threads = t };
             var options = new TrainOptions
             {
+                Threads = t,
                 Model = parse.GetValue(model) is { } m ? GptConfigJson.Resolve(m) : null,
                 DataPath = parse.GetValue(data),
                 Tokenizer = parse.GetValue(tokenizer),
@@ -187,7 +187,7 @@ internal static class TrainCommand
             seed = o.Seed, batch = o.Batch, seqLen = o.SeqLen, microBatches = o.MicroBatches, learningRate = o.LearningRate, minLearningRate = o.MinLearningRate,
             warmupSteps = o.WarmupSteps, decaySteps = o.DecaySteps ?? o.Steps, evalInterval = o.EvalInterval, evalBatches = o.EvalBatches,
             precision = o.Precision.ToString().ToLowerInvariant(), data = o.DataPath ?? "built-in corpus", memoryXDirectory = o.MemoryXDirectory, resumedFrom = o.ResumePath,
-            threads = Wafer.Gpt.Numerics.Gemm.Threads,
+            threads = o.Threads,
         },
         gitRevision = Wafer.Fabric.Stats.RunStats.GitRevision,
     });

@@ -20,7 +20,7 @@ public static unsafe class CausalAttention
 {
     private const int Mr = Gemm.Mr, Nr = Gemm.Nr;
 
-    private static int Threads(int b, int t, int c) => (long)b * t * t * c < 200_000 ? 1 : Gemm.Threads;
+    private static int Threads(int b, int t, int c, int threads) => (long)b * t * t * c < 200_000 ? 1 : threads;
 
     /// <summary>Rows of a head's saved softmax: T rounded up to the micro-kernel's 6.</summary>
     public static int AttRows(int t) => (t + Mr - 1) / Mr * Mr;
@@ -34,21 +34,31 @@ public static unsafe class CausalAttention
     public static long AttLength(int b, int t, int nh) => (long)b * nh * AttRows(t) * AttStride(t);
 
     /// <summary>out = softmax(q kᵀ / sqrt(HS), causal) v per head; att keeps the softmax for backward.</summary>
-    public static void Forward(Span<float> output, Span<float> att, ReadOnlySpan<float> inp, int b, int t, int c, int nh)
+    public static void Forward(Span<float> output, Span<float> att, ReadOnlySpan<float> inp, int b, int t, int c, int nh, int threads) =>
+        Forward(output, att, inp, b, t, c, nh, threads, Gemm.Wide);
+
+    /// <summary>As above; wide: two panels a call through the 512-bit kernel (tests compare it with the 256-bit one).</summary>
+    internal static void Forward(Span<float> output, Span<float> att, ReadOnlySpan<float> inp, int b, int t, int c, int nh, int threads, bool wide)
     {
+        if (wide && !Gemm.WideRuns) throw new PlatformNotSupportedException("the 512-bit kernel needs a CPU with AVX-512F");
         CheckShapes(inp.Length, b, t, c, nh);
         Check(output.Length, (long)b * t * c, "output");
         Check(att.Length, AttLength(b, t, nh), "att");
         fixed (float* po = output, pa = att, pi = inp)
         {
             nint o = (nint)po, at = (nint)pa, ip = (nint)pi;
-            WorkerPool.Run(b * nh, Threads(b, t, c), bh => ForwardHead((float*)o, (float*)at, (float*)ip, bh / nh, bh % nh, t, c, nh));
+            WorkerPool.Run(b * nh, Threads(b, t, c, threads), bh => ForwardHead((float*)o, (float*)at, (float*)ip, bh / nh, bh % nh, t, c, nh, wide));
         }
     }
 
     /// <summary>dinp = the q, k, v gradients of out for dout (overwritten, not accumulated).</summary>
-    public static void Backward(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, ReadOnlySpan<float> att, int b, int t, int c, int nh)
+    public static void Backward(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, ReadOnlySpan<float> att, int b, int t, int c, int nh, int threads) =>
+        Backward(dinp, dout, inp, att, b, t, c, nh, threads, Gemm.Wide);
+
+    /// <summary>As above, choosing the kernel as Forward does.</summary>
+    internal static void Backward(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, ReadOnlySpan<float> att, int b, int t, int c, int nh, int threads, bool wide)
     {
+        if (wide && !Gemm.WideRuns) throw new PlatformNotSupportedException("the 512-bit kernel needs a CPU with AVX-512F");
         CheckShapes(inp.Length, b, t, c, nh);
         Check(dinp.Length, (long)b * t * 3 * c, "dinp");
         Check(dout.Length, (long)b * t * c, "dout");
@@ -56,7 +66,7 @@ public static unsafe class CausalAttention
         fixed (float* pd = dinp, po = dout, pi = inp, pa = att)
         {
             nint d = (nint)pd, o = (nint)po, ip = (nint)pi, at = (nint)pa;
-            WorkerPool.Run(b * nh, Threads(b, t, c), bh => BackwardHead((float*)d, (float*)o, (float*)ip, (float*)at, bh / nh, bh % nh, t, c, nh));
+            WorkerPool.Run(b * nh, Threads(b, t, c, threads), bh => BackwardHead((float*)d, (float*)o, (float*)ip, (float*)at, bh / nh, bh % nh, t, c, nh, wide));
         }
     }
 
@@ -105,7 +115,7 @@ public static unsafe class CausalAttention
         }
     }
 
-    private static void ForwardHead(float* output, float* att, float* inp, int bi, int h, int t, int c, int nh)
+    private static void ForwardHead(float* output, float* att, float* inp, int bi, int h, int t, int c, int nh, bool wide)
     {
         int c3 = 3 * c, hs = c / nh;
         var scale = 1f / MathF.Sqrt(hs);
@@ -124,14 +134,14 @@ public static unsafe class CausalAttention
                 var kEnd = Math.Min(t, r0 + Mr);
                 var panels = (kEnd + Nr - 1) / Nr;
                 var a = RowTile(q, c3, r0, kEnd, hs, rows, out var aRow);
-                Panels(a, aRow, 1, kt, hs * Nr, panels, hs, p + r0 * tw, tw);
+                Panels(a, aRow, 1, kt, hs * Nr, panels, hs, p + r0 * tw, tw, wide);
                 for (var i = r0; i < kEnd; i++) SoftmaxRow(p + i * tw, i + 1, tw, scale);
-                ChannelPanelsInto(p + r0 * tw, tw, 1, vn, tw, kEnd, outHead, c, r0, kEnd - r0, hs, hp, o);
+                ChannelPanelsInto(p + r0 * tw, tw, 1, vn, tw, kEnd, outHead, c, r0, kEnd - r0, hs, hp, o, wide);
             }
         }
     }
 
-    private static void BackwardHead(float* dinp, float* dout, float* inp, float* att, int bi, int h, int t, int c, int nh)
+    private static void BackwardHead(float* dinp, float* dout, float* inp, float* att, int bi, int h, int t, int c, int nh, bool wide)
     {
         int c3 = 3 * c, hs = c / nh;
         var scale = 1f / MathF.Sqrt(hs);
@@ -159,16 +169,16 @@ public static unsafe class CausalAttention
                 var kEnd = Math.Min(t, r0 + Mr);
                 var panels = (kEnd + Nr - 1) / Nr;
                 var a = RowTile(dO, c, r0, kEnd, hs, rows, out var aRow);
-                Panels(a, aRow, 1, vt, hs * Nr, panels, hs, ds + r0 * tw, tw);
+                Panels(a, aRow, 1, vt, hs * Nr, panels, hs, ds + r0 * tw, tw, wide);
                 for (var i = r0; i < kEnd; i++) SoftmaxBackwardRow(ds + i * tw, p + i * tw, i + 1, tw, scale);
-                ChannelPanelsInto(ds + r0 * tw, tw, 1, kn, tw, kEnd, dq, c3, r0, kEnd - r0, hs, hp, o);
+                ChannelPanelsInto(ds + r0 * tw, tw, 1, kn, tw, kEnd, dq, c3, r0, kEnd - r0, hs, hp, o, wide);
             }
             // Key rows [j0, j0 + 6) gather from queries [j0, T) (dS and att are zero above the diagonal): dk = dSᵀ q,
             // dv = attᵀ dout. The transposed A is read in place: its six rows are neighbours in each row of dS / att.
             for (var j0 = 0; j0 < t; j0 += Mr)
-                ChannelPanelsInto(ds + j0 * tw + j0, 1, tw, qn + j0 * Nr, tw, t - j0, dq + c, c3, j0, Math.Min(Mr, t - j0), hs, hp, o);
+                ChannelPanelsInto(ds + j0 * tw + j0, 1, tw, qn + j0 * Nr, tw, t - j0, dq + c, c3, j0, Math.Min(Mr, t - j0), hs, hp, o, wide);
             for (var j0 = 0; j0 < t; j0 += Mr)
-                ChannelPanelsInto(p + j0 * tw + j0, 1, tw, dn + j0 * Nr, tw, t - j0, dq + 2 * c, c3, j0, Math.Min(Mr, t - j0), hs, hp, o);
+                ChannelPanelsInto(p + j0 * tw + j0, 1, tw, dn + j0 * Nr, tw, t - j0, dq + 2 * c, c3, j0, Math.Min(Mr, t - j0), hs, hp, o, wide);
         }
     }
 
@@ -196,24 +206,24 @@ public static unsafe class CausalAttention
     /// columns); otherwise into scratch o and the rows' HS values copied out, so nothing outside the head's rows and
     /// columns is written (the next sequence's rows may belong to the other thread).</summary>
     private static void ChannelPanelsInto(float* a, nint aRow, nint aStep, float* panels, int tw, int kc, float* dst, int ldd,
-        int r0, int rows, int hs, int hp, float* o)
+        int r0, int rows, int hs, int hp, float* o, bool wide)
     {
         if (rows == Mr && hs == hp)
         {
-            Panels(a, aRow, aStep, panels, tw * Nr, hp / Nr, kc, dst + (long)r0 * ldd, ldd);
+            Panels(a, aRow, aStep, panels, tw * Nr, hp / Nr, kc, dst + (long)r0 * ldd, ldd, wide);
             return;
         }
-        Panels(a, aRow, aStep, panels, tw * Nr, hp / Nr, kc, o, hp);
+        Panels(a, aRow, aStep, panels, tw * Nr, hp / Nr, kc, o, hp, wide);
         CopyOut(o, hp, dst + (long)r0 * ldd, ldd, rows, hs);
     }
 
     /// <summary>6 rows of A (A(r, kk) = a[r aRow + kk aStep]) times `count` packed 16-column panels (panel j at panels + j
     /// panelStride, kc deep) into o's 16 count columns (leading dim ldo): two panels a call through Gemm's 512-bit kernel
     /// where there is one (the same sums).</summary>
-    private static void Panels(float* a, nint aRow, nint aStep, float* panels, int panelStride, int count, int kc, float* o, int ldo)
+    private static void Panels(float* a, nint aRow, nint aStep, float* panels, int panelStride, int count, int kc, float* o, int ldo, bool wide)
     {
         var j = 0;
-        if (Gemm.Wide)
+        if (wide)
             for (; j + 2 <= count; j += 2)
                 Gemm.Kernel6x32(a, aRow, aStep, panels + (long)j * panelStride, panelStride, kc, o + j * Nr, ldo, false, null);
         for (; j < count; j++) Gemm.Kernel6x16(a, aRow, aStep, panels + (long)j * panelStride, kc, o + j * Nr, ldo, false, null);

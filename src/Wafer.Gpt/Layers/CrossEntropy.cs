@@ -9,13 +9,13 @@ public static class CrossEntropy
 {
     private const int GrainElements = 64 * 1024;
 
-    public static unsafe void SoftmaxForward(Span<float> probs, ReadOnlySpan<float> logits, int n, int v, int vp)
+    public static unsafe void SoftmaxForward(Span<float> probs, ReadOnlySpan<float> logits, int n, int v, int vp, int threads)
     {
         if (probs.Length < n * vp || logits.Length < n * vp) throw new ArgumentException("CrossEntropy.SoftmaxForward: a buffer is smaller than its shape");
         fixed (float* pp = probs, pl = logits)
         {
             nint po = (nint)pp, li = (nint)pl;
-            Numerics.Chunks.Run(n, Math.Max(1, GrainElements / vp), (_, start, end) =>
+            Numerics.Chunks.Run(n, Math.Max(1, GrainElements / vp), threads, (_, start, end) =>
             {
                 for (var i = start; i < end; i++) SoftmaxRow((float*)po + (long)i * vp, (float*)li + (long)i * vp, v, vp);
             });
@@ -54,14 +54,14 @@ public static class CrossEntropy
     }
 
     /// <summary>dlogits += (probs - onehot(target)) * dloss, per row (the fused softmax + cross-entropy gradient).</summary>
-    public static unsafe void Backward(Span<float> dlogits, ReadOnlySpan<float> dlosses, ReadOnlySpan<float> probs, ReadOnlySpan<int> targets, int n, int v, int vp)
+    public static unsafe void Backward(Span<float> dlogits, ReadOnlySpan<float> dlosses, ReadOnlySpan<float> probs, ReadOnlySpan<int> targets, int n, int v, int vp, int threads)
     {
         if (dlogits.Length < n * vp || probs.Length < n * vp || dlosses.Length < n || targets.Length < n) throw new ArgumentException("CrossEntropy.Backward: a buffer is smaller than its shape");
         fixed (float* pd = dlogits, pl = dlosses, pp = probs)
         fixed (int* pt = targets)
         {
             nint d = (nint)pd, dl = (nint)pl, pr = (nint)pp, tg = (nint)pt;
-            Numerics.Chunks.Run(n, Math.Max(1, GrainElements / vp), (_, start, end) =>
+            Numerics.Chunks.Run(n, Math.Max(1, GrainElements / vp), threads, (_, start, end) =>
             {
                 for (var i = start; i < end; i++)
                 {

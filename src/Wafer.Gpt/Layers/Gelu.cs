@@ -21,14 +21,14 @@ public static class Gelu
     /// <summary>output = gelu(inp) and slope = gelu'(inp), all the backward pass needs; slope may be inp itself (each
     /// element is read before it is written). The slope shares the forward's tanh: recomputing it in backward showed in a nano
     /// step's profile.</summary>
-    public static unsafe void Forward(Span<float> output, Span<float> slope, ReadOnlySpan<float> inp)
+    public static unsafe void Forward(Span<float> output, Span<float> slope, ReadOnlySpan<float> inp, int threads)
     {
         if (output.Length < inp.Length || slope.Length < inp.Length)
             throw new ArgumentException($"Gelu: output ({output.Length}) and slope ({slope.Length}) must hold the {inp.Length} inputs");
         fixed (float* po = output, pi = inp, ps = slope)
         {
             nint o = (nint)po, ip = (nint)pi, sl = (nint)ps;
-            Numerics.Chunks.Run(inp.Length, Grain, (_, s, e) => ForwardRange((float*)o + s, (float*)sl + s, (float*)ip + s, e - s));
+            Numerics.Chunks.Run(inp.Length, Grain, threads, (_, s, e) => ForwardRange((float*)o + s, (float*)sl + s, (float*)ip + s, e - s));
         }
     }
 
@@ -139,14 +139,14 @@ public static class Gelu
         (half * onePlus + half * x * (Vector256<float>.One - th * th) * s * (Vector256<float>.One + Vector256.Create(3f * Cubic) * x * x)).Store(slope);
 
     /// <summary>dinp = slope * dout (overwritten), slope = gelu'(inp) as saved by Forward.</summary>
-    public static unsafe void Backward(Span<float> dinp, ReadOnlySpan<float> slope, ReadOnlySpan<float> dout)
+    public static unsafe void Backward(Span<float> dinp, ReadOnlySpan<float> slope, ReadOnlySpan<float> dout, int threads)
     {
         if (dinp.Length < slope.Length || dout.Length < slope.Length)
             throw new ArgumentException($"Gelu: dinp ({dinp.Length}) and dout ({dout.Length}) must hold the {slope.Length} slopes");
         fixed (float* pd = dinp, ps = slope, po = dout)
         {
             nint d = (nint)pd, sl = (nint)ps, o = (nint)po;
-            Numerics.Chunks.Run(slope.Length, Grain, (_, s, e) =>
+            Numerics.Chunks.Run(slope.Length, Grain, threads, (_, s, e) =>
                 Numerics.Vec.Multiply(new Span<float>((float*)d + s, e - s), new ReadOnlySpan<float>((float*)sl + s, e - s), new ReadOnlySpan<float>((float*)o + s, e - s)));
         }
     }

@@ -12,14 +12,14 @@ public static class LayerNorm
     private static int Grain(int c) => Math.Max(1, GrainElements / c);
 
     public static unsafe void Forward(Span<float> output, Span<float> mean, Span<float> rstd, ReadOnlySpan<float> inp,
-        ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int n, int c)
+        ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int n, int c, int threads)
     {
         if (output.Length < n * c || inp.Length < n * c || mean.Length < n || rstd.Length < n || weight.Length < c || bias.Length < c)
             throw new ArgumentException("LayerNorm.Forward: a buffer is smaller than its shape");
         fixed (float* po = output, pm = mean, pr = rstd, pi = inp, pw = weight, pb = bias)
         {
             nint o = (nint)po, m = (nint)pm, r = (nint)pr, ip = (nint)pi, w = (nint)pw, b = (nint)pb;
-            Numerics.Chunks.Run(n, Grain(c), (_, start, end) =>
+            Numerics.Chunks.Run(n, Grain(c), threads, (_, start, end) =>
             {
                 var i = start;
                 for (; i + 2 <= end; i += 2)
@@ -118,7 +118,7 @@ public static class LayerNorm
     /// accumulating.</summary>
     public static unsafe void Backward(Span<float> dinp, Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, int n, int c,
-        bool accumulateWeights = true, InputGradient mode = InputGradient.Accumulate, ReadOnlySpan<float> residual = default)
+        int threads, bool accumulateWeights = true, InputGradient mode = InputGradient.Accumulate, ReadOnlySpan<float> residual = default)
     {
         if (dinp.Length < n * c || dout.Length < n * c || inp.Length < n * c || mean.Length < n || rstd.Length < n || weight.Length < c || dweight.Length < c || dbias.Length < c)
             throw new ArgumentException("LayerNorm.Backward: a buffer is smaller than its shape");
@@ -132,7 +132,7 @@ public static class LayerNorm
             nint dx = (nint)pdx, dy = (nint)pdy, x = (nint)px, w = (nint)pw, m = (nint)pm, r = (nint)pr, pt = (nint)pp;
             // The rows dinp starts from: itself, the residual's, or none (zero).
             nint from = mode switch { InputGradient.Accumulate => dx, InputGradient.OntoResidual => (nint)pres, _ => 0 };
-            Numerics.Chunks.Run(n, Grain(c), (part, start, end) =>
+            Numerics.Chunks.Run(n, Grain(c), threads, (part, start, end) =>
             {
                 var dw = (float*)pt + (long)part * 2 * c;
                 var db = dw + c;

@@ -48,8 +48,14 @@ public sealed class WeightStore : IDisposable
     /// <summary>True when the state lives in this process (reads are views, nothing to prefetch).</summary>
     public bool IsInMemory => _storage.View(0, StateKind.Weights) is not null;
 
-    public WeightStore(ParameterLayout layout, ISegmentStorage storage, OptimizerConfig optimizer)
+    /// <summary>Threads for the optimizer update and the gradient hand-off when the state is in memory (on disk, the
+    /// chunks are the storage's I/O unit and go one by one).</summary>
+    public int Threads { get; }
+
+    public WeightStore(ParameterLayout layout, ISegmentStorage storage, OptimizerConfig optimizer, int threads)
     {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "at least one thread");
+        Threads = threads;
         Layout = layout;
         _storage = storage;
         Optimizer = optimizer;
@@ -117,7 +123,7 @@ public sealed class WeightStore : IDisposable
             {
                 nint from = (nint)pg, from2 = (nint)pg2;
                 int n = gradient.Length, n2 = second.Length;
-                Numerics.WorkerPool.Run(chunks, inMemory ? Numerics.Gemm.Threads : 1,
+                Numerics.WorkerPool.Run(chunks, inMemory ? Threads : 1,
                     i => AccumulateGradientChunk(s, i, new ReadOnlySpan<float>((float*)from, n), new ReadOnlySpan<float>((float*)from2, n2)));
             }
         }
@@ -262,7 +268,7 @@ public sealed class WeightStore : IDisposable
         foreach (var slot in Layout.Segments[s].Tensors)
             for (long at = 0; at < slot.Count; at += chunkFloats)
                 chunks.Add((slot.Offset + at, (int)Math.Min(chunkFloats, slot.Count - at), slot.Decay ? Optimizer.WeightDecay : 0f));
-        var threads = inMemory ? Numerics.Gemm.Threads : 1;
+        var threads = inMemory ? Threads : 1;
         Numerics.WorkerPool.Run(chunks.Count, threads, i => UpdateChunk(s, chunks[i].Start, chunks[i].Count, chunks[i].Decay));
     }
 

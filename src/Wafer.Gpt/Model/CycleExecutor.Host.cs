@@ -34,9 +34,9 @@ public sealed partial class CycleExecutor
         var head = _layout.Head;
         var w = Fetch(_layout.Segments.Count - 1);
         _program.Read(M.Inputs[_cfg.Layers], c).CopyTo(_last, 0);
-        LayerNorm.Forward(_lnf, _lnfMean, _lnfRstd, _last, Tensor(w, head, "lnf.w"), Tensor(w, head, "lnf.b"), bt, c);
-        Linear.Forward(_logits, _lnf, Unembedding(w), head.Has("lm_head.b") ? Tensor(w, head, "lm_head.b") : [], bt, c, vp);
-        CrossEntropy.SoftmaxForward(_probs, _logits, bt, v, vp);
+        LayerNorm.Forward(_lnf, _lnfMean, _lnfRstd, _last, Tensor(w, head, "lnf.w"), Tensor(w, head, "lnf.b"), bt, c, _threads);
+        Linear.Forward(_logits, _lnf, Unembedding(w), head.Has("lm_head.b") ? Tensor(w, head, "lm_head.b") : [], bt, c, vp, _threads);
+        CrossEntropy.SoftmaxForward(_probs, _logits, bt, v, vp, _threads);
         if (_targets.Length > 0) CrossEntropy.LossForward(_losses, _probs, _targets, bt, vp);
     }
 
@@ -49,18 +49,18 @@ public sealed partial class CycleExecutor
         var w = Fetch(_layout.Segments.Count - 1);
         Array.Clear(_dLogits);
         Array.Fill(_dLosses, 1f / bt);
-        CrossEntropy.Backward(_dLogits, _dLosses, _probs, _targets, bt, v, vp);
+        CrossEntropy.Backward(_dLogits, _dLosses, _probs, _targets, bt, v, vp, _threads);
         var g = _grads.AsSpan(0, (int)head.Count);
         g.Clear();
-        Linear.BackwardInput(_dLnf, _dLogits, Unembedding(w), bt, c, vp, accumulate: false);
+        Linear.BackwardInput(_dLnf, _dLogits, Unembedding(w), bt, c, vp, _threads, accumulate: false);
         float[]? dwte = null;
         if (_cfg.TiedEmbedding)
         {
             dwte = new float[_layout.Embedding["wte"].Count];
-            Linear.BackwardWeight(dwte, [], _dLogits, _lnf, bt, c, vp, accumulate: false);
+            Linear.BackwardWeight(dwte, [], _dLogits, _lnf, bt, c, vp, _threads, accumulate: false);
         }
-        else Linear.BackwardWeight(G(head, "lm_head.w"), head.Has("lm_head.b") ? G(head, "lm_head.b") : [], _dLogits, _lnf, bt, c, vp, accumulate: false);
-        LayerNorm.Backward(_dLast, G(head, "lnf.w"), G(head, "lnf.b"), _dLnf, _last, Tensor(w, head, "lnf.w"), _lnfMean, _lnfRstd, bt, c,
+        else Linear.BackwardWeight(G(head, "lm_head.w"), head.Has("lm_head.b") ? G(head, "lm_head.b") : [], _dLogits, _lnf, bt, c, vp, _threads, accumulate: false);
+        LayerNorm.Backward(_dLast, G(head, "lnf.w"), G(head, "lnf.b"), _dLnf, _last, Tensor(w, head, "lnf.w"), _lnfMean, _lnfRstd, bt, c, _threads,
             accumulateWeights: false, LayerNorm.InputGradient.Overwrite);
         Send(_layout.Segments.Count - 1, lastOfStep);
         return dwte;

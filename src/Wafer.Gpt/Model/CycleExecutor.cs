@@ -40,6 +40,7 @@ public sealed partial class CycleExecutor : IGptExecutor
     private readonly LayerGrid _grid;
     private readonly BlockSchedule _schedule;
     private readonly bool _fp16;
+    private readonly int _threads; // the host steps' products and layers (CycleOptions.Threads)
     private readonly double _pace;
     private readonly float[] _encoded, _last, _lnf, _lnfMean, _lnfRstd, _logits, _probs, _losses, _dLast, _dLnf, _dLogits, _dLosses;
     private readonly float[] _weights, _grads, _headEmbedding;
@@ -89,6 +90,7 @@ public sealed partial class CycleExecutor : IGptExecutor
         Batch = batch;
         SeqLen = seqLen;
         int c = _cfg.Channels, vp = _cfg.PaddedVocabSize, bt = batch * seqLen;
+        _threads = options.Threads;
         _program = new LayerProgram(options.Wafer, _grid, _cfg.Layers, new SimulatorOptions { Threads = options.Threads, MaxCycles = long.MaxValue / 4 });
         // A column's share of the link, in cycles per fp32 value (4 B): the link's bytes per cycle split over the columns.
         _pace = 4.0 * _grid.Columns / (options.MemoryXBytesPerSecond / options.Wafer.ClockHz);

@@ -16,7 +16,9 @@
 // other's parallel jobs meanwhile: its attention heads, AdamW chunks, and its products, split while the other waits
 // (HelpBoard). Otherwise (weights from disk or rounded, one shard, another thread count) segments run in lockstep
 // (Stream): both shards of a segment, then its hand-off. The arithmetic is the same in every schedule: results do not
-// depend on it.
+// depend on it. Files: this one, what a pass computes per segment; GptExecutor.Streaming.cs, the lockstep reference
+// schedule and the hand-offs to MemoryX; FreeRunningShards.cs, the optional free-running schedule; HostSchedule.cs, the
+// threads and schedule passed in.
 // B batch, T sequence, C channels, V vocabulary (Vp padded), L layers.
 using Wafer.Core;
 using Wafer.Gpt.Layers;
@@ -41,11 +43,12 @@ public sealed partial class GptExecutor : IGptExecutor
     private readonly float[][][] _grads;              // [shard][segment parity]: shard 0's first is the largest segment
     private readonly float[][] _embedGrads;           // tied models: [shard] the head's part of the embedding gradient
     private readonly (int B0, int Nb)[] _shards;
-    private readonly SegmentFlags _flags;
-    private readonly HelpBoard _board = new();        // free-running shards take parts of each other's jobs while waiting
+    private readonly HostSchedule _host;
+    private readonly FreeRunningShards? _free;        // the free-running schedule, where it applies (FreeRunning)
     private readonly GradientPart[][] _reduceParts;   // [segment]: what its reduction sends (see ReductionParts)
     private readonly int[][] _partFirstTask;          // [segment][part]: its first chunk task in a free-running reduction
     private bool _lastPass;                           // the backward in progress is its step's last pass
+    private readonly int _threads;                    // for the head's products and layers (HostSchedule.Threads)
 
     private int[] _inputs = [], _targets = [];
     private readonly int _headSegment;
@@ -58,18 +61,15 @@ public sealed partial class GptExecutor : IGptExecutor
     private long _bytesStreamed; // added to by the prefetch thread, the shards and the main thread
     /// <summary>What the device holds at its peak: activations, their gradients, weight buffers, gradient buffers.</summary>
     public long DeviceBytes { get; }
+    /// <summary>Parts one free-running shard ran for the other while waiting (0 in lockstep; tests check it).</summary>
+    internal long PartsHelped => _free?.PartsHelped ?? 0;
     /// <summary>Nothing is simulated at this level.</summary>
     public FabricAccount? Fabric => null;
 
-    /// <summary>Whether two shards on two threads may run free (else in lockstep, each operation parallel inside); the
-    /// results are the same either way (tests compare the two).</summary>
-    internal static bool ConcurrentShards { get; set; } = true;
-
-    /// <summary>Tests only: called as (shard, stage) when a free-running shard starts a stage (e.g. to hold one back).</summary>
-    internal static Action<int, int>? StageStartForTests { get; set; }
-
-    public GptExecutor(WeightStore store, int batch, int seqLen, StreamPrecision precision = StreamPrecision.Fp32)
+    public GptExecutor(WeightStore store, int batch, int seqLen, StreamPrecision precision, HostSchedule host)
     {
+        if (host.Threads < 1) throw new ArgumentOutOfRangeException(nameof(host), host.Threads, "at least one thread");
+        _host = host;
         _store = store;
         _layout = store.Layout;
         _cfg = _layout.Config;
@@ -78,7 +78,7 @@ public sealed partial class GptExecutor : IGptExecutor
         SeqLen = seqLen;
         Precision = precision;
         var rotary = _cfg.Positions == PositionEncoding.Rotary ? new Rotary(_cfg.MaxSeqLen, _cfg.RotaryDims, _cfg.RotaryInterleaved) : null;
-        _blocks = Enumerable.Range(0, _cfg.Layers).Select(l => new TransformerBlock(_cfg, _layout.Block(l), rotary)).ToArray();
+        _blocks = Enumerable.Range(0, _cfg.Layers).Select(l => new TransformerBlock(_cfg, _layout.Block(l), rotary, host.Threads)).ToArray();
         _acts = new BlockActivations[_cfg.Layers];
         for (var l = 0; l < _cfg.Layers; l++) _acts[l] = new BlockActivations(_cfg, batch, seqLen, shareTemporaries: l == 0 ? null : _acts[0]);
         _dActs = new BlockActivations(_cfg, batch, seqLen, gradients: true);
@@ -95,7 +95,6 @@ public sealed partial class GptExecutor : IGptExecutor
         // memory, fp32), so a copy of it (154 MB for gpt2-124m) is allocated only when they arrive in a reused buffer.
         _embedForHead = _cfg.TiedEmbedding && !WeightsAreViews ? new float[_layout.Embedding.Count] : [];
         _shards = TransformerBlock.Shards(_cfg, batch);
-        _flags = new SegmentFlags(2 * _layout.Segments.Count - 1); // a training pass's stages
         // Gradient buffers: with two shards, two each (a free-running shard may start a segment while the one before is
         // being reduced: segments alternate between them); else one. The embedding's backward uses shard 0's first, so
         // that one holds the largest segment of all.
@@ -108,6 +107,8 @@ public sealed partial class GptExecutor : IGptExecutor
         _embedGrads = Enumerable.Range(0, _shards.Length).Select(_ => _cfg.TiedEmbedding ? new float[_layout.Embedding.Count] : []).ToArray();
         _reduceParts = Enumerable.Range(0, _layout.Segments.Count).Select(ReductionParts).ToArray();
         _partFirstTask = _reduceParts.Select(p => new int[p.Length]).ToArray();
+        _threads = host.Threads;
+        if (_shards.Length == 2 && host.Threads == 2 && host.ConcurrentShards && WeightsAreViews) _free = new FreeRunningShards(this, 2 * _layout.Segments.Count - 1, host.StageStart);
         var bytesPerWeight = StreamRounding.BytesPerWeight(precision);
         DeviceBytes = _acts.Sum(a => a.Bytes) + _dActs.Bytes
             + 4L * (_encoded.Length + _lnf.Length + _lnfMean.Length + _lnfRstd.Length + _logits.Length + _probs.Length + _losses.Length + _dA.Length + _dB.Length + _dLogits.Length + _dLosses.Length)
@@ -213,9 +214,9 @@ public sealed partial class GptExecutor : IGptExecutor
         var lnf = Rows(_lnf, c, shard);
         var logits = Rows(_logits, vp, shard);
         var probs = Rows(_probs, vp, shard);
-        LayerNorm.Forward(lnf, Rows(_lnfMean, 1, shard), Rows(_lnfRstd, 1, shard), Rows(last, c, shard), Slice(w, head["lnf.w"]), Slice(w, head["lnf.b"]), n, c);
-        Linear.Forward(logits, lnf, UnembeddingWeights(w), head.Has("lm_head.b") ? Slice(w, head["lm_head.b"]) : [], n, c, vp);
-        CrossEntropy.SoftmaxForward(probs, logits, n, v, vp);
+        LayerNorm.Forward(lnf, Rows(_lnfMean, 1, shard), Rows(_lnfRstd, 1, shard), Rows(last, c, shard), Slice(w, head["lnf.w"]), Slice(w, head["lnf.b"]), n, c, _threads);
+        Linear.Forward(logits, lnf, UnembeddingWeights(w), head.Has("lm_head.b") ? Slice(w, head["lm_head.b"]) : [], n, c, vp, _threads);
+        CrossEntropy.SoftmaxForward(probs, logits, n, v, vp, _threads);
         if (_targets.Length > 0) CrossEntropy.LossForward(Rows(_losses, 1, shard), probs, _targets.AsSpan(_shards[shard].B0 * SeqLen, n), n, vp);
     }
 
@@ -288,11 +289,11 @@ public sealed partial class GptExecutor : IGptExecutor
         var lnf = Rows(_lnf, c, shard);
         dLogits.Clear();
         dLosses.Fill(1f / bt); // d(mean loss)/d(loss_i)
-        CrossEntropy.Backward(dLogits, dLosses, Rows(_probs, vp, shard), _targets.AsSpan(_shards[shard].B0 * SeqLen, n), n, v, vp);
+        CrossEntropy.Backward(dLogits, dLosses, Rows(_probs, vp, shard), _targets.AsSpan(_shards[shard].B0 * SeqLen, n), n, v, vp, _threads);
         // Every head tensor's gradient is written below, not added (lnf; lm_head.w and its bias when untied: validation
         // keeps a head bias off tied models), so g needs no clearing pass (V x C floats untied).
         var dLnf = Rows(_dB, c, shard);
-        Linear.BackwardInput(dLnf, dLogits, UnembeddingWeights(w), n, c, vp, accumulate: false);
+        Linear.BackwardInput(dLnf, dLogits, UnembeddingWeights(w), n, c, vp, _threads, accumulate: false);
         if (_cfg.TiedEmbedding)
         {
             // The unembedding's gradient is written over wte's part (no clearing pass over it: 154 MB for gpt2-124m);
@@ -301,13 +302,13 @@ public sealed partial class GptExecutor : IGptExecutor
             var wte = _layout.Embedding["wte"];
             gEmbed[..(int)wte.Offset].Clear();
             gEmbed[(int)(wte.Offset + wte.Count)..].Clear();
-            Linear.BackwardWeight(gEmbed.Slice((int)wte.Offset, (int)wte.Count), [], dLogits, lnf, n, c, vp, accumulate: false);
+            Linear.BackwardWeight(gEmbed.Slice((int)wte.Offset, (int)wte.Count), [], dLogits, lnf, n, c, vp, _threads, accumulate: false);
         }
         else
-            Linear.BackwardWeight(G(g, head["lm_head.w"]), head.Has("lm_head.b") ? G(g, head["lm_head.b"]) : [], dLogits, lnf, n, c, vp, accumulate: false);
+            Linear.BackwardWeight(G(g, head["lm_head.w"]), head.Has("lm_head.b") ? G(g, head["lm_head.b"]) : [], dLogits, lnf, n, c, vp, _threads, accumulate: false);
         var last = _cfg.Layers == 0 ? _encoded : _acts[^1].Output;
         LayerNorm.Backward(Rows(_dA, c, shard), G(g, head["lnf.w"]), G(g, head["lnf.b"]), dLnf, Rows(last, c, shard), Slice(w, head["lnf.w"]),
-            Rows(_lnfMean, 1, shard), Rows(_lnfRstd, 1, shard), n, c, accumulateWeights: false,
+            Rows(_lnfMean, 1, shard), Rows(_lnfRstd, 1, shard), n, c, _threads, accumulateWeights: false,
             LayerNorm.InputGradient.Overwrite); // no clearing pass over d(last) first
     }
 

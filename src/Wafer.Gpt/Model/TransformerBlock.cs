@@ -11,9 +11,11 @@ using Wafer.Gpt.Numerics;
 
 namespace Wafer.Gpt.Model;
 
-internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? rotary)
+internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? rotary, int threads)
 {
     private readonly int _c = cfg.Channels, _f = cfg.FfnChannels, _nh = cfg.Heads;
+    /// <summary>Threads for each product and layer (a shard already running on a thread of its own runs them inline).</summary>
+    private readonly int _threads = threads;
 
     /// <summary>The batch shards: (first sequence, sequences). Two when B >= 2 and the block's largest weight matrix is
     /// small enough that Gemm would pack it once per thread anyway (a row split); a larger one is split by column panels
@@ -55,19 +57,19 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         ReadOnlySpan<float> x = R(xAll, c);
         Span<float> ln1 = R(a.Ln1, c), qkv = R(a.Qkv, 3 * c), atty = R(a.Atty, c), attProj = R(a.AttProj, c);
         Span<float> ln2 = R(a.Ln2, c), fch = R(a.Fch, f), fchGelu = R(a.FchGelu, f), fcProj = R(a.FcProj, c);
-        LayerNorm.Forward(ln1, R(a.Ln1Mean, 1), R(a.Ln1Rstd, 1), x, W(w, "ln1.w"), W(w, "ln1.b"), bt, c);
-        Linear.Forward(qkv, ln1, W(w, "qkv.w"), W(w, "qkv.b"), bt, c, 3 * c);
+        LayerNorm.Forward(ln1, R(a.Ln1Mean, 1), R(a.Ln1Rstd, 1), x, W(w, "ln1.w"), W(w, "ln1.b"), bt, c, _threads);
+        Linear.Forward(qkv, ln1, W(w, "qkv.w"), W(w, "qkv.b"), bt, c, 3 * c, _threads);
         rotary?.Forward(qkv, nb, t, c, _nh);
-        CausalAttention.Forward(atty, AttRows(a.Att, b0, nb, t), qkv, nb, t, c, _nh);
+        CausalAttention.Forward(atty, AttRows(a.Att, b0, nb, t), qkv, nb, t, c, _nh, _threads);
         var output = R(a.Output, c);
         ReadOnlySpan<float> mlpIn;
         if (cfg.ParallelResidual)
         {
-            Linear.Forward(attProj, atty, W(w, "attproj.w"), W(w, "attproj.b"), bt, c, c);
+            Linear.Forward(attProj, atty, W(w, "attproj.w"), W(w, "attproj.b"), bt, c, c, _threads);
             if (cfg.SharedBlockNorm) mlpIn = ln1;
             else
             {
-                LayerNorm.Forward(ln2, R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), x, W(w, "ln2.w"), W(w, "ln2.b"), bt, c);
+                LayerNorm.Forward(ln2, R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), x, W(w, "ln2.w"), W(w, "ln2.b"), bt, c, _threads);
                 mlpIn = ln2;
             }
         }
@@ -75,19 +77,19 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         {
             // r2 = x + attention, the residual added as the projection's tiles are stored (no pass of its own).
             var residual2 = R(a.Residual2, c);
-            Linear.Forward(residual2, atty, W(w, "attproj.w"), W(w, "attproj.b"), bt, c, c, residual: x);
-            LayerNorm.Forward(ln2, R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), residual2, W(w, "ln2.w"), W(w, "ln2.b"), bt, c);
+            Linear.Forward(residual2, atty, W(w, "attproj.w"), W(w, "attproj.b"), bt, c, c, _threads, residual: x);
+            LayerNorm.Forward(ln2, R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), residual2, W(w, "ln2.w"), W(w, "ln2.b"), bt, c, _threads);
             mlpIn = ln2;
         }
-        Linear.Forward(fch, mlpIn, W(w, "fc.w"), W(w, "fc.b"), bt, c, f);
-        Gelu.Forward(fchGelu, fch, fch); // fch now holds gelu'(fch), all backward needs of it
+        Linear.Forward(fch, mlpIn, W(w, "fc.w"), W(w, "fc.b"), bt, c, f, _threads);
+        Gelu.Forward(fchGelu, fch, fch, _threads); // fch now holds gelu'(fch), all backward needs of it
         if (cfg.ParallelResidual)
         {
-            Linear.Forward(fcProj, fchGelu, W(w, "fcproj.w"), W(w, "fcproj.b"), bt, f, c);
+            Linear.Forward(fcProj, fchGelu, W(w, "fcproj.w"), W(w, "fcproj.b"), bt, f, c, _threads);
             Vec.Add(output, x, attProj);
             Vec.AddTo(output, fcProj);
         }
-        else Linear.Forward(output, fchGelu, W(w, "fcproj.w"), W(w, "fcproj.b"), bt, f, c, residual: R(a.Residual2, c));
+        else Linear.Forward(output, fchGelu, W(w, "fcproj.w"), W(w, "fcproj.b"), bt, f, c, _threads, residual: R(a.Residual2, c));
     }
 
     /// <summary>For sequences [b0, b0 + nb): from their rows of dOut (BT, C) writes their rows of dx and their part of
@@ -109,28 +111,28 @@ internal sealed class TransformerBlock(GptConfig cfg, Segment segment, Rotary? r
         ReadOnlySpan<float> fchGelu = R(a.FchGelu, f), ln1 = R(a.Ln1, c), ln2 = R(a.Ln2, c);
         // GELU's backward (times its saved derivative, a.Fch) fused into the product's store: no d(gelu output) tensor
         // and no pass of its own over it (Gelu.Backward, a separate pass, showed in a nano step's profile).
-        Linear.BackwardInput(dFch, dOut, W(w, "fcproj.w"), bt, f, c, accumulate: false, slope: R(a.Fch, f));
-        Linear.BackwardWeight(G(g, "fcproj.w"), G(g, "fcproj.b"), dOut, fchGelu, bt, f, c, accumulate: false);
+        Linear.BackwardInput(dFch, dOut, W(w, "fcproj.w"), bt, f, c, _threads, accumulate: false, slope: R(a.Fch, f));
+        Linear.BackwardWeight(G(g, "fcproj.w"), G(g, "fcproj.b"), dOut, fchGelu, bt, f, c, _threads, accumulate: false);
         var mlpIn = cfg.SharedBlockNorm ? ln1 : ln2;
         var dMlpIn = cfg.SharedBlockNorm ? dLn1 : dLn2;
-        Linear.BackwardInput(dMlpIn, dFch, W(w, "fc.w"), bt, c, f, accumulate: false);
-        Linear.BackwardWeight(G(g, "fc.w"), G(g, "fc.b"), dFch, mlpIn, bt, c, f, accumulate: false);
+        Linear.BackwardInput(dMlpIn, dFch, W(w, "fc.w"), bt, c, f, _threads, accumulate: false);
+        Linear.BackwardWeight(G(g, "fc.w"), G(g, "fc.b"), dFch, mlpIn, bt, c, f, _threads, accumulate: false);
         if (!cfg.SharedBlockNorm)
         {
             ReadOnlySpan<float> ln2In = cfg.ParallelResidual ? x : R(a.Residual2, c);
-            LayerNorm.Backward(dx, G(g, "ln2.w"), G(g, "ln2.b"), dLn2, ln2In, W(w, "ln2.w"), R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), bt, c, accumulateWeights: false,
+            LayerNorm.Backward(dx, G(g, "ln2.w"), G(g, "ln2.b"), dLn2, ln2In, W(w, "ln2.w"), R(a.Ln2Mean, 1), R(a.Ln2Rstd, 1), bt, c, _threads, accumulateWeights: false,
                 LayerNorm.InputGradient.OntoResidual, dOut);
         }
         // Attention
         Span<float> dAtty = R(d.Atty, c), dQkv = R(d.Qkv, 3 * c);
-        Linear.BackwardInput(dAtty, dAttProj, W(w, "attproj.w"), bt, c, c, accumulate: false);
-        Linear.BackwardWeight(G(g, "attproj.w"), G(g, "attproj.b"), dAttProj, R(a.Atty, c), bt, c, c, accumulate: false);
-        CausalAttention.Backward(dQkv, dAtty, R(a.Qkv, 3 * c), AttRows(a.Att, b0, nb, t), nb, t, c, _nh);
+        Linear.BackwardInput(dAtty, dAttProj, W(w, "attproj.w"), bt, c, c, _threads, accumulate: false);
+        Linear.BackwardWeight(G(g, "attproj.w"), G(g, "attproj.b"), dAttProj, R(a.Atty, c), bt, c, c, _threads, accumulate: false);
+        CausalAttention.Backward(dQkv, dAtty, R(a.Qkv, 3 * c), AttRows(a.Att, b0, nb, t), nb, t, c, _nh, _threads);
         rotary?.Backward(dQkv, nb, t, c, _nh);
         // dLn1 already holds the MLP's part when one norm feeds both branches.
-        Linear.BackwardInput(dLn1, dQkv, W(w, "qkv.w"), bt, c, 3 * c, accumulate: cfg.SharedBlockNorm);
-        Linear.BackwardWeight(G(g, "qkv.w"), G(g, "qkv.b"), dQkv, ln1, bt, c, 3 * c, accumulate: false);
-        LayerNorm.Backward(dx, G(g, "ln1.w"), G(g, "ln1.b"), dLn1, x, W(w, "ln1.w"), R(a.Ln1Mean, 1), R(a.Ln1Rstd, 1), bt, c, accumulateWeights: false,
+        Linear.BackwardInput(dLn1, dQkv, W(w, "qkv.w"), bt, c, 3 * c, _threads, accumulate: cfg.SharedBlockNorm);
+        Linear.BackwardWeight(G(g, "qkv.w"), G(g, "qkv.b"), dQkv, ln1, bt, c, 3 * c, _threads, accumulate: false);
+        LayerNorm.Backward(dx, G(g, "ln1.w"), G(g, "ln1.b"), dLn1, x, W(w, "ln1.w"), R(a.Ln1Mean, 1), R(a.Ln1Rstd, 1), bt, c, _threads, accumulateWeights: false,
             cfg.SharedBlockNorm ? LayerNorm.InputGradient.OntoResidual : LayerNorm.InputGradient.Accumulate, cfg.SharedBlockNorm ? dOut : default);
     }
 }

@@ -11,15 +11,11 @@ namespace Wafer.Gpt.Numerics;
 
 public static unsafe partial class Gemm
 {
-    /// <summary>Whether whole panel pairs go through the 512-bit kernel: on by default where the CPU has AVX-512 and the
-    /// runtime treats 512-bit vectors as fast (it does not on CPUs that slow their clock for them, nor under
-    /// DOTNET_PreferredVectorBitWidth=256); tests turn it off to compare the two kernels.</summary>
-    internal static bool Wide
-    {
-        get => _wide;
-        set => _wide = !value || WideRuns ? value : throw new PlatformNotSupportedException("the 512-bit kernel needs a CPU with AVX-512F");
-    }
-    private static bool _wide = Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+    /// <summary>Whether whole panel pairs go through the 512-bit kernel: where the CPU has AVX-512 and the runtime treats
+    /// 512-bit vectors as fast (it does not on CPUs that slow their clock for them, nor under
+    /// DOTNET_PreferredVectorBitWidth=256). A fact of the machine, fixed for the process; tests pick the kernel per call
+    /// (the internal overloads' `wide`) to compare the two.</summary>
+    internal static readonly bool Wide = Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
     /// <summary>Whether this CPU can run the 512-bit kernel at all (tests that compare the two kernels skip where not).</summary>
     internal static bool WideRuns => Avx512F.IsSupported;

@@ -19,21 +19,15 @@ public static unsafe partial class Gemm
 
     /// <summary>Most floats of packed A a thread holds at once (8 MB); taller products are done in row bands this
     /// size, each repacking B.</summary>
-    internal static int MaxPackedA { get; set; } = 2 * 1024 * 1024;
+    internal const int MaxPackedA = 2 * 1024 * 1024;
 
     /// <summary>The largest B (floats) that products split by rows pack once per thread; larger ones are split by
     /// column panels, each panel packed once.</summary>
     internal const int RowSplitMaxB = 512 * 1024;
 
-    /// <summary>Threads used for large products (results do not depend on it).</summary>
-    public static int Threads { get; set; } = Environment.ProcessorCount;
-
     /// <summary>C[m, n] (+)= sum_k A[m, k] B[k, n]. A(m, k) = a[m * aRow + k * aCol]; B(k, n) = b[k * bRow + n * bCol];
-    /// C is row-major with leading dimension ldc. With <paramref name="accumulate"/> false C is overwritten.</summary>
-    public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, int bRow, int bCol,
-        Span<float> c, int ldc, bool accumulate) => Multiply(m, n, k, a, aRow, aCol, b, bRow, bCol, c, ldc, accumulate, Threads);
-
-    /// <summary>As above on at most `threads` threads (1 inside work that is already parallel).</summary>
+    /// C is row-major with leading dimension ldc. With <paramref name="accumulate"/> false C is overwritten. Large
+    /// products run on up to `threads` threads (1 inside work that is already parallel); results do not depend on it.</summary>
     public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, int bRow, int bCol,
         Span<float> c, int ldc, bool accumulate, int threads) =>
         Multiply(m, n, k, a, aRow, aCol, b, bRow, bCol, c, ldc, accumulate, [], threads);
@@ -65,8 +59,16 @@ public static unsafe partial class Gemm
     /// <summary>C[m, n] = bias[n] + sum_k A[m, k] B[k, n], then combined with operand[m, n] (laid out as C, leading
     /// dimension ldc; not accumulating; not overlapping C) as each tile is stored.</summary>
     public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, int bRow, int bCol,
-        Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias, ReadOnlySpan<float> operand, TileOperand kind, int threads)
+        Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias, ReadOnlySpan<float> operand, TileOperand kind, int threads) =>
+        Multiply(m, n, k, a, aRow, aCol, b, bRow, bCol, c, ldc, accumulate, bias, operand, kind, threads, MaxPackedA, Wide);
+
+    /// <summary>As above, holding at most maxPackedA floats of packed A per thread (tests make it small to exercise the
+    /// row bands of a tall product), with panel pairs through the 512-bit kernel when wide (tests compare the two).</summary>
+    internal static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, int bRow, int bCol,
+        Span<float> c, int ldc, bool accumulate, ReadOnlySpan<float> bias, ReadOnlySpan<float> operand, TileOperand kind, int threads, int maxPackedA,
+        bool wide)
     {
+        if (wide && !WideRuns) throw new PlatformNotSupportedException("the 512-bit kernel needs a CPU with AVX-512F");
         if (!operand.IsEmpty && (accumulate || operand.Length < (long)(m - 1) * ldc + n || operand.Overlaps(c)))
             throw new ArgumentException($"an {kind.ToString().ToLowerInvariant()} needs C's layout ({operand.Length} elements for {m} x {n}, ldc {ldc}), no accumulation and no overlap with C");
         if (m <= 0 || n <= 0) return;
@@ -107,7 +109,7 @@ public static unsafe partial class Gemm
             // allocating a job and a delegate for each showed up as per-call overhead.
             var job = t_job ??= new Job();
             job.Set(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, ldc, accumulate, bias.IsEmpty ? null : pbias, operand.IsEmpty ? null : pop,
-                kind == TileOperand.Addend, panels, parts, rowParts > 1);
+                kind == TileOperand.Addend, panels, parts, rowParts > 1, maxPackedA, wide);
             if (parts == 1) job.Run(0);
             else WorkerPool.Run(parts, threads, job.RunPart);
         }
@@ -127,6 +129,8 @@ public static unsafe partial class Gemm
         private int m, n, k, aRow, aCol, bRow, bCol, ldc, panels, parts;
         private float* a, b, c, bias, operand;
         private bool accumulate, splitRows, addOperand;
+        private int maxPackedA;
+        private bool wide;
 
         /// <summary>Run as a delegate, made once per job object.</summary>
         public readonly Action<int> RunPart;
@@ -134,8 +138,10 @@ public static unsafe partial class Gemm
         public Job() => RunPart = Run;
 
         public void Set(int m, int n, int k, float* a, int aRow, int aCol, float* b, int bRow, int bCol, float* c, int ldc,
-            bool accumulate, float* bias, float* operand, bool addOperand, int panels, int parts, bool splitRows)
+            bool accumulate, float* bias, float* operand, bool addOperand, int panels, int parts, bool splitRows, int maxPackedA, bool wide)
         {
+            this.maxPackedA = maxPackedA;
+            this.wide = wide;
             this.operand = operand;
             this.addOperand = addOperand;
             this.m = m; this.n = n; this.k = k; this.a = a; this.aRow = aRow; this.aCol = aCol;
@@ -169,8 +175,8 @@ public static unsafe partial class Gemm
             // would store C and load it back once more.
             var kcb = k <= KcOne ? k : Kc;
             var kBlocks = (k + kcb - 1) / kcb;
-            // Rows per band: as many whole Mc blocks as MaxPackedA allows (at least one).
-            var bandRows = Math.Max(Mc, MaxPackedA / (kBlocks * kcb) / Mc * Mc);
+            // Rows per band: as many whole Mc blocks as maxPackedA allows (at least one).
+            var bandRows = Math.Max(Mc, maxPackedA / (kBlocks * kcb) / Mc * Mc);
             var bandTiles = (Math.Min(bandRows, r1 - r0) + Mr - 1) / Mr;
             var packedB = t_packedB ??= new float[PanelsPerBlock * KcOne * Nr];
             // A row-major (aCol 1) is read in place: its six rows stream from L1/L2 and packing them measured slower;
@@ -241,7 +247,7 @@ public static unsafe partial class Gemm
                                     var rowEnd = Math.Min(band1, mb + Mc);
                                     var whole = (rowEnd - mb) / Mr;
                                     // Two whole panels side by side go through the 512-bit kernel where there is one.
-                                    var pair = Wide && p + 1 < q1 && n - p * Nr >= 2 * Nr && whole > 0;
+                                    var pair = wide && p + 1 < q1 && n - p * Nr >= 2 * Nr && whole > 0;
                                     var m0 = mb;
                                     if (nw == Nr)
                                     {

@@ -15,9 +15,9 @@ internal sealed class HelpBoard
     private readonly WorkerPool.Job?[] _posted = new WorkerPool.Job?[2];
     private readonly bool[] _waiting = new bool[2];
 
-    /// <summary>Parts run by a helper since the process started (a diagnostic; tests check that helping happens).</summary>
-    public static long PartsHelped => Interlocked.Read(ref s_partsHelped);
-    private static long s_partsHelped;
+    /// <summary>Parts run by a helper on this board (a diagnostic; tests check that helping happens).</summary>
+    public long PartsHelped => Interlocked.Read(ref _partsHelped);
+    private long _partsHelped;
 
     [ThreadStatic] private static HelpBoard? t_board;
     [ThreadStatic] private static int t_self;
@@ -72,7 +72,7 @@ internal sealed class HelpBoard
         try
         {
             var ran = WorkerPool.Work(job);
-            Interlocked.Add(ref s_partsHelped, ran);
+            Interlocked.Add(ref b._partsHelped, ran);
             return ran > 0;
         }
         finally { t_helping = false; }

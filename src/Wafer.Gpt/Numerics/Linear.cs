@@ -9,22 +9,22 @@ public static unsafe class Linear
     /// <summary>out = inp · weightᵀ + bias (bias may be empty), then + residual (BT, OC) when given: a residual
     /// connection added as each tile is stored, (inp · weightᵀ + bias) + residual, without a pass of its own.</summary>
     public static void Forward(Span<float> output, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int bt, int c, int oc,
-        ReadOnlySpan<float> residual = default) =>
-        Gemm.Multiply(bt, oc, c, inp, c, 1, weight, 1, c, output, oc, accumulate: false, bias, residual, Gemm.TileOperand.Addend, Gemm.Threads);
+        int threads, ReadOnlySpan<float> residual = default) =>
+        Gemm.Multiply(bt, oc, c, inp, c, 1, weight, 1, c, output, oc, accumulate: false, bias, residual, Gemm.TileOperand.Addend, threads);
 
     /// <summary>dinp += dout · weight, or dinp = dout · weight when not accumulating (the first gradient to reach dinp:
     /// no clearing pass over it); with a slope (BT, C), dinp = slope ⊙ (dout · weight), the gradient through an
     /// elementwise function before this layer (GELU's saved derivative) applied as each tile is stored.</summary>
-    public static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight, int bt, int c, int oc, bool accumulate = true,
-        ReadOnlySpan<float> slope = default) =>
-        Gemm.Multiply(bt, c, oc, dout, oc, 1, weight, c, 1, dinp, c, accumulate, [], slope, Gemm.Threads);
+    public static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight, int bt, int c, int oc, int threads,
+        bool accumulate = true, ReadOnlySpan<float> slope = default) =>
+        Gemm.Multiply(bt, c, oc, dout, oc, 1, weight, c, 1, dinp, c, accumulate, [], slope, threads);
 
     /// <summary>dweight += doutᵀ · inp, and dbias += the column sums of dout (when dbias is not empty); with accumulate
     /// false both are overwritten instead (the same sums, no clearing pass over the gradient buffer first).</summary>
     public static void BackwardWeight(Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, int bt, int c, int oc,
-        bool accumulate = true)
+        int threads, bool accumulate = true)
     {
-        Gemm.Multiply(oc, c, bt, dout, 1, oc, inp, c, 1, dweight, c, accumulate);
+        Gemm.Multiply(oc, c, bt, dout, 1, oc, inp, c, 1, dweight, c, accumulate, threads);
         if (dbias.IsEmpty) return;
         if (dbias.Length < oc) throw new ArgumentException($"dbias has {dbias.Length} elements for {oc} outputs");
         // Column sums split by columns (each part sums its columns over all rows, in row order): any thread count
@@ -32,7 +32,7 @@ public static unsafe class Linear
         fixed (float* pd = dbias, po = dout)
         {
             nint d = (nint)pd, o = (nint)po;
-            Chunks.Run(oc, BiasColumnsPerPart, (_, s, e) => ColumnSums((float*)d + s, (float*)o + s, oc, bt, e - s, accumulate));
+            Chunks.Run(oc, BiasColumnsPerPart, threads, (_, s, e) => ColumnSums((float*)d + s, (float*)o + s, oc, bt, e - s, accumulate));
         }
     }
 

@@ -1,8 +1,11 @@
-// Runs the parts of one parallel job on the caller and Gemm.Threads - 1 persistent workers. Workers spin for a short
+// Runs the parts of a parallel job on the caller and up to threads - 1 persistent workers. Workers spin for a short
 // while between jobs instead of sleeping: a training step issues hundreds of sub-millisecond products, and waking a
 // sleeping pool thread (Parallel.For) cost more than the product itself (nano's matmuls ran slower on two
 // threads than on one that way). Parts are claimed dynamically; each part writes its own outputs with a fixed summation
-// order, so results do not depend on which thread ran it.
+// order, so results do not depend on which thread ran it. Several callers may run jobs at once (two executors in one
+// process, tests in parallel): every job in progress is listed, a free worker takes a part of any of them, and the pool
+// holds at least as many workers as the jobs in progress ask for together, so a job whose parts wait on each other (the
+// free-running batch shards) always gets its threads.
 using System.Diagnostics;
 
 namespace Wafer.Gpt.Numerics;
@@ -33,11 +36,13 @@ internal static class WorkerPool
 
     private static readonly object Gate = new();
     private static readonly ManualResetEventSlim Wake = new(false, 0);
-    private static Job? _current;
+    private static Job[] _active = [];   // jobs in progress, replaced (not changed) under Gate: workers read it unlocked
+    private static int _demand;          // helper threads the jobs in progress ask for together
     private static int _workers;
 
     /// <summary>True on a thread while it runs a part of a parallel job: a parallel call made from inside a part (a
-    /// product inside one batch shard) runs inline on that thread, as the pool holds one job at a time.</summary>
+    /// product inside one batch shard) runs inline on that thread (or through the shard's HelpBoard), not as a job of
+    /// its own.</summary>
     public static bool InPart => t_inPart;
     [ThreadStatic] private static bool t_inPart;
 
@@ -51,13 +56,45 @@ internal static class WorkerPool
             else for (var p = 0; p < parts; p++) body(p);
             return;
         }
-        EnsureWorkers(Math.Min(threads, parts) - 1);
+        var helpers = Math.Min(threads, parts) - 1;
         var job = new Job(body, parts);
-        Volatile.Write(ref _current, job);
-        Wake.Set();
-        Work(job);
-        AwaitDone(job);
+        Post(job, helpers);
+        try
+        {
+            Work(job);
+            AwaitDone(job);
+        }
+        finally { Withdraw(job, helpers); }
         if (job.Error is not null) throw new AggregateException(job.Error);
+    }
+
+    /// <summary>Lists the job for the workers, with enough of them for every job in progress.</summary>
+    private static void Post(Job job, int helpers)
+    {
+        lock (Gate)
+        {
+            _demand += helpers;
+            while (_workers < _demand)
+            {
+                new Thread(WorkerLoop) { IsBackground = true, Name = $"wafer-pool-{_workers}" }.Start();
+                _workers++;
+            }
+            Volatile.Write(ref _active, [.. _active, job]);
+        }
+        Wake.Set();
+    }
+
+    private static void Withdraw(Job job, int helpers)
+    {
+        lock (Gate)
+        {
+            _demand -= helpers;
+            var rest = new Job[_active.Length - 1];
+            var n = 0;
+            foreach (var j in _active)
+                if (j != job) rest[n++] = j;
+            Volatile.Write(ref _active, rest);
+        }
     }
 
     /// <summary>Runs parts of the job until none is left to claim; returns how many this thread ran. A part's failure
@@ -86,34 +123,29 @@ internal static class WorkerPool
         while (Volatile.Read(ref job.Done) < job.Parts) spin.SpinOnce(-1);
     }
 
-    private static void EnsureWorkers(int count)
+    /// <summary>A listed job with a part left to claim, the oldest first; null when none.</summary>
+    private static Job? Claimable()
     {
-        if (Volatile.Read(ref _workers) >= count) return;
-        lock (Gate)
-            while (_workers < count)
-            {
-                new Thread(WorkerLoop) { IsBackground = true, Name = $"wafer-gemm-{_workers}" }.Start();
-                _workers++;
-            }
+        foreach (var job in Volatile.Read(ref _active))
+            if (Volatile.Read(ref job.Next) < job.Parts) return job;
+        return null;
     }
 
     private static void WorkerLoop()
     {
-        Job? last = null;
         while (true)
         {
             Job? job;
             var since = Stopwatch.GetTimestamp();
             var iterations = 0;
-            while ((job = Volatile.Read(ref _current)) == last || job is null)
+            while ((job = Claimable()) is null)
             {
                 Thread.SpinWait(20);
                 if ((++iterations & 63) != 0 || Stopwatch.GetTimestamp() - since < SpinTicks) continue;
                 Wake.Reset();
-                if (Volatile.Read(ref _current) == last) Wake.Wait();
+                if (Claimable() is null) Wake.Wait();
                 since = Stopwatch.GetTimestamp();
             }
-            last = job;
             Work(job);
         }
     }

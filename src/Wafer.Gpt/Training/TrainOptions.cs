@@ -61,12 +61,16 @@ public sealed record TrainOptions
     /// <summary>Batches per loss estimate at most: 10,000 batches already put a mean's standard error far below any
     /// difference a run shows; more only makes each evaluation run for hours.</summary>
     public const int MaxEvalBatches = 10_000;
+    /// <summary>Host threads for the products, layers and optimizer (the fast executor and MemoryX): 1 .. MaxThreads.
+    /// Results do not depend on it.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Matmul threads: 1 .. MaxThreads.</summary>
     public const int MaxThreads = 1024;
 
     public IReadOnlyList<string> Validate()
     {
         var e = new List<string>();
+        if (Threads is < 1 or > MaxThreads) e.Add($"--threads must be between 1 and {MaxThreads} (is {Threads})");
         if (Steps < 0) e.Add($"--steps must be >= 0 (is {Steps})");
         if (string.IsNullOrWhiteSpace(OutputDirectory)) e.Add("--out must name a folder (is empty)");
         else if (OutputDirectory.IndexOfAny(Path.GetInvalidPathChars()) >= 0) e.Add($"--out '{OutputDirectory}' holds characters a path cannot");

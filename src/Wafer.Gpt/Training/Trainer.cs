@@ -45,10 +45,11 @@ public static class Trainer
         var cycle = o.Cycle with { Fp16 = o.Precision == StreamPrecision.Fp16 };
         if (o.Fidelity == Fidelity.Cycle) CycleExecutor.Admit(cfg, o.Batch, o.SeqLen, cycle);
         var layout = new ParameterLayout(cfg);
+        var host = new HostSchedule { Threads = o.Threads };
         Admit(o, cfg, layout);
         AtomicFile.RemoveStale(o.OutputDirectory);
         ISegmentStorage storage = o.MemoryXDirectory is null ? new InMemoryStorage(layout) : new FileStorage(layout, o.MemoryXDirectory);
-        using var store = new WeightStore(layout, storage, o.Optimizer);
+        using var store = new WeightStore(layout, storage, o.Optimizer, o.Threads);
         store.Initialise(o.Seed);
         var startStep = 0;
         var sampler = new BatchSampler(corpus.Train, o.Batch, o.SeqLen, (ulong)o.Seed * 0x2545F4914F6CDD1DUL);
@@ -67,15 +68,15 @@ public static class Trainer
         }
         IGptExecutor executor = o.Fidelity == Fidelity.Cycle
             ? new CycleExecutor(store, o.Batch, o.SeqLen, cycle)
-            : new GptExecutor(store, o.Batch, o.SeqLen, o.Precision);
+            : new GptExecutor(store, o.Batch, o.SeqLen, o.Precision, host);
         // The fast reference of a cycle run: its own MemoryX, from the same start, fed the same batches.
-        using var referenceStore = o.Fidelity == Fidelity.Cycle && o.FastReference ? new WeightStore(layout, new InMemoryStorage(layout), o.Optimizer) : null;
+        using var referenceStore = o.Fidelity == Fidelity.Cycle && o.FastReference ? new WeightStore(layout, new InMemoryStorage(layout), o.Optimizer, o.Threads) : null;
         GptExecutor? reference = null;
         if (referenceStore is not null)
         {
             referenceStore.Initialise(o.Seed);
             if (resume is not null) Checkpoint.Load(o.ResumePath!, referenceStore, resume.OptimizerStep);
-            reference = new GptExecutor(referenceStore, o.Batch, o.SeqLen, o.Precision);
+            reference = new GptExecutor(referenceStore, o.Batch, o.SeqLen, o.Precision, host);
         }
         Directory.CreateDirectory(o.OutputDirectory);
         var decay = DecaySteps(o);
@@ -157,7 +158,7 @@ public static class Trainer
         {
             // On the fast executor at either fidelity: the same weights, and one forward per token on the simulated wafer
             // would take longer than the training run. The prompt is a newline where the vocabulary has one.
-            var sampleExecutor = new GptExecutor(store, 1, Math.Min(o.SeqLen, cfg.MaxSeqLen), o.Precision);
+            var sampleExecutor = new GptExecutor(store, 1, Math.Min(o.SeqLen, cfg.MaxSeqLen), o.Precision, host);
             var prompt = tokenizer is CharTokenizer chars ? chars.EncodeKnown("\n") : tokenizer.Encode("\n");
             var ids = new Sampler(sampleExecutor, (ulong)o.Seed).Generate(prompt, o.SampleTokens, 0.8f, 200);
             sample = tokenizer.Decode(ids);

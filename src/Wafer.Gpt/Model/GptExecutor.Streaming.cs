@@ -1,6 +1,7 @@
-// How the executor runs its segments (see GptExecutor.cs's header): receiving a segment's weights from MemoryX, the
-// free-running schedule of two batch shards (RunFree) and the lockstep one (Stream), and each backward segment's
-// hand-off of its gradients to MemoryX (whole in lockstep, in chunk tasks when free-running).
+// How the executor streams its segments (see GptExecutor.cs's header): receiving a segment's weights from MemoryX, the
+// lockstep schedule (RunStages -> Stream: one segment at a time, both shards, then its hand-off) that is the reference
+// path, and each backward segment's hand-off of its gradients to MemoryX (whole in lockstep; in chunk tasks for the
+// free-running schedule, FreeRunningShards.cs, which calls the internal members here).
 using Wafer.Gpt.MemoryX;
 using Wafer.Gpt.Numerics;
 
@@ -24,7 +25,7 @@ public sealed partial class GptExecutor
     }
 
     /// <summary>Receive, then what the device keeps of a segment beyond its pass: tied models hold wte for the head.</summary>
-    private float[] Arrive(int s, float[] buffer)
+    internal float[] Arrive(int s, float[] buffer)
     {
         var w = Receive(s, buffer);
         if (s == 0 && _cfg.TiedEmbedding)
@@ -40,17 +41,17 @@ public sealed partial class GptExecutor
     }
 
     /// <summary>Whether the two shards run on the two threads at once (else one after the other, each operation
-    /// parallel inside).</summary>
-    private bool ShardsConcurrent => _shards.Length == 2 && Gemm.Threads == 2 && ConcurrentShards && !WorkerPool.InPart;
+    /// parallel inside). Not from inside a part of a parallel job: there, work runs inline.</summary>
+    private bool ShardsConcurrent => _shards.Length == 2 && _host.Threads == 2 && _host.ConcurrentShards && !WorkerPool.InPart;
 
     /// <summary>Whether they also run free (see the header): weights as views, nothing rounded.</summary>
-    private bool FreeRunning => ShardsConcurrent && WeightsAreViews;
+    private bool FreeRunning => _free is not null && !WorkerPool.InPart;
 
     /// <summary>Whether weights arrive as MemoryX's own fp32 arrays (in memory, nothing rounded), not in a reused buffer.</summary>
     private bool WeightsAreViews => _store.IsInMemory && Precision == StreamPrecision.Fp32;
 
     /// <summary>One shard's pass through one segment: forward, or backward with the segment's reduction after it.</summary>
-    private readonly record struct Stage(int Segment, bool Backward);
+    internal readonly record struct Stage(int Segment, bool Backward);
 
     private Stage[] ForwardStages => Enumerable.Range(0, _layout.Segments.Count).Select(s => new Stage(s, false)).ToArray();
 
@@ -63,7 +64,7 @@ public sealed partial class GptExecutor
     {
         if (FreeRunning)
         {
-            RunFree(stages);
+            _free!.Run(stages);
             return;
         }
         var backward = stages[0].Backward;
@@ -74,54 +75,6 @@ public sealed partial class GptExecutor
             if (ShardsConcurrent) WorkerPool.Run(2, 2, work);
             else for (var i = 0; i < _shards.Length; i++) work(i);
             if (backward) Reduce(s);
-        });
-    }
-
-    /// <summary>Both shards free-running over the stages, one per core (see the header). A stage's weights are fetched by
-    /// the shard that starts the stage before it first. The shard that finishes a backward stage second publishes its
-    /// reduction as chunk tasks and goes on; the other shard takes them at its next stage boundary (the early shard does
-    /// the hand-off, not the late one: the late one doing every reduction fell further behind at each). A shard starting stage i first needs stage i-2 finished by both and reduced (its gradient
-    /// buffers are stage i's), helping with it if need be, and at the end both take what is left.</summary>
-    private void RunFree(Stage[] stages)
-    {
-        _flags.Reset();
-        Action<int, int> task = (i, k) => RunReductionTask(stages[i].Segment, k);
-        Action<int> end = i => EndReduction(stages[i].Segment);
-        WorkerPool.Run(2, 2, shard =>
-        {
-            using var helping = _board.Attach(shard);
-            try
-            {
-                for (var i = 0; i < stages.Length; i++)
-                {
-                    StageStartForTests?.Invoke(shard, i);
-                    var (s, backward) = stages[i];
-                    var buffer = _weightBuffers[i % 2]; // unused: in-memory weights are views
-                    var w = _flags.Weights(i, () => Arrive(s, buffer));
-                    if (i + 1 < stages.Length)
-                    {
-                        var next = stages[i + 1].Segment;
-                        _flags.Claim(i + 1, () => Arrive(next, _weightBuffers[(i + 1) % 2]));
-                    }
-                    if (i >= 2) _flags.AwaitReduced(i - 2, task, end);
-                    if (backward) BackwardSegment(shard, s, w);
-                    else ForwardSegment(shard, s, w);
-                    var published = -1;
-                    if (_flags.FinishIsLast(i))
-                    {
-                        _flags.Publish(i, backward ? BeginReduction(s) : 0);
-                        published = i;
-                    }
-                    for (var j = 0; j <= i; j++)
-                        if (j != published) _flags.Help(j, task, end);
-                }
-                for (var j = 0; j < stages.Length; j++) _flags.AwaitReduced(j, task, end);
-            }
-            catch
-            {
-                _flags.Fail();
-                throw;
-            }
         });
     }
 
@@ -138,6 +91,16 @@ public sealed partial class GptExecutor
     private ReadOnlySpan<float> Span(float[]? buffer, int segment) =>
         buffer is null ? [] : buffer.AsSpan(0, (int)_layout.Segments[segment].Count);
 
+    /// <summary>Weight buffer i of the double buffer (stage i's, when weights are not views).</summary>
+    internal float[] WeightBuffer(int i) => _weightBuffers[i % 2];
+
+    /// <summary>One shard through one stage (the segment's forward, or its backward into the shard's gradient buffer).</summary>
+    internal void RunStage(int shard, Stage stage, float[] w)
+    {
+        if (stage.Backward) BackwardSegment(shard, stage.Segment, w);
+        else ForwardSegment(shard, stage.Segment, w);
+    }
+
     /// <summary>Sends segment s's gradients (lockstep: every chunk split over the threads).</summary>
     private void Reduce(int s)
     {
@@ -149,7 +112,7 @@ public sealed partial class GptExecutor
     }
 
     /// <summary>Starts segment s's free-running reduction; returns its chunk tasks.</summary>
-    private int BeginReduction(int s)
+    internal int BeginReduction(int s)
     {
         var parts = _reduceParts[s];
         var tasks = 0;
@@ -161,7 +124,7 @@ public sealed partial class GptExecutor
         return tasks;
     }
 
-    private void RunReductionTask(int s, int task)
+    internal void RunReductionTask(int s, int task)
     {
         var parts = _reduceParts[s];
         var j = parts.Length - 1;
@@ -170,7 +133,7 @@ public sealed partial class GptExecutor
         _store.AccumulateGradientChunk(part.Segment, task - _partFirstTask[s][j], Span(part.First, part.Segment), Span(part.Second, part.Segment));
     }
 
-    private void EndReduction(int s)
+    internal void EndReduction(int s)
     {
         foreach (var part in _reduceParts[s])
         {
