@@ -139,7 +139,7 @@ public sealed class Simulator
         for (var y = 0; y < Height; y++)
             for (var x = 0; x < Width; x++)
             {
-                var pe = _pes[y * Width + x] = new ProcessingElement(this, x, y);
+                var pe = _pes[y * Width + x] = new ProcessingElement(Config, x, y, Width);
                 if (routesByPe[pe.Index] is { } routes)
                     foreach (var (color, route) in routes) pe.SetRoute(color, route);
                 var code = layout.CodeAt(x, y);
@@ -148,7 +148,12 @@ public sealed class Simulator
                 pe.Ce.BindQueues();
                 _withCe.Add(pe);
             }
-        foreach (var pe in _pes) pe.Connect();
+        var neighbors = new ProcessingElement?[DirectionExtensions.LinkCount];
+        foreach (var pe in _pes)
+        {
+            for (var d = 0; d < neighbors.Length; d++) neighbors[d] = Neighbor(pe, (Direction)d);
+            pe.Connect(Links, neighbors);
+        }
         var sram = _withCe.Sum(pe => (double)pe.Ce!.Sram.AllocatedBytes);
         HostMemory.Require(sram + _withCe.Count * (double)EngineHostBytesPerPe,
             $"simulating {_withCe.Count:N0} PEs with code", $"{HostMemory.Gb(sram)} of SRAM in use and ~{EngineHostBytesPerPe} bytes of engine state per PE", "use a smaller rectangle");

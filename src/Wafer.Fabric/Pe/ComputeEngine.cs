@@ -59,7 +59,7 @@ internal sealed partial class ComputeEngine
     public ComputeEngine(ProcessingElement pe, PeCode code)
     {
         _pe = pe;
-        _cfg = pe.Sim.Config;
+        _cfg = pe.Config;
         _code = code;
         var table = code.Layout(pe.X, pe.Y, _cfg.UsableSramBytesPerPe);
         Sram = new Sram(pe.X, pe.Y, table);

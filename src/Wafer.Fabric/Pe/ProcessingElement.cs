@@ -2,6 +2,7 @@
 // forwarding (one wavelet per output port), then the compute engine (docs/architecture.md, phases 1-3).
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using Wafer.Fabric.Config;
 using Wafer.Fabric.Engine;
 using Wafer.Fabric.Routing;
 
@@ -19,7 +20,8 @@ internal struct LinkStarts { private int _e; }
 public sealed class ProcessingElement
 {
     internal readonly int X, Y, Index;
-    internal readonly Simulator Sim;
+    /// <summary>The wafer's config, handed in at construction (the router and the compute engine read it).</summary>
+    internal readonly WaferConfig Config;
     internal ColorChannel?[]? Channels;
     /// <summary>Links this PE's routes accept wavelets from (bit per Direction), so phase 1 polls only those.</summary>
     internal byte RxLinks;
@@ -55,23 +57,26 @@ public sealed class ProcessingElement
     private LinkTable _links = null!;
     private int _colors, _rampLatency, _bufferDepth;
 
-    internal ProcessingElement(Simulator sim, int x, int y)
+    /// <summary>The PE at (x, y) of a program rectangle `width` PEs wide, on a wafer of this config.</summary>
+    internal ProcessingElement(WaferConfig config, int x, int y, int width)
     {
-        Sim = sim;
+        Config = config;
         X = x;
         Y = y;
-        Index = y * sim.Width + x;
+        Index = y * width + x;
+        _colors = config.ColorCount;
+        _rampLatency = config.RampLatencyCycles;
+        _bufferDepth = config.RouterBufferDepthWavelets;
     }
 
-    internal void Connect()
+    /// <summary>Wires the PE to its neighbours (by Direction; null off the rectangle's edge) and the links between them,
+    /// once every PE exists.</summary>
+    internal void Connect(LinkTable links, ReadOnlySpan<ProcessingElement?> neighbors)
     {
-        _links = Sim.Links;
-        _colors = Sim.Config.ColorCount;
-        _rampLatency = Sim.Config.RampLatencyCycles;
-        _bufferDepth = Sim.Config.RouterBufferDepthWavelets;
+        _links = links;
         for (var d = 0; d < DirectionExtensions.LinkCount; d++)
         {
-            Neighbors[d] = Sim.Neighbor(this, (Direction)d);
+            Neighbors[d] = neighbors[d];
             _inLink[d] = Neighbors[d] is { } nb ? _links.Index(nb.Index, (int)((Direction)d).Opposite(), 0) : -1;
         }
     }
@@ -85,7 +90,7 @@ public sealed class ProcessingElement
         if (Channels[color] is not null)
             throw new FabricProgramException($"PE ({X},{Y}): color clash: color {color} is routed twice");
         var ch = new ColorChannel(color, route);
-        var depth = Sim.Config.RouterBufferDepthWavelets;
+        var depth = _bufferDepth;
         for (var d = 0; d < DirectionExtensions.LinkCount; d++)
             if (((int)route.AllRx & (1 << d)) != 0) ch.In[d] = new WaveletFifo(depth);
         RxLinks |= (byte)((int)route.AllRx & 0xF);

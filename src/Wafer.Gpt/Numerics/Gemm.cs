@@ -156,20 +156,12 @@ public static unsafe partial class Gemm
         /// <summary>Panels packed together per K block: 16 panels x 256 x 16 floats = 256 KB, within L2.</summary>
         private const int PanelsPerBlock = 16;
 
+        /// <summary>One part of the product: its rows (row split) or its column panels, in bands of rows whose packed A
+        /// fits maxPackedA; per band, A is packed once (unless read in place), then for each group of panels and each
+        /// K block, the panels are packed and multiplied against the band (RunBlock).</summary>
         public void Run(int part)
         {
-            int p0 = 0, p1 = panels, r0 = 0, r1 = m;
-            if (splitRows)
-            {
-                var tiles = (m + Mr - 1) / Mr;
-                r0 = (int)((long)tiles * part / parts) * Mr;
-                r1 = Math.Min(m, (int)((long)tiles * (part + 1) / parts) * Mr);
-            }
-            else
-            {
-                p0 = (int)((long)panels * part / parts);
-                p1 = (int)((long)panels * (part + 1) / parts);
-            }
+            var (r0, r1, p0, p1) = PartRange(part);
             if (r0 >= r1 || p0 >= p1) return;
             // One K block up to KcOne deep (a weight gradient's 384 rows of one batch shard; qkv's 3C = 384): two blocks
             // would store C and load it back once more.
@@ -183,116 +175,143 @@ public static unsafe partial class Gemm
             // any other layout is packed (a transposed A, a weight gradient's dout^T, touches kc cache lines per tile in
             // place, which measured slower than packing it).
             var packA = aCol != 1;
-            // A large B (a weight matrix out of cache, gpt2-size): the next K block's rows of B, and of A when it is read
-            // in place, are asked for during this block's kernel calls, a few lines per call (it shortened gpt2-124m's
-            // step; nano's products never get here).
-            var prefetchAhead = (long)k * n > RowSplitMaxB;
             var needA = (packA ? (long)bandTiles * Mr * kcb * kBlocks : Mr * kcb) + 8; // + 8: the transposed-A packer stores 8 floats for 6
             if (t_packedA is null || t_packedA.Length < needA) t_packedA = new float[needA];
             var tile = stackalloc float[Mr * Nr];
             fixed (float* pk = packedB, pak = t_packedA)
                 for (var band0 = r0; band0 < r1; band0 += bandRows)
                 {
-                    var band1 = Math.Min(r1, band0 + bandRows);
-                    var tilesInBand = (band1 - band0 + Mr - 1) / Mr;
-                    // A block kb of the band: tile t's kc x 6 values at pak + (kb * tilesInBand + t) * kcb * Mr.
-                    for (var kb = 0; kb < kBlocks && packA; kb++)
-                        for (var t = 0; t < tilesInBand;)
-                        {
-                            var m0 = band0 + t * Mr;
-                            var kc = Math.Min(kcb, k - kb * kcb);
-                            var to = pak + ((long)kb * tilesInBand + t) * kcb * Mr;
-                            if (aRow == 1 && aCol >= GroupTiles * Mr && kc > 1 && m0 + GroupTiles * Mr <= band1)
-                            {
-                                PackATransposedGroup(to, kcb * Mr, a, aCol, m0, kb * kcb, kc);
-                                t += GroupTiles;
-                                continue;
-                            }
-                            PackA(to, a, aRow, aCol, m0, Math.Min(Mr, band1 - m0), kb * kcb, kc);
-                            t++;
-                        }
+                    var band = new Band(band0, Math.Min(r1, band0 + bandRows), kcb, kBlocks, packA, pk, pak, tile);
+                    if (packA) PackBand(band);
                     for (var q0 = p0; q0 < p1; q0 += PanelsPerBlock)
-                    {
-                        var q1 = Math.Min(p1, q0 + PanelsPerBlock);
                         for (var kb = 0; kb < kBlocks; kb++)
-                        {
-                            var k0 = kb * kcb;
-                            var kc = Math.Min(kcb, k - k0);
-                            // A transposed B (a forward product's weight, W^T) is packed by 8 x 8 transposes that read
-                            // 16 of W's rows at once, 32 bytes from each in turn; out of cache, the prefetchers follow
-                            // that poorly. Read in order first, row after row (a large B has its next K block
-                            // prefetched instead, below).
-                            if (bRow == 1 && !prefetchAhead) CacheWarm.Runs(b + (long)q0 * Nr * bCol + k0, bCol, Math.Min(n, q1 * Nr) - q0 * Nr, kc);
-                            PackPanels(pk, kcb * Nr, b, bRow, bCol, k0, kc, q0, q1, n);
-                            // The edge rows of a row-major A (the band's last, partial tile: reading them in place would
-                            // run past A) packed with zero rows once here for all panels, not once per kernel call (for gpt2-124m
-                            // that is 192 panels x 3 K blocks of repacking saved).
-                            var edge = band1 - (band1 - band0) % Mr;
-                            if (!packA && edge < band1) PackA(pak, a, aRow, aCol, edge, band1 - edge, k0, kc);
-                            var add = accumulate || k0 > 0;
-                            var epilogue = operand != null && kb == kBlocks - 1; // the sums are whole after the last K block
-                            var rowBias = k0 == 0 ? bias : null;
-                            var aBlock = pak + (long)kb * tilesInBand * kcb * Mr;
-                            var ahead = default(NextBlock);
-                            if (prefetchAhead && kb + 1 < kBlocks)
-                                ahead = new NextBlock(a, aRow, packA ? band0 : band1, band1, b, bRow, bCol, k0 + kc,
-                                    Math.Min(kcb, k - k0 - kc), q0, q1, n, (band1 - band0 + Mr - 1) / Mr * (q1 - q0));
-                            // BLIS order: one packed B panel stays in L1 while the packed row tiles of a block of A
-                            // (sized for L2 with the packed panels) stream past it.
-                            for (var mb = band0; mb < band1; mb += Mc)
-                                for (var p = q0; p < q1; p++)
-                                {
-                                    var panel = pk + (p - q0) * kcb * Nr;
-                                    var nw = Math.Min(Nr, n - p * Nr);
-                                    var rowEnd = Math.Min(band1, mb + Mc);
-                                    var whole = (rowEnd - mb) / Mr;
-                                    // Two whole panels side by side go through the 512-bit kernel where there is one.
-                                    var pair = wide && p + 1 < q1 && n - p * Nr >= 2 * Nr && whole > 0;
-                                    var m0 = mb;
-                                    if (nw == Nr)
-                                    {
-                                        // The block's whole tiles in one call: a call per tile spent its arguments,
-                                        // prologue and the driver's bookkeeping on every tile.
-                                        var colBias = rowBias == null ? null : rowBias + p * Nr;
-                                        var op = epilogue ? operand + (long)mb * ldc + p * Nr : null;
-                                        var cBlock = c + (long)mb * ldc + p * Nr;
-                                        float* aCol0 = packA ? aBlock + (long)((mb - band0) / Mr) * kcb * Mr : a + (long)mb * aRow + k0;
-                                        nint aR = packA ? 1 : aRow, aS = packA ? Mr : 1, aT = packA ? (nint)kcb * Mr : (nint)Mr * aRow;
-                                        if (pair) KernelColumnWide(aCol0, aR, aS, aT, panel, (nint)kcb * Nr, kc, cBlock, ldc, add, colBias, whole, op, addOperand, ref ahead);
-                                        else KernelColumn(aCol0, aR, aS, aT, panel, kc, cBlock, ldc, add, colBias, whole, op, addOperand, ref ahead);
-                                        m0 += whole * Mr;
-                                    }
-                                    // What is left are edge tiles (fewer than 6 rows or 16 columns): one at a time,
-                                    // through the 6 x 16 scratch (both panels' when a pair went above).
-                                    for (var e = p; e <= (pair ? p + 1 : p); e++)
-                                    {
-                                        var ePanel = pk + (e - q0) * kcb * Nr;
-                                        var eWidth = Math.Min(Nr, n - e * Nr);
-                                        var eBias = rowBias == null ? null : rowBias + e * Nr;
-                                        for (var m1 = m0; m1 < rowEnd; m1 += Mr)
-                                        {
-                                            var mr = Math.Min(Mr, band1 - m1);
-                                            float* aTile = pak;
-                                            nint aR = 1, aS = Mr;
-                                            if (packA) aTile = aBlock + (long)((m1 - band0) / Mr) * kcb * Mr;
-                                            else if (mr == Mr) { aTile = a + (long)m1 * aRow + k0; aR = aRow; aS = 1; }
-                                            // else the edge rows packed above, at pak
-                                            var cTile = c + (long)m1 * ldc + e * Nr;
-                                            var opTile = epilogue ? operand + (long)m1 * ldc + e * Nr : null;
-                                            ahead.Issue();
-                                            // The operand's lines, wanted right after the kernel (missed there, they stalled
-                                            // the store of every tile).
-                                            if (opTile != null) PrefetchRows(opTile, ldc, mr);
-                                            Kernel6x16(aTile, aR, aS, ePanel, kc, tile, Nr, false, null);
-                                            Store(tile, cTile, ldc, mr, eWidth, add, eBias);
-                                            if (opTile != null) CombineTile(cTile, opTile, ldc, mr, eWidth, addOperand);
-                                        }
-                                    }
-                                    if (pair) p++;
-                                }
-                        }
-                    }
+                            RunBlock(band, q0, Math.Min(p1, q0 + PanelsPerBlock), kb);
                 }
+        }
+
+        /// <summary>Rows [r0, r1) and panels [p0, p1) of a part: a band of whole 6-row tiles (row split), or a range of
+        /// panels over all rows.</summary>
+        private (int R0, int R1, int P0, int P1) PartRange(int part)
+        {
+            if (!splitRows) return (0, m, (int)((long)panels * part / parts), (int)((long)panels * (part + 1) / parts));
+            var tiles = (m + Mr - 1) / Mr;
+            return ((int)((long)tiles * part / parts) * Mr, Math.Min(m, (int)((long)tiles * (part + 1) / parts) * Mr), 0, panels);
+        }
+
+        /// <summary>Rows [Row0, Row1) of A with their packing buffers: A block kb's tile t at PackedA + (kb * Tiles + t) * Kcb * Mr
+        /// when A is packed, else the band's edge rows (fewer than 6) packed at PackedA per K block.</summary>
+        private readonly struct Band(int row0, int row1, int kcb, int kBlocks, bool packA, float* packedB, float* packedA, float* tile)
+        {
+            public readonly int Row0 = row0, Row1 = row1, Kcb = kcb, KBlocks = kBlocks;
+            public readonly int Tiles = (row1 - row0 + Mr - 1) / Mr;
+            public readonly bool PackA = packA;
+            public readonly float* PackedB = packedB, PackedA = packedA, Tile = tile;
+        }
+
+        /// <summary>Packs every K block of the band's rows of A (a transposed A in groups of eight tiles where it can).</summary>
+        private void PackBand(in Band band)
+        {
+            for (var kb = 0; kb < band.KBlocks; kb++)
+                for (var t = 0; t < band.Tiles;)
+                {
+                    var m0 = band.Row0 + t * Mr;
+                    var kc = Math.Min(band.Kcb, k - kb * band.Kcb);
+                    var to = band.PackedA + ((long)kb * band.Tiles + t) * band.Kcb * Mr;
+                    if (aRow == 1 && aCol >= GroupTiles * Mr && kc > 1 && m0 + GroupTiles * Mr <= band.Row1)
+                    {
+                        PackATransposedGroup(to, band.Kcb * Mr, a, aCol, m0, kb * band.Kcb, kc);
+                        t += GroupTiles;
+                        continue;
+                    }
+                    PackA(to, a, aRow, aCol, m0, Math.Min(Mr, band.Row1 - m0), kb * band.Kcb, kc);
+                    t++;
+                }
+        }
+
+        /// <summary>K block kb of panels [q0, q1) against the band: packs the panels (and a row-major A's edge rows), then
+        /// in BLIS order one packed panel stays in L1 while the band's row tiles (a block of A sized for L2 with the
+        /// packed panels) stream past it.</summary>
+        private void RunBlock(in Band band, int q0, int q1, int kb)
+        {
+            var k0 = kb * band.Kcb;
+            var kc = Math.Min(band.Kcb, k - k0);
+            // A large B (a weight matrix out of cache, gpt2-size): the next K block's rows of B, and of A when it is read
+            // in place, are asked for during this block's kernel calls, a few lines per call (it shortened gpt2-124m's
+            // step; nano's products never get here).
+            var prefetchAhead = (long)k * n > RowSplitMaxB;
+            // A transposed B (a forward product's weight, W^T) is packed by 8 x 8 transposes that read 16 of W's rows at
+            // once, 32 bytes from each in turn; out of cache, the prefetchers follow that poorly. Read in order first,
+            // row after row (a large B has its next K block prefetched instead, below).
+            if (bRow == 1 && !prefetchAhead) CacheWarm.Runs(b + (long)q0 * Nr * bCol + k0, bCol, Math.Min(n, q1 * Nr) - q0 * Nr, kc);
+            PackPanels(band.PackedB, band.Kcb * Nr, b, bRow, bCol, k0, kc, q0, q1, n);
+            // The edge rows of a row-major A (the band's last, partial tile: reading them in place would run past A)
+            // packed with zero rows once here for all panels, not once per kernel call (for gpt2-124m that is 192 panels
+            // x 3 K blocks of repacking saved).
+            var edge = band.Row1 - (band.Row1 - band.Row0) % Mr;
+            if (!band.PackA && edge < band.Row1) PackA(band.PackedA, a, aRow, aCol, edge, band.Row1 - edge, k0, kc);
+            var ahead = default(NextBlock);
+            if (prefetchAhead && kb + 1 < band.KBlocks)
+                ahead = new NextBlock(a, aRow, band.PackA ? band.Row0 : band.Row1, band.Row1, b, bRow, bCol, k0 + kc,
+                    Math.Min(band.Kcb, k - k0 - kc), q0, q1, n, band.Tiles * (q1 - q0));
+            for (var mb = band.Row0; mb < band.Row1; mb += Mc)
+                for (var p = q0; p < q1; p++)
+                    p += RunPanel(band, kb, k0, kc, q0, q1, p, mb, Math.Min(band.Row1, mb + Mc), ref ahead);
+        }
+
+        /// <summary>Panel p (and p + 1 when the two go through the 512-bit kernel together; returns 1 then, else 0) times
+        /// rows [mb, rowEnd) of the band for K block kb: whole tiles in one kernel call, then the edge tiles (fewer than 6
+        /// rows or 16 columns) one at a time through the 6 x 16 scratch.</summary>
+        private int RunPanel(in Band band, int kb, int k0, int kc, int q0, int q1, int p, int mb, int rowEnd, ref NextBlock ahead)
+        {
+            var add = accumulate || k0 > 0;
+            var epilogue = operand != null && kb == band.KBlocks - 1; // the sums are whole after the last K block
+            var rowBias = k0 == 0 ? bias : null;
+            var aBlock = band.PackedA + (long)kb * band.Tiles * band.Kcb * Mr;
+            var panel = band.PackedB + (p - q0) * band.Kcb * Nr;
+            var nw = Math.Min(Nr, n - p * Nr);
+            var whole = (rowEnd - mb) / Mr;
+            // Two whole panels side by side go through the 512-bit kernel where there is one.
+            var pair = wide && p + 1 < q1 && n - p * Nr >= 2 * Nr && whole > 0;
+            var m0 = mb;
+            if (nw == Nr)
+            {
+                // The block's whole tiles in one call: a call per tile spent its arguments, prologue and the driver's
+                // bookkeeping on every tile.
+                var colBias = rowBias == null ? null : rowBias + p * Nr;
+                var op = epilogue ? operand + (long)mb * ldc + p * Nr : null;
+                var cBlock = c + (long)mb * ldc + p * Nr;
+                float* aCol0 = band.PackA ? aBlock + (long)((mb - band.Row0) / Mr) * band.Kcb * Mr : a + (long)mb * aRow + k0;
+                nint aR = band.PackA ? 1 : aRow, aS = band.PackA ? Mr : 1, aT = band.PackA ? (nint)band.Kcb * Mr : (nint)Mr * aRow;
+                if (pair) KernelColumnWide(aCol0, aR, aS, aT, panel, (nint)band.Kcb * Nr, kc, cBlock, ldc, add, colBias, whole, op, addOperand, ref ahead);
+                else KernelColumn(aCol0, aR, aS, aT, panel, kc, cBlock, ldc, add, colBias, whole, op, addOperand, ref ahead);
+                m0 += whole * Mr;
+            }
+            // What is left are edge tiles: both panels' when a pair went above.
+            for (var e = p; e <= (pair ? p + 1 : p); e++)
+            {
+                var ePanel = band.PackedB + (e - q0) * band.Kcb * Nr;
+                var eWidth = Math.Min(Nr, n - e * Nr);
+                var eBias = rowBias == null ? null : rowBias + e * Nr;
+                for (var m1 = m0; m1 < rowEnd; m1 += Mr)
+                {
+                    var mr = Math.Min(Mr, band.Row1 - m1);
+                    float* aTile = band.PackedA;
+                    nint aR = 1, aS = Mr;
+                    if (band.PackA) aTile = aBlock + (long)((m1 - band.Row0) / Mr) * band.Kcb * Mr;
+                    else if (mr == Mr) { aTile = a + (long)m1 * aRow + k0; aR = aRow; aS = 1; }
+                    // else the edge rows packed in RunBlock, at PackedA
+                    var cTile = c + (long)m1 * ldc + e * Nr;
+                    var opTile = epilogue ? operand + (long)m1 * ldc + e * Nr : null;
+                    ahead.Issue();
+                    // The operand's lines, wanted right after the kernel (missed there, they stalled the store of every
+                    // tile).
+                    if (opTile != null) PrefetchRows(opTile, ldc, mr);
+                    Kernel6x16(aTile, aR, aS, ePanel, kc, band.Tile, Nr, false, null);
+                    Store(band.Tile, cTile, ldc, mr, eWidth, add, eBias);
+                    if (opTile != null) CombineTile(cTile, opTile, ldc, mr, eWidth, addOperand);
+                }
+            }
+            return pair ? 1 : 0;
         }
     }
 
