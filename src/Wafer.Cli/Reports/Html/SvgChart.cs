@@ -59,7 +59,7 @@ internal static class SvgChart
         double Px(double v) => left + (v - xt[0]) / (xt[^1] - xt[0]) * (Width - left - Right);
         var sb = Open("bar", title, Width, height + LegendHeight(series.Count));
         foreach (var t in xt)
-            sb.Append(Inv, $"<line x1=\"{F(Px(t))}\" y1=\"{Top}\" x2=\"{F(Px(t))}\" y2=\"{height - Bottom}\" stroke=\"#e3e3e3\"/><text class=\"tick\" x=\"{F(Px(t))}\" y=\"{height - Bottom + 16}\" text-anchor=\"middle\">{Num(t)}</text>");
+            sb.Append(Inv, $"<line x1=\"{F(Px(t))}\" y1=\"{Top}\" x2=\"{F(Px(t))}\" y2=\"{height - Bottom}\" stroke=\"#e3e3e3\"/><text class=\"tick\" x=\"{F(Px(t))}\" y=\"{height - Bottom + 16}\" text-anchor=\"{TickAnchor(t, xt)}\">{Num(t)}</text>");
         sb.Append(Inv, $"<line x1=\"{left}\" y1=\"{height - Bottom}\" x2=\"{Width - Right}\" y2=\"{height - Bottom}\" stroke=\"#333\"/>");
         sb.Append(Inv, $"<text class=\"x-label\" x=\"{(left + Width - Right) / 2}\" y=\"{height - 14}\" text-anchor=\"middle\">{Esc(valueLabel)}</text>");
         sb.Append(Inv, $"<text class=\"y-label\" x=\"14\" y=\"{Top - 10}\">{Esc(categoryLabel)}</text>");
@@ -141,7 +141,7 @@ internal static class SvgChart
         foreach (var t in yt)
             sb.Append(Inv, $"<line x1=\"{Left}\" y1=\"{F(py(t))}\" x2=\"{Width - Right}\" y2=\"{F(py(t))}\" stroke=\"#e3e3e3\"/><text class=\"tick\" x=\"{Left - 6}\" y=\"{F(py(t) + 4)}\" text-anchor=\"end\">{Num(t)}</text>");
         foreach (var t in xt)
-            sb.Append(Inv, $"<line x1=\"{F(px(t))}\" y1=\"{Height - Bottom}\" x2=\"{F(px(t))}\" y2=\"{Height - Bottom + 4}\" stroke=\"#333\"/><text class=\"tick\" x=\"{F(px(t))}\" y=\"{Height - Bottom + 18}\" text-anchor=\"middle\">{Num(t)}</text>");
+            sb.Append(Inv, $"<line x1=\"{F(px(t))}\" y1=\"{Height - Bottom}\" x2=\"{F(px(t))}\" y2=\"{Height - Bottom + 4}\" stroke=\"#333\"/><text class=\"tick\" x=\"{F(px(t))}\" y=\"{Height - Bottom + 18}\" text-anchor=\"{TickAnchor(t, xt)}\">{Num(t)}</text>");
         sb.Append(Inv, $"<line x1=\"{Left}\" y1=\"{Top}\" x2=\"{Left}\" y2=\"{Height - Bottom}\" stroke=\"#333\"/><line x1=\"{Left}\" y1=\"{Height - Bottom}\" x2=\"{Width - Right}\" y2=\"{Height - Bottom}\" stroke=\"#333\"/>");
         sb.Append(Inv, $"<text class=\"x-label\" x=\"{(Left + Width - Right) / 2}\" y=\"{Height - 14}\" text-anchor=\"middle\">{Esc(xLabel)}</text>");
         sb.Append(Inv, $"<text class=\"y-label\" transform=\"translate(18,{(Top + Height - Bottom) / 2}) rotate(-90)\" text-anchor=\"middle\">{Esc(yLabel)}</text>");
@@ -160,6 +160,10 @@ internal static class SvgChart
         }
         sb.Append("</g>");
     }
+
+    /// <summary>The x axis's last tick sits at the plot's right edge, a few pixels from the picture's: its label ends
+    /// there (centred, a wide one such as "1,000,000" was cut off); the others are centred on their tick.</summary>
+    private static string TickAnchor(double t, double[] ticks) => t == ticks[^1] && ticks.Length > 1 ? "end" : "middle";
 
     /// <summary>"Nice" ticks (1, 2, 2.5, 5 x 10^k) covering [lo, hi], about six of them.</summary>
     internal static double[] Ticks(double lo, double hi)
