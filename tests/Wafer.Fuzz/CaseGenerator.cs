@@ -143,6 +143,9 @@ public static class CaseGenerator
         if (r.Chance(0.3)) a.AddRange(["--tokens", r.Value(0.5, ["1e9", "1", "3e11"], [.. Rand.BadFloats, "1e300"])]);
         if (r.Chance(0.3)) a.AddRange(["--vs", r.Chance(0.5) ? r.Pick("a100-40gb", "a100-80gb", "h100", "cs2", "") : SystemFile(r, files)]);
         if (r.Chance(0.3)) a.AddRange(["--gpus", r.Value(0.6, ["1", "8", "64", "4096"], Rand.BadInts)]);
+        if (r.Chance(0.2))
+            a.AddRange(["--layout", r.Chance(0.5) ? r.Pick("1,1,64,1", "8,1,8,1", "8,2,4,2,zero", "1,1,1,1")
+                                                  : r.Pick("", "0,1,64,1", "8,2", "a,b,c,d", "8,2,4,1,zero,x", "2147483647,2147483647,2,1", "8,2,4,-1", "4,4,4,4,ZERO")]);
         if (r.Chance(0.4)) a.Add("--json");
         return [.. a];
     }

@@ -38,11 +38,12 @@ internal static class EstimateCommand
         var tokens = new Option<double>("--tokens") { Description = "Training tokens to price (default: 20 per parameter, the Cerebras-GPT budget)" };
         var vs = new Option<string?>("--vs") { Description = "GPU system to compare with (a100-40gb, a100-80gb, h100 or JSON file)" };
         var gpus = new Option<int>("--gpus") { Description = "GPUs for --vs or a GPU --system", DefaultValueFactory = _ => 64 };
+        var layout = new Option<string?>("--layout") { Description = "Price this GPU layout instead of searching: tp,pp,dp,mb[,zero] (tensor, pipeline, data parallel, micro-batch; zero: optimizer sharded over DP)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var outDir = new Option<string?>("--out") { Description = "Also write estimate.json and report.html (the side-by-side charts) to this folder" };
         var cmd = new Command("estimate", "Estimate step time, throughput, utilization, memory plan and time to train, on CS-2s or GPUs")
         {
-            model, system, systems, batch, seq, tokens, vs, gpus, json, outDir,
+            model, system, systems, batch, seq, tokens, vs, gpus, layout, json, outDir,
         };
         cmd.SetAction(parse =>
         {
@@ -62,7 +63,9 @@ internal static class EstimateCommand
             var (wafer, gpu) = SystemPresets.Resolve(parse.GetValue(system)!);
             var vsGpu = parse.GetValue(vs) is { } v ? SystemPresets.Resolve(v).Gpu ?? throw new WaferInputException($"--vs '{v}' is not a GPU system") : null;
             var waferEstimate = wafer is null ? null : WaferStepModel.Estimate(m, wafer, b, t, n);
-            var gpuEstimate = gpu is not null ? GpuStepModel.Estimate(m, gpu, g, b, t) : vsGpu is not null ? GpuStepModel.Estimate(m, vsGpu, g, b, t) : null;
+            if (parse.GetValue(layout) is not null && gpu is null && vsGpu is null) throw new WaferInputException("--layout prices a GPU layout: give a GPU --system or --vs");
+            var gpuLayout = parse.GetValue(layout) is { } l ? GpuLayoutText.Parse(l, m, g, b) : null;
+            var gpuEstimate = gpu is not null ? GpuStepModel.Estimate(m, gpu, g, b, t, gpuLayout) : vsGpu is not null ? GpuStepModel.Estimate(m, vsGpu, g, b, t, gpuLayout) : null;
             var gpuSystem = gpu ?? vsGpu;
             var text = Json(m, wafer, waferEstimate, gpuSystem, gpuEstimate, b, t, budget);
             if (parse.GetValue(outDir) is { } dir)

@@ -17,11 +17,12 @@ internal static class ValidateCommand
     {
         var json = new Option<bool>("--json") { Description = "Print a JSON array of {name, published, simulated, unit, relativeError, tolerance, within, how}" };
         var outDir = new Option<string?>("--out") { Description = "Also write validate.json and report.html to this folder" };
-        var cmd = new Command("validate", "Compare the simulator with published CS-2 measurements and models") { json, outDir };
+        var cmd = new Command("validate", "Compare the simulator with published CS-2 measurements and models, and the GPU model with published Megatron-LM runs") { json, outDir };
         cmd.SetAction(parse =>
         {
             var dir = parse.GetValue(outDir) is { } d ? OutputFolder.Create(d) : null; // before the runs, not after them
-            var (rows, skipped) = Calibration.Run(new SimulatorOptions { Threads = Environment.ProcessorCount });
+            var (waferRows, skipped) = Calibration.Run(new SimulatorOptions { Threads = Environment.ProcessorCount });
+            var rows = waferRows.Concat(Wafer.Model.GpuCalibration.Rows()).ToList();
             var rowJson = rows.Select(r => new { name = r.Name, published = r.Published, simulated = r.Simulated, unit = r.Unit, relativeError = r.RelativeError, tolerance = r.Tolerance, within = r.Within, how = r.How }).ToList();
             if (dir is not null)
             {

@@ -264,7 +264,7 @@ internal static class RunReport
     {
         var v = Load(dir, "validate.json");
         var rows = Has(v, "rows", out var r) && r.ValueKind == JsonValueKind.Array ? r.EnumerateArray().ToList() : throw Bad(dir, "validate.json", "no rows array");
-        var page = new HtmlPage("wafer validate", $"the simulator against published CS-2 measurements and models; git revision {Str(v, "gitRevision")}");
+        var page = new HtmlPage("wafer validate", $"the simulator against published CS-2 measurements and models, the GPU model against published Megatron-LM runs; git revision {Str(v, "gitRevision")}");
         page.Heading("Cases");
         page.Table(["case", "published", "Wafer", "unit", "error", "tolerance", "within", "how"], rows.Select(x =>
         {

@@ -67,7 +67,7 @@ internal static class SvgChart
         for (var c = 0; c < categories.Count; c++)
         {
             var y = Top + c * rowHeight;
-            sb.Append(Inv, $"<text class=\"tick\" x=\"{left - 6}\" y=\"{F(y + rowHeight / 2.0 + 4)}\" text-anchor=\"end\">{Esc(Clip(categories[c], 31))}</text>");
+            sb.Append(Inv, $"<text class=\"tick\" x=\"{left - 6}\" y=\"{F(y + rowHeight / 2.0 + 4)}\" text-anchor=\"end\">{Esc(Clip(categories[c], 28))}</text>");
             for (var s = 0; s < series.Count; s++)
             {
                 var v = series[s].Values[c];
