@@ -108,14 +108,14 @@ public class GpuStepModelTests
 {
     private static GptConfig Megatron(int l, int h, int a) => GpuCalibration.Megatron($"megatron-{l}x{h}", l, h, a);
 
-    // docs/sources.md §9: Narayanan et al. SC21, Table 1 (A100-80GB, seq 2048), as `wafer validate` prints them. The
-    // layout's TP and PP are the published ones; the micro-batch is the model's own choice; nothing is fitted per row.
+    // docs/sources.md §9: Narayanan et al. SC21, Table 1 (A100-80GB, seq 2048), at their published layouts (micro-batch
+    // from the paper's run script), as `wafer validate` prints them; nothing is fitted per row.
     [Fact]
-    public void PublishedMegatronRows_AreReproducedWithin15Percent_TheTwoWithoutPipelineWithin2()
+    public void PublishedMegatronRows_AreReproducedWithin10Percent()
     {
         var rows = GpuCalibration.Rows().ToList();
         Assert.Equal(3, rows.Count);
-        Assert.All(rows, r => Assert.True(Math.Abs(r.RelativeError) <= 0.15, $"{r.Name}: {r.Simulated:F1} vs {r.Published} ({r.RelativeError:P1})"));
+        Assert.All(rows, r => Assert.True(Math.Abs(r.RelativeError) <= 0.10, $"{r.Name}: {r.Simulated:F1} vs {r.Published} ({r.RelativeError:P1})"));
         Assert.All(rows.Take(2), r => Assert.True(Math.Abs(r.RelativeError) <= 0.02, $"{r.Name}: {r.RelativeError:P1}"));
         Assert.All(rows, r => Assert.Equal("TFLOP/s per GPU", r.Unit));
     }
