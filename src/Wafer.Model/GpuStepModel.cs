@@ -1,6 +1,8 @@
 // Training step time of a GPT on a GPU cluster, Megatron-LM style (Narayanan et al., SC21): tensor parallel t within a
 // node, pipeline parallel p (1F1B schedule), data parallel d, micro-batch b, full activation recompute. Per layer and
-// micro-batch: GEMMs at the sustained matmul rate, elementwise kernels at the sustained HBM rate, tensor-parallel
+// micro-batch: each GEMM from its shape (whole waves of output tiles over the SMs at the sustained matmul rate: a
+// shape that leaves tiles partly empty or the last wave short costs what the full ones would, NVIDIA's Matrix
+// Multiplication Background guide §3), elementwise kernels at the sustained HBM rate, tensor-parallel
 // all-reduces over NVLink; then the pipeline bubble, stage-to-stage sends and the data-parallel gradient all-reduce.
 // Searches every layout that fits in memory and keeps the fastest. Equations in docs/model.md.
 using Wafer.Core;
@@ -46,7 +48,7 @@ public static class GpuStepModel
                 if (m.Layers % p != 0 || gpus % (t * p) != 0) continue;
                 var d = gpus / (t * p);
                 if (d > batch) continue;
-                foreach (var b in new[] { 1, 2, 4, 8 })
+                foreach (var b in new[] { 1, 2, 4, 8, 16, 32 })
                     if (b == 1 || (batch + d - 1) / d >= b)
                         foreach (var sharded in new[] { false, true })
                             yield return new GpuLayout(t, p, d, b, sharded);
@@ -67,10 +69,18 @@ public static class GpuStepModel
         var network = g.NetworkBytesPerSecond * g.NetworkEfficiency;
         double AllReduce(double bytes, int ranks, double rate) => ranks == 1 ? 0 : 2.0 * (ranks - 1) / ranks * bytes / rate;
 
-        // One layer, one micro-batch, forward: GEMMs 24bsh^2 + 4bs^2h (the SC21 count) split over t; elementwise traffic
+        // One layer, one micro-batch, forward: GEMMs 24bsh^2 + 4bs^2h (the SC21 count) split over t, each priced by its
+        // shape on one GPU (m x n outputs, k deep, `count` of them in a batched GEMM); elementwise traffic
         // = activations written and read once: bs(10h + 24h/t + 5as/t) bytes (Korthikanti et al. 2022; LayerNorm,
         // dropout and residual parts are not split by t); two all-reduces of the bsh fp16 output over NVLink.
-        var fwdMatmul = (24 * b * s * h * h + 4 * b * s * s * h) / t / matmulRate;
+        double Gemm(double m, double n, double k, double count = 1) => GemmSeconds(g, m, n, k, count, matmulRate);
+        double hs = h / a, headsPerGpu = b * a / t;
+        var fwdMatmul = Gemm(b * s, 3 * h / t, h)       // q, k, v
+            + Gemm(s, s, hs, headsPerGpu)                 // scores, per head
+            + Gemm(s, hs, s, headsPerGpu)                 // scores x v, per head
+            + Gemm(b * s, h, h / t)                       // attention projection
+            + Gemm(b * s, 4 * h / t, h)                   // MLP up
+            + Gemm(b * s, h, 4 * h / t);                  // MLP down
         var fwdElementwise = 2 * b * s * (10 * h + 24 * h / t + 5 * a * s / t) / hbmRate;
         var fwdTensorComm = 2 * AllReduce(2 * b * s * h, t, nvlink);
         var forward = fwdMatmul + fwdElementwise + fwdTensorComm;
@@ -78,7 +88,7 @@ public static class GpuStepModel
         var backward = 2 * fwdMatmul + 2 * fwdElementwise + fwdTensorComm;
         var layer = 2 * forward + backward;
         // The head (logits over V, split over t) runs on the last stage: forward, backward 2x.
-        var head = 3 * 2 * b * s * h * v / t / matmulRate;
+        var head = 3 * Gemm(b * s, v / t, h);
         var p2p = p == 1 ? 0 : 2 * 2 * b * s * h / network; // activations forward and gradients back per micro-batch
         var stage = l / p * layer + head + p2p;
         var pipeline = (microBatches + p - 1) * stage;
@@ -107,6 +117,15 @@ public static class GpuStepModel
         return new GpuEstimate(fits, fits ? null : $"needs {memory / 1e9:F1} GB per GPU of {g.MemoryBytes / 1e9:F0} GB", layout, gpus, step,
             batch * s / step, modelFlops / (step * gpus * g.PeakFlopsPerSecond), HardwareFlops(m, batch, seq) / step / gpus,
             parts.MaxBy(x => x.Seconds).Name, memory, compute, comm, bubble);
+    }
+
+    /// <summary>Seconds of `count` m x n x k GEMMs batched in one launch: whole waves of whole output tiles, one tile per SM
+    /// at a time, each tile's share of the sustained rate (the guide's tile and wave quantization).</summary>
+    public static double GemmSeconds(GpuSystem g, double m, double n, double k, double count, double matmulRate)
+    {
+        var tiles = count * Math.Ceiling(m / g.GemmTileRows) * Math.Ceiling(n / g.GemmTileColumns);
+        var waves = Math.Ceiling(tiles / g.StreamingMultiprocessors);
+        return waves * g.StreamingMultiprocessors * 2.0 * g.GemmTileRows * g.GemmTileColumns * k / matmulRate;
     }
 
     /// <summary>FLOPs Megatron counts per step, with the recompute forward: 96·B·s·l·h²·(1 + s/6h + V/16lh) (SC21 eq. 3).</summary>

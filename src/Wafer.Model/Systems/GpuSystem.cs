@@ -17,7 +17,14 @@ public sealed record GpuSystem
     public double NvlinkBytesPerSecond { get; init; } = 300e9;
     /// <summary>Inter-node bandwidth per GPU per direction, bytes/s, e.g. 25e9 (one 200 Gb/s HDR InfiniBand NIC per GPU, DGX A100).</summary>
     public double NetworkBytesPerSecond { get; init; } = 25e9;
-    /// <summary>Fraction of peak large bf16 GEMMs sustain, e.g. 0.8 (cuBLAS on A100: ~250 of 312 TFLOP/s).</summary>
+    /// <summary>Streaming multiprocessors, each running one output tile of a GEMM at a time, e.g. 108 (A100 datasheet).</summary>
+    public int StreamingMultiprocessors { get; init; } = 108;
+    /// <summary>The output tile of cuBLAS's most efficient fp16 GEMM kernels, rows x columns, e.g. 256 x 128 (NVIDIA, Matrix
+    /// Multiplication Background User's Guide, §2.3): a GEMM runs in waves of one tile per SM (§3).</summary>
+    public int GemmTileRows { get; init; } = 256;
+    public int GemmTileColumns { get; init; } = 128;
+    /// <summary>Fraction of peak large bf16 GEMMs sustain, e.g. 0.8 (cuBLAS on A100: ~250 of 312 TFLOP/s, on shapes that
+    /// fill whole waves of whole tiles).</summary>
     public double MatmulEfficiency { get; init; } = 0.8;
     /// <summary>Fraction of HBM bandwidth elementwise kernels sustain, e.g. 0.8.</summary>
     public double MemoryEfficiency { get; init; } = 0.8;
@@ -34,14 +41,18 @@ public sealed record GpuSystem
         foreach (var (name, v) in new[] { ("MatmulEfficiency", MatmulEfficiency), ("MemoryEfficiency", MemoryEfficiency), ("NvlinkEfficiency", NvlinkEfficiency), ("NetworkEfficiency", NetworkEfficiency) })
             if (!(v > 0 && v <= 1)) e.Add($"{name} must be in (0, 1] (is {v})");
         if (GpusPerNode < 1) e.Add($"GpusPerNode must be >= 1 (is {GpusPerNode})");
+        foreach (var (name, v) in new[] { ("StreamingMultiprocessors", StreamingMultiprocessors), ("GemmTileRows", GemmTileRows), ("GemmTileColumns", GemmTileColumns) })
+            if (v is < 1 or > 1 << 20) e.Add($"{name} must be between 1 and {1 << 20} (is {v})");
         return e;
     }
 
     public static readonly GpuSystem A100_80 = new();
     public static readonly GpuSystem A100_40 = new() { Name = "a100-40gb", MemoryBytes = 40e9, MemoryBytesPerSecond = 1.555e12 };
-    // H100 SXM: 989 TFLOP/s dense bf16, 80 GB HBM3 at 3.35 TB/s, NVLink 4 at 450 GB/s per direction, 400 Gb/s NDR per GPU.
+    // H100 SXM: 989 TFLOP/s dense bf16, 80 GB HBM3 at 3.35 TB/s, NVLink 4 at 450 GB/s per direction, 400 Gb/s NDR per GPU,
+    // 132 SMs (datasheet).
     public static readonly GpuSystem H100 = new()
     {
         Name = "h100", PeakFlopsPerSecond = 989e12, MemoryBytes = 80e9, MemoryBytesPerSecond = 3.35e12, NvlinkBytesPerSecond = 450e9, NetworkBytesPerSecond = 50e9,
+        StreamingMultiprocessors = 132,
     };
 }
