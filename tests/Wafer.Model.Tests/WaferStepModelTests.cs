@@ -121,6 +121,34 @@ public class GpuStepModelTests
     }
 
     [Theory]
+    [InlineData(24, 2304, 24, 32, 1, 1, 512, 16)]
+    [InlineData(36, 4096, 32, 128, 4, 1, 512, 16)]
+    [InlineData(48, 8192, 64, 512, 8, 2, 1536, 2)]
+    public void AtTheirPublishedDegrees_TheMegatronRowsFavourTheMicroBatchesMegatronUsed(int l, int h, int a, int gpus, int tp, int pp, long batch, int fastest)
+    {
+        // Without the GEMMs' tile and wave quantization every row preferred micro-batch 1 (the smallest bubble, or no
+        // cost at all without a pipeline); SC21's runs used 16, 16 and 4 (docs/sources.md §9).
+        var m = Megatron(l, h, a);
+        var best = new[] { 1, 2, 4, 8, 16, 32 }
+            .Select(b => GpuStepModel.Evaluate(m, GpuSystem.A100_80, gpus, batch, 2048, new GpuLayout(tp, pp, gpus / (tp * pp), b, false)))
+            .Where(e => e.Fits).MinBy(e => e.StepSeconds)!;
+        Assert.Equal(fastest, best.Layout!.MicroBatch);
+    }
+
+    [Fact]
+    public void AGemmCostsWholeWavesOfWholeTiles()
+    {
+        var g = GpuSystem.A100_80;
+        var rate = g.PeakFlopsPerSecond * g.MatmulEfficiency;
+        // 108 full 256 x 128 tiles: one wave, the ideal time; one more tile: a second wave, twice the time.
+        Assert.Equal(2.0 * 108 * 256 * 128 * 512 / rate, GpuStepModel.GemmSeconds(g, 256 * 108, 128, 512, 1, rate), 12);
+        Assert.Equal(2 * GpuStepModel.GemmSeconds(g, 256 * 108, 128, 512, 1, rate), GpuStepModel.GemmSeconds(g, 256 * 109, 128, 512, 1, rate), 12);
+        // A 100-row GEMM costs a whole 256-row tile, and a batch of 4 fills 4 tiles' worth of SMs.
+        Assert.Equal(GpuStepModel.GemmSeconds(g, 256, 128, 64, 1, rate), GpuStepModel.GemmSeconds(g, 100, 128, 64, 1, rate), 12);
+        Assert.Equal(GpuStepModel.GemmSeconds(g, 256 * 4, 128, 64, 1, rate), GpuStepModel.GemmSeconds(g, 256, 128, 64, 4, rate), 12);
+    }
+
+    [Theory]
     [InlineData("8,2,32,1", 8, 2, 32, 1, false)]
     [InlineData(" 8, 2, 32, 4, zero ", 8, 2, 32, 4, true)]
     public void ALayoutIsParsed(string text, int t, int p, int d, int b, bool zero) =>
