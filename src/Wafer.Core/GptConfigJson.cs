@@ -7,14 +7,7 @@ namespace Wafer.Core;
 
 public static class GptConfigJson
 {
-    private static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        WriteIndented = true,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        AllowDuplicateProperties = false,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
+    private static JsonSerializerOptions Options => ConfigJsonOptions.Strict;
 
     public static string Serialize(GptConfig cfg) => JsonSerializer.Serialize(cfg, Options);
 

@@ -11,14 +11,7 @@ public static class SystemPresets
     public static IReadOnlyList<CerebrasSystem> Cerebras { get; } = [CerebrasSystem.Cs2, CerebrasSystem.Cs3];
     public static IReadOnlyList<GpuSystem> Gpus { get; } = [GpuSystem.A100_40, GpuSystem.A100_80, GpuSystem.H100];
 
-    private static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        WriteIndented = true,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        AllowDuplicateProperties = false,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
+    private static JsonSerializerOptions Options => ConfigJsonOptions.Strict;
 
     /// <summary>A preset name or a JSON file; returns exactly one of the two kinds.</summary>
     public static (CerebrasSystem? Wafer, GpuSystem? Gpu) Resolve(string presetOrPath)
