@@ -33,7 +33,7 @@ public static class GpuCalibration
             if (!e.Fits) throw new InvalidOperationException($"{m.Name} does not fit at its published layout: {e.WhyNot}");
             yield return new CalibrationRow(
                 $"{m.Name}, {gpus} x A100-80GB, TP {t} PP {p} DP {d} MB {b}, batch {batch} (SC21 Table 1)", published, e.FlopsPerGpuPerSecond / 1e12, "TFLOP/s per GPU",
-                $"the GPU model at the published layout; step {e.StepSeconds:F2} s, of it bubble {e.BubbleSeconds:F2} s and communication {e.CommunicationSeconds:F2} s");
+                $"the GPU model at the published layout; step {e.StepSeconds:F2} s, of it bubble {e.BubbleSeconds:F2} s and communication {e.CommunicationSeconds:F2} s", "SC21 Megatron-LM (GPU model)");
         }
     }
 }

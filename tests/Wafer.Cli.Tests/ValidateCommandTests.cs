@@ -10,8 +10,20 @@ public class ValidateCommandTests
         var (code, stdout, stderr) = CliRunner.Run("validate", "--json");
         Assert.True(code == 0, stderr);
         using var doc = JsonDocument.Parse(stdout);
-        var rows = doc.RootElement.EnumerateArray().ToList();
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray().ToList();
         Assert.True(rows.Count >= 5);
+        // Per group and overall: the mean of |relative error| over the group's rows, and how many are within tolerance.
+        var groups = doc.RootElement.GetProperty("groups").EnumerateArray().ToList();
+        Assert.Equal("overall", groups[^1].GetProperty("group").GetString());
+        foreach (var g in groups)
+        {
+            var name = g.GetProperty("group").GetString();
+            var members = name == "overall" ? rows : rows.Where(r => r.GetProperty("group").GetString() == name).ToList();
+            Assert.Equal(members.Count, g.GetProperty("rows").GetInt32());
+            Assert.Equal(members.Average(r => Math.Abs(r.GetProperty("relativeError").GetDouble())), g.GetProperty("meanAbsoluteError").GetDouble(), 12);
+            Assert.Equal(members.Count(r => r.GetProperty("within").GetBoolean()), g.GetProperty("within").GetInt32());
+        }
+        Assert.Contains(groups, g => g.GetProperty("group").GetString() == "SC21 Megatron-LM (GPU model)");
         foreach (var r in rows)
         {
             var published = r.GetProperty("published").GetDouble();
@@ -42,6 +54,8 @@ public class ValidateCommandTests
         Assert.Contains("25-point stencil", stdout);
         Assert.Contains("chain reduce", stdout);
         Assert.Contains("tolerance", stdout.Split('\n')[0]);
+        Assert.Contains("mean absolute error: ", stdout);
+        Assert.Contains("; overall ", stdout);
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "validate.json")));
         foreach (var r in doc.RootElement.GetProperty("rows").EnumerateArray())
             Assert.Equal(Math.Abs(r.GetProperty("relativeError").GetDouble()) <= r.GetProperty("tolerance").GetDouble(), r.GetProperty("within").GetBoolean());

@@ -15,7 +15,7 @@ internal static class ValidateCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var json = new Option<bool>("--json") { Description = "Print a JSON array of {name, published, simulated, unit, relativeError, tolerance, within, how}" };
+        var json = new Option<bool>("--json") { Description = "Print validate.json's object: rows {name, group, published, simulated, unit, relativeError, tolerance, within, how}, groups {group, rows, meanAbsoluteError, within} (the last: overall), skipped" };
         var outDir = new Option<string?>("--out") { Description = "Also write validate.json and report.html to this folder" };
         var cmd = new Command("validate", "Compare the simulator with published CS-2 measurements and models, and the GPU model with published Megatron-LM runs") { json, outDir };
         cmd.SetAction(parse =>
@@ -23,20 +23,22 @@ internal static class ValidateCommand
             var dir = parse.GetValue(outDir) is { } d ? OutputFolder.Create(d) : null; // before the runs, not after them
             var (waferRows, skipped) = Calibration.Run(new SimulatorOptions { Threads = Environment.ProcessorCount });
             var rows = waferRows.Concat(Wafer.Model.GpuCalibration.Rows()).ToList();
-            var rowJson = rows.Select(r => new { name = r.Name, published = r.Published, simulated = r.Simulated, unit = r.Unit, relativeError = r.RelativeError, tolerance = r.Tolerance, within = r.Within, how = r.How }).ToList();
+            var summary = CalibrationSummary.Of(rows);
+            var text = Reports.JsonOutput.Serialize(new
+            {
+                rows = rows.Select(r => new { name = r.Name, group = r.Group, published = r.Published, simulated = r.Simulated, unit = r.Unit, relativeError = r.RelativeError, tolerance = r.Tolerance, within = r.Within, how = r.How }),
+                groups = summary.Select(g => new { group = g.Group, rows = g.Rows, meanAbsoluteError = g.MeanAbsoluteError, within = g.Within }),
+                skipped = skipped.Select(s => new { name = s.Name, published = s.Published, why = s.Why }),
+                gitRevision = Wafer.Fabric.Stats.RunStats.GitRevision,
+            });
             if (dir is not null)
             {
-                AtomicFile.WriteText(Path.Combine(dir, "validate.json"), Reports.JsonOutput.Serialize(new
-                {
-                    rows = rowJson,
-                    skipped = skipped.Select(s => new { name = s.Name, published = s.Published, why = s.Why }),
-                    gitRevision = Wafer.Fabric.Stats.RunStats.GitRevision,
-                }));
+                AtomicFile.WriteText(Path.Combine(dir, "validate.json"), text);
                 RunReport.Write(dir);
             }
             if (parse.GetValue(json))
             {
-                stdout.WriteLine(Reports.JsonOutput.Serialize(rowJson));
+                stdout.WriteLine(text);
                 return Program.ExitOk;
             }
             var inv = CultureInfo.InvariantCulture;
@@ -45,6 +47,8 @@ internal static class ValidateCommand
             foreach (var r in rows)
                 stdout.WriteLine(string.Create(inv, $"  {r.Name.PadRight(width)}  {r.Published,14:G6}  {r.Simulated,14:G6}  {r.Unit,-8}  {r.RelativeError,7:P1}  {r.Tolerance,9:P0}  {(r.Within ? "yes" : "no")}"));
             foreach (var s in skipped) stdout.WriteLine($"  not reproduced: {s.Name} (published {s.Published}): {s.Why}");
+            stdout.WriteLine("  mean absolute error: " + string.Join("; ", summary.Select(g =>
+                string.Create(inv, $"{g.Group} {g.MeanAbsoluteError:P1} ({g.Within} of {g.Rows} within)"))));
             if (dir is not null) stdout.WriteLine($"  wrote {Path.Combine(dir, "validate.json")}, {RunReport.FileName}");
             return Program.ExitOk;
         });

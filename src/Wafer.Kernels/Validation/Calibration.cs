@@ -6,7 +6,9 @@ using Wafer.Fabric.Engine;
 
 namespace Wafer.Kernels.Validation;
 
-public sealed record CalibrationRow(string Name, double Published, double Simulated, string Unit, string How)
+/// <summary>One calibration case; Group gathers the rows of one source and mechanism (e.g. "SC22 stencil") for the
+/// per-group mean absolute error.</summary>
+public sealed record CalibrationRow(string Name, double Published, double Simulated, string Unit, string How, string Group)
 {
     /// <summary>Wafer's fidelity target: every calibration row within 10 % of the published value.</summary>
     public const double TargetRelativeError = 0.10;
@@ -17,6 +19,19 @@ public sealed record CalibrationRow(string Name, double Published, double Simula
 }
 
 public sealed record CalibrationSkip(string Name, string Published, string Why);
+
+/// <summary>Mean absolute relative error of a set of rows (a group, or all of them).</summary>
+public sealed record CalibrationSummary(string Group, int Rows, double MeanAbsoluteError, int Within)
+{
+    public static IReadOnlyList<CalibrationSummary> Of(IReadOnlyList<CalibrationRow> rows) =>
+    [
+        .. rows.GroupBy(r => r.Group).Select(g => Summarise(g.Key, [.. g])),
+        Summarise("overall", rows),
+    ];
+
+    private static CalibrationSummary Summarise(string group, IReadOnlyList<CalibrationRow> rows) =>
+        new(group, rows.Count, rows.Count == 0 ? 0 : rows.Average(r => Math.Abs(r.RelativeError)), rows.Count(r => r.Within));
+}
 
 public static class Calibration
 {
@@ -43,9 +58,9 @@ public static class Calibration
         var perStep = (three.Simulator.Cycle - one.Simulator.Cycle) / 2.0;
         var total = one.Simulator.Cycle + (steps - 1) * perStep;
         yield return new CalibrationRow("25-point stencil, 755 x 994 PEs x nz 1000, 1000 steps (SC22)", 0.0761, total / cs2.ClockHz, "s",
-            $"simulated on {side} x {side} PEs x nz {nz} for 1 and 3 steps ({perStep:F0} cycles per step), extrapolated to {steps} steps at {cs2.ClockHz / 1e6:F0} MHz");
+            $"simulated on {side} x {side} PEs x nz {nz} for 1 and 3 steps ({perStep:F0} cycles per step), extrapolated to {steps} steps at {cs2.ClockHz / 1e6:F0} MHz", "SC22 stencil");
         yield return new CalibrationRow("25-point stencil busy cycles (SC22 profile, 600 x 600 x 1000)", 0.696, three.Extra["centreBusyFraction"], "fraction",
-            $"busy cycles of the centre PE of the {side} x {side} x {nz} run, 3 steps");
+            $"busy cycles of the centre PE of the {side} x {side} x {nz} run, 3 steps", "SC22 stencil");
     }
 
     /// <summary>WaferLLM's GEMV [1,16K] x [16K,16K] in fp16 with MeshGEMV and a K = 2 tree allreduce: 1.2 us (OSDI'25,
@@ -59,7 +74,7 @@ public static class Calibration
         var run = DemoRegistry.Find("meshgemv")!.Run(cs2, new DemoSize(p, 1, block, block, Outputs: 2), options);
         if (!run.Verified) throw new InvalidOperationException("meshgemv did not match its host reference");
         return new CalibrationRow("GEMV [1,16K] x [16K,16K] fp16, MeshGEMV + K-tree (K = 2) allreduce (WaferLLM)", 1.2e-6, run.Simulator.Cycle / clockHz, "s",
-            $"one row of a {p} x {p} grid (32 x 32 blocks; P assumed) simulated: {run.Simulator.Cycle} cycles at 1.1 GHz as WaferLLM converts");
+            $"one row of a {p} x {p} grid (32 x 32 blocks; P assumed) simulated: {run.Simulator.Cycle} cycles at 1.1 GHz as WaferLLM converts", "WaferLLM GEMV");
     }
 
     public static (IReadOnlyList<CalibrationRow> Rows, IReadOnlyList<CalibrationSkip> Skipped) Run(SimulatorOptions options)
@@ -71,11 +86,11 @@ public static class Calibration
             var run = DemoRegistry.Find("reduce")!.Run(cs2, new DemoSize(p, 1, b), options);
             if (!run.Verified) throw new InvalidOperationException($"reduce {b} x {p} did not match its host reference");
             rows.Add(new CalibrationRow($"chain reduce, B = {b}, P = {p} (vs the HPDC'24 reduce model)",
-                ReduceModelCycles(b, p, cs2.RampLatencyCycles), run.Simulator.Cycle, "cycles", "simulated on a 1-row fabric of P PEs"));
+                ReduceModelCycles(b, p, cs2.RampLatencyCycles), run.Simulator.Cycle, "cycles", "simulated on a 1-row fabric of P PEs", "HPDC'24 reduce"));
         }
         // Andromeda: 16 CS-2 = 120 PFLOP/s, i.e. 7.5 PFLOP/s per CS-2 = 850,000 PEs x 8 flop/cycle x 1.1 GHz.
         rows.Add(new CalibrationRow("peak dense fp16 per CS-2 (850,000 PEs at 1.1 GHz)", 7.5e15,
-            850_000.0 * cs2.PeakFlopsPerPeCycle * 1.1e9, "flop/s", "the wafer config's flop per PE-cycle x the published PE count and clock"));
+            850_000.0 * cs2.PeakFlopsPerPeCycle * 1.1e9, "flop/s", "the wafer config's flop per PE-cycle x the published PE count and clock", "CS-2 peak"));
         rows.AddRange(Stencil(cs2, options));
         rows.Add(MeshGemv16K(cs2, options));
         var skipped = new List<CalibrationSkip>

@@ -272,6 +272,12 @@ internal static class RunReport
             return (IReadOnlyList<string>)[Str(x, "name"), "#" + Num(Dbl(x, "published")), "#" + Num(Dbl(x, "simulated")), Str(x, "unit"),
                 "#" + Pct(Dbl(x, "relativeError")), "#" + Share(Dbl(x, "tolerance")), within ? "+yes" : "!no", Str(x, "how")];
         }));
+        if (Has(v, "groups", out var gs) && gs.ValueKind == JsonValueKind.Array && gs.GetArrayLength() > 0)
+        {
+            page.Heading("Mean absolute error");
+            page.Table(["group", "rows", "mean |error|", "within tolerance"], gs.EnumerateArray().Select(x =>
+                (IReadOnlyList<string>)[Str(x, "group"), "#" + Num(Dbl(x, "rows")), "#" + Share(Dbl(x, "meanAbsoluteError")), "#" + Num(Dbl(x, "within"))]));
+        }
         page.Chart(Bars("Wafer against the published value", "relative error (%)", "case", rows.Select(x => Str(x, "name")).ToList(),
         [
             new BarSeries("error", Blue, rows.Select(x => Dbl(x, "relativeError") * 100).ToList()),
