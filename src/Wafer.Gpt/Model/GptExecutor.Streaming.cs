@@ -40,9 +40,12 @@ public sealed partial class GptExecutor
         return w;
     }
 
-    /// <summary>Whether the two shards run on the two threads at once (else one after the other, each operation
-    /// parallel inside). Not from inside a part of a parallel job: there, work runs inline.</summary>
-    private bool ShardsConcurrent => _shards.Length == 2 && _host.Threads == 2 && _host.ConcurrentShards && !WorkerPool.InPart;
+    /// <summary>Whether the schedule asks for the two shards on the two threads at once (else one after the other, each
+    /// operation parallel inside).</summary>
+    private bool ShardsPaired => _shards.Length == 2 && _host.Threads == 2 && _host.ConcurrentShards;
+
+    /// <summary>ShardsPaired, except from inside a part of a parallel job: there, work runs inline.</summary>
+    private bool ShardsConcurrent => ShardsPaired && !WorkerPool.InPart;
 
     /// <summary>Whether they also run free (see the header): weights as views, nothing rounded.</summary>
     private bool FreeRunning => _free is not null && !WorkerPool.InPart;
@@ -71,7 +74,8 @@ public sealed partial class GptExecutor
         if (stages.Any(st => st.Backward != backward)) throw new InvalidOperationException("lockstep runs one direction at a time");
         Stream(stages.Select(st => st.Segment).ToArray(), (s, w) =>
         {
-            Action<int> work = backward ? i => BackwardSegment(i, s, w) : i => ForwardSegment(i, s, w);
+            var stage = new Stage(s, backward);
+            Action<int> work = i => RunStage(i, stage, w);
             if (ShardsConcurrent) WorkerPool.Run(2, 2, work);
             else for (var i = 0; i < _shards.Length; i++) work(i);
             if (backward) Reduce(s);

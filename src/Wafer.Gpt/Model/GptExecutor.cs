@@ -48,7 +48,6 @@ public sealed partial class GptExecutor : IGptExecutor
     private readonly GradientPart[][] _reduceParts;   // [segment]: what its reduction sends (see ReductionParts)
     private readonly int[][] _partFirstTask;          // [segment][part]: its first chunk task in a free-running reduction
     private bool _lastPass;                           // the backward in progress is its step's last pass
-    private readonly int _threads;                    // for the head's products and layers (HostSchedule.Threads)
 
     private int[] _inputs = [], _targets = [];
     private readonly int _headSegment;
@@ -107,8 +106,7 @@ public sealed partial class GptExecutor : IGptExecutor
         _embedGrads = Enumerable.Range(0, _shards.Length).Select(_ => _cfg.TiedEmbedding ? new float[_layout.Embedding.Count] : []).ToArray();
         _reduceParts = Enumerable.Range(0, _layout.Segments.Count).Select(ReductionParts).ToArray();
         _partFirstTask = _reduceParts.Select(p => new int[p.Length]).ToArray();
-        _threads = host.Threads;
-        if (_shards.Length == 2 && host.Threads == 2 && host.ConcurrentShards && WeightsAreViews) _free = new FreeRunningShards(this, 2 * _layout.Segments.Count - 1, host.StageStart);
+        if (ShardsPaired && WeightsAreViews) _free = new FreeRunningShards(this, 2 * _layout.Segments.Count - 1, host.StageStart);
         var bytesPerWeight = StreamRounding.BytesPerWeight(precision);
         DeviceBytes = _acts.Sum(a => a.Bytes) + _dActs.Bytes
             + 4L * (_encoded.Length + _lnf.Length + _lnfMean.Length + _lnfRstd.Length + _logits.Length + _probs.Length + _losses.Length + _dA.Length + _dB.Length + _dLogits.Length + _dLosses.Length)
@@ -214,9 +212,9 @@ public sealed partial class GptExecutor : IGptExecutor
         var lnf = Rows(_lnf, c, shard);
         var logits = Rows(_logits, vp, shard);
         var probs = Rows(_probs, vp, shard);
-        LayerNorm.Forward(lnf, Rows(_lnfMean, 1, shard), Rows(_lnfRstd, 1, shard), Rows(last, c, shard), Slice(w, head["lnf.w"]), Slice(w, head["lnf.b"]), n, c, _threads);
-        Linear.Forward(logits, lnf, UnembeddingWeights(w), head.Has("lm_head.b") ? Slice(w, head["lm_head.b"]) : [], n, c, vp, _threads);
-        CrossEntropy.SoftmaxForward(probs, logits, n, v, vp, _threads);
+        LayerNorm.Forward(lnf, Rows(_lnfMean, 1, shard), Rows(_lnfRstd, 1, shard), Rows(last, c, shard), Slice(w, head["lnf.w"]), Slice(w, head["lnf.b"]), n, c, _host.Threads);
+        Linear.Forward(logits, lnf, UnembeddingWeights(w), head.Has("lm_head.b") ? Slice(w, head["lm_head.b"]) : [], n, c, vp, _host.Threads);
+        CrossEntropy.SoftmaxForward(probs, logits, n, v, vp, _host.Threads);
         if (_targets.Length > 0) CrossEntropy.LossForward(Rows(_losses, 1, shard), probs, _targets.AsSpan(_shards[shard].B0 * SeqLen, n), n, vp);
     }
 
@@ -289,11 +287,11 @@ public sealed partial class GptExecutor : IGptExecutor
         var lnf = Rows(_lnf, c, shard);
         dLogits.Clear();
         dLosses.Fill(1f / bt); // d(mean loss)/d(loss_i)
-        CrossEntropy.Backward(dLogits, dLosses, Rows(_probs, vp, shard), _targets.AsSpan(_shards[shard].B0 * SeqLen, n), n, v, vp, _threads);
+        CrossEntropy.Backward(dLogits, dLosses, Rows(_probs, vp, shard), _targets.AsSpan(_shards[shard].B0 * SeqLen, n), n, v, vp, _host.Threads);
         // Every head tensor's gradient is written below, not added (lnf; lm_head.w and its bias when untied: validation
         // keeps a head bias off tied models), so g needs no clearing pass (V x C floats untied).
         var dLnf = Rows(_dB, c, shard);
-        Linear.BackwardInput(dLnf, dLogits, UnembeddingWeights(w), n, c, vp, _threads, accumulate: false);
+        Linear.BackwardInput(dLnf, dLogits, UnembeddingWeights(w), n, c, vp, _host.Threads, accumulate: false);
         if (_cfg.TiedEmbedding)
         {
             // The unembedding's gradient is written over wte's part (no clearing pass over it: 154 MB for gpt2-124m);
@@ -302,13 +300,13 @@ public sealed partial class GptExecutor : IGptExecutor
             var wte = _layout.Embedding["wte"];
             gEmbed[..(int)wte.Offset].Clear();
             gEmbed[(int)(wte.Offset + wte.Count)..].Clear();
-            Linear.BackwardWeight(gEmbed.Slice((int)wte.Offset, (int)wte.Count), [], dLogits, lnf, n, c, vp, _threads, accumulate: false);
+            Linear.BackwardWeight(gEmbed.Slice((int)wte.Offset, (int)wte.Count), [], dLogits, lnf, n, c, vp, _host.Threads, accumulate: false);
         }
         else
-            Linear.BackwardWeight(G(g, head["lm_head.w"]), head.Has("lm_head.b") ? G(g, head["lm_head.b"]) : [], dLogits, lnf, n, c, vp, _threads, accumulate: false);
+            Linear.BackwardWeight(G(g, head["lm_head.w"]), head.Has("lm_head.b") ? G(g, head["lm_head.b"]) : [], dLogits, lnf, n, c, vp, _host.Threads, accumulate: false);
         var last = _cfg.Layers == 0 ? _encoded : _acts[^1].Output;
         LayerNorm.Backward(Rows(_dA, c, shard), G(g, head["lnf.w"]), G(g, head["lnf.b"]), dLnf, Rows(last, c, shard), Slice(w, head["lnf.w"]),
-            Rows(_lnfMean, 1, shard), Rows(_lnfRstd, 1, shard), n, c, _threads, accumulateWeights: false,
+            Rows(_lnfMean, 1, shard), Rows(_lnfRstd, 1, shard), n, c, _host.Threads, accumulateWeights: false,
             LayerNorm.InputGradient.Overwrite); // no clearing pass over d(last) first
     }
 

@@ -15,7 +15,4 @@ public sealed record HostSchedule
 
     /// <summary>Tests only: called as (shard, stage) when a free-running shard starts a stage (e.g. to hold one back).</summary>
     internal Action<int, int>? StageStart { get; init; }
-
-    /// <summary>One thread, shards in lockstep: the reference schedule.</summary>
-    public static HostSchedule Serial { get; } = new() { Threads = 1, ConcurrentShards = false };
 }
