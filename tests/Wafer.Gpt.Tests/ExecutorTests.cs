@@ -238,6 +238,10 @@ public class ExecutorTests
         public void Write(int segment, StateKind kind, long start, ReadOnlySpan<float> source) => _inner.Write(segment, kind, start, source);
         public float[]? View(int segment, StateKind kind) =>
             Armed && segment == failingSegment && kind == StateKind.Gradient ? throw new IOException($"segment {segment} unavailable") : _inner.View(segment, kind);
+        public void EnsureSums(int segment) => _inner.EnsureSums(segment);
+        public void ReadSums(int segment, long start, Span<Int128> destination) => _inner.ReadSums(segment, start, destination);
+        public void WriteSums(int segment, long start, ReadOnlySpan<Int128> source) => _inner.WriteSums(segment, start, source);
+        public Int128[]? SumsView(int segment) => _inner.SumsView(segment);
         public long ResidentBytes => _inner.ResidentBytes;
         public void Flush() { }
         public void Dispose() => _inner.Dispose();

@@ -47,11 +47,14 @@ internal static class TrainCommand
         var wafer = new Option<string>("--wafer") { Description = "Wafer preset (tiny, cs2, cs3) or wafer JSON file for --fidelity cycle", DefaultValueFactory = _ => "cs2" };
         var region = new Option<string?>("--region") { Description = "Worker region RxC for --fidelity cycle: R rows of tokens x C columns of features (default: the fastest region that fits, by the layer model)" };
         var noReference = new Option<bool>("--no-fast-reference") { Description = "--fidelity cycle: do not train the fast executor alongside for the reference curve" };
+        var swarmx = new Option<bool>("--swarmx") { Description = "Data-parallel over SwarmX under mpiexec -n N+1: rank 0 is MemoryX, ranks 1..N are systems, each taking --micro-batches / N of every step (docs/swarmx.md)" };
+        var fanOut = new Option<int>("--swarmx-fan-out") { Description = "--swarmx: children per node of the broadcast and reduce tree", DefaultValueFactory = _ => 2 };
+        var swarmTimeout = new Option<double>("--swarmx-timeout") { Description = "--swarmx: seconds a rank may be silent before the job ends, naming it", DefaultValueFactory = _ => 30 };
         var allowChanges = new Option<bool>("--allow-resume-changes") { Description = "With --resume: continue even where the options change the checkpoint's run (batch, sequence, schedule, seed, precision, fidelity, data); without it such a resume is refused" };
         var cmd = new Command("train", "Train a GPT by weight streaming on text; reports loss, throughput, memory and streamed bytes")
         {
             model, data, tokenizer, steps, batch, seq, micro, lr, warmup, decay, seed, evalInterval, evalBatches, precision, memoryx, outDir, resume,
-            noCheckpoint, sampleTokens, threads, json, fidelity, wafer, region, noReference, allowChanges,
+            noCheckpoint, sampleTokens, threads, json, fidelity, wafer, region, noReference, allowChanges, swarmx, fanOut, swarmTimeout,
         };
         cmd.SetAction(parse =>
         {
@@ -104,7 +107,16 @@ internal static class TrainCommand
                 AllowResumeChanges = parse.GetValue(allowChanges),
             };
             if (options.AllowResumeChanges && options.ResumePath is null) throw new WaferInputException("--allow-resume-changes applies to --resume");
-            var result = Trainer.Run(options, log);
+            if (!parse.GetValue(swarmx) && (parse.GetResult(fanOut) is { Implicit: false } || parse.GetResult(swarmTimeout) is { Implicit: false }))
+                throw new WaferInputException("--swarmx-fan-out and --swarmx-timeout apply to --swarmx");
+            TrainResult result;
+            if (parse.GetValue(swarmx))
+            {
+                var swarm = Wafer.Swarm.SwarmX.Train(options, new Wafer.Swarm.SwarmOptions { FanOut = parse.GetValue(fanOut), TimeoutSeconds = parse.GetValue(swarmTimeout) }, log, stderr);
+                if (swarm.Result is null) return swarm.SystemExitCode; // a system: rank 0 writes the outputs
+                result = swarm.Result;
+            }
+            else result = Trainer.Run(options, log);
             // The machine being modelled: the same step on one CS-2, from the analytic weight-streaming model.
             var cs2 = WaferStepModel.Estimate(result.Config, CerebrasSystem.Cs2, (long)options.Batch * options.MicroBatches, options.SeqLen);
             var summary = Summary(result, cs2, options);

@@ -3,7 +3,10 @@
 //
 // Gradient clipping by global norm needs every gradient before any update, and gradient accumulation sums several
 // passes. So MemoryX keeps a gradient accumulator per segment (state, next to m and v: 16 bytes per parameter in all)
-// and folds each segment's squared norm in as its last contribution of the step arrives. EndStep fixes the clip scale;
+// and folds each segment's squared norm in as its last contribution of the step arrives. A segment whose step gradient
+// has one term takes it as it is; one with more terms (micro-batches, a tied embedding's two parts, SwarmX's systems)
+// adds them exactly in 128-bit fixed point (ExactSum.cs: 16 more bytes per parameter of such segments) and rounds once
+// at the last term, so the result does not depend on how the terms were grouped or ordered. EndStep fixes the clip scale;
 // the update itself is deferred and applied to a segment when it is next fetched (the next step's forward, or an
 // eval), fused with that read: one pass over the state per step, and the device never holds a full-model gradient.
 // Updates and the gradient hand-off run in fixed chunks (in parallel when the state is in memory, one by one from
@@ -16,7 +19,7 @@ using System.Runtime.Intrinsics;
 
 namespace Wafer.Gpt.MemoryX;
 
-public sealed class WeightStore : IDisposable
+public sealed class WeightStore : IMemoryXLink, IDisposable
 {
     private const int ChunkFloats = 1 << 18;
 
@@ -30,6 +33,7 @@ public sealed class WeightStore : IDisposable
     private readonly int[] _contributions;
     private readonly bool[] _pending;
     private readonly bool[] _firstContribution;  // per segment, while a gradient is being taken in
+    private readonly bool[] _exact;              // per segment: this step's terms are added in ExactSum
     private readonly double[]?[] _partials;      // per segment, while a step's last gradient is being taken in
     private float _pendingLr, _pendingGradScale;
 
@@ -63,6 +67,7 @@ public sealed class WeightStore : IDisposable
         _contributions = new int[layout.Segments.Count];
         _pending = new bool[layout.Segments.Count];
         _firstContribution = new bool[layout.Segments.Count];
+        _exact = new bool[layout.Segments.Count];
         _partials = new double[layout.Segments.Count][];
     }
 
@@ -130,15 +135,42 @@ public sealed class WeightStore : IDisposable
         EndGradient(s);
     }
 
+    /// <summary>Adds a partial sum of several terms, already added exactly, to segment s (SwarmX's tree).</summary>
+    public void AccumulateSums(int s, ReadOnlySpan<Int128> sums, bool lastOfStep)
+    {
+        var chunks = BeginSums(s, lastOfStep);
+        var inMemory = _storage.SumsView(s) is not null;
+        unsafe
+        {
+            fixed (Int128* ps = sums)
+            {
+                nint from = (nint)ps;
+                var n = sums.Length;
+                Numerics.WorkerPool.Run(chunks, inMemory ? Threads : 1, i => AccumulateSumsChunk(s, i, new ReadOnlySpan<Int128>((Int128*)from, n)));
+            }
+        }
+        EndGradient(s);
+    }
+
     /// <summary>Starts taking one pass's gradient of segment s in chunks (AccumulateGradientChunk for each of the returned
     /// count, on any threads, then EndGradient): the executor's free-running shards share the chunks out.</summary>
-    public int BeginGradient(int s, bool lastOfStep)
+    public int BeginGradient(int s, bool lastOfStep) => Begin(s, lastOfStep, exactTerm: false);
+
+    /// <summary>Starts taking a partial sum of several terms already added exactly (SwarmX's tree: AccumulateSumsChunk
+    /// for each of the returned chunks, then EndGradient).</summary>
+    public int BeginSums(int s, bool lastOfStep) => Begin(s, lastOfStep, exactTerm: true);
+
+    private int Begin(int s, bool lastOfStep, bool exactTerm)
     {
         var count = Layout.Segments[s].Count;
         if (_pending[s]) ApplyPending(s);
-        Interlocked.Add(ref _bytesIn, 4L * count);
+        Interlocked.Add(ref _bytesIn, (exactTerm ? 16L : 4L) * count);
         _firstContribution[s] = _contributions[s] == 0;
         _contributions[s]++;
+        if (_contributions[s] > ExactSum.MaxTerms) throw new InvalidOperationException($"segment {Layout.Segments[s].Name} took more than {ExactSum.MaxTerms} gradient terms in one step");
+        // The first term decides: one that is the step's only term is taken as it is; else the step's terms add exactly.
+        if (_firstContribution[s]) _exact[s] = exactTerm || !lastOfStep;
+        if (_exact[s]) _storage.EnsureSums(s);
         // Chunks of SmallChunkFloats, each with its own partial sum of squares, added in chunk order in EndGradient.
         var chunks = (int)((count + SmallChunkFloats - 1) / SmallChunkFloats);
         _partials[s] = lastOfStep ? new double[chunks] : null;
@@ -151,13 +183,28 @@ public sealed class WeightStore : IDisposable
         var count = Layout.Segments[s].Count;
         if (gradient.Length != count || (second.Length != 0 && second.Length != count))
             throw new ArgumentException($"segment {Layout.Segments[s].Name} has {count} gradients (got {gradient.Length} and {second.Length})");
-        var inMemory = _storage.View(s, StateKind.Gradient) is not null; // chunks are views: no scratch, no I/O
         var at = (long)i * SmallChunkFloats;
         var n = (int)Math.Min(SmallChunkFloats, count - at);
+        var g = gradient.Slice((int)at, n);
+        if (_exact[s])
+        {
+            // The term is the shards' sum rounded once to fp32, as the float path below adds it.
+            var term = g;
+            float[]? sum = null;
+            if (!second.IsEmpty)
+            {
+                sum = ArrayPool<float>.Shared.Rent(n);
+                AddSum(sum.AsSpan(0, n), g, second.Slice((int)at, n), first: true);
+                term = sum.AsSpan(0, n);
+            }
+            AccumulateExact(s, at, n, term, []);
+            if (sum is not null) ArrayPool<float>.Shared.Return(sum);
+            return;
+        }
+        var inMemory = _storage.View(s, StateKind.Gradient) is not null; // chunks are views: no scratch, no I/O
         var first = _firstContribution[s];
         var scratch = inMemory ? [] : ArrayPool<float>.Shared.Rent(n);
         var acc = Open(s, StateKind.Gradient, at, n, scratch, read: !first);
-        var g = gradient.Slice((int)at, n);
         if (second.IsEmpty)
         {
             if (first) g.CopyTo(acc);
@@ -168,6 +215,45 @@ public sealed class WeightStore : IDisposable
         if (partial is not null) partial[i] = SumOfSquares(acc);
         Close(s, StateKind.Gradient, at, acc, scratch);
         if (!inMemory) ArrayPool<float>.Shared.Return(scratch);
+    }
+
+    /// <summary>Chunk i of a partial sum of segment s (begun with BeginSums) into the exact sums.</summary>
+    public void AccumulateSumsChunk(int s, int i, ReadOnlySpan<Int128> sums)
+    {
+        var count = Layout.Segments[s].Count;
+        if (sums.Length != count) throw new ArgumentException($"segment {Layout.Segments[s].Name} has {count} gradients (got {sums.Length} sums)");
+        var at = (long)i * SmallChunkFloats;
+        var n = (int)Math.Min(SmallChunkFloats, count - at);
+        AccumulateExact(s, at, n, [], sums.Slice((int)at, n));
+    }
+
+    /// <summary>Adds one term's chunk (fp32 values, or fixed-point sums when values is empty) to segment s's exact sums;
+    /// at the step's last term, rounds them into the gradient accumulator and records the chunk's sum of squares.</summary>
+    private void AccumulateExact(int s, long at, int n, ReadOnlySpan<float> values, ReadOnlySpan<Int128> sums)
+    {
+        var first = _firstContribution[s];
+        var view = _storage.SumsView(s);
+        var scratch = view is null ? ArrayPool<Int128>.Shared.Rent(n) : null;
+        var acc = view is null ? scratch.AsSpan(0, n) : view.AsSpan((int)at, n);
+        if (view is null && !first) _storage.ReadSums(s, at, acc);
+        if (values.IsEmpty) ExactSum.Accumulate(acc, sums, first);
+        else ExactSum.Accumulate(acc, values, first);
+        var partial = _partials[s];
+        if (partial is null)
+        {
+            if (view is null) _storage.WriteSums(s, at, acc);
+        }
+        else
+        {
+            // The step's last term: the sums are done with; their rounding is the step's gradient.
+            var floats = ArrayPool<float>.Shared.Rent(n);
+            var g = Open(s, StateKind.Gradient, at, n, floats, read: false);
+            ExactSum.Round(acc, g);
+            partial[(int)(at / SmallChunkFloats)] = SumOfSquares(g);
+            Close(s, StateKind.Gradient, at, g, floats);
+            ArrayPool<float>.Shared.Return(floats);
+        }
+        if (scratch is not null) ArrayPool<Int128>.Shared.Return(scratch);
     }
 
     /// <summary>Ends taking segment s's gradient: records its squared norm when it was the step's last contribution.</summary>

@@ -33,7 +33,7 @@ public sealed record CycleOptions
 
 public sealed partial class CycleExecutor : IGptExecutor
 {
-    private readonly WeightStore _store;
+    private readonly IMemoryXLink _store;
     private readonly GptConfig _cfg;
     private readonly ParameterLayout _layout;
     private readonly LayerProgram _program;
@@ -81,7 +81,7 @@ public sealed partial class CycleExecutor : IGptExecutor
         return grid;
     }
 
-    public CycleExecutor(WeightStore store, int batch, int seqLen, CycleOptions options)
+    public CycleExecutor(IMemoryXLink store, int batch, int seqLen, CycleOptions options)
     {
         _store = store;
         _layout = store.Layout;

@@ -29,7 +29,7 @@ namespace Wafer.Gpt.Model;
 
 public sealed partial class GptExecutor : IGptExecutor
 {
-    private readonly WeightStore _store;
+    private readonly IMemoryXLink _store;
     private readonly GptConfig _cfg;
     private readonly ParameterLayout _layout;
     private readonly TransformerBlock[] _blocks;
@@ -65,7 +65,7 @@ public sealed partial class GptExecutor : IGptExecutor
     /// <summary>Nothing is simulated at this level.</summary>
     public FabricAccount? Fabric => null;
 
-    public GptExecutor(WeightStore store, int batch, int seqLen, StreamPrecision precision, HostSchedule host)
+    public GptExecutor(IMemoryXLink store, int batch, int seqLen, StreamPrecision precision, HostSchedule host)
     {
         if (host.Threads < 1) throw new ArgumentOutOfRangeException(nameof(host), host.Threads, "at least one thread");
         _host = host;

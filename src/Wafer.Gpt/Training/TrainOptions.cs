@@ -61,6 +61,9 @@ public sealed record TrainOptions
     /// <summary>Batches per loss estimate at most: 10,000 batches already put a mean's standard error far below any
     /// difference a run shows; more only makes each evaluation run for hours.</summary>
     public const int MaxEvalBatches = 10_000;
+    /// <summary>Micro-batches per step at most: MemoryX's exact sum takes ExactSum.MaxTerms terms, two a pass for a tied
+    /// embedding.</summary>
+    public const int MaxMicroBatches = ExactSum.MaxTerms / 2;
     /// <summary>Host threads for the products, layers and optimizer (the fast executor and MemoryX): 1 .. MaxThreads.
     /// Results do not depend on it.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
@@ -77,7 +80,7 @@ public sealed record TrainOptions
         if (DecaySteps is < 0) e.Add($"--decay-steps must be >= 0 (is {DecaySteps})");
         if (Batch < 1) e.Add($"--batch must be >= 1 (is {Batch})");
         if (SeqLen < 1) e.Add($"--seq must be >= 1 (is {SeqLen})");
-        if (MicroBatches < 1) e.Add($"--micro-batches must be >= 1 (is {MicroBatches})");
+        if (MicroBatches is < 1 or > MaxMicroBatches) e.Add($"--micro-batches must be between 1 and {MaxMicroBatches:N0} (is {MicroBatches})");
         if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) e.Add($"--lr must be a positive number (is {LearningRate})");
         if (LearningRate > 0 && (!(MinLearningRate >= 0) || MinLearningRate > LearningRate)) e.Add($"the minimum learning rate must be in [0, --lr] (is {MinLearningRate})");
         if (WarmupSteps < 0) e.Add($"--warmup must be >= 0 (is {WarmupSteps})");

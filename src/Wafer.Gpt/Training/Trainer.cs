@@ -16,7 +16,11 @@ public static class Trainer
 {
     public const string CheckpointFile = "checkpoint.safetensors";
 
-    public static TrainResult Run(TrainOptions o, TextWriter log)
+    public static TrainResult Run(TrainOptions o, TextWriter log) => Run(o, log, remote: null);
+
+    /// <summary>Run, with the passes on remote devices where remote is given (SwarmX's rank 0: it gets MemoryX and the
+    /// fitted model, and returns the runner that drives the systems); this process then holds MemoryX only.</summary>
+    public static TrainResult Run(TrainOptions o, TextWriter log, Func<WeightStore, GptConfig, IPassRunner>? remote)
     {
         var errors = o.Validate();
         if (errors.Count > 0) throw new WaferInputException(string.Join("; ", errors));
@@ -66,9 +70,9 @@ public static class Trainer
             stepLosses = resume.StepLosses;
             evals = resume.Evals;
         }
-        IGptExecutor executor = o.Fidelity == Fidelity.Cycle
+        var executor = remote is not null ? remote(store, cfg) : new LocalPasses(o.Fidelity == Fidelity.Cycle
             ? new CycleExecutor(store, o.Batch, o.SeqLen, cycle)
-            : new GptExecutor(store, o.Batch, o.SeqLen, o.Precision, host);
+            : new GptExecutor(store, o.Batch, o.SeqLen, o.Precision, host));
         // The fast reference of a cycle run: its own MemoryX, from the same start, fed the same batches.
         using var referenceStore = o.Fidelity == Fidelity.Cycle && o.FastReference ? new WeightStore(layout, new InMemoryStorage(layout), o.Optimizer, o.Threads) : null;
         GptExecutor? reference = null;
@@ -82,7 +86,7 @@ public static class Trainer
         var decay = DecaySteps(o);
         log.WriteLine($"model {cfg.Name}: {layout.Count:N0} parameters ({ParameterLayout.PublishedCount(cfg):N0} as published), {cfg.Layers} layers, {cfg.Channels} channels, {cfg.Heads} heads");
         log.WriteLine($"data {source}: {corpus.Train.Length:N0} train / {corpus.Validation.Length:N0} val tokens, tokenizer {(tokenizer is CharTokenizer ? $"characters ({tokenizer.VocabSize})" : "GPT-2 BPE")}");
-        log.WriteLine($"MemoryX {(o.MemoryXDirectory is null ? "in memory" : "on disk at " + o.MemoryXDirectory)}: {16 * layout.Count / 1e6:N1} MB of weights, AdamW moments and gradients; device holds {executor.DeviceBytes / 1e6:N1} MB");
+        log.WriteLine($"MemoryX {(o.MemoryXDirectory is null ? "in memory" : "on disk at " + o.MemoryXDirectory)}: {MemoryXBytes(o, layout) / 1e6:N1} MB of weights, AdamW moments and gradients{(o.MicroBatches > 1 ? " (exact sums of the micro-batches' terms)" : "")}; device holds {executor.DeviceBytes / 1e6:N1} MB");
         if (startStep > 0) log.WriteLine($"resumed from {o.ResumePath} at step {startStep}");
         if (executor.Fabric is { } fab)
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -117,13 +121,21 @@ public static class Trainer
             trainTime.Start();
             double loss = 0, referenceLoss = 0;
             long stepCycles = 0, stepModel = 0;
+            var batches = new TokenBatch[o.MicroBatches];
             for (var pass = 0; pass < o.MicroBatches; pass++)
             {
                 var (x, y) = sampler.Next();
-                loss += executor.TrainPass(x, y, lastPassOfStep: pass == o.MicroBatches - 1);
-                if (executor.Fabric is { } f) { stepCycles += f.LastPassCycles; stepModel += f.LastPassModelCycles; }
-                if (reference is not null) referenceLoss += reference.TrainPass(x, y, lastPassOfStep: pass == o.MicroBatches - 1);
+                batches[pass] = new TokenBatch(x, y);
             }
+            foreach (var r in executor.Train(batches))
+            {
+                loss += r.Loss;
+                stepCycles += r.Cycles;
+                stepModel += r.ModelCycles;
+            }
+            if (reference is not null)
+                for (var pass = 0; pass < o.MicroBatches; pass++)
+                    referenceLoss += reference.TrainPass(batches[pass].Inputs, batches[pass].Targets, lastPassOfStep: pass == o.MicroBatches - 1);
             store.EndStep(lr, o.MicroBatches);
             referenceStore?.EndStep(lr, o.MicroBatches);
             trainTime.Stop();
@@ -177,7 +189,7 @@ public static class Trainer
             PeakRssBytes = PeakRss(),
             BytesStreamedPerStep = trainedSteps == 0 ? 0 : streamedInSteps / trainedSteps,
             PeakDeviceBytes = executor.DeviceBytes,
-            MemoryXBytes = 16 * layout.Count,
+            MemoryXBytes = MemoryXBytes(o, layout),
             MemoryX = o.MemoryXDirectory is null ? "memory" : "disk",
             Tokenizer = tokenizer is CharTokenizer ? "char" : "gpt2",
             TrainTokens = corpus.Train.Length,
@@ -255,7 +267,7 @@ public static class Trainer
         var (device, longest) = GptExecutor.Plan(layout, o.Batch, o.SeqLen, o.Precision);
         if (longest > Array.MaxLength)
             throw new WaferInputException($"model {cfg.Name} with batch {o.Batch} x {o.SeqLen}: one activation tensor holds {longest:N0} values, more than one buffer holds ({Array.MaxLength:N0}); use a smaller --batch or --seq");
-        var memoryX = 16.0 * layout.Count;
+        var memoryX = (double)MemoryXBytes(o, layout);
         var inMemory = o.MemoryXDirectory is null ? memoryX : 0;
         var reference = o.Fidelity == Fidelity.Cycle && o.FastReference ? memoryX + device : 0;
         var need = inMemory + device + reference;
@@ -272,6 +284,12 @@ public static class Trainer
         }
     }
 
+    /// <summary>MemoryX's state: weights, two moments and the gradient (16 bytes a parameter), and 16 more for the
+    /// exact sums of every segment whose step gradient has several terms: all with micro-batches, else a tied
+    /// embedding (its head and embedding parts).</summary>
+    public static long MemoryXBytes(TrainOptions o, ParameterLayout layout) =>
+        16 * layout.Count + 16 * (o.MicroBatches > 1 ? layout.Count : layout.Config.TiedEmbedding ? layout.Embedding.Count : 0);
+
     private static long TokensPerStep(TrainOptions o) => (long)o.Batch * o.SeqLen * o.MicroBatches;
 
     /// <summary>A character vocabulary sets the model's; GPT-2 BPE needs 50,257 rows (padded to 50,304 as llm.c does).</summary>
@@ -283,15 +301,17 @@ public static class Trainer
 
     /// <summary>Mean loss over EvalBatches random batches of a split, drawn from a stream seeded by (seed, step, split)
     /// so that the estimate does not disturb the training sampler and repeats exactly on resume.</summary>
-    private static double Estimate(IGptExecutor executor, int[] tokens, TrainOptions o, int step, int split)
+    private static double Estimate(IPassRunner executor, int[] tokens, TrainOptions o, int step, int split)
     {
         var sampler = new BatchSampler(tokens, o.Batch, o.SeqLen, (ulong)o.Seed * 0x9E3779B97F4A7C15UL ^ ((ulong)step << 8) ^ (ulong)split);
-        double sum = 0;
+        var batches = new TokenBatch[o.EvalBatches];
         for (var i = 0; i < o.EvalBatches; i++)
         {
             var (x, y) = sampler.Next();
-            sum += executor.Forward(x, y);
+            batches[i] = new TokenBatch(x, y);
         }
+        double sum = 0;
+        foreach (var loss in executor.Forward(batches)) sum += loss;
         return sum / o.EvalBatches;
     }
 

@@ -1,0 +1,168 @@
+// MemoryX's side of SwarmX (rank 0): the trainer's pass runner when the passes run on N systems. A step's M
+// micro-batches go out in M / N rounds, batch r N + k - 1 to system k in round r; while a round runs, rank 0 serves its
+// children's segment requests from the WeightStore (applying a deferred update on its first fetch, as in one process)
+// and adds the partial sums they send up into the store's exact accumulator; every system's loss comes back to it.
+// The step's last term of a segment is the one that completes the last round's sums of all of rank 0's children.
+using Wafer.Gpt.MemoryX;
+using Wafer.Gpt.Model;
+using Wafer.Gpt.Training;
+
+namespace Wafer.Swarm;
+
+internal sealed class SwarmRunner : IPassRunner
+{
+    public const int CommandEnd = 0, CommandTrain = 1, CommandForward = 2;
+
+    private readonly Wire _wire;
+    private readonly SwarmTree _tree;
+    private readonly WeightStore _store;
+    private readonly int[] _rootChildren;
+    private readonly float[] _weights, _floats;
+    private readonly Int128[] _sums;
+    private readonly int[] _lastTerms;
+    private readonly long[] _systemBytes, _systemMessages;
+    private bool _ended;
+
+    public long DeviceBytes { get; }
+    public FabricAccount? Fabric => null;
+    /// <summary>Bytes every rank has sent (rank 0's, and each system's as of its last result).</summary>
+    public long BytesStreamed => _wire.BytesSent + _systemBytes.Sum();
+    public long MessagesSent => _wire.MessagesSent + _systemMessages.Sum();
+    /// <summary>Rounds run, training and evaluation.</summary>
+    public int Rounds { get; private set; }
+
+    public SwarmRunner(Wire wire, SwarmTree tree, WeightStore store, long deviceBytes)
+    {
+        _wire = wire;
+        _tree = tree;
+        _store = store;
+        DeviceBytes = deviceBytes;
+        _rootChildren = tree.Children(0);
+        var largest = checked((int)store.Layout.LargestSegment);
+        _weights = new float[largest];
+        _floats = new float[largest];
+        _sums = new Int128[largest];
+        _lastTerms = new int[store.Layout.Segments.Count];
+        _systemBytes = new long[tree.Systems + 1];
+        _systemMessages = new long[tree.Systems + 1];
+    }
+
+    public PassResult[] Train(IReadOnlyList<TokenBatch> batches)
+    {
+        var n = _tree.Systems;
+        if (batches.Count % n != 0)
+            throw new Wafer.Core.WaferInputException($"--micro-batches {batches.Count} does not divide among {n} systems: give a multiple of {n}");
+        var results = new PassResult[batches.Count];
+        Array.Clear(_lastTerms);
+        var rounds = batches.Count / n;
+        for (var r = 0; r < rounds; r++)
+        {
+            for (var k = 1; k <= n; k++)
+            {
+                var pass = r * n + k - 1;
+                SendCommand(k, CommandTrain, last: r == rounds - 1, pass, batches[pass]);
+            }
+            Serve(n, results);
+        }
+        return results;
+    }
+
+    public float[] Forward(IReadOnlyList<TokenBatch> batches)
+    {
+        // Every system takes part in every round (the weights pass through the inner systems to the leaves): in a last
+        // round with fewer batches than systems, the spare systems evaluate its first batch again, and that loss is
+        // dropped.
+        var n = _tree.Systems;
+        var results = new PassResult[batches.Count];
+        var spare = new PassResult[n];
+        for (var first = 0; first < batches.Count; first += n)
+        {
+            for (var k = 1; k <= n; k++)
+            {
+                var pass = first + k - 1;
+                SendCommand(k, CommandForward, last: false, pass < batches.Count ? pass : -k, batches[pass < batches.Count ? pass : first]);
+            }
+            Serve(n, results, spare);
+        }
+        return results.Select(r => r.Loss).ToArray();
+    }
+
+    private void SendCommand(int system, int kind, bool last, int pass, TokenBatch batch)
+    {
+        var t = batch.Inputs.Length;
+        var message = new int[4 + 2 * t];
+        message[0] = kind;
+        message[1] = last ? 1 : 0;
+        message[2] = pass;
+        message[3] = t;
+        batch.Inputs.CopyTo(message, 4);
+        batch.Targets.CopyTo(message, 4 + t);
+        _wire.Send<int>(system, Wire.TagCommand, message);
+    }
+
+    /// <summary>Serves one round until every system's result is in: results[pass] (a negative pass -k: spare[k - 1]).</summary>
+    private void Serve(int expected, PassResult[] results, PassResult[]? spare = null)
+    {
+        Rounds++;
+        Span<int> request = stackalloc int[1];
+        Span<int> header = stackalloc int[4];
+        Span<long> result = stackalloc long[6];
+        ReadOnlySpan<int> tags = [Wire.TagRequest, Wire.TagGradient, Wire.TagResult];
+        var received = 0;
+        while (received < expected)
+        {
+            var (source, tag) = _wire.Probe(tags);
+            switch (tag)
+            {
+                case Wire.TagRequest:
+                {
+                    _wire.Receive(source, Wire.TagRequest, request);
+                    var s = request[0];
+                    var count = (int)_store.Layout.Segments[s].Count;
+                    var w = _store.Fetch(s, _weights);
+                    _wire.Send<float>(source, Wire.TagWeights, w.AsSpan(0, count));
+                    break;
+                }
+                case Wire.TagGradient:
+                {
+                    _wire.Receive(source, Wire.TagGradient, header);
+                    var s = header[0];
+                    var count = (int)_store.Layout.Segments[s].Count;
+                    if (header[3] != count) throw new SwarmFailure($"system rank {source} sent {header[3]} gradients of segment {s}, which has {count}");
+                    var last = header[1] == 1 && ++_lastTerms[s] == _rootChildren.Length;
+                    if (header[2] == SystemLink.Floats)
+                    {
+                        _wire.Receive(source, Wire.TagGradient, _floats.AsSpan(0, count));
+                        _store.AccumulateGradient(s, _floats.AsSpan(0, count), [], last);
+                    }
+                    else
+                    {
+                        _wire.Receive(source, Wire.TagGradient, _sums.AsSpan(0, count));
+                        _store.AccumulateSums(s, _sums.AsSpan(0, count), last);
+                    }
+                    break;
+                }
+                default:
+                {
+                    _wire.Receive(source, Wire.TagResult, result);
+                    var pass = (int)result[0];
+                    var r = new PassResult(BitConverter.Int32BitsToSingle((int)result[1]), result[2], result[3]);
+                    if (pass >= 0) results[pass] = r;
+                    else spare![-pass - 1] = r;
+                    _systemBytes[source] = result[4];
+                    _systemMessages[source] = result[5];
+                    received++;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Tells every system the job is over (once).</summary>
+    public void End()
+    {
+        if (_ended) return;
+        _ended = true;
+        for (var k = 1; k <= _tree.Systems; k++) _wire.Send<int>(k, Wire.TagCommand, [CommandEnd, 0, 0, 0]);
+    }
+}
