@@ -19,6 +19,7 @@ internal static unsafe partial class Mpi
     public const int AnySource = -2;
     public const int ThreadMultiple = 3;
     public const int Success = 0;
+    public const int ErrorsReturn = 0x54000001;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct Status
@@ -30,6 +31,8 @@ internal static unsafe partial class Mpi
     [LibraryImport(Library, EntryPoint = "MPI_Initialized")] public static partial int Initialized(int* flag);
     [LibraryImport(Library, EntryPoint = "MPI_Finalize")] public static partial int Finalize();
     [LibraryImport(Library, EntryPoint = "MPI_Abort")] public static partial int Abort(int comm, int code);
+    [LibraryImport(Library, EntryPoint = "MPI_Comm_set_errhandler")] public static partial int CommSetErrhandler(int comm, int handler);
+    [LibraryImport("libc.so.6", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)] private static partial int SetEnv(string name, string value, int overwrite);
     [LibraryImport(Library, EntryPoint = "MPI_Comm_rank")] public static partial int CommRank(int comm, int* rank);
     [LibraryImport(Library, EntryPoint = "MPI_Comm_size")] public static partial int CommSize(int comm, int* size);
     [LibraryImport(Library, EntryPoint = "MPI_Isend")] public static partial int Isend(void* buffer, int count, int type, int dest, int tag, int comm, int* request);
@@ -41,9 +44,15 @@ internal static unsafe partial class Mpi
     [LibraryImport(Library, EntryPoint = "MPI_Request_free")] public static partial int RequestFree(int* request);
     [LibraryImport(Library, EntryPoint = "MPI_Get_library_version")] public static partial int GetLibraryVersion(byte* version, int* length);
 
+    /// <summary>An MPI call that returned an error (errors return rather than abort: see Init).</summary>
+    public sealed class Error(int code, string call) : Exception($"{call} failed with MPI error {code}")
+    {
+        public int Code { get; } = code;
+    }
+
     public static void Check(int rc, string call)
     {
-        if (rc != Success) throw new InvalidOperationException($"{call} failed with MPI error {rc}");
+        if (rc != Success) throw new Error(rc, call);
     }
 
     /// <summary>MPI_Init_thread with MPI_THREAD_MULTIPLE (the prefetch, the heartbeat and the main thread all call MPI).
@@ -53,13 +62,23 @@ internal static unsafe partial class Mpi
         int provided, rank, size;
         try
         {
+            // MPICH's UCX transport copies large messages between processes of one host by process_vm_readv (UCX's
+            // "cma"); when the peer has died that copy is a fatal error inside UCX, which aborts this rank before it
+            // can report which peer died. So where every rank is on this host (hydra's MPI_LOCALNRANKS = PMI_SIZE),
+            // the job uses UCX's shared-memory transports without cma: a dead peer then surfaces as an error of an
+            // MPI call or as silence. (Without cma but with tcp, MPI_Finalize was seen to hang.) A UCX_TLS that the
+            // user set is left as it is; across hosts UCX keeps its own choice (docs/swarmx.md, "Faults").
+            var local = Environment.GetEnvironmentVariable("MPI_LOCALNRANKS");
+            if (local is not null && local == Environment.GetEnvironmentVariable("PMI_SIZE")) SetEnv("UCX_TLS", "self,sysv,posix", overwrite: 0);
             Check(InitThread(null, null, ThreadMultiple, &provided), "MPI_Init_thread");
         }
-        catch (DllNotFoundException)
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             throw new Wafer.Core.WaferInputException($"--swarmx needs MPICH's {Library} (Debian: apt-get install mpich) and a launch by its mpiexec");
         }
         if (provided < ThreadMultiple) throw new InvalidOperationException($"MPI gives thread level {provided}; SwarmX needs MPI_THREAD_MULTIPLE ({ThreadMultiple})");
+        // Errors come back as return codes (Check throws them), so a call that involves a dead peer ends in a report.
+        Check(CommSetErrhandler(CommWorld, ErrorsReturn), "MPI_Comm_set_errhandler");
         Check(CommRank(CommWorld, &rank), "MPI_Comm_rank");
         Check(CommSize(CommWorld, &size), "MPI_Comm_size");
         return (rank, size);

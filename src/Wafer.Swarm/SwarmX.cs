@@ -41,6 +41,7 @@ public static class SwarmX
     {
         var errors = so.Validate();
         if (errors.Count > 0) throw new WaferInputException(string.Join("; ", errors));
+        if (RankProcess.IsLauncher) return new SwarmOutcome(null, RankProcess.RunChild());
         var (rank, size) = Mpi.Init();
         if (size < 2)
         {
@@ -50,19 +51,30 @@ public static class SwarmX
         var tree = new SwarmTree(size - 1, Math.Min(so.FanOut, size - 1));
         var names = new string[size];
         for (var r = 0; r < size; r++) names[r] = r == 0 ? "MemoryX (rank 0)" : $"system rank {r}";
-        using var heartbeat = new Heartbeat(size, rank == 0 ? Enumerable.Range(1, size - 1).ToArray() : [0], so.TimeoutSeconds, r => names[r]);
-        var wire = new Wire(heartbeat);
-        try
+        var ending = 0;
+        void EndJob(SwarmFailure f)
         {
-            return rank == 0 ? new SwarmOutcome(MemoryX(o, tree, wire, names, log), 0) : new SwarmOutcome(null, System(o, tree, wire, rank));
-        }
-        catch (SwarmFailure f)
-        {
+            // Once, from whichever thread finds the failure first: the report, then the end of every rank.
+            if (Interlocked.Exchange(ref ending, 1) == 1) Thread.Sleep(Timeout.Infinite);
             err.WriteLine($"swarmx: {(rank == 0 ? "" : $"system rank {rank}: ")}{f.Message}; ending the job{(rank == 0 && o.WriteCheckpoints ? $" (the last checkpoint in {o.OutputDirectory} is whole: --resume it, on any number of systems)" : "")}");
             err.Flush();
             log.Flush();
-            Mpi.Abort(Mpi.CommWorld, ExitLostRank);
-            throw; // not reached: MPI_Abort ends every rank
+            // MPI_Abort ends every rank. It can block behind an MPI call that the dead peer has wedged; then this rank
+            // exits on its own after two seconds and the other ranks find it silent and end too.
+            new Thread(() => Mpi.Abort(Mpi.CommWorld, ExitLostRank)) { IsBackground = true }.Start();
+            Thread.Sleep(2000);
+            Environment.Exit(ExitLostRank);
+        }
+        using var heartbeat = new Heartbeat(size, rank == 0 ? Enumerable.Range(1, size - 1).ToArray() : [0], so.TimeoutSeconds, r => names[r], EndJob);
+        var wire = new Wire(heartbeat);
+        try
+        {
+            return rank == 0 ? new SwarmOutcome(MemoryX(o, tree, wire, heartbeat, names, log), 0) : new SwarmOutcome(null, System(o, tree, wire, rank));
+        }
+        catch (SwarmFailure f)
+        {
+            EndJob(f);
+            throw; // not reached
         }
         catch (Exception e) when (rank != 0)
         {
@@ -79,7 +91,7 @@ public static class SwarmX
     }
 
     /// <summary>Rank 0: checks the systems' hellos, then trains with the passes on them.</summary>
-    private static TrainResult MemoryX(TrainOptions o, SwarmTree tree, Wire wire, string[] names, TextWriter log)
+    private static TrainResult MemoryX(TrainOptions o, SwarmTree tree, Wire wire, Heartbeat heartbeat, string[] names, TextWriter log)
     {
         var mine = Describe(o);
         var released = false;
@@ -91,6 +103,7 @@ public static class SwarmX
             {
                 var hello = JsonSerializer.Deserialize<Hello>(wire.ReceiveBlob(r, Wire.TagHello))!;
                 names[r] = $"system rank {r} (pid {hello.Pid} on {hello.Host})";
+                if (hello.Host == Environment.MachineName) heartbeat.WatchProcess(r, hello.Pid);
                 log.WriteLine($"swarmx: {names[r]} joined");
                 refusal ??= Mismatch(mine, hello, r);
             }

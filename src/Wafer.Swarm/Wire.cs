@@ -26,7 +26,49 @@ internal sealed unsafe class Wire(Heartbeat? heartbeat)
 
     private void Watch() => heartbeat?.Check();
 
+    /// <summary>An MPI call with peer failed: the heartbeat's account if it has one (it names the rank that died), else
+    /// this call's.</summary>
+    private SwarmFailure Lost(int peer, Mpi.Error e)
+    {
+        if (heartbeat is null) return new SwarmFailure($"rank {peer}: {e.Message}");
+        heartbeat.Failed(peer, $"an MPI call with it failed ({e.Message})");
+        try
+        {
+            heartbeat.Check();
+        }
+        catch (SwarmFailure f)
+        {
+            return f;
+        }
+        return new SwarmFailure($"{heartbeat.Describe(peer)}: {e.Message}");
+    }
+
     public void Send<T>(int dest, int tag, ReadOnlySpan<T> values) where T : unmanaged
+    {
+        try
+        {
+            SendPieces(dest, tag, values);
+        }
+        catch (Mpi.Error e)
+        {
+            throw Lost(dest, e);
+        }
+    }
+
+    /// <summary>Receives exactly values.Length values from source, sent by Send with the same tag.</summary>
+    public void Receive<T>(int source, int tag, Span<T> values) where T : unmanaged
+    {
+        try
+        {
+            ReceivePieces(source, tag, values);
+        }
+        catch (Mpi.Error e)
+        {
+            throw Lost(source, e);
+        }
+    }
+
+    private void SendPieces<T>(int dest, int tag, ReadOnlySpan<T> values) where T : unmanaged
     {
         var at = 0;
         do
@@ -45,8 +87,7 @@ internal sealed unsafe class Wire(Heartbeat? heartbeat)
         } while (at < values.Length);
     }
 
-    /// <summary>Receives exactly values.Length values from source, sent by Send with the same tag.</summary>
-    public void Receive<T>(int source, int tag, Span<T> values) where T : unmanaged
+    private void ReceivePieces<T>(int source, int tag, Span<T> values) where T : unmanaged
     {
         var at = 0;
         do
@@ -72,7 +113,8 @@ internal sealed unsafe class Wire(Heartbeat? heartbeat)
         {
             int flag;
             Mpi.Status status;
-            Mpi.Check(Mpi.Iprobe(source, tag, Mpi.CommWorld, &flag, &status), "MPI_Iprobe");
+            var rc = Mpi.Iprobe(source, tag, Mpi.CommWorld, &flag, &status);
+            if (rc != Mpi.Success) throw Lost(source, new Mpi.Error(rc, "MPI_Iprobe"));
             if (flag != 0)
             {
                 int count;
@@ -97,7 +139,9 @@ internal sealed unsafe class Wire(Heartbeat? heartbeat)
             {
                 int flag;
                 Mpi.Status status;
-                Mpi.Check(Mpi.Iprobe(Mpi.AnySource, tag, Mpi.CommWorld, &flag, &status), "MPI_Iprobe");
+                // A probe of any source that fails (a peer died mid-message) is tried again: the heartbeat names the
+                // peer within its timeout.
+                if (Mpi.Iprobe(Mpi.AnySource, tag, Mpi.CommWorld, &flag, &status) != Mpi.Success) continue;
                 if (flag != 0) return (status.Source, tag);
             }
             if (++spins % 64 == 0) Watch();
