@@ -92,8 +92,9 @@ internal static unsafe partial class Mpi
         return Encoding.ASCII.GetString(buffer, 0, length).Split('\n')[0].Trim();
     }
 
-    /// <summary>Waits for request; watch() is called between tests and throws to end the wait.</summary>
-    public static Status Wait(int request, Action watch)
+    /// <summary>Waits for request; watch() is called between tests and throws to end the wait. spinMs: how long to spin
+    /// (yielding) before sleeping a millisecond between tests.</summary>
+    public static Status Wait(int request, Action watch, int spinMs)
     {
         var spins = 0;
         var since = Environment.TickCount64;
@@ -105,8 +106,8 @@ internal static unsafe partial class Mpi
             if (flag != 0) return status;
             if (++spins % 64 == 0) watch();
             // Spin while a transfer is in flight (MPICH moves a large message through shared memory only while both
-            // ends call into it); after 20 ms of waiting, sleep: the peer is computing and needs the core.
-            if (Environment.TickCount64 - since < 20) Thread.Yield();
+            // ends call into it); after spinMs of waiting, sleep: the peer is computing and needs the core.
+            if (Environment.TickCount64 - since < spinMs) Thread.Yield();
             else Thread.Sleep(1);
         }
     }

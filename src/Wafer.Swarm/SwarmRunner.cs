@@ -24,15 +24,44 @@ internal sealed class SwarmRunner : IPassRunner
     private bool _ended;
 
     public long DeviceBytes { get; }
-    public FabricAccount? Fabric => null;
+    /// <summary>At cycle fidelity, system 1's account of its simulated wafer as of its last pass (every system runs the
+    /// same shapes; their cycles differ by a few parts per million with their batches' data). The passes' own cycles
+    /// come with every system's result.</summary>
+    public FabricAccount? Fabric { get; private set; }
+    private readonly bool _cycle;
+
+    internal static readonly System.Text.Json.JsonSerializerOptions AccountJson = new()
+    {
+        PreferredObjectCreationHandling = System.Text.Json.Serialization.JsonObjectCreationHandling.Populate,
+    };
     /// <summary>Bytes every rank has sent (rank 0's, and each system's as of its last result).</summary>
     public long BytesStreamed => _wire.BytesSent + _systemBytes.Sum();
     public long MessagesSent => _wire.MessagesSent + _systemMessages.Sum();
     /// <summary>Rounds run, training and evaluation.</summary>
     public int Rounds { get; private set; }
+    /// <summary>What moved in training steps (Train calls) and in evaluations, counted apart.</summary>
+    public Traffic Training { get; } = new();
+    public Traffic Evaluation { get; } = new();
 
-    public SwarmRunner(Wire wire, SwarmTree tree, WeightStore store, long deviceBytes)
+    /// <summary>Bytes and messages of one kind of round: sent by every rank, and MemoryX's own weights out and gradients in.</summary>
+    public sealed class Traffic
     {
+        public int Calls { get; set; }
+        public int Rounds { get; set; }
+        public long Bytes { get; set; }
+        public long Messages { get; set; }
+        public long MemoryXWeightBytesOut { get; set; }
+        public long MemoryXGradientBytesIn { get; set; }
+        public long MemoryXGradientMessagesIn { get; set; }
+        /// <summary>Seconds summed over the systems: their passes, and of that their link's weights in and gradients out.</summary>
+        public double PassSeconds { get; set; }
+        public double FetchSeconds { get; set; }
+        public double SendSeconds { get; set; }
+    }
+
+    public SwarmRunner(Wire wire, SwarmTree tree, WeightStore store, long deviceBytes, bool cycle)
+    {
+        _cycle = cycle;
         _wire = wire;
         _tree = tree;
         _store = store;
@@ -55,6 +84,7 @@ internal sealed class SwarmRunner : IPassRunner
         var results = new PassResult[batches.Count];
         Array.Clear(_lastTerms);
         var rounds = batches.Count / n;
+        Training.Calls++;
         for (var r = 0; r < rounds; r++)
         {
             for (var k = 1; k <= n; k++)
@@ -62,7 +92,7 @@ internal sealed class SwarmRunner : IPassRunner
                 var pass = r * n + k - 1;
                 SendCommand(k, CommandTrain, last: r == rounds - 1, pass, batches[pass]);
             }
-            Serve(n, results);
+            Serve(n, results, Training);
         }
         return results;
     }
@@ -75,6 +105,7 @@ internal sealed class SwarmRunner : IPassRunner
         var n = _tree.Systems;
         var results = new PassResult[batches.Count];
         var spare = new PassResult[n];
+        Evaluation.Calls++;
         for (var first = 0; first < batches.Count; first += n)
         {
             for (var k = 1; k <= n; k++)
@@ -82,7 +113,7 @@ internal sealed class SwarmRunner : IPassRunner
                 var pass = first + k - 1;
                 SendCommand(k, CommandForward, last: false, pass < batches.Count ? pass : -k, batches[pass < batches.Count ? pass : first]);
             }
-            Serve(n, results, spare);
+            Serve(n, results, Evaluation, spare);
         }
         return results.Select(r => r.Loss).ToArray();
     }
@@ -101,12 +132,14 @@ internal sealed class SwarmRunner : IPassRunner
     }
 
     /// <summary>Serves one round until every system's result is in: results[pass] (a negative pass -k: spare[k - 1]).</summary>
-    private void Serve(int expected, PassResult[] results, PassResult[]? spare = null)
+    private void Serve(int expected, PassResult[] results, Traffic traffic, PassResult[]? spare = null)
     {
         Rounds++;
+        traffic.Rounds++;
+        long sentBefore = _wire.BytesSent, messagesBefore = _wire.MessagesSent;
         Span<int> request = stackalloc int[1];
         Span<int> header = stackalloc int[4];
-        Span<long> result = stackalloc long[6];
+        Span<long> result = stackalloc long[9];
         ReadOnlySpan<int> tags = [Wire.TagRequest, Wire.TagGradient, Wire.TagResult];
         var received = 0;
         while (received < expected)
@@ -121,6 +154,7 @@ internal sealed class SwarmRunner : IPassRunner
                     var count = (int)_store.Layout.Segments[s].Count;
                     var w = _store.Fetch(s, _weights);
                     _wire.Send<float>(source, Wire.TagWeights, w.AsSpan(0, count));
+                    traffic.MemoryXWeightBytesOut += 4L * count;
                     break;
                 }
                 case Wire.TagGradient:
@@ -130,6 +164,8 @@ internal sealed class SwarmRunner : IPassRunner
                     var count = (int)_store.Layout.Segments[s].Count;
                     if (header[3] != count) throw new SwarmFailure($"system rank {source} sent {header[3]} gradients of segment {s}, which has {count}");
                     var last = header[1] == 1 && ++_lastTerms[s] == _rootChildren.Length;
+                    traffic.MemoryXGradientBytesIn += (header[2] == SystemLink.Floats ? 4L : 16L) * count;
+                    traffic.MemoryXGradientMessagesIn += 1 + (count + Wire.PieceValues - 1) / Wire.PieceValues;
                     if (header[2] == SystemLink.Floats)
                     {
                         _wire.Receive(source, Wire.TagGradient, _floats.AsSpan(0, count));
@@ -149,13 +185,22 @@ internal sealed class SwarmRunner : IPassRunner
                     var r = new PassResult(BitConverter.Int32BitsToSingle((int)result[1]), result[2], result[3]);
                     if (pass >= 0) results[pass] = r;
                     else spare![-pass - 1] = r;
+                    traffic.PassSeconds += result[6] / (double)global::System.Diagnostics.Stopwatch.Frequency;
+                    traffic.FetchSeconds += result[7] / (double)global::System.Diagnostics.Stopwatch.Frequency;
+                    traffic.SendSeconds += result[8] / (double)global::System.Diagnostics.Stopwatch.Frequency;
+                    traffic.Bytes += result[4] - _systemBytes[source];
+                    traffic.Messages += result[5] - _systemMessages[source];
                     _systemBytes[source] = result[4];
                     _systemMessages[source] = result[5];
+                    if (_cycle && source == 1)
+                        Fabric = System.Text.Json.JsonSerializer.Deserialize<FabricAccount>(_wire.ReceiveBlob(1, Wire.TagResult), AccountJson);
                     received++;
                     break;
                 }
             }
         }
+        traffic.Bytes += _wire.BytesSent - sentBefore;
+        traffic.Messages += _wire.MessagesSent - messagesBefore;
     }
 
     /// <summary>Tells every system the job is over (once).</summary>

@@ -122,8 +122,8 @@ public static class SwarmX
                     wire.Receive(r, Wire.TagJob, ready);
                     device = Math.Max(device, ready[0]);
                 }
-                runner = new SwarmRunner(wire, tree, store, device);
-                log.WriteLine($"swarmx: MemoryX on rank 0, {tree.Systems} system{(tree.Systems == 1 ? "" : "s")} in a tree of fan-out {tree.FanOut} (depth {tree.Depth}); {o.MicroBatches / tree.Systems} round{(o.MicroBatches / tree.Systems == 1 ? "" : "s")} of {tree.Systems} micro-batches a step; {Mpi.LibraryVersion()}");
+                runner = new SwarmRunner(wire, tree, store, device, cycle: o.Fidelity == Fidelity.Cycle);
+                log.WriteLine($"swarmx: MemoryX on rank 0, {tree.Systems} system{(tree.Systems == 1 ? "" : "s")} in a tree of fan-out {tree.FanOut} (depth {tree.Depth}); {o.MicroBatches / tree.Systems} round{(o.MicroBatches / tree.Systems == 1 ? "" : "s")} of {tree.Systems} micro-batches a step; {string.Join(' ', Mpi.LibraryVersion().Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries))}");
                 return runner;
             });
         }
@@ -141,10 +141,52 @@ public static class SwarmX
         {
             if (runner is not null)
             {
-                log.WriteLine($"swarmx: {runner.Rounds} rounds; {runner.BytesStreamed / 1e6:N1} MB in {runner.MessagesSent:N0} messages sent by all ranks");
                 runner.End();
+                Report(runner, tree, o, log);
             }
         }
+    }
+
+    /// <summary>The traffic per training step and per evaluation, in the log and in OUT/swarmx.json (BENCHMARKS.md).</summary>
+    private static void Report(SwarmRunner runner, SwarmTree tree, TrainOptions o, TextWriter log)
+    {
+        object Per(SwarmRunner.Traffic t)
+        {
+            double calls = Math.Max(1, t.Calls);
+            return new
+            {
+                calls = t.Calls,
+                roundsPerCall = t.Rounds / calls,
+                bytesSentByAllRanks = t.Bytes / calls,
+                messagesSentByAllRanks = t.Messages / calls,
+                memoryXWeightBytesOut = t.MemoryXWeightBytesOut / calls,
+                memoryXGradientBytesIn = t.MemoryXGradientBytesIn / calls,
+                memoryXGradientMessagesIn = t.MemoryXGradientMessagesIn / calls,
+                systemPassSeconds = t.PassSeconds / calls / tree.Systems,
+                systemFetchSeconds = t.FetchSeconds / calls / tree.Systems,
+                systemGradientSendSeconds = t.SendSeconds / calls / tree.Systems,
+            };
+        }
+        var train = runner.Training;
+        if (train.Calls > 0)
+        {
+            double calls = train.Calls;
+            log.WriteLine(global::System.FormattableString.Invariant(
+                $"swarmx: per step {train.Bytes / calls / 1e6:N2} MB in {train.Messages / calls:N0} messages sent by all ranks; MemoryX sent {train.MemoryXWeightBytesOut / calls / 1e6:N2} MB of weights and took {train.MemoryXGradientBytesIn / calls / 1e6:N2} MB of gradients; a system's passes took {train.PassSeconds / calls / tree.Systems * 1e3:F1} ms a step, of which {train.SendSeconds / calls / tree.Systems * 1e3:F1} ms sending gradients (exposed) and {train.FetchSeconds / calls / tree.Systems * 1e3:F1} ms receiving weights (overlapped with compute where prefetched)"));
+        }
+        var json = JsonSerializer.Serialize(new
+        {
+            systems = tree.Systems,
+            fanOut = tree.FanOut,
+            depth = tree.Depth,
+            microBatches = o.MicroBatches,
+            batch = o.Batch,
+            seqLen = o.SeqLen,
+            perTrainingStep = Per(train),
+            perEvaluation = Per(runner.Evaluation),
+            mpi = string.Join(' ', Mpi.LibraryVersion().Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries)),
+        }, new JsonSerializerOptions { WriteIndented = true });
+        AtomicFile.WriteText(Path.Combine(o.OutputDirectory, "swarmx.json"), json);
     }
 
     /// <summary>A system: hello, then the job, then the commands.</summary>
@@ -162,7 +204,7 @@ public static class SwarmX
             ? new CycleExecutor(link, o.Batch, o.SeqLen, cycle)
             : new GptExecutor(link, o.Batch, o.SeqLen, o.Precision, new HostSchedule { Threads = o.Threads });
         wire.Send<long>(0, Wire.TagJob, [executor.DeviceBytes + SystemLink.Bytes(layout, tree.Children(rank).Length > 0)]);
-        SystemWorker.Run(wire, executor);
+        SystemWorker.Run(wire, link, executor, rank);
         return 0;
     }
 

@@ -25,6 +25,11 @@ internal sealed class SystemLink : IMemoryXLink
 
     public ParameterLayout Layout { get; }
     public bool IsInMemory => false;
+    /// <summary>Stopwatch ticks spent receiving (and passing on) weights, on the prefetch thread mostly, and sending
+    /// gradients, on the executor's thread (exposed: the lockstep schedule waits for it), since construction.</summary>
+    public long FetchTicks => Interlocked.Read(ref _fetchTicks);
+    public long SendTicks => Interlocked.Read(ref _sendTicks);
+    private long _fetchTicks, _sendTicks;
 
     public SystemLink(Wire wire, SwarmTree tree, int rank, ParameterLayout layout)
     {
@@ -46,6 +51,7 @@ internal sealed class SystemLink : IMemoryXLink
     public float[] Fetch(int s, float[] buffer)
     {
         var n = (int)Layout.Segments[s].Count;
+        var start = global::System.Diagnostics.Stopwatch.GetTimestamp();
         if (_parent == 0) _wire.Send<int>(0, Wire.TagRequest, [s]);
         for (var at = 0; at < n; at += PieceValues)
         {
@@ -53,6 +59,7 @@ internal sealed class SystemLink : IMemoryXLink
             _wire.Receive(_parent, Wire.TagWeights, piece);
             foreach (var c in _children) _wire.Send<float>(c, Wire.TagWeights, piece);
         }
+        Interlocked.Add(ref _fetchTicks, global::System.Diagnostics.Stopwatch.GetTimestamp() - start);
         return buffer;
     }
 
@@ -92,6 +99,19 @@ internal sealed class SystemLink : IMemoryXLink
 
     /// <summary>Segment s's term in _term, with the children's partial sums, to the parent.</summary>
     private void Send(int s, bool lastOfStep)
+    {
+        var start = global::System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            SendTerm(s, lastOfStep);
+        }
+        finally
+        {
+            Interlocked.Add(ref _sendTicks, global::System.Diagnostics.Stopwatch.GetTimestamp() - start);
+        }
+    }
+
+    private void SendTerm(int s, bool lastOfStep)
     {
         var n = (int)Layout.Segments[s].Count;
         var term = _term.AsSpan(0, n);

@@ -20,6 +20,10 @@ internal sealed unsafe class Wire(Heartbeat? heartbeat)
     /// payload of n values travels as ceil(n / PieceValues) messages, so a node can receive and pass on piece by piece.</summary>
     public const int PieceValues = 1 << 20;
 
+    /// <summary>How long a wait for a matched transfer spins before it sleeps between tests: on a 2-core host, 20 ms of
+    /// spinning on MemoryX's rank cost the systems a third of their step (BENCHMARKS.md, SwarmX).</summary>
+    private const int SpinMs = 20;
+
     private long _bytesSent, _messagesSent;
     public long BytesSent => Interlocked.Read(ref _bytesSent);
     public long MessagesSent => Interlocked.Read(ref _messagesSent);
@@ -79,7 +83,7 @@ internal sealed unsafe class Wire(Heartbeat? heartbeat)
             {
                 int request;
                 Mpi.Check(Mpi.Isend(p, n, Mpi.Byte, dest, tag, Mpi.CommWorld, &request), "MPI_Isend");
-                Mpi.Wait(request, Watch);
+                Mpi.Wait(request, Watch, SpinMs);
             }
             Interlocked.Add(ref _bytesSent, n);
             Interlocked.Increment(ref _messagesSent);
@@ -98,7 +102,7 @@ internal sealed unsafe class Wire(Heartbeat? heartbeat)
             {
                 int request, count;
                 Mpi.Check(Mpi.Irecv(p, n, Mpi.Byte, source, tag, Mpi.CommWorld, &request), "MPI_Irecv");
-                var status = Mpi.Wait(request, Watch);
+                var status = Mpi.Wait(request, Watch, SpinMs);
                 Mpi.Check(Mpi.GetCount(&status, Mpi.Byte, &count), "MPI_Get_count");
                 if (count != n) throw new SwarmFailure($"rank {source} sent {count} bytes where {n} were due (tag {tag}): the ranks are out of step");
             }
@@ -145,7 +149,8 @@ internal sealed unsafe class Wire(Heartbeat? heartbeat)
                 if (flag != 0) return (status.Source, tag);
             }
             if (++spins % 64 == 0) Watch();
-            if (Environment.TickCount64 - since < 20) Thread.Yield();
+            // A new message is awaited while the peers compute: a short spin, then sleeps that leave them the cores.
+            if (Environment.TickCount64 - since < SpinMs) Thread.Yield();
             else Thread.Sleep(1);
         }
     }
