@@ -40,10 +40,12 @@ public sealed class ExactSumTests
             var groups = cuts.Zip(cuts.Skip(1), (a, b) => shuffled[a..b]);
             Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(Sum(groups)));
         }
-        // fp32 addition in two orders disagrees on these terms (the reason for exact sums).
-        var forward = terms.Aggregate(0f, (a, x) => a + x);
-        var backward = terms.Reverse().Aggregate(0f, (a, x) => a + x);
-        Assert.NotEqual(forward, backward);
+        // fp32 addition depends on the order (the reason for exact sums): 2^24 + 1 + 1 is 2^24 one way, 2^24 + 2 the
+        // other; the exact sum is 2^24 + 2 in both.
+        float big = 1 << 24;
+        Assert.NotEqual(big + 1f + 1f, 1f + 1f + big);
+        Assert.Equal(big + 2, Sum([[big, 1f, 1f]]));
+        Assert.Equal(big + 2, Sum([[1f], [1f, big]]));
     }
 
     [Fact]

@@ -4,9 +4,9 @@
 // Gradient clipping by global norm needs every gradient before any update, and gradient accumulation sums several
 // passes. So MemoryX keeps a gradient accumulator per segment (state, next to m and v: 16 bytes per parameter in all)
 // and folds each segment's squared norm in as its last contribution of the step arrives. A segment whose step gradient
-// has one term takes it as it is; one with more terms (micro-batches, a tied embedding's two parts, SwarmX's systems)
-// adds them exactly in 128-bit fixed point (ExactSum.cs: 16 more bytes per parameter of such segments) and rounds once
-// at the last term, so the result does not depend on how the terms were grouped or ordered. EndStep fixes the clip scale;
+// has one term takes it as it is; one with more terms (micro-batches, SwarmX's systems) adds them exactly in 128-bit
+// fixed point (ExactSum.cs: 16 more bytes per parameter of such segments) and rounds once at the last term, so the
+// result does not depend on how the terms were grouped or ordered. EndStep fixes the clip scale;
 // the update itself is deferred and applied to a segment when it is next fetched (the next step's forward, or an
 // eval), fused with that read: one pass over the state per step, and the device never holds a full-model gradient.
 // Updates and the gradient hand-off run in fixed chunks (in parallel when the state is in memory, one by one from

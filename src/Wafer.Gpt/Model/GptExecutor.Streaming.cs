@@ -82,14 +82,12 @@ public sealed partial class GptExecutor
         });
     }
 
-    /// <summary>What segment s's reduction sends: its gradient, preceded for a tied head by the head's part of the
-    /// embedding's (sent as one more contribution to segment 0, never its last of the step).</summary>
+    /// <summary>What segment s's reduction sends: its gradient (a tied head's part of the embedding's stays on the device
+    /// and is added to the embedding's own, which goes as one term: EmbeddingBackward).</summary>
     private GradientPart[] ReductionParts(int s)
     {
         var two = _shards.Length == 2;
-        var main = new GradientPart(s, GradientArray(0, s), two ? GradientArray(1, s) : null, CanBeLast: true);
-        if (s != _headSegment || !_cfg.TiedEmbedding) return [main];
-        return [new GradientPart(0, _embedGrads[0], two ? _embedGrads[1] : null, CanBeLast: false), main];
+        return [new GradientPart(s, GradientArray(0, s), two ? GradientArray(1, s) : null, CanBeLast: true)];
     }
 
     private ReadOnlySpan<float> Span(float[]? buffer, int segment) =>

@@ -253,7 +253,25 @@ public sealed partial class GptExecutor : IGptExecutor
         var ge = _grads[0][0].AsSpan(0, (int)embed.Count);
         ge.Clear();
         Encoder.Backward(G(ge, embed["wte"]), embed.Has("wpe") ? G(ge, embed["wpe"]) : [], dEncoded, _inputs, Batch, SeqLen, _cfg.Channels);
+        if (_cfg.TiedEmbedding) AddHeadPart(ge);
         Send(0, ge, _lastPass);
+    }
+
+    /// <summary>ge = (head part of shard 0 + shard 1's) + ge, elementwise in fp32: the segment's one term a pass, with the
+    /// arithmetic MemoryX used when the head part came as a term of its own (a segment with one term a step is then
+    /// taken as it is, not summed exactly: docs/swarmx.md).</summary>
+    private void AddHeadPart(Span<float> ge)
+    {
+        ReadOnlySpan<float> h0 = _embedGrads[0], h1 = _shards.Length == 2 ? _embedGrads[1] : [];
+        var n = ge.Length;
+        var i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            var head = System.Runtime.Intrinsics.Vector256.Create(h0.Slice(i, 8));
+            if (!h1.IsEmpty) head += System.Runtime.Intrinsics.Vector256.Create(h1.Slice(i, 8));
+            System.Runtime.Intrinsics.Vector256.CopyTo(head + System.Runtime.Intrinsics.Vector256.Create((ReadOnlySpan<float>)ge.Slice(i, 8)), ge.Slice(i, 8));
+        }
+        for (; i < n; i++) ge[i] = (h1.IsEmpty ? h0[i] : h0[i] + h1[i]) + ge[i];
     }
 
     /// <summary>Shard's gradient buffer for segment s (alternating, so a segment can be reduced while the next is computed).</summary>

@@ -61,9 +61,8 @@ public sealed record TrainOptions
     /// <summary>Batches per loss estimate at most: 10,000 batches already put a mean's standard error far below any
     /// difference a run shows; more only makes each evaluation run for hours.</summary>
     public const int MaxEvalBatches = 10_000;
-    /// <summary>Micro-batches per step at most: MemoryX's exact sum takes ExactSum.MaxTerms terms, two a pass for a tied
-    /// embedding.</summary>
-    public const int MaxMicroBatches = ExactSum.MaxTerms / 2;
+    /// <summary>Micro-batches per step at most: MemoryX's exact sum takes ExactSum.MaxTerms terms, one a pass.</summary>
+    public const int MaxMicroBatches = ExactSum.MaxTerms;
     /// <summary>Host threads for the products, layers and optimizer (the fast executor and MemoryX): 1 .. MaxThreads.
     /// Results do not depend on it.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;

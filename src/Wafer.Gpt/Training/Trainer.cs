@@ -284,11 +284,9 @@ public static class Trainer
         }
     }
 
-    /// <summary>MemoryX's state: weights, two moments and the gradient (16 bytes a parameter), and 16 more for the
-    /// exact sums of every segment whose step gradient has several terms: all with micro-batches, else a tied
-    /// embedding (its head and embedding parts).</summary>
-    public static long MemoryXBytes(TrainOptions o, ParameterLayout layout) =>
-        16 * layout.Count + 16 * (o.MicroBatches > 1 ? layout.Count : layout.Config.TiedEmbedding ? layout.Embedding.Count : 0);
+    /// <summary>MemoryX's state: weights, two moments and the gradient (16 bytes a parameter), and with micro-batches
+    /// (several gradient terms a step) 16 more for the exact sums.</summary>
+    public static long MemoryXBytes(TrainOptions o, ParameterLayout layout) => (o.MicroBatches > 1 ? 32 : 16) * layout.Count;
 
     private static long TokensPerStep(TrainOptions o) => (long)o.Batch * o.SeqLen * o.MicroBatches;
 
