@@ -16,7 +16,9 @@ public sealed class SwarmFaultTests
         var root = TempDirs.Create("wafer-swarm-kill-");
         var dir = Path.Combine(root, "run");
         string[] schedule = ["--decay-steps", "400", "--micro-batches", "2", "--eval-interval", "10"];
-        var job = Launcher.StartJob(2, [.. Small, .. schedule, "--steps", "400", "--out", dir, "--swarmx", "--swarmx-timeout", "3"]);
+        // A long timeout: on this host rank 0 sees the process exit at once; silence is for peers on other hosts, and a
+        // short one could fire on a rank starved by the other tests running beside this one.
+        var job = Launcher.StartJob(2, [.. Small, .. schedule, "--steps", "400", "--out", dir, "--swarmx", "--swarmx-timeout", "20"]);
         var lines = new BlockingCollection<string>();
         var err = job.StandardError.ReadToEndAsync();
         var reader = Task.Run(() =>
