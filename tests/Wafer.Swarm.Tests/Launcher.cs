@@ -11,10 +11,7 @@ internal static class Launcher
     public static readonly string? MpiExec = Environment.GetEnvironmentVariable("PATH")?.Split(':')
         .Select(d => Path.Combine(d, "mpiexec")).FirstOrDefault(File.Exists);
 
-    /// <summary>The optimised build beside the tests (the project builds it into release/), else the one referenced.</summary>
-    public static string Wafer => File.Exists(Path.Combine(AppContext.BaseDirectory, "release", "wafer.dll"))
-        ? Path.Combine(AppContext.BaseDirectory, "release", "wafer.dll")
-        : Path.Combine(AppContext.BaseDirectory, "wafer.dll");
+    public static string Wafer => Path.Combine(AppContext.BaseDirectory, "wafer.dll");
 
     /// <summary>wafer with args, alone.</summary>
     public static Launched Alone(params string[] args) => Run(Start("dotnet", [Wafer, .. args]));
