@@ -28,7 +28,6 @@ internal static unsafe partial class Mpi
     }
 
     [LibraryImport(Library, EntryPoint = "MPI_Init_thread")] public static partial int InitThread(int* argc, byte*** argv, int required, int* provided);
-    [LibraryImport(Library, EntryPoint = "MPI_Initialized")] public static partial int Initialized(int* flag);
     [LibraryImport(Library, EntryPoint = "MPI_Finalize")] public static partial int Finalize();
     [LibraryImport(Library, EntryPoint = "MPI_Abort")] public static partial int Abort(int comm, int code);
     [LibraryImport(Library, EntryPoint = "MPI_Comm_set_errhandler")] public static partial int CommSetErrhandler(int comm, int handler);
