@@ -88,7 +88,8 @@ internal static unsafe partial class Mpi
         var buffer = new byte[8192];
         int length;
         fixed (byte* b = buffer) Check(GetLibraryVersion(b, &length), "MPI_Get_library_version");
-        return Encoding.ASCII.GetString(buffer, 0, length).Split('\n')[0].Trim();
+        // The first line, its runs of spaces and tabs as one space ("MPICH Version:\t4.0.2" -> "MPICH Version: 4.0.2").
+        return string.Join(' ', Encoding.ASCII.GetString(buffer, 0, length).Split('\n')[0].Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries));
     }
 
     /// <summary>Waits for request; watch() is called between tests and throws to end the wait. spinMs: how long to spin

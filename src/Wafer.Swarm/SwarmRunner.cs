@@ -36,9 +36,6 @@ internal sealed class SwarmRunner : IPassRunner
     };
     /// <summary>Bytes every rank has sent (rank 0's, and each system's as of its last result).</summary>
     public long BytesStreamed => _wire.BytesSent + _systemBytes.Sum();
-    public long MessagesSent => _wire.MessagesSent + _systemMessages.Sum();
-    /// <summary>Rounds run, training and evaluation.</summary>
-    public int Rounds { get; private set; }
     /// <summary>What moved in training steps (Train calls) and in evaluations, counted apart.</summary>
     public Traffic Training { get; } = new();
     public Traffic Evaluation { get; } = new();
@@ -134,7 +131,6 @@ internal sealed class SwarmRunner : IPassRunner
     /// <summary>Serves one round until every system's result is in: results[pass] (a negative pass -k: spare[k - 1]).</summary>
     private void Serve(int expected, PassResult[] results, Traffic traffic, PassResult[]? spare = null)
     {
-        Rounds++;
         traffic.Rounds++;
         long sentBefore = _wire.BytesSent, messagesBefore = _wire.MessagesSent;
         Span<int> request = stackalloc int[1];

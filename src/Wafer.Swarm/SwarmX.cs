@@ -123,7 +123,7 @@ public static class SwarmX
                     device = Math.Max(device, ready[0]);
                 }
                 runner = new SwarmRunner(wire, tree, store, device, cycle: o.Fidelity == Fidelity.Cycle);
-                log.WriteLine($"swarmx: MemoryX on rank 0, {tree.Systems} system{(tree.Systems == 1 ? "" : "s")} in a tree of fan-out {tree.FanOut} (depth {tree.Depth}); {o.MicroBatches / tree.Systems} round{(o.MicroBatches / tree.Systems == 1 ? "" : "s")} of {tree.Systems} micro-batches a step; {string.Join(' ', Mpi.LibraryVersion().Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries))}");
+                log.WriteLine($"swarmx: MemoryX on rank 0, {tree.Systems} system{(tree.Systems == 1 ? "" : "s")} in a tree of fan-out {tree.FanOut} (depth {tree.Depth}); {o.MicroBatches / tree.Systems} round{(o.MicroBatches / tree.Systems == 1 ? "" : "s")} of {tree.Systems} micro-batches a step; {Mpi.LibraryVersion()}");
                 return runner;
             });
         }
@@ -184,7 +184,7 @@ public static class SwarmX
             seqLen = o.SeqLen,
             perTrainingStep = Per(train),
             perEvaluation = Per(runner.Evaluation),
-            mpi = string.Join(' ', Mpi.LibraryVersion().Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries)),
+            mpi = Mpi.LibraryVersion(),
         }, new JsonSerializerOptions { WriteIndented = true });
         AtomicFile.WriteText(Path.Combine(o.OutputDirectory, "swarmx.json"), json);
     }
