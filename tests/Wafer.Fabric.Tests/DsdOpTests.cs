@@ -90,6 +90,26 @@ public class DsdOpTests
     }
 
     [Theory]
+    // The bank conflict's extra cycles are idle on memory, not busy: n = 8 fp32 adds take 8 cycles at width 1, of which
+    // 4 (the width-2 time) are busy and 4 wait on SRAM; aligned sources wait on nothing. Total cycles are unchanged.
+    [InlineData(4, 2 + 1 + 4, 4)]
+    [InlineData(2, 2 + 1 + 4, 0)]
+    public void BankConflictCycles_CountAsIdleOnMemory(int offsetElements, int expectedBusy, int expectedMemoryStall)
+    {
+        const int n = 8;
+        var code = new PeCode("banks").SymbolF32("x", 64).SymbolF32("y", 64).LocalTask(10, c =>
+            c.Fadds(c.Mem("y", n), c.Mem("x", n, offset: offsetElements), c.Mem("x", n)));
+        var (sim, cycles) = OnePe.Run(code);
+        var stats = Wafer.Fabric.Stats.RunStats.Collect(sim);
+        Assert.Equal(expectedBusy, stats.PeBusyCycles[0]);
+        Assert.Equal(expectedMemoryStall, stats.PeMemoryStallCycles[0]);
+        Assert.Equal(expectedMemoryStall, stats.MemoryStallPeCycles);
+        var (busy, memory, other) = stats.Profile(0);
+        Assert.Equal(1.0, busy + memory + other, 12);
+        Assert.Equal((double)expectedMemoryStall / cycles, memory, 12);
+    }
+
+    [Theory]
     // Cycles = task start (2) + DSD startup (1) + ceil(n / SIMD width) (docs/sources.md §2.2: fadds 2, fmacs 1, faddh 4).
     [InlineData("fadds", 10, 2 + 1 + 5)]
     [InlineData("fmacs", 10, 2 + 1 + 10)]

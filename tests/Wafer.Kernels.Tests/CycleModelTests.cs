@@ -97,6 +97,27 @@ public class CycleModelTests
         }
     }
 
+    /// <summary>stencil25 with the Z column in blocks (--block): the same numerics, the schedule model within 10 %, one
+    /// block of nz costs exactly what the unblocked program does, and a block longer than the column is refused.</summary>
+    [Theory]
+    [InlineData(5, 4, 30, 2, 7)]    // blocks of 7, 7, 7, 7, 2
+    [InlineData(6, 6, 40, 2, 10)]
+    [InlineData(1, 1, 12, 3, 5)]
+    public void Stencil25_InZBlocks_MatchesReference_AndModel(int w, int h, int nz, int steps, int block)
+    {
+        var stencil = DemoRegistry.Find("stencil25")!;
+        var r = stencil.Run(Cs2, new DemoSize(w, h, nz, Block: block, Steps: steps), new SimulatorOptions { Threads = 2 });
+        Assert.True(r.Verified, $"{w}x{h}x{nz} in blocks of {block}: max error {r.MaxAbsError} > {r.Tolerance}");
+        Assert.True(Math.Abs(r.ModelError!.Value) <= 0.10, $"simulated {r.Simulator.Cycle}, model {r.ModelCycles}");
+        Assert.Equal(block, r.Parameters["block"]);
+        var whole = stencil.Run(Cs2, new DemoSize(w, h, nz, Steps: steps), new SimulatorOptions { Threads = 1 });
+        var oneBlock = stencil.Run(Cs2, new DemoSize(w, h, nz, Block: nz, Steps: steps), new SimulatorOptions { Threads = 1 });
+        Assert.Equal(whole.Simulator.Cycle, oneBlock.Simulator.Cycle);
+        Assert.NotEqual(whole.Simulator.Cycle, r.Simulator.Cycle);
+        var e = Assert.Throws<WaferInputException>(() => stencil.Run(Cs2, new DemoSize(w, h, nz, Block: nz + 1, Steps: 1), new SimulatorOptions()));
+        Assert.Contains("--block", e.Message);
+    }
+
     [Fact]
     public void Stencil25_EachDirectionTakesTurnsInFiveRounds()
     {

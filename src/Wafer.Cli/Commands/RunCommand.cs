@@ -55,6 +55,15 @@ internal static class RunCommand
             var demo = DemoRegistry.Find(name)
                 ?? throw new WaferInputException($"run: unknown program '{name}'; choose one of {string.Join(", ", DemoRegistry.All.Select(d => d.Name))}");
             var config = WaferConfigJson.Resolve(parse.GetValue(wafer)!);
+            // An option the program does not read would change nothing: say so rather than run as if it had.
+            foreach (var (option, flag) in new (Option, SizeOptions)[]
+                     {
+                         (width, SizeOptions.Width), (height, SizeOptions.Height), (length, SizeOptions.Length), (block, SizeOptions.Block),
+                         (outputs, SizeOptions.Outputs), (sparsity, SizeOptions.Sparsity), (steps, SizeOptions.Steps), (seq, SizeOptions.Seq),
+                         (sinkCycles, SizeOptions.SinkCycles),
+                     })
+                if (parse.GetResult(option) is { Implicit: false } && (demo.Reads & flag) == 0)
+                    throw new WaferInputException($"run {demo.Name}: {option.Name} means nothing to this program (it reads {ReadOptions(demo.Reads)})");
             var size = new DemoSize(
                 Positive(parse.GetValue(width), "--width", allowZero: true),
                 Positive(parse.GetValue(height), "--height", allowZero: true),
@@ -110,6 +119,14 @@ internal static class RunCommand
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
+    private static string ReadOptions(SizeOptions reads)
+    {
+        var names = Enum.GetValues<SizeOptions>().Where(f => f != SizeOptions.None && (reads & f) != 0)
+            .Select(f => f switch { SizeOptions.SinkCycles => "--sink-cycles", _ => "--" + f.ToString().ToLowerInvariant() })
+            .Append("--seed");
+        return string.Join(", ", names);
+    }
+
     private static int Positive(int value, string name, bool allowZero = false) =>
         value > 0 || (allowZero && value == 0) ? value : throw new WaferInputException($"{name} must be {(allowZero ? ">= 1 when given" : ">= 1")} (got {value})");
 
@@ -133,6 +150,7 @@ internal static class RunCommand
             ["seconds"] = s.Seconds,
             ["hostIoSeconds"] = s.HostIoSeconds,
             ["utilization"] = s.Utilization,
+            ["memoryStallFraction"] = s.MemoryStallFraction,
             ["flops"] = s.Flops,
             ["fractionOfPeakFlops"] = s.FractionOfPeakFlops,
             ["waveletsForwarded"] = s.WaveletsForwarded,
@@ -163,6 +181,7 @@ internal static class RunCommand
         o.WriteLine(string.Create(inv, $"  cycles          {s.Cycles:N0}{(r.ModelCycles is { } m ? $" (closed-form model: {m:N0}, error {r.ModelError:P2})" : "")}"));
         o.WriteLine(string.Create(inv, $"  fabric time     {s.Seconds * 1e6:F3} us at {s.ClockHz / 1e6:F0} MHz (+ {s.HostIoSeconds * 1e3:F3} ms modelled host I/O)"));
         o.WriteLine(string.Create(inv, $"  utilization     {s.Utilization:P2} busy PE-cycles; {s.FractionOfPeakFlops:P3} of peak flop/s ({s.Flops:N0} flop)"));
+        o.WriteLine(string.Create(inv, $"  PE profile      {s.Utilization:P1} busy, {s.MemoryStallFraction:P1} idle on memory (bank conflicts), {1 - s.Utilization - s.MemoryStallFraction:P1} idle on the fabric or a task (all PEs)"));
         o.WriteLine(string.Create(inv, $"  fabric traffic  {s.WaveletsForwarded:N0} wavelets forwarded; {s.StallPeCycles:N0} op-cycles stalled"));
         o.WriteLine(string.Create(inv, $"  host            {s.WallSeconds:F3} s on {s.Threads} threads; {s.PeCyclesPerHostSecond:G4} PE-cycles/s ({s.BusyPeCyclesPerHostSecond:G4} busy, {s.PeSteps:N0} PE-steps); peak RSS {s.PeakRssBytes / 1048576.0:F0} MiB"));
         foreach (var kv in r.Extra) o.WriteLine(string.Create(inv, $"  {kv.Key,-15} {kv.Value:G6}"));

@@ -14,13 +14,13 @@ internal sealed partial class ComputeEngine
     private static int DstBytes(in Op op) => VectorMath.DestinationBytes(op.Kind, op.Type);
 
     /// <summary>Cycles of a memory-only op: ceil(n / SIMD width), the width capped by the operands' strides (docs/sources.md §2.2).</summary>
-    internal static int MemoryOpCycles(WaferConfig cfg, in Op op)
+    internal static int MemoryOpCycles(WaferConfig cfg, in Op op, bool withBankConflict = true)
     {
         var width = VectorMath.SimdWidth(cfg, op.Kind, op.Type);
         width = Math.Min(width, op.Dst.StrideWidthCap(width));
         if (op.A.Kind == OperandKind.Dsd) width = Math.Min(width, op.A.Dsd.StrideWidthCap(width));
         if (op.B.Kind == OperandKind.Dsd) width = Math.Min(width, op.B.Dsd.StrideWidthCap(width));
-        if (BankConflict(op)) width = Math.Max(1, width / 2);
+        if (withBankConflict && BankConflict(op)) width = Math.Max(1, width / 2);
         return (op.Dst.Length + width - 1) / width;
     }
 

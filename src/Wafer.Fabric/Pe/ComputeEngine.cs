@@ -52,9 +52,14 @@ internal sealed partial class ComputeEngine
     /// <summary>Bit u set while microthread u runs (visiting only those: a Microthread holds a whole op).</summary>
     private uint _activeMask;
     private long _lastBusyCycle = -1;
+    // The cycles [from, to) of the last memory op that its bank conflict added: the pipeline waits on SRAM there.
+    private long _memoryStallFrom, _memoryStallTo;
 
     // Stats
     internal long BusyCycles, StallCycles, Flops, TasksStarted;
+    /// <summary>Cycles the datapath waited on SRAM (bank conflicts) with nothing else moving: the hardware profile's
+    /// "idle from memory accesses" (a read conflict is a pipeline stall at stage 5, docs/sources.md §2.1).</summary>
+    internal long MemoryStallCycles;
 
     public ComputeEngine(ProcessingElement pe, PeCode code)
     {
@@ -257,12 +262,27 @@ internal sealed partial class ComputeEngine
         if (toExclusive <= start) return;
         BusyCycles += toExclusive - start;
         _lastBusyCycle = toExclusive - 1;
+        // A microthread that moves an element during a memory stall makes that cycle busy, not idle on memory.
+        var overlap = Math.Min(toExclusive, _memoryStallTo) - Math.Max(start, _memoryStallFrom);
+        if (overlap > 0) MemoryStallCycles -= overlap;
     }
 
     private void Busy(long t, long cycles)
     {
         _busyUntil = t + cycles;
         CountBusy(t, _busyUntil);
+    }
+
+    /// <summary>A memory op of `cycles` whose last `memoryStall` of them are the bank conflict's extra cycles: the
+    /// engine is occupied for all of them but busy only for the rest.</summary>
+    private void BusyWithMemoryStall(long t, long cycles, long memoryStall)
+    {
+        _busyUntil = t + cycles;
+        CountBusy(t, _busyUntil - memoryStall);
+        if (memoryStall == 0) return;
+        _memoryStallFrom = Math.Max(_busyUntil - memoryStall, _lastBusyCycle + 1);
+        _memoryStallTo = _busyUntil;
+        MemoryStallCycles += _memoryStallTo - _memoryStallFrom;
     }
 
     private void StartTask(long t, Band band)
@@ -374,7 +394,8 @@ internal sealed partial class ComputeEngine
                 else
                 {
                     _opHead++;
-                    Busy(t, _cfg.DsdOpStartupCycles + RunMemoryOp(op));
+                    var cycles = RunMemoryOp(op);
+                    BusyWithMemoryStall(t, _cfg.DsdOpStartupCycles + cycles, cycles - MemoryOpCycles(_cfg, op, withBankConflict: false));
                 }
                 break;
             case OpCode.Activate:

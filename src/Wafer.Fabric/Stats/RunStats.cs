@@ -17,6 +17,8 @@ public sealed class RunStats
     public required long PeakRssBytes { get; init; }
     public required long BusyPeCycles { get; init; }
     public required long StallPeCycles { get; init; }
+    /// <summary>PE-cycles the datapath waited on SRAM bank conflicts (not counted busy).</summary>
+    public required long MemoryStallPeCycles { get; init; }
     public required long Flops { get; init; }
     public required long WaveletsForwarded { get; init; }
     public required long[] LinkWavelets { get; init; }
@@ -28,6 +30,7 @@ public sealed class RunStats
     /// <summary>Busy cycles per PE, row-major (for the heatmap and the per-PE CSV).</summary>
     public required long[] PeBusyCycles { get; init; }
     public required long[] PeStallCycles { get; init; }
+    public required long[] PeMemoryStallCycles { get; init; }
     public required long[] PeWavelets { get; init; }
     public required long[] PeSramBytes { get; init; }
     /// <summary>Wavelets each PE's router sent per port (N, E, S, W, RAMP), PE-major.</summary>
@@ -37,6 +40,13 @@ public sealed class RunStats
     public double Seconds => Cycles / ClockHz;
     public double PeCycles => (double)PeCount * Cycles;
     public double Utilization => PeCycles == 0 ? 0 : BusyPeCycles / PeCycles;
+    public double MemoryStallFraction => PeCycles == 0 ? 0 : MemoryStallPeCycles / PeCycles;
+
+    /// <summary>Where one PE's cycles went, as a hardware profile splits them: busy, idle on memory (bank conflicts) and
+    /// the rest idle (waiting on the fabric, on a task or done).</summary>
+    public (double Busy, double IdleOnMemory, double IdleOther) Profile(int pe) => Cycles == 0 ? (0, 0, 0) :
+        ((double)PeBusyCycles[pe] / Cycles, (double)PeMemoryStallCycles[pe] / Cycles,
+         (double)(Cycles - PeBusyCycles[pe] - PeMemoryStallCycles[pe]) / Cycles);
     public double FractionOfPeakFlops => PeCycles == 0 ? 0 : Flops / (PeCycles * PeakFlopsPerPeCycle);
     public double PeCyclesPerHostSecond => WallSeconds == 0 ? 0 : PeCycles / WallSeconds;
     public double BusyPeCyclesPerHostSecond => WallSeconds == 0 ? 0 : BusyPeCycles / WallSeconds;
@@ -49,10 +59,11 @@ public sealed class RunStats
     public static RunStats Collect(Simulator sim)
     {
         var n = sim.Width * sim.Height;
-        long busy = 0, stall = 0, flops = 0, forwarded = 0, maxSram = 0, totalSram = 0, tasks = 0;
+        long busy = 0, stall = 0, memoryStall = 0, flops = 0, forwarded = 0, maxSram = 0, totalSram = 0, tasks = 0;
         var links = new long[5];
         var peBusy = new long[n];
         var peStall = new long[n];
+        var peMemoryStall = new long[n];
         var peWavelets = new long[n];
         var peSram = new long[n];
         var peLinks = new long[n * 5];
@@ -64,6 +75,8 @@ public sealed class RunStats
             if (pe.Ce is not { } ce) continue;
             busy += ce.BusyCycles;
             stall += ce.StallCycles;
+            memoryStall += ce.MemoryStallCycles;
+            peMemoryStall[pe.Index] = ce.MemoryStallCycles;
             flops += ce.Flops;
             tasks += ce.TasksStarted;
             peBusy[pe.Index] = ce.BusyCycles;
@@ -76,10 +89,10 @@ public sealed class RunStats
         {
             WaferName = sim.Config.Name, Width = sim.Width, Height = sim.Height, Threads = sim.Threads,
             Cycles = sim.Cycle, ClockHz = sim.Config.ClockHz, HostIoSeconds = sim.Host.Seconds, WallSeconds = sim.WallSeconds,
-            PeakRssBytes = PeakRss(), BusyPeCycles = busy, StallPeCycles = stall, Flops = flops, WaveletsForwarded = forwarded,
+            PeakRssBytes = PeakRss(), BusyPeCycles = busy, StallPeCycles = stall, MemoryStallPeCycles = memoryStall, Flops = flops, WaveletsForwarded = forwarded,
             LinkWavelets = links, MaxSramBytesPerPe = maxSram, TotalSramBytes = totalSram, TasksStarted = tasks, PeSteps = sim.PeSteps,
             PeakFlopsPerPeCycle = sim.Config.PeakFlopsPerPeCycle,
-            PeBusyCycles = peBusy, PeStallCycles = peStall, PeWavelets = peWavelets, PeSramBytes = peSram, PeLinkWavelets = peLinks,
+            PeBusyCycles = peBusy, PeStallCycles = peStall, PeMemoryStallCycles = peMemoryStall, PeWavelets = peWavelets, PeSramBytes = peSram, PeLinkWavelets = peLinks,
         };
     }
 
@@ -106,7 +119,9 @@ public sealed class RunStats
         new("peCycles", "PE-cycles", "PEs x cycles simulated", PeCycles),
         new("busyPeCycles", "PE-cycles", "cycles in which a compute engine executed an op or started a task, summed over PEs", BusyPeCycles),
         new("stallPeCycles", "op-cycles", "cycles started ops waited on fabric queues or FIFOs, summed over ops", StallPeCycles),
+        new("memoryStallPeCycles", "PE-cycles", "cycles a compute engine waited on SRAM bank conflicts with nothing else moving (idle on memory), summed over PEs", MemoryStallPeCycles),
         new("utilization", "fraction", "busyPeCycles / peCycles", Utilization),
+        new("memoryStallFraction", "fraction", "memoryStallPeCycles / peCycles", MemoryStallFraction),
         new("flops", "flop", "floating-point operations executed (FMAC = 2)", Flops),
         new("fractionOfPeakFlops", "fraction", "flops / (peCycles x peak flop per PE-cycle)", FractionOfPeakFlops),
         new("waveletsForwarded", "wavelets", "wavelets that left a router buffer (all ports)", WaveletsForwarded),

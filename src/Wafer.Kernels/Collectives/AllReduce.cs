@@ -14,6 +14,7 @@ public sealed class AllReduce : IFabricDemo
     private const int BroadcastColor = 4;
     public string Name => "allreduce";
     public string Description => "2-D allreduce: chain reduce to PE (W-1,0), then a 2-D multicast of the sum back to every PE";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

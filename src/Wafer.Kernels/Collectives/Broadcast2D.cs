@@ -13,6 +13,7 @@ public sealed class Broadcast2D : IFabricDemo
     private const int Color = 4;
     public string Name => "broadcast2d";
     public string Description => "2-D broadcast: PE (0,0) multicasts a vector along row 0 and down every column";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

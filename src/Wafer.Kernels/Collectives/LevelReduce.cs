@@ -30,6 +30,7 @@ public sealed class LevelReduce(string name, string description, LevelPlan plan,
     internal const int SendQueue = 2, BroadcastOutQueue = 3;
     public string Name => name;
     public string Description => description;
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block;
 
     /// <summary>Fan-in of each level for a row of <paramref name="w"/> PEs; <paramref name="k"/> is the K-tree's level
     /// count (ignored by the other plans).</summary>

@@ -17,6 +17,7 @@ public sealed class MeshGemv : IFabricDemo
     public const int StartTask = 10;
     public string Name => "meshgemv";
     public string Description => "MeshGEMV (WaferLLM): fp16 x·A with blocks of A per PE (--length Mt, --block Nt), then a centred K-tree allreduce along rows (--outputs K, default 2)";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block | SizeOptions.Outputs;
 
     /// <summary>The group size of a K-level tree over w PEs: the smallest g with g^K >= w.</summary>
     public static int FanIn(int w, int k)

@@ -30,6 +30,7 @@ public sealed class Summa : IFabricDemo
 
     public string Name => "summa";
     public string Description => "SUMMA C = A B (fp32): owners' A panels broadcast along rows and B panels down columns (relayed by the first PE), --length mb, --block nb, --outputs b per step";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block | SizeOptions.Outputs;
 
     public static int Steps(int w, int h) => w / Gcd(w, h) * h;
     private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);

@@ -24,6 +24,7 @@ public sealed class CausalAttentionGrid : IFabricDemo
     private const float Masked = -1e30f;
     public string Name => "attention";
     public string Description => "causal self-attention, one head: queries along rows, keys along columns of a P x P grid (--width P, --length n tokens per block, --block hs)";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

@@ -20,6 +20,7 @@ public sealed class Elementwise(bool gelu) : IFabricDemo
     public string Description => gelu
         ? "GELU (tanh form) on every PE's k x n block: vector ops plus tanh in scalar code (--length n, --block k)"
         : "residual add y = x + r on every PE's k x n block (--length n, --block k)";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

@@ -22,6 +22,7 @@ public sealed class LayerNormRows : IFabricDemo
 
     public string Name => "layernorm";
     public string Description => "LayerNorm over the block layout: per-PE partial sums, a row allreduce, scalar rsqrt per token (--length n tokens, --block k features per PE)";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

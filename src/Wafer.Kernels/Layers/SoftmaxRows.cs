@@ -18,6 +18,7 @@ public sealed class SoftmaxRows : IFabricDemo
     public const int StartTask = 10;
     public string Name => "softmax";
     public string Description => "row softmax over the block layout: max and sum row allreduces, exp and 1/sum in scalar code (--length n tokens, --block k values per PE)";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

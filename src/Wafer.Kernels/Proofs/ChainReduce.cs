@@ -13,6 +13,7 @@ public sealed class ChainReduce : IFabricDemo
     private const int RowBase = 0, ColumnBase = 2;
     public string Name => "reduce";
     public string Description => "chain reduce: row chains east, then the last column's chain north; the sum lands on PE (W-1, 0)";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

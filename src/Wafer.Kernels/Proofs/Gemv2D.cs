@@ -17,6 +17,7 @@ public sealed class Gemv2D(string name, string description, int defaultWidth, in
 
     public string Name { get; } = name;
     public string Description { get; } = description;
+    public SizeOptions Reads => fixedOnePe ? SizeOptions.Length | SizeOptions.Block : SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

@@ -15,6 +15,7 @@ public sealed class Pipeline : IFabricDemo
     public const int StartTask = 10;
     public string Name => "pipeline";
     public string Description => "row pipeline: memory -> fabout -> (fabin + 1 -> fabout)* -> slow data-task sink; shows backpressure stalls";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Length | SizeOptions.SinkCycles;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

@@ -14,6 +14,7 @@ public sealed class RowBroadcast : IFabricDemo
     private const int Color = 0;
     public string Name => "broadcast";
     public string Description => "row broadcast: PE (0,y) multicasts a vector to every PE of its row";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

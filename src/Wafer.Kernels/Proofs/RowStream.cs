@@ -14,6 +14,7 @@ public sealed class RowStream : IFabricDemo
     private const int Color = 0;
     public string Name => "stream";
     public string Description => "mostly idle fabric: a vector streams along row 0 of the whole rectangle; every other PE idles";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

@@ -13,6 +13,7 @@ public sealed class TileMatvec : IFabricDemo
     public const int StartTask = 10;
     public string Name => "matvec";
     public string Description => "single-tile matvec on every PE (no fabric traffic): the compute-bound benchmark";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

@@ -39,6 +39,7 @@ public sealed class Stencil25 : IFabricDemo
 
     public string Name => "stencil25";
     public string Description => "25-point 3-D wave-equation stencil (SC22): X,Y on the fabric, Z (--length) in PE memory, --steps time steps";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block | SizeOptions.Steps;
 
     /// <summary>The four directions data travel in: along x or y, towards growing or shrinking coordinates.</summary>
     internal enum Way { East, West, South, North }
@@ -86,11 +87,13 @@ public sealed class Stencil25 : IFabricDemo
         var h = size.Height > 0 ? size.Height : Math.Min(10, wafer.HeightPes);
         var nz = size.Length > 0 ? size.Length : 64;
         var steps = size.Steps > 0 ? size.Steps : 2;
+        var block = size.Block > 0 ? size.Block : nz;
+        if (block > nz) throw new WaferInputException($"{Name}: --block {block} is longer than the column (--length {nz})");
         if (w > wafer.WidthPes || h > wafer.HeightPes) throw new WaferInputException($"{Name}: {w} x {h} PEs do not fit the {wafer.WidthPes} x {wafer.HeightPes} wafer");
         if (wafer.InputQueueDepthWords.Length < 8) throw new WaferInputException($"{Name}: needs 8 input queues per PE (this wafer has {wafer.InputQueueDepthWords.Length})");
         var layout = new FabricLayout(w, h);
         Routes(layout, w, h);
-        layout.SetCode((x, y) => Code(x, y, w, h, nz, steps));
+        layout.SetCode((x, y) => Code(x, y, w, h, nz, block, steps));
         var sim = new Simulator(wafer, layout, options);
         var rng = new Random(Seeds.For(size.Seed, w, h));
         var cells = w * h * nz;
@@ -112,7 +115,7 @@ public sealed class Stencil25 : IFabricDemo
             for (var z = 0; z < nz; z++)
                 maxErr = Math.Max(maxErr, Math.Abs(got[p * (nz + 2 * Radius) + Radius + z] - reference[p * nz + z]));
         var tol = 1e-5 * scale * steps;
-        var parameters = new Dictionary<string, object> { ["width"] = w, ["height"] = h, ["nz"] = nz, ["steps"] = steps };
+        var parameters = new Dictionary<string, object> { ["width"] = w, ["height"] = h, ["nz"] = nz, ["block"] = block, ["steps"] = steps };
         var cycles = (double)sim.Cycle;
         // The centre PE stands for the interior of a large grid (edge PEs have fewer neighbours and idle more).
         var stats = RunStats.Collect(sim);
@@ -123,8 +126,9 @@ public sealed class Stencil25 : IFabricDemo
             ["cyclesPerCellPerStep"] = cycles / steps / nz,
             ["centreBusyFraction"] = stats.PeBusyCycles[centre] / cycles,
             ["centreStallFraction"] = stats.PeStallCycles[centre] / cycles,
+            ["centreIdleOnMemoryFraction"] = stats.PeMemoryStallCycles[centre] / cycles,
         };
-        return new DemoResult(sim, maxErr, tol, parameters, extra, StencilModel.Cycles(wafer, w, h, nz, steps));
+        return new DemoResult(sim, maxErr, tol, parameters, extra, StencilModel.Cycles(wafer, w, h, nz, steps, block));
     }
 
     private static float[] Padded(float[] values, int pes, int nz)
@@ -192,17 +196,18 @@ public sealed class Stencil25 : IFabricDemo
     /// <summary>Per-PE progress of the time-step loop (each PE runs its own code object).</summary>
     private sealed class State
     {
-        public int Step, Round;
+        public int Step, Block, Round;
         public readonly int[] PendingControls = new int[2];
         public bool WaitingForControls;
         public bool AccumulatorWritten;
     }
 
-    private static PeCode Code(int x, int y, int w, int h, int nz, int steps)
+    private static PeCode Code(int x, int y, int w, int h, int nz, int block, int steps)
     {
         var padded = nz + 2 * Radius;
+        var blocks = (nz + block - 1) / block;
         var code = new PeCode($"stencil25-{x}-{y}")
-            .SymbolF32("u0", padded).SymbolF32("u1", padded).SymbolF32("v2", nz).SymbolF32("acc", nz).SymbolF32("tmp", nz);
+            .SymbolF32("u0", padded).SymbolF32("u1", padded).SymbolF32("v2", nz).SymbolF32("acc", block).SymbolF32("tmp", block);
         // roles[round][way]: -1 send, 0 nothing, d receive at distance d
         var roles = new int[Rounds, 4];
         for (var p = 0; p < Rounds; p++)
@@ -228,8 +233,11 @@ public sealed class Stencil25 : IFabricDemo
         var state = new State();
         var c = Coefficients;
         int u0 = -1, u1 = -1, v2 = -1, acc = -1, tmp = -1;
-        Dsd Cur(int step) => Dsd.Mem1D(step % 2 == 0 ? u0 : u1, nz, 1, Radius);
-        Dsd Prev(int step) => Dsd.Mem1D(step % 2 == 0 ? u1 : u0, nz, 1, Radius);
+        // Block k covers cells [k b, k b + n) of the column (the last block may be shorter).
+        int Start(int k) => k * block;
+        int Length(int k) => Math.Min(block, nz - k * block);
+        Dsd Cur(int step, int k) => Dsd.Mem1D(step % 2 == 0 ? u0 : u1, Length(k), 1, Radius + Start(k));
+        Dsd Prev(int step, int k) => Dsd.Mem1D(step % 2 == 0 ? u1 : u0, Length(k), 1, Radius + Start(k));
 
         void StartRoundOrWait(TaskContext ctx)
         {
@@ -256,29 +264,30 @@ public sealed class Stencil25 : IFabricDemo
         code.LocalTask(RoundTask, ctx =>
         {
             var p = state.Round;
-            var u = Cur(state.Step);
+            var u = Cur(state.Step, state.Block);
+            var n = Length(state.Block);
             foreach (var way in Ways)
             {
                 var role = roles[p, (int)way];
                 if (role < 0)
                 {
                     var color = Color(way, p);
-                    ctx.Fmovs(Dsd.FabOut(color, nz, OutQueue(way)), u);
+                    ctx.Fmovs(Dsd.FabOut(color, n, OutQueue(way)), u);
                     var payload = ControlPayload.Make((p & 1) == 0 ? ControlA : ControlB, advanceSwitch: true);
                     ctx.Fmovs(Dsd.FabOut(color, 1, OutQueue(way), control: true), Operand.Imm(BitConverter.UInt32BitsToSingle(payload)));
                 }
                 else if (role > 0)
                 {
-                    var inp = Dsd.FabIn(Color(way, p), nz, InQueue(way, p));
+                    var inp = Dsd.FabIn(Color(way, p), n, InQueue(way, p));
                     if (!state.AccumulatorWritten)
                     {
-                        ctx.Fmuls(Dsd.Mem1D(acc, nz), inp, c[role]);
+                        ctx.Fmuls(Dsd.Mem1D(acc, n), inp, c[role]);
                         state.AccumulatorWritten = true;
                     }
                     else
                     {
-                        ctx.Fmuls(Dsd.Mem1D(tmp, nz), inp, c[role]);
-                        ctx.Fadds(Dsd.Mem1D(acc, nz), Dsd.Mem1D(acc, nz), Dsd.Mem1D(tmp, nz));
+                        ctx.Fmuls(Dsd.Mem1D(tmp, n), inp, c[role]);
+                        ctx.Fadds(Dsd.Mem1D(acc, n), Dsd.Mem1D(acc, n), Dsd.Mem1D(tmp, n));
                     }
                     state.PendingControls[p & 1]++;
                 }
@@ -292,20 +301,22 @@ public sealed class Stencil25 : IFabricDemo
         code.LocalTask(UpdateTask, ctx =>
         {
             var step = state.Step;
-            var u = Cur(step);
+            var k = state.Block;
+            var n = Length(k);
+            var u = Cur(step, k);
             var uBase = step % 2 == 0 ? u0 : u1;
-            var a = Dsd.Mem1D(acc, nz);
+            var a = Dsd.Mem1D(acc, n);
             // Centre and the 8 z neighbours (the column is padded with zeros, so every z reads in range).
             if (state.AccumulatorWritten) ctx.Fmacs(a, a, u, 3 * c[0]);
             else ctx.Fmuls(a, u, 3 * c[0]);
             for (var r = 1; r <= Radius; r++)
             {
-                ctx.Fmacs(a, a, Dsd.Mem1D(uBase, nz, 1, Radius - r), c[r]);
-                ctx.Fmacs(a, a, Dsd.Mem1D(uBase, nz, 1, Radius + r), c[r]);
+                ctx.Fmacs(a, a, Dsd.Mem1D(uBase, n, 1, Radius + Start(k) - r), c[r]);
+                ctx.Fmacs(a, a, Dsd.Mem1D(uBase, n, 1, Radius + Start(k) + r), c[r]);
             }
             // next = 2u - u_prev + v2 * acc, written over u_prev (the two columns swap roles each step).
-            var next = Prev(step);
-            ctx.Fmuls(a, a, Dsd.Mem1D(v2, nz));
+            var next = Prev(step, k);
+            ctx.Fmuls(a, a, Dsd.Mem1D(v2, n, 1, Start(k)));
             ctx.Fsubs(next, u, next);
             ctx.Fadds(next, next, u);
             ctx.Fadds(next, next, a);
@@ -313,7 +324,8 @@ public sealed class Stencil25 : IFabricDemo
             {
                 state.AccumulatorWritten = false;
                 state.Round = 0;
-                if (++state.Step < steps) StartRoundOrWait(nextCtx);
+                if (++state.Block == blocks) { state.Block = 0; state.Step++; }
+                if (state.Step < steps) StartRoundOrWait(nextCtx);
             });
         });
         code.ControlTask(ControlA, ctx => Control(ctx, 0));

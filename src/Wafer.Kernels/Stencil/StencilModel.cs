@@ -15,22 +15,24 @@ namespace Wafer.Kernels.Stencil;
 public static class StencilModel
 {
     /// <summary>Bytes of each symbol, in the order Stencil25 declares them (addresses follow, 4-byte aligned from 0).</summary>
-    internal static (int U0, int U1, int V2, int Acc, int Tmp) Addresses(int nz)
+    internal static (int U0, int U1, int V2, int Acc, int Tmp) Addresses(int nz, int block)
     {
         var padded = 4 * (nz + 2 * Stencil25.Radius);
-        return (0, padded, 2 * padded, 2 * padded + 4 * nz, 2 * padded + 8 * nz);
+        return (0, padded, 2 * padded, 2 * padded + 4 * nz, 2 * padded + 4 * nz + 4 * block);
     }
 
     /// <summary>Cycles of an fp32 add/sub of n elements over two contiguous memory sources at byte addresses a, b:
     /// SU + ceil(n / width), the width halved when the sources' 16-bit word addresses break the bank rule.</summary>
     private static long AddCycles(WaferConfig c, int n, int a, int b) => OpCycles.Memory(c, n, c.SimdWidthFp32Add, a, b);
 
-    public static long Cycles(WaferConfig c, int w, int h, int nz, int steps)
+    /// <summary>Cycles of `steps` time steps on w x h PEs, the column of nz cells processed in blocks of `block` cells
+    /// (0: one block of nz).</summary>
+    public static long Cycles(WaferConfig c, int w, int h, int nz, int steps, int block = 0)
     {
+        if (block <= 0) block = nz;
         long ts = c.TaskStartCycles, su = c.DsdOpStartupCycles, l = c.HopLatencyCycles, r = c.RampLatencyCycles;
-        var mul = su + (nz + c.SimdWidthFp32Mul - 1) / c.SimdWidthFp32Mul;
-        var (u0, u1, _, acc, tmp) = Addresses(nz);
-        var accumulate = AddCycles(c, nz, acc, tmp);
+        var (u0, u1, _, acc, tmp) = Addresses(nz, block);
+        var blocks = (nz + block - 1) / block;
         var pes = w * h;
         var ready = new long[pes];
         Array.Fill(ready, ts + 1); // the start task: TS, then Activate of the first round
@@ -39,7 +41,11 @@ public static class StencilModel
         // on the same color: round 0 after round 4, round 1 after round 3, round q after round q - 2).
         var received = new int[Stencil25.Rounds, pes];
         for (var step = 0; step < steps; step++)
+        for (var k = 0; k < blocks; k++)
         {
+            var n = Math.Min(block, nz - k * block);
+            var mul = su + (n + c.SimdWidthFp32Mul - 1) / c.SimdWidthFp32Mul;
+            var accumulate = AddCycles(c, n, acc, tmp);
             Array.Clear(wroteAcc);
             for (var round = 0; round < Stencil25.Rounds; round++)
             {
@@ -62,7 +68,7 @@ public static class StencilModel
                             // A queue shallower than R + 1 holds a slot R cycles past each push: the stream then moves
                             // depth / (R + 1) wavelets per cycle (S and N use queues 4-7, 2 deep on WSE-2).
                             var depth = c.InputQueueDepthWords[Stencil25.InQueue(way, round)];
-                            var span = StreamTiming.Span(c, nz, depth);
+                            var span = StreamTiming.Span(c, n, depth);
                             endOf[sender] = start + su + span + su + 1; // the column, then the control wavelet
                             foreach (var (pe, d) in members)
                             {
@@ -78,9 +84,10 @@ public static class StencilModel
             }
             // The update: centre and z FMACs, acc *= v2, next = u - prev, next += u, next += acc; Then (+ Activate).
             var (cur, prev) = step % 2 == 0 ? (u0, u1) : (u1, u0);
-            const int z0 = 4 * Stencil25.Radius;
-            var update = ts + (9 + 1) * mul + AddCycles(c, nz, cur + z0, prev + z0) + AddCycles(c, nz, prev + z0, cur + z0)
-                         + AddCycles(c, nz, prev + z0, acc) + 1 + (step + 1 < steps ? 1 : 0);
+            var z0 = 4 * (Stencil25.Radius + k * block);
+            var last = step + 1 == steps && k + 1 == blocks;
+            var update = ts + (9 + 1) * mul + AddCycles(c, n, cur + z0, prev + z0) + AddCycles(c, n, prev + z0, cur + z0)
+                         + AddCycles(c, n, prev + z0, acc) + 1 + (last ? 0 : 1);
             for (var p = 0; p < pes; p++) ready[p] += update;
         }
         return ready.Max();

@@ -16,6 +16,7 @@ public sealed class TransformerLayerDemo(bool fp16 = false) : IFabricDemo
     public string Name => fp16 ? "transformer-layer-fp16" : "transformer-layer";
     public string Description => "one GPT-2 block (LayerNorms, qkv, multi-head causal attention, projection, GELU MLP) in the weight-streaming layout; --steps 2 adds the backward (--width Cc, --height R, --length n, --block C, --outputs NH, --seq T)"
         + (fp16 ? "; products in fp16 with fp32 accumulation (@fmachs)" : "");
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block | SizeOptions.Outputs | SizeOptions.Seq | SizeOptions.Steps;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

@@ -13,6 +13,7 @@ public sealed class TransformerProductDemo : IFabricDemo
 {
     public string Name => "transformer-product";
     public string Description => "the layer program's qkv product (C -> 3C, outputs landing on their owner columns) for the first --outputs D outputs (--width Cc, --height R, --length n, --block C)";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block | SizeOptions.Outputs;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

@@ -24,6 +24,7 @@ public sealed class WeightStreamForward(bool overlapped = false, bool fp16 = fal
         ? "weight-streaming forward Y = X W with the row reduction of output o overlapped with the compute of o + 1"
         : "weight-streaming forward Y = X W: activations resident, weights streamed down columns, partial sums reduced along rows")
         + (fp16 ? "; fp16 X and W, fp32 accumulation (@fmachs)" : "");
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block | SizeOptions.Outputs;
 
     /// <summary>Shape: width = feature columns Cc, height = worker rows R (the fabric is R + 1 tall: row 0 streams the
     /// weights), length = tokens per PE n, block = features per PE k, outputs = D_out.</summary>

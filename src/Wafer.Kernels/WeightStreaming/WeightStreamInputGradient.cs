@@ -17,6 +17,7 @@ public sealed class WeightStreamInputGradient(bool fp16 = false) : IFabricDemo
     public string Name => fp16 ? "wsmm-dx-fp16" : "wsmm-dx";
     public string Description => "weight-streaming input gradient dX = dY W^T: weights streamed down columns, dY multicast west along rows"
         + (fp16 ? "; fp16 W and dY, fp32 accumulation (@fmachs)" : "");
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block | SizeOptions.Outputs;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

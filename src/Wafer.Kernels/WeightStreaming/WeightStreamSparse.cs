@@ -18,6 +18,7 @@ public sealed class WeightStreamSparse : IFabricDemo
 
     public string Name => "wsmm-sparse";
     public string Description => "weight-streaming forward Y = X W sending only non-zero weights (fp16 index+value wavelets); --sparsity sets the zero fraction";
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block | SizeOptions.Outputs | SizeOptions.Sparsity;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {

@@ -20,6 +20,7 @@ public sealed class WeightStreamWeightGradient(bool fp16 = false) : IFabricDemo
     public string Name => fp16 ? "wsmm-dw-fp16" : "wsmm-dw";
     public string Description => "weight-streaming weight gradient dW = X^T dY: dY multicast west along rows, partial sums reduced north to the edge"
         + (fp16 ? "; fp16 X and dY, fp32 accumulation (@fmachs)" : "");
+    public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block | SizeOptions.Outputs;
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {
