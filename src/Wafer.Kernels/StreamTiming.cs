@@ -13,14 +13,14 @@ internal static class StreamTiming
 
     /// <summary>One stage of a chain: the cycles at which a PE's op takes its first and last element, given when the op
     /// issues and, for a PE with an upstream stage `hops` links away, when that stage took them (each element then goes
-    /// up its ramp, across the links and down this PE's ramp). An element cannot pass its predecessor, so the last
+    /// through the execute stage, up its ramp, across the links and down this PE's ramp). An element cannot pass its predecessor, so the last
     /// comes no sooner than the first plus the span.</summary>
     public static (long First, long Last) Stage(WaferConfig c, long issue, long span, (long First, long Last)? upstream = null, long hops = 1)
     {
         long first = issue + c.DsdOpStartupCycles, last = first + span - 1;
         if (upstream is { } u)
         {
-            var path = 2L * c.RampLatencyCycles + hops * c.HopLatencyCycles;
+            var path = c.ExecuteLatencyCycles + 2L * c.RampLatencyCycles + hops * c.HopLatencyCycles;
             first = Math.Max(u.First + path, first);
             last = Math.Max(u.Last + path, first + span - 1);
         }

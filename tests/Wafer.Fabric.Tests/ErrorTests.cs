@@ -79,7 +79,7 @@ public class ErrorTests
         var e = Assert.Throws<ArchitectureViolationException>(() => sim.Run());
         Assert.Contains("PE (1,0)", e.Message);
         Assert.Contains("color 0 arrived from two inputs in the same cycle", e.Message);
-        Assert.Contains("cycle 6", e.Message);
+        Assert.Contains("cycle 7", e.Message);
     }
 
     [Fact]

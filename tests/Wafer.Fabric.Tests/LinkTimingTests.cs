@@ -5,8 +5,9 @@ namespace Wafer.Fabric.Tests;
 /// <summary>Early/on-time pairs: a wavelet is absent one cycle before its latency has passed and present exactly at it.</summary>
 public class LinkTimingTests
 {
-    // Sender: task starts at 0, its op issues at 2 (task start 2 cycles) and pushes element 0 at 3 (DSD startup 1).
-    private const int PushCycle = 3;
+    // Sender: task starts at 0, its op issues at 2 (task start 2 cycles) and moves element 0 at 3 (DSD startup 1); the
+    // execute register puts it in the output queue at 4 (ExecuteLatencyCycles 1).
+    private const int PushCycle = 4;
 
     [Theory]
     [InlineData(1, 2)]

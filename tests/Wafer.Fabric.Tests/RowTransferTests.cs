@@ -16,14 +16,14 @@ public class RowTransferTests
     [Fact]
     public void Row_Cycles_FollowClosedForm()
     {
-        // Timeline of one wavelet: task start (2) + DSD startup (1) -> element pushed at cycle 3, visible to the router
-        // after the ramp (2) -> forwarded at 5, + 1 cycle per hop over (w-1) hops, + ramp (2) to the sink's queue,
-        // consumed that cycle. n wavelets pipeline at one per cycle.
+        // Timeline of one wavelet: task start (2) + DSD startup (1) -> element moved at cycle 3, in the output queue at 4
+        // (the execute register), visible to the router after the ramp (2) -> forwarded at 6, + 1 cycle per hop over
+        // (w-1) hops, + ramp (2) to the sink's queue, consumed that cycle. n wavelets pipeline at one per cycle.
         foreach (var (w, n) in new[] { (2, 1), (5, 16), (9, 3) })
         {
             var sim = TestPrograms.Row(w, n);
             var cycles = sim.Run();
-            var lastConsumed = 3 + 2 + (w - 1) + 2 + (n - 1);
+            var lastConsumed = 3 + 1 + 2 + (w - 1) + 2 + (n - 1);
             Assert.Equal(lastConsumed + 1, cycles);
         }
     }

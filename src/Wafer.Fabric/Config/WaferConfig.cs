@@ -36,6 +36,12 @@ public sealed record WaferConfig
     /// <summary>Cycles between router and compute engine each way, e.g. 2 (docs/sources.md §3.5, T_R ≈ 2 [inferred: LUC24]).</summary>
     public int RampLatencyCycles { get; init; } = 2;
 
+    /// <summary>Cycles between a fabric op taking an element and its result entering the output queue, 0 or 1, e.g. 1:
+    /// the compute engine's execute stage, the "+1" of the (2 T_R + 1) per reduce level in the reduce model that
+    /// Luczynski et al. measured within 4 % of a CS-2 (docs/sources.md §3.5 [LUC24]). A one-entry register in front of
+    /// each output queue: it delays the wavelet without holding a queue slot (docs/architecture.md §3).</summary>
+    public int ExecuteLatencyCycles { get; init; } = 1;
+
     /// <summary>Router buffer per color per input link, in wavelets, e.g. 4. Not public (docs/sources.md §7 item 4): our choice.</summary>
     public int RouterBufferDepthWavelets { get; init; } = 4;
 
@@ -98,6 +104,7 @@ public sealed record WaferConfig
         Positive(nameof(ClockHz), ClockHz);
         if (HopLatencyCycles is < 1 or > 64) errors.Add($"{nameof(HopLatencyCycles)} must be in [1, 64] (is {HopLatencyCycles})");
         if (RampLatencyCycles is < 0 or > 64) errors.Add($"{nameof(RampLatencyCycles)} must be in [0, 64] (is {RampLatencyCycles})");
+        if (ExecuteLatencyCycles is < 0 or > 1) errors.Add($"{nameof(ExecuteLatencyCycles)} must be 0 or 1 (is {ExecuteLatencyCycles})");
         if (RouterBufferDepthWavelets is < 1 or > 8) errors.Add($"{nameof(RouterBufferDepthWavelets)} must be in [1, 8] (is {RouterBufferDepthWavelets})");
         if (InputQueueDepthWords.IsDefaultOrEmpty || InputQueueDepthWords.Length > 16)
             errors.Add($"{nameof(InputQueueDepthWords)} must list 1 to 16 queue depths");

@@ -152,8 +152,7 @@ internal sealed partial class ComputeEngine
             case DsdKind.FabOut:
                 var payload = elemBytes == 4 ? BitConverter.SingleToUInt32Bits(v) : BitConverter.HalfToUInt16Bits((Half)v);
                 var w = d.Control ? Wavelet.Control(d.Color, payload) : Wavelet.Data(d.Color, payload);
-                _outQueues[d.Queue]!.Push(w, t + _cfg.RampLatencyCycles);
-                _pe.RampInputPushed(d.Color);
+                PushResult(d.Queue, w, t);
                 break;
             case DsdKind.Fifo:
                 var f = _fifos![d.FifoId]!;
@@ -172,7 +171,8 @@ internal sealed partial class ComputeEngine
         if (!CanRead(op.A, t) || !CanRead(op.B, t)) return false;
         return op.Dst.Kind switch
         {
-            DsdKind.FabOut => !_outQueues[op.Dst.Queue]!.IsFull,
+            // With the execute register the result waits there, so the register, not the queue, must have room.
+            DsdKind.FabOut => _cfg.ExecuteLatencyCycles == 0 ? !_outQueues[op.Dst.Queue]!.IsFull : (_executeMask & (1u << op.Dst.Queue)) == 0,
             DsdKind.Fifo => !_fifos![op.Dst.FifoId]!.IsFull,
             DsdKind.Port => _ports![op.Dst.Queue]!.Ready(t),
             _ => true,

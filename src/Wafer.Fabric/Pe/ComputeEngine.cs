@@ -52,6 +52,11 @@ internal sealed partial class ComputeEngine
     /// <summary>Bit u set while microthread u runs (visiting only those: a Microthread holds a whole op).</summary>
     private uint _activeMask;
     private long _lastBusyCycle = -1;
+    // The execute register in front of each output queue (ExecuteLatencyCycles = 1): a result produced in cycle t waits
+    // here and enters its queue at the start of t + 1 (or later, behind a full queue), so it is delayed a cycle without
+    // holding a queue slot longer; the op may produce its next result while it waits.
+    private Wavelet[]? _executeRegister;
+    private uint _executeMask;
     // The cycles [from, to) of the last memory op that its bank conflict added: the pipeline waits on SRAM there.
     private long _memoryStallFrom, _memoryStallTo;
 
@@ -211,6 +216,7 @@ internal sealed partial class ComputeEngine
     /// <summary>Phase 3 of the cycle. Returns the next cycle this engine must run (long.MaxValue: only an arrival can wake it).</summary>
     public long Step(long t, Band band)
     {
+        if (_executeMask != 0) FlushExecuteRegisters(t);
         for (var mask = _activeMask; mask != 0; mask &= mask - 1)
             StepMicrothread(ref _uts![BitOperations.TrailingZeroCount(mask)], t, band);
 
@@ -228,6 +234,36 @@ internal sealed partial class ComputeEngine
         // the next task in that cycle.
         if (_currentTask >= 0 && !_mainActive && _opHead == _ops.Count) EndTask(Math.Max(t, _busyUntil), band);
         return NextWake(t, band);
+    }
+
+    /// <summary>Moves each waiting result into its output queue if the queue has room (a full queue keeps it waiting, and
+    /// the op behind it stalls: the register is one more stage of buffering, like a stalled pipeline's).</summary>
+    private void FlushExecuteRegisters(long t)
+    {
+        for (var mask = _executeMask; mask != 0; mask &= mask - 1)
+        {
+            var q = BitOperations.TrailingZeroCount(mask);
+            var queue = _outQueues[q]!;
+            if (queue.IsFull) continue;
+            var w = _executeRegister![q];
+            queue.Push(w, t + _cfg.RampLatencyCycles);
+            _pe.RampInputPushed(w.Color);
+            _executeMask &= ~(1u << q);
+        }
+    }
+
+    /// <summary>Queues a fabric op's result: into its output queue now, or through the execute register next cycle.</summary>
+    private void PushResult(int queue, Wavelet w, long t)
+    {
+        if (_cfg.ExecuteLatencyCycles == 0)
+        {
+            _outQueues[queue]!.Push(w, t + _cfg.RampLatencyCycles);
+            _pe.RampInputPushed(w.Color);
+            return;
+        }
+        _executeRegister ??= new Wavelet[_outQueues.Length];
+        _executeRegister[queue] = w;
+        _executeMask |= 1u << queue;
     }
 
     /// <summary>Cycles a single step may run the main thread ahead of the clock.</summary>
@@ -487,8 +523,11 @@ internal sealed partial class ComputeEngine
 
     private long NextWake(long t, Band band)
     {
-        var next = long.MaxValue;
         var t1 = t + 1;
+        // A waiting result tries its queue every cycle (the simple, safe wake: the router frees a slot in a cycle of its
+        // own choosing, and polling costs host time only while a result waits).
+        if (_executeMask != 0) return t1;
+        var next = long.MaxValue;
         for (var mask = _activeMask; mask != 0; mask &= mask - 1)
             next = Math.Min(next, StreamWake(_uts![BitOperations.TrailingZeroCount(mask)].Op, t1));
         if (t1 < _busyUntil)

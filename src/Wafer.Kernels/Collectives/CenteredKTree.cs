@@ -170,6 +170,6 @@ public sealed class CenteredKTree
             }
         if (_w == 1) return ready[RootX];
         var farthest = Math.Max(RootX, _w - 1 - RootX);
-        return ready[RootX] + su + 2 * r + farthest * l + StreamTiming.Span(c, n, c.InputQueueDepthWords[BroadcastQueue]);
+        return ready[RootX] + su + c.ExecuteLatencyCycles + 2 * r + farthest * l + StreamTiming.Span(c, n, c.InputQueueDepthWords[BroadcastQueue]);
     }
 }

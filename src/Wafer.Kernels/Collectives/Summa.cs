@@ -172,7 +172,7 @@ public sealed class Summa : IFabricDemo
     /// <summary>Cycle model: a schedule recursion over the grid (docs/kernels.md). Per step every PE pays its loop step
     /// (1) and one cycle per async op it issues (injection, relay); the row's A broadcast starts when its owner and the
     /// relay (x = 0) are ready and moves one value per 2 cycles (the relay's ramp carries each twice), reaching PE x after the owner's ramp, xs hops to x = 0, the relay's ramps and x hops back (4R +
-    /// (xs + x) L + 2 SU); a PE's read ends a span after the later of that arrival and its own start; the same for B
+    /// (xs + x) L + 2 SU, and the execute stage E of both senders); a PE's read ends a span after the later of that arrival and its own start; the same for B
     /// down the column once the PE has its A panel; then mb b (1 + SU + nb) of loop steps and @fmacs (fp32 FMAC width 1).</summary>
     public static long Model(WaferConfig c, int w, int h, int mb, int nb, int b)
     {
@@ -201,7 +201,7 @@ public sealed class Summa : IFabricDemo
 
                     for (var x = 0; x < w; x++)
                     {
-                        var arrival = start + 2 * su + 4 * r + (aOwner + x) * l;
+                        var arrival = start + 2 * su + 2 * c.ExecuteLatencyCycles + 4 * r + (aOwner + x) * l;
                         ready[y * w + x] = Math.Max(arrival, ready[y * w + x] + su) + spanA;
                     }
                 }
@@ -215,7 +215,7 @@ public sealed class Summa : IFabricDemo
 
                     for (var y = 0; y < h; y++)
                     {
-                        var arrival = start + 2 * su + 4 * r + (bOwner + y) * l;
+                        var arrival = start + 2 * su + 2 * c.ExecuteLatencyCycles + 4 * r + (bOwner + y) * l;
                         ready[y * w + x] = Math.Max(arrival, ready[y * w + x] + su) + spanB;
                     }
                 }

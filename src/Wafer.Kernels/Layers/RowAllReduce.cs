@@ -54,7 +54,7 @@ internal static class RowAllReduce
     public static long Cycles(WaferConfig c, int w, int n) => Done(c, new long[w], n).Max();
 
     /// <summary>When each PE of a row holds the total, given when each issues its chain op (issue[x]): the chain with
-    /// first and last element tracked (SU to start, R up, L + R to the next PE's queue; a PE cannot pass on an element
+    /// first and last element tracked (SU to start, E + R up, L + R to the next PE's queue; a PE cannot pass on an element
     /// before it has its own op running), the last PE's multicast of n west, and each PE's receive op (issued once its
     /// chain op has pushed its last element).</summary>
     public static long[] Done(WaferConfig c, long[] issue, int n)
@@ -74,7 +74,7 @@ internal static class RowAllReduce
         done[w - 1] = total + su + n; // pushing n into its output queue
         for (var x = 0; x < w - 1; x++)
         {
-            var arrival = total + su + r + (w - 1 - x) * l + r;
+            var arrival = total + su + c.ExecuteLatencyCycles + r + (w - 1 - x) * l + r;
             done[x] = Math.Max(arrival, pushed[x] + su) + n;
         }
         return done;

@@ -2,7 +2,7 @@
 // SIMD widths and the bank rule): a schedule recursion over the PEs of the grid rather than one formula, because a
 // PE's ops wait on other PEs' ops. Per time step, per round, per direction in program order, every stream (a sender and
 // its 1-4 receivers) starts when its last participant is ready; the sender is busy for its column and the control
-// wavelet, each receiver until the column arrived (SU + nz + the 2R + dL path) plus its FADD into the accumulator;
+// wavelet, each receiver until the column arrived (SU + nz + the E + 2R + dL path) plus its FADD into the accumulator;
 // streams through input queues shallower than R + 1 (S and N here) move (R + 1) / depth cycles per wavelet.
 // Between rounds a PE pays the Then and Activate ops (1 each), the round task's start (TS) and one control task (TS)
 // per column it received in the round before the last one (those control wavelets gate the next round's reads: the
@@ -72,7 +72,7 @@ public static class StencilModel
                             endOf[sender] = start + su + span + su + 1; // the column, then the control wavelet
                             foreach (var (pe, d) in members)
                             {
-                                var arrived = start + su + span + 2 * r + d * l;
+                                var arrived = start + su + span + c.ExecuteLatencyCycles + 2 * r + d * l;
                                 endOf[pe] = arrived + (wroteAcc[pe] ? accumulate : 0);
                                 wroteAcc[pe] = true;
                                 received[round, pe]++;

@@ -113,21 +113,21 @@ public static class LayerCycleModel
             var casts = cc == 1 ? 0 : x == 0 || x == cc - 1 ? 1 : 2;
             var sums = kin + (bias ? 1 : 0);
             // The loopbacks share the owner's ramp: casts x n wavelets at one a cycle, R to become visible on each side.
-            var receive = casts == 0 ? 0 : su + casts * n + 2 * r;
+            var receive = casts == 0 ? 0 : su + casts * n + w.ExecuteLatencyCycles + 2 * r;
             var perOutput = 1 + casts + receive + n * (su + sums) + su + sums;
             total += rows * perOutput;
         }
-        return total + (long)g.Rows * (w.HopLatencyCycles + 2L * w.RampLatencyCycles);
+        return total + (long)g.Rows * (w.HopLatencyCycles + w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles);
     }
 
-    /// <summary>RowCollectives.RowAllReduce of m values: the chain east into the last column (L + 2R a hop), then its
-    /// multicast west (L a hop, 2R at the ends), each PE taking the m values one a cycle.</summary>
+    /// <summary>RowCollectives.RowAllReduce of m values: the chain east into the last column (L + 2R + E a hop), then its
+    /// multicast west (L a hop, E + 2R at the ends), each PE taking the m values one a cycle.</summary>
     private static long RowAllReduce(WaferConfig w, LayerGrid g, long m)
     {
         long su = w.DsdOpStartupCycles;
         if (g.Columns == 1) return su + (m + w.SimdWidthFp32Add - 1) / w.SimdWidthFp32Add;
         long hops = g.Columns - 1;
-        return su + hops * (2L * w.RampLatencyCycles + w.HopLatencyCycles) + m + 1 + su + 2L * w.RampLatencyCycles + hops * w.HopLatencyCycles + m;
+        return su + hops * (w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + w.HopLatencyCycles) + m + 1 + su + w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + hops * w.HopLatencyCycles + m;
     }
 
     private static long Op(WaferConfig w, long len, int width) => w.DsdOpStartupCycles + (len + width - 1) / width;
@@ -138,24 +138,24 @@ public static class LayerCycleModel
     {
         long su = w.DsdOpStartupCycles, n = g.N, k = g.K;
         int add = w.SimdWidthFp32Add, mul = w.SimdWidthFp32Mul;
-        var stream = su + 2 * k + 2L * w.RampLatencyCycles + g.Rows * (long)w.HopLatencyCycles;
+        var stream = su + 2 * k + w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + g.Rows * (long)w.HopLatencyCycles;
         var sum = Op(w, n, add) + (k - 1) * Op(w, n, 1);
         var dev = Op(w, n, mul) + k * Op(w, n, 1) + Op(w, n, mul) + (k - 1) * (Op(w, n, mul) + Op(w, n, 1));
         var normalise = 1 + n * Layers.ScalarMath.RsqrtCycles + k * (Op(w, n, mul) + Op(w, n, mul) + Op(w, n, add));
         return w.TaskStartCycles + stream + sum + RowAllReduce(w, g, n) + dev + RowAllReduce(w, g, n) + normalise;
     }
 
-    /// <summary>LayerNormBackward's ops in order, its allreduce of 2n, and dgamma / dbeta up the column (L + 2R a row).</summary>
+    /// <summary>LayerNormBackward's ops in order, its allreduce of 2n, and dgamma / dbeta up the column (L + 2R + E a row).</summary>
     public static long LayerNormBackward(WaferConfig w, LayerGrid g)
     {
         long su = w.DsdOpStartupCycles, n = g.N, k = g.K;
         int add = w.SimdWidthFp32Add, mul = w.SimdWidthFp32Mul;
-        var stream = su + 2 * k + 2L * w.RampLatencyCycles + g.Rows * (long)w.HopLatencyCycles;
+        var stream = su + 2 * k + w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + g.Rows * (long)w.HopLatencyCycles;
         var norm = k * (Op(w, n, 1) + Op(w, n, mul) + Op(w, n, mul));
         var sums = Op(w, n, add) + Op(w, n, mul) + (k - 1) * (Op(w, n, 1) + Op(w, n, mul) + Op(w, n, 1));
         var dx = Op(w, 2 * n, mul) + k * (Op(w, n, 1) + Op(w, n, mul) + Op(w, n, 1) + Op(w, n, mul) + Op(w, n, 1));
         var dparams = k * Op(w, n, mul) + 2 * Op(w, k, 1) + (n - 1) * 2 * Op(w, k, 1);
-        var column = su + 2 * k + g.Rows * (2L * w.RampLatencyCycles + w.HopLatencyCycles);
+        var column = su + 2 * k + g.Rows * (w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + w.HopLatencyCycles);
         return w.TaskStartCycles + stream + norm + sums + RowAllReduce(w, g, 2 * n) + dx + dparams + column;
     }
 
@@ -197,7 +197,7 @@ public static class LayerCycleModel
     public static long Attention(WaferConfig w, LayerGrid g, bool backward)
     {
         long su = w.DsdOpStartupCycles, n = g.N, ws = g.SliceWidth, kn = (long)g.K * g.N, sn = g.Slices * n;
-        long path = 2L * w.RampLatencyCycles + w.HopLatencyCycles;
+        long path = w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + w.HopLatencyCycles;
         int add = w.SimdWidthFp32Add, mul = w.SimdWidthFp32Mul, max = w.SimdWidthConvert;
         long O(long len, int width) => su + (len + width - 1) / width;
         long AllReduce(long m) => g.GroupColumns == 1 ? 0 : (g.GroupColumns - 1) * (path + su) + m + (g.GroupColumns - 1) * (2 * su + m + path);

@@ -1,7 +1,7 @@
 // The product phase's timeline, output by output and column by column (docs/transformer.md §4): each column's main
 // thread receives the output's weights, computes its partial sums, and streams them along the row towards the owner;
 // the owner adds both streams, its own partial, the bias and the residual. A stream's first and last element are
-// tracked through the chain (StreamTiming: SU to start, 2R + L per hop), and a sender cannot run more than the hop's
+// tracked through the chain (StreamTiming: SU to start, E + 2R + L per hop), and a sender cannot run more than the hop's
 // buffering (its output queue, the next router's buffer and the next input queue) ahead of its receiver, which couples
 // every column to the owner's pace. The owner changes every kout outputs, so the pattern of waits changes with it. The
 // column's weights arrive no faster than the MemoryX link's pace (cycles per value). Once every column's times advance
@@ -20,7 +20,7 @@ internal static class ProductTiming
         bool fp16 = false, double pace = 0)
     {
         int cc = g.Columns, n = g.N;
-        long su = w.DsdOpStartupCycles, path = 2L * w.RampLatencyCycles + w.HopLatencyCycles;
+        long su = w.DsdOpStartupCycles, path = w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + w.HopLatencyCycles;
         var depth = w.InputQueueDepthWords;
         var outDepth = w.OutputQueueDepthWords;
         long eastBuffer = outDepth[LayerColors.EastOut] + w.RouterBufferDepthWavelets + depth[LayerColors.EastIn];
@@ -44,9 +44,9 @@ internal static class ProductTiming
         var last = new double[cc];
         var prevFirst = new double[cc];
         // The task starts (TS), its body's Then (1); the first weights reach the first worker row after the edge's op
-        // start-up, its ramp, one hop and the row's ramp. Rows do not meet in a product: the others run the same timeline
+        // start-up, its execute stage and ramp, one hop and the row's ramp. Rows do not meet in a product: the others run the same timeline
         // one hop later each, so the last ends R - 1 cycles after the first.
-        var weightsIn = w.TaskStartCycles + su + 2L * w.RampLatencyCycles + w.HopLatencyCycles;
+        var weightsIn = w.TaskStartCycles + su + w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + w.HopLatencyCycles;
         // fp16: the input block converted first (@fs2h, the conversion width).
         var convert = fp16 ? su + ((long)kin * n + w.SimdWidthConvert - 1) / w.SimdWidthConvert : 0;
         for (var x = 0; x < cc; x++) ready[x] = w.TaskStartCycles + convert + 1;
