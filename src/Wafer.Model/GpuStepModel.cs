@@ -1,5 +1,7 @@
 // Training step time of a GPT on a GPU cluster, Megatron-LM style (Narayanan et al., SC21): tensor parallel t within a
-// node, pipeline parallel p (1F1B schedule), data parallel d, micro-batch b, full activation recompute. Per layer and
+// node, pipeline parallel p (1F1B schedule), data parallel d, micro-batch b, activation recompute full, selective or
+// none and sequence parallelism (Korthikanti et al., "Reducing Activation Recomputation in Large Transformer Models",
+// 2022). Per layer and
 // micro-batch: each GEMM from its shape (whole waves of output tiles over the SMs at the sustained matmul rate: a
 // shape that leaves tiles partly empty or the last wave short costs what the full ones would, NVIDIA's Matrix
 // Multiplication Background guide §3), elementwise kernels at the sustained HBM rate, tensor-parallel
@@ -10,7 +12,17 @@ using Wafer.Model.Systems;
 
 namespace Wafer.Model;
 
-public sealed record GpuLayout(int Tensor, int Pipeline, int Data, int MicroBatch, bool ShardedOptimizer);
+/// <summary>What the backward pass recomputes (Korthikanti et al. 2022 §4): the whole forward of each layer from its
+/// input (full, SC21's runs), only the attention core whose activations grow with s² (selective), or nothing.</summary>
+public enum ActivationRecompute { Full, Selective, None }
+
+public sealed record GpuLayout(int Tensor, int Pipeline, int Data, int MicroBatch, bool ShardedOptimizer,
+    ActivationRecompute Recompute = ActivationRecompute.Full, bool SequenceParallel = false)
+{
+    /// <summary>The layout as `--layout` takes it.</summary>
+    public override string ToString() =>
+        $"{Tensor},{Pipeline},{Data},{MicroBatch}{(ShardedOptimizer ? ",zero" : "")}{(SequenceParallel ? ",sp" : "")},{Recompute.ToString().ToLowerInvariant()}";
+}
 
 public sealed record GpuEstimate(
     bool Fits, string? WhyNot, GpuLayout? Layout, int Gpus, double StepSeconds, double TokensPerSecond, double Mfu,
@@ -51,7 +63,9 @@ public static class GpuStepModel
                 foreach (var b in new[] { 1, 2, 4, 8, 16, 32 })
                     if (b == 1 || (batch + d - 1) / d >= b)
                         foreach (var sharded in new[] { false, true })
-                            yield return new GpuLayout(t, p, d, b, sharded);
+                            foreach (var recompute in Enum.GetValues<ActivationRecompute>())
+                                foreach (var sp in t > 1 ? new[] { false, true } : [false])
+                                    yield return new GpuLayout(t, p, d, b, sharded, recompute, sp);
             }
         }
     }
@@ -71,22 +85,34 @@ public static class GpuStepModel
 
         // One layer, one micro-batch, forward: GEMMs 24bsh^2 + 4bs^2h (the SC21 count) split over t, each priced by its
         // shape on one GPU (m x n outputs, k deep, `count` of them in a batched GEMM); elementwise traffic
-        // = activations written and read once: bs(10h + 24h/t + 5as/t) bytes (Korthikanti et al. 2022; LayerNorm,
-        // dropout and residual parts are not split by t); two all-reduces of the bsh fp16 output over NVLink.
+        // = activations written and read once: bs(10h + 24h/t + 5as/t) bytes (Korthikanti et al. 2022, §4.1: LayerNorm,
+        // dropout and residual parts are not split by t unless the sequence is, §4.2.2); two all-reduces of the bsh fp16
+        // output over NVLink (with sequence parallelism a reduce-scatter and an all-gather of the same volume, §4.2.2).
         double Gemm(double m, double n, double k, double count = 1) => GemmSeconds(g, m, n, k, count, matmulRate);
         double hs = h / a, headsPerGpu = b * a / t;
+        var attentionCore = Gemm(s, s, hs, headsPerGpu) // scores, per head
+            + Gemm(s, hs, s, headsPerGpu);                // scores x v, per head
         var fwdMatmul = Gemm(b * s, 3 * h / t, h)       // q, k, v
-            + Gemm(s, s, hs, headsPerGpu)                 // scores, per head
-            + Gemm(s, hs, s, headsPerGpu)                 // scores x v, per head
+            + attentionCore
             + Gemm(b * s, h, h / t)                       // attention projection
             + Gemm(b * s, 4 * h / t, h)                   // MLP up
             + Gemm(b * s, h, 4 * h / t);                  // MLP down
-        var fwdElementwise = 2 * b * s * (10 * h + 24 * h / t + 5 * a * s / t) / hbmRate;
+        var sp = layout.SequenceParallel && t > 1;
+        var unsplit = sp ? 10 * h / t : 10 * h;
+        var fwdElementwise = 2 * b * s * (unsplit + 24 * h / t + 5 * a * s / t) / hbmRate;
+        var coreElementwise = 2 * b * s * 5 * a * s / t / hbmRate; // softmax, its dropout and mask: the 5as/t part
         var fwdTensorComm = 2 * AllReduce(2 * b * s * h, t, nvlink);
         var forward = fwdMatmul + fwdElementwise + fwdTensorComm;
-        // Backward = 2x forward's GEMMs and elementwise work, same all-reduces; recompute = one more forward.
+        // Backward = 2x forward's GEMMs and elementwise work, same all-reduces; what is recomputed comes on top: one
+        // more forward (full), the attention core's two batched GEMMs and its elementwise work (selective), nothing.
         var backward = 2 * fwdMatmul + 2 * fwdElementwise + fwdTensorComm;
-        var layer = 2 * forward + backward;
+        var recomputed = layout.Recompute switch
+        {
+            ActivationRecompute.Full => forward,
+            ActivationRecompute.Selective => attentionCore + coreElementwise,
+            _ => 0.0,
+        };
+        var layer = forward + recomputed + backward;
         // The head (logits over V, split over t) runs on the last stage: forward, backward 2x.
         var head = 3 * Gemm(b * s, v / t, h);
         var p2p = p == 1 ? 0 : 2 * 2 * b * s * h / network; // activations forward and gradients back per micro-batch
@@ -102,20 +128,35 @@ public static class GpuStepModel
         var step = pipeline + dataComm + optimizer;
 
         // Memory per GPU: fp16 weights + fp16 grads (4 B) + fp32 master, m, v (12 B, sharded over d if chosen);
-        // activations with full recompute: each layer's input (2bsh) for up to p micro-batches in flight on the first
-        // stage, plus one layer's full activations and the logits (fp32) of one micro-batch.
+        // activations kept per layer for up to p micro-batches in flight on the first stage (Korthikanti et al. 2022,
+        // Table 2, bytes): full recompute each layer's input, 2bsh (/t with the sequence split); selective bsh(10 + 24/t)
+        // or 34bsh/t with the sequence split; none bsh(10 + 24/t + 5as/ht) or bsh(34 + 5as/h)/t. Plus one layer's
+        // full activations (live while it is computed and differentiated) and the logits (fp32) of one micro-batch.
         var stateBytes = shard * (4 + (layout.ShardedOptimizer ? 12.0 / d : 12.0));
-        var kept = l / p * 2 * b * s * h * Math.Min(p, microBatches);
-        var working = b * s * (10 * h + 24 * h / t + 5 * a * s / t) * 2 + 4 * b * s * v / t;
+        var fullLayer = b * s * (unsplit + 24 * h / t + 5 * a * s / t);
+        var keptPerLayer = layout.Recompute switch
+        {
+            ActivationRecompute.Full => 2 * b * s * h / (sp ? t : 1),
+            ActivationRecompute.Selective => b * s * (unsplit + 24 * h / t),
+            _ => fullLayer,
+        };
+        var kept = l / p * keptPerLayer * Math.Min(p, microBatches);
+        var working = fullLayer * 2 + 4 * b * s * v / t;
         var memory = stateBytes + kept + working;
         var fits = memory <= g.MemoryBytes;
 
         var modelFlops = WaferStepModel.ModelFlops(m, batch, seq);
-        var compute = microBatches * (l / p * (4 * fwdMatmul) + head);
-        var comm = microBatches * (l / p * 4 * AllReduce(2 * b * s * h, t, nvlink) + p2p) + dataComm;
-        var parts = new (string Name, double Seconds)[] { ("GPU compute", compute), ("memory-bound kernels", microBatches * l / p * 4 * fwdElementwise), ("communication", comm), ("pipeline bubble", bubble) };
+        var recomputedMatmul = layout.Recompute switch { ActivationRecompute.Full => fwdMatmul, ActivationRecompute.Selective => attentionCore, _ => 0.0 };
+        var compute = microBatches * (l / p * (3 * fwdMatmul + recomputedMatmul) + head);
+        var tensorComms = layout.Recompute == ActivationRecompute.Full ? 4 : 3;
+        var comm = microBatches * (l / p * tensorComms * AllReduce(2 * b * s * h, t, nvlink) + p2p) + dataComm;
+        var elementwise = microBatches * l / p * (3 * fwdElementwise + (layout.Recompute switch
+        {
+            ActivationRecompute.Full => fwdElementwise, ActivationRecompute.Selective => coreElementwise, _ => 0.0,
+        }));
+        var parts = new (string Name, double Seconds)[] { ("GPU compute", compute), ("memory-bound kernels", elementwise), ("communication", comm), ("pipeline bubble", bubble) };
         return new GpuEstimate(fits, fits ? null : $"needs {memory / 1e9:F1} GB per GPU of {g.MemoryBytes / 1e9:F0} GB", layout, gpus, step,
-            batch * s / step, modelFlops / (step * gpus * g.PeakFlopsPerSecond), HardwareFlops(m, batch, seq) / step / gpus,
+            batch * s / step, modelFlops / (step * gpus * g.PeakFlopsPerSecond), HardwareFlops(m, batch, seq, layout.Recompute) / step / gpus,
             parts.MaxBy(x => x.Seconds).Name, memory, compute, comm, bubble);
     }
 
@@ -128,10 +169,14 @@ public static class GpuStepModel
         return waves * g.StreamingMultiprocessors * 2.0 * g.GemmTileRows * g.GemmTileColumns * k / matmulRate;
     }
 
-    /// <summary>FLOPs Megatron counts per step, with the recompute forward: 96·B·s·l·h²·(1 + s/6h + V/16lh) (SC21 eq. 3).</summary>
-    public static double HardwareFlops(GptConfig m, long batch, int seq)
+    /// <summary>FLOPs Megatron counts per step, recomputation included: with full recompute 96·B·s·l·h²·(1 + s/6h +
+    /// V/16lh) (SC21 eq. 3); without it 72·B·s·l·h²·(1 + s/6h) + 6·B·s·h·V; selective adds the attention core's
+    /// forward, 4·B·s²·l·h (Korthikanti et al. 2022 §6: "hardware FLOPs" count what runs).</summary>
+    public static double HardwareFlops(GptConfig m, long batch, int seq, ActivationRecompute recompute = ActivationRecompute.Full)
     {
         double h = m.Channels, s = seq, l = m.Layers, v = m.PaddedVocabSize;
-        return 96 * batch * s * l * h * h * (1 + s / (6 * h) + v / (16 * l * h));
+        if (recompute == ActivationRecompute.Full) return 96 * batch * s * l * h * h * (1 + s / (6 * h) + v / (16 * l * h));
+        var flops = 72 * batch * s * l * h * h * (1 + s / (6 * h)) + 6 * batch * s * h * v;
+        return recompute == ActivationRecompute.Selective ? flops + 4 * batch * s * s * l * h : flops;
     }
 }

@@ -34,6 +34,29 @@ public class EstimateCommandTests
             Assert.Contains(word, stdout);
     }
 
+    /// <summary>--layout with sequence parallelism and selective recompute is priced as given and echoed in the JSON; the
+    /// same layout with full recompute takes longer and keeps less.</summary>
+    [Fact]
+    public void Estimate_Layout_TakesRecomputeAndSequenceParallelism()
+    {
+        JsonElement Layout(string text, out double stepSeconds, out double gbPerGpu)
+        {
+            var (code, stdout, stderr) = CliRunner.Run("estimate", "--model", "gpt-neox-20b", "--vs", "a100-80gb", "--gpus", "64", "--layout", text, "--json");
+            Assert.True(code == 0, stderr);
+            var vs = JsonDocument.Parse(stdout).RootElement.GetProperty("vs");
+            stepSeconds = vs.GetProperty("stepSeconds").GetDouble();
+            gbPerGpu = vs.GetProperty("memoryBytesPerGpu").GetDouble() / 1e9;
+            return vs.GetProperty("layout").Clone();
+        }
+        var selective = Layout("8,4,2,1,sp,selective", out var selectiveStep, out var selectiveGb);
+        Assert.True(selective.GetProperty("sequenceParallel").GetBoolean());
+        Assert.Equal("selective", selective.GetProperty("recompute").GetString());
+        Assert.Equal("8,4,2,1,sp,selective", selective.GetProperty("text").GetString());
+        var full = Layout("8,4,2,1,sp", out var fullStep, out var fullGb);
+        Assert.Equal("full", full.GetProperty("recompute").GetString());
+        Assert.True(fullStep > selectiveStep && fullGb < selectiveGb);
+    }
+
     [Fact]
     public void Estimate_NoFit_SaysWhy()
     {

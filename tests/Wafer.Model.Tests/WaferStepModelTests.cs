@@ -151,15 +151,25 @@ public class GpuStepModelTests
     [Theory]
     [InlineData("8,2,32,1", 8, 2, 32, 1, false)]
     [InlineData(" 8, 2, 32, 4, zero ", 8, 2, 32, 4, true)]
-    public void ALayoutIsParsed(string text, int t, int p, int d, int b, bool zero) =>
-        Assert.Equal(new GpuLayout(t, p, d, b, zero), GpuLayoutText.Parse(text, Megatron(48, 8192, 64), 512, 1536));
+    [InlineData("8,2,32,4,sp,selective", 8, 2, 32, 4, false, ActivationRecompute.Selective, true)]
+    [InlineData("8,2,32,4,none,zero", 8, 2, 32, 4, true, ActivationRecompute.None)]
+    [InlineData("8,2,32,4,full", 8, 2, 32, 4, false, ActivationRecompute.Full)]
+    public void ALayoutIsParsed(string text, int t, int p, int d, int b, bool zero, ActivationRecompute recompute = ActivationRecompute.Full, bool sp = false)
+    {
+        var layout = GpuLayoutText.Parse(text, Megatron(48, 8192, 64), 512, 1536);
+        Assert.Equal(new GpuLayout(t, p, d, b, zero, recompute, sp), layout);
+        Assert.Equal(layout, GpuLayoutText.Parse(layout.ToString(), Megatron(48, 8192, 64), 512, 1536));
+    }
 
     [Theory]
     [InlineData("8,2,32", "must be tp,pp,dp,mb")]
     [InlineData("8,2,16,1", "= 256 GPUs, not --gpus 512")]
     [InlineData("8,2,x,1", "data-parallel degree must be a whole number")]
     [InlineData("8,2,32,0", "micro-batch must be a whole number >= 1")]
-    [InlineData("8,2,32,1,zer0", "may only be 'zero'")]
+    [InlineData("8,2,32,1,zer0", "'zer0' is not a layout flag")]
+    [InlineData("8,2,32,1,sp,sp", "'sp' is given twice")]
+    [InlineData("8,2,32,1,full,selective", "two recompute choices")]
+    [InlineData("1,1,512,1,sp", "TP is 1")]
     [InlineData("128,1,4,1", "does not divide model megatron-48x8192's 64 heads")]
     [InlineData("8,5,32,1", "GPUs, not --gpus")]
     [InlineData("2,32,8,1", "does not divide")]
@@ -168,6 +178,35 @@ public class GpuStepModelTests
     {
         var e = Assert.Throws<WaferInputException>(() => GpuLayoutText.Parse(text, Megatron(48, 8192, 64), 512, 1536));
         Assert.Contains(message, e.Message);
+    }
+
+    /// <summary>Korthikanti et al. 2022: per layer the backward keeps 2bsh (full recompute), bsh(10 + 24/t) (selective)
+    /// or bsh(10 + 24/t + 5as/ht) (none) bytes of activations, sequence parallelism divides the 10bsh part by t; what is
+    /// recomputed costs time, full most. At SC21's 39.1B layout (TP 8, PP 2, MB 4) the memory and the step order as the
+    /// paper's Table 2 and §6 say, and full recompute is exactly the model's old pricing.</summary>
+    [Fact]
+    public void RecomputeAndSequenceParallelism_TradeMemoryForTime()
+    {
+        var m = Megatron(48, 8192, 64);
+        GpuEstimate E(ActivationRecompute r, bool sp = false) =>
+            GpuStepModel.Evaluate(m, GpuSystem.A100_80, 512, 1536, 2048, new GpuLayout(8, 2, 32, 4, false, r, sp));
+        var (full, selective, none) = (E(ActivationRecompute.Full), E(ActivationRecompute.Selective), E(ActivationRecompute.None));
+        Assert.True(full.MemoryBytesPerGpu < selective.MemoryBytesPerGpu && selective.MemoryBytesPerGpu < none.MemoryBytesPerGpu);
+        Assert.True(full.StepSeconds > selective.StepSeconds && selective.StepSeconds > none.StepSeconds);
+        // Kept activations differ by exactly the formulas: selective - full per layer and micro-batch in flight.
+        double b = 4, s = 2048, h = 8192, t = 8, layersPerStage = 24, inFlight = 2;
+        Assert.Equal(layersPerStage * inFlight * (b * s * h * (10 + 24 / t) - 2 * b * s * h), selective.MemoryBytesPerGpu - full.MemoryBytesPerGpu, 1e-6 * full.MemoryBytesPerGpu);
+        // Sequence parallelism: less memory, less elementwise traffic, the same communication volume.
+        var spSelective = E(ActivationRecompute.Selective, sp: true);
+        Assert.True(spSelective.MemoryBytesPerGpu < selective.MemoryBytesPerGpu);
+        Assert.True(spSelective.StepSeconds < selective.StepSeconds);
+        Assert.Equal(selective.CommunicationSeconds, spSelective.CommunicationSeconds, 12);
+        // Selective recompute costs a few percent over none (the paper's §6: 2-4 % at these sizes), full about a third.
+        Assert.InRange(selective.StepSeconds / none.StepSeconds, 1.0, 1.06);
+        Assert.InRange(full.StepSeconds / none.StepSeconds, 1.2, 1.4);
+        // Hardware FLOPs count what runs: full = SC21's 96 factor, none = the 72 factor, selective in between.
+        Assert.True(GpuStepModel.HardwareFlops(m, 1536, 2048, ActivationRecompute.None) < GpuStepModel.HardwareFlops(m, 1536, 2048, ActivationRecompute.Selective));
+        Assert.Equal(GpuStepModel.HardwareFlops(m, 1536, 2048), GpuStepModel.HardwareFlops(m, 1536, 2048, ActivationRecompute.Full));
     }
 
     [Fact]

@@ -38,7 +38,7 @@ internal static class EstimateCommand
         var tokens = new Option<double>("--tokens") { Description = "Training tokens to price (default: 20 per parameter, the Cerebras-GPT budget)" };
         var vs = new Option<string?>("--vs") { Description = "GPU system to compare with (a100-40gb, a100-80gb, h100 or JSON file)" };
         var gpus = new Option<int>("--gpus") { Description = "GPUs for --vs or a GPU --system", DefaultValueFactory = _ => 64 };
-        var layout = new Option<string?>("--layout") { Description = "Price this GPU layout instead of searching: tp,pp,dp,mb[,zero] (tensor, pipeline, data parallel, micro-batch; zero: optimizer sharded over DP)" };
+        var layout = new Option<string?>("--layout") { Description = "Price this GPU layout instead of searching: tp,pp,dp,mb[,zero][,sp][,full|selective|none] (tensor, pipeline, data parallel, micro-batch; zero: optimizer sharded over DP; sp: sequence parallelism; what the backward recomputes, full by default)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var outDir = new Option<string?>("--out") { Description = "Also write estimate.json and report.html (the side-by-side charts) to this folder" };
         var cmd = new Command("estimate", "Estimate step time, throughput, utilization, memory plan and time to train, on CS-2s or GPUs")
@@ -102,7 +102,7 @@ internal static class EstimateCommand
         gpus = e.Gpus,
         fits = e.Fits,
         whyNot = e.WhyNot,
-        layout = e.Layout is null ? null : new { tensorParallel = e.Layout.Tensor, pipelineParallel = e.Layout.Pipeline, dataParallel = e.Layout.Data, microBatch = e.Layout.MicroBatch, shardedOptimizer = e.Layout.ShardedOptimizer },
+        layout = e.Layout is null ? null : new { tensorParallel = e.Layout.Tensor, pipelineParallel = e.Layout.Pipeline, dataParallel = e.Layout.Data, microBatch = e.Layout.MicroBatch, shardedOptimizer = e.Layout.ShardedOptimizer, sequenceParallel = e.Layout.SequenceParallel, recompute = e.Layout.Recompute.ToString().ToLowerInvariant(), text = e.Layout.ToString() },
         stepSeconds = Finite(e.StepSeconds),
         tokensPerSecond = e.TokensPerSecond,
         mfu = e.Mfu,

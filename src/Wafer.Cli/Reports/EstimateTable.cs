@@ -32,7 +32,7 @@ internal static class EstimateTable
             rows.Add(("SRAM per PE", $"{p.SramBytesPerPeForActivations:N0} B for activations ({p.SramFractionUsed:P0} used); {p.BytesPerTokenKept + p.BytesPerTokenWorking:N0} B per token", ""));
         }
         if (ge?.Layout is { } l)
-            rows.Add(("layout", "", $"TP {l.Tensor}, PP {l.Pipeline}, DP {l.Data}, micro-batch {l.MicroBatch}{(l.ShardedOptimizer ? ", sharded optimizer" : "")}; {ge.MemoryBytesPerGpu / 1e9:F1} GB/GPU"));
+            rows.Add(("layout", "", $"TP {l.Tensor}, PP {l.Pipeline}, DP {l.Data}, micro-batch {l.MicroBatch}{(l.ShardedOptimizer ? ", sharded optimizer" : "")}{(l.SequenceParallel ? ", sequence parallel" : "")}, {l.Recompute.ToString().ToLowerInvariant()} recompute; {ge.MemoryBytesPerGpu / 1e9:F1} GB/GPU"));
         rows.Add(("step time", W(e => Time(e.StepSeconds)), G(e => Time(e.StepSeconds))));
         rows.Add(("tokens/s", W(e => e.TokensPerSecond.ToString("N0", inv)), G(e => e.TokensPerSecond.ToString("N0", inv))));
         rows.Add(("utilization (MFU)", W(e => e.Mfu.ToString("P1", inv)), G(e => e.Mfu.ToString("P1", inv))));
