@@ -32,9 +32,10 @@ public class ValidateCommandTests
             Assert.Equal((simulated - published) / published, r.GetProperty("relativeError").GetDouble(), 9);
             Assert.False(string.IsNullOrEmpty(r.GetProperty("unit").GetString()));
         }
-        // The simulated chain reduce stays within 15 % of the HPDC'24 model at every size.
+        // The simulated chain reduce within 5 % of the HPDC'24 model at every size (6 cycles an adding hop, as the model:
+        // the execute register; without it the simulator read 4-10 % fast).
         Assert.All(rows.Where(r => r.GetProperty("name").GetString()!.StartsWith("chain reduce")), r =>
-            Assert.InRange(r.GetProperty("relativeError").GetDouble(), -0.15, 0.15));
+            Assert.InRange(r.GetProperty("relativeError").GetDouble(), -0.05, 0.05));
         // The SC22 stencil time, extrapolated from a simulated part, is within the 15 %.
         var stencil = rows.Single(r => r.GetProperty("name").GetString()!.StartsWith("25-point stencil, 755 x 994"));
         Assert.Equal("s", stencil.GetProperty("unit").GetString());
@@ -47,6 +48,11 @@ public class ValidateCommandTests
         // So is WaferLLM's 16K GEMV (MeshGEMV on an assumed 512 x 512 grid, one row simulated).
         var gemv = rows.Single(r => r.GetProperty("name").GetString()!.StartsWith("GEMV [1,16K]"));
         Assert.InRange(gemv.GetProperty("relativeError").GetDouble(), -0.15, 0.15);
+        // The whole table: mean absolute error at most 6 % (the fidelity target), the GPU rows within 5 %.
+        var overall = groups.Single(g => g.GetProperty("group").GetString() == "overall");
+        Assert.InRange(overall.GetProperty("meanAbsoluteError").GetDouble(), 0, 0.06);
+        Assert.All(rows.Where(r => r.GetProperty("name").GetString()!.StartsWith("megatron")), r =>
+            Assert.InRange(r.GetProperty("relativeError").GetDouble(), -0.05, 0.05));
     }
 
     [Fact]
