@@ -27,6 +27,8 @@ public static class DemoRegistry
         new WeightStreaming.WeightStreamWeightGradient(fp16: true),
         new Collectives.Broadcast2D(),
         new Collectives.AllReduce(),
+        new Collectives.AllToAll(),
+        new Collectives.AllToAll(columns: true),
         new Stencil.Stencil25(),
         new Collectives.MeshGemv(),
         new Collectives.Summa(),

@@ -36,6 +36,27 @@ public class CycleModelTests
         }
     }
 
+    /// <summary>Row and column all-to-all: one PE, two, odd lengths, several lines at once, 64 along the line; every PE
+    /// holds the chunk every other PE of its line meant for it, and the model (a recursion over every value) is exact,
+    /// on the CS-2 costs and on a wafer with other latencies.</summary>
+    [Theory]
+    [InlineData("alltoall", 1, 1, 3)]
+    [InlineData("alltoall", 2, 1, 1)]
+    [InlineData("alltoall", 7, 3, 5)]
+    [InlineData("alltoall", 64, 1, 4)]
+    [InlineData("alltoall-col", 1, 2, 3)]
+    [InlineData("alltoall-col", 4, 9, 2)]
+    [InlineData("alltoall-col", 2, 64, 1)]
+    public void AllToAll_TransposesEachLine_AndTheModelIsExact(string name, int w, int h, int c)
+    {
+        foreach (var wafer in new[] { Cs2, Slow })
+        {
+            var r = DemoRegistry.Find(name)!.Run(wafer, new DemoSize(w, h, c), new SimulatorOptions { Threads = 2 });
+            Assert.True(r.Verified, $"{name} {w}x{h} c={c}: max error {r.MaxAbsError}");
+            Assert.Equal(r.ModelCycles!.Value, r.Simulator.Cycle);
+        }
+    }
+
     /// <summary>Tree, two-phase and K-tree reduces and the K-tree allreduce: 1 x 1, odd, non-square, partial groups
     /// (a lone participant joins the group before it) and >= 64 PEs; numerics against the float64 sum of every row.</summary>
     public static TheoryData<string, int, int, int, int> LevelCases => new()
