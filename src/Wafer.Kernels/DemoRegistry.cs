@@ -29,6 +29,7 @@ public static class DemoRegistry
         new Collectives.AllReduce(),
         new Collectives.AllToAll(),
         new Collectives.AllToAll(columns: true),
+        new Collectives.Fft3d(),
         new Stencil.Stencil25(),
         new Collectives.MeshGemv(),
         new Collectives.Summa(),

@@ -10,7 +10,7 @@ public static class CaseGenerator
 {
     private static readonly string[] Programs =
         ["gemv-1pe", "gemv-row", "gemv-grid", "gemv", "pipeline", "broadcast", "reduce", "stream", "matvec", "wsmm", "wsmm-overlap", "wsmm-fp16",
-         "wsmm-sparse", "wsmm-dx", "wsmm-dw", "broadcast2d", "allreduce", "alltoall", "alltoall-col", "stencil25", "meshgemv", "summa", "layernorm", "softmax", "gelu", "residual",
+         "wsmm-sparse", "wsmm-dx", "wsmm-dw", "broadcast2d", "allreduce", "alltoall", "alltoall-col", "fft3d", "stencil25", "meshgemv", "summa", "layernorm", "softmax", "gelu", "residual",
          "attention", "reduce-tree", "reduce-2phase", "reduce-ktree", "allreduce-ktree", "transformer-layer", "transformer-layer-fp16", "transformer-product", "list", "nope", ""];
 
     public static FuzzCase Make(long seed, int index)

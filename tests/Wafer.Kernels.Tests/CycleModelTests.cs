@@ -57,6 +57,39 @@ public class CycleModelTests
         }
     }
 
+    /// <summary>The 3-D FFT: one PE, one pencil per PE (q = 1), several (q = 2, 4), against a 3-D DFT in double; the
+    /// phase model exact on the CS-2 costs. On a wafer with R = 3 the column transpose's 2-deep output queues throttle
+    /// its streams, which the model does not price, so there only the numerics are checked.</summary>
+    [Theory]
+    [InlineData(1, 4)]
+    [InlineData(2, 2)]
+    [InlineData(4, 8)]
+    [InlineData(4, 16)]
+    [InlineData(8, 8)]
+    public void Fft3d_MatchesA3dDft_AndTheModelIsExact(int p, int n)
+    {
+        var fft = DemoRegistry.Find("fft3d")!;
+        var r = fft.Run(Cs2, new DemoSize(p, Length: n), new SimulatorOptions { Threads = 2 });
+        Assert.True(r.Verified, $"{p} x {p}, N = {n}: max error {r.MaxAbsError} > {r.Tolerance}");
+        Assert.True(r.Tolerance < 1e-3 * Fft3dScale(n), "the tolerance stays far below the spectrum's size");
+        Assert.Equal(r.ModelCycles!.Value, r.Simulator.Cycle);
+        var slow = fft.Run(Slow, new DemoSize(p, Length: n), new SimulatorOptions { Threads = 1 });
+        Assert.True(slow.Verified);
+    }
+
+    /// <summary>A random complex grid's spectrum grows like N^1.5: the scale the tolerance is compared with.</summary>
+    private static double Fft3dScale(int n) => Math.Pow(n, 1.5);
+
+    [Theory]
+    [InlineData(4, 12, "power of two")]
+    [InlineData(4, 2, "multiple of --width P")]
+    [InlineData(2, 64, "bytes of SRAM per PE")]
+    public void Fft3d_RefusesWhatItCannotDo(int p, int n, string message)
+    {
+        var e = Assert.Throws<WaferInputException>(() => DemoRegistry.Find("fft3d")!.Run(Cs2, new DemoSize(p, Length: n), new SimulatorOptions()));
+        Assert.Contains(message, e.Message);
+    }
+
     /// <summary>Tree, two-phase and K-tree reduces and the K-tree allreduce: 1 x 1, odd, non-square, partial groups
     /// (a lone participant joins the group before it) and >= 64 PEs; numerics against the float64 sum of every row.</summary>
     public static TheoryData<string, int, int, int, int> LevelCases => new()

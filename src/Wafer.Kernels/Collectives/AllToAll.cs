@@ -19,20 +19,27 @@ using Wafer.Fabric.Routing;
 
 namespace Wafer.Kernels.Collectives;
 
+/// <summary>The colors and queues one all-to-all uses: colors east0, east0 + 1 alternate eastwards (west0, west0 + 1
+/// westwards); a PE receives east-going values on input queue EastIn and west-going ones on WestIn, and sends on
+/// EastOut / WestOut ("east" is the direction of growing position along the line).</summary>
+public readonly record struct AllToAllLanes(int East0, int West0, int EastIn, int WestIn, int EastOut, int WestOut)
+{
+    internal int EastColor(int i) => East0 + (i & 1);
+    internal int WestColor(int i) => West0 + (i & 1);
+}
+
 public sealed class AllToAll(bool columns = false) : IFabricDemo
 {
     public const int StartTask = 10;
-    // Input queues 0 and 1 (6 deep on WSE-2), output queues 2 and 3 (6 deep): every stream keeps one value a cycle.
-    private const int EastIn = 0, WestIn = 1, EastOut = 2, WestOut = 3;
+    /// <summary>Colors 0-3; input queues 0 and 1 (6 deep on WSE-2), output queues 2 and 3 (6 deep): every stream keeps
+    /// one value a cycle.</summary>
+    public static readonly AllToAllLanes Lanes = new(0, 2, 0, 1, 2, 3);
 
     public string Name => columns ? "alltoall-col" : "alltoall";
     public string Description => columns
         ? "column all-to-all (transpose): each PE sends a chunk of --length values to every PE of its column, store and forward both ways"
         : "row all-to-all (transpose): each PE sends a chunk of --length values to every PE of its row, store and forward both ways";
     public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length;
-
-    private static int EastColor(int x) => x & 1;
-    private static int WestColor(int x) => 2 + (x & 1);
 
     public DemoResult Run(WaferConfig wafer, DemoSize size, SimulatorOptions options)
     {
@@ -43,25 +50,15 @@ public sealed class AllToAll(bool columns = false) : IFabricDemo
         // A line is a row (columns: a column) of n PEs; i is a PE's place on it, "east" the direction of growing i.
         var n = columns ? h : w;
         if ((long)n * c > int.MaxValue / 8) throw new WaferInputException($"{Name}: {n} chunks of {c} values are too many for one PE");
-        var (up, down) = columns ? (Ports.North, Ports.South) : (Ports.West, Ports.East);
         var layout = new FabricLayout(w, h);
-        for (var y = 0; y < h; y++)
-            for (var x = 0; x < w; x++)
-            {
-                var i = columns ? y : x;
-                int nx = columns ? x : x + 1, ny = columns ? y + 1 : y, px = columns ? x : x - 1, py = columns ? y - 1 : y;
-                if (i < n - 1)
-                {
-                    layout.Route(x, y, EastColor(i), Ports.Ramp, down);
-                    layout.Route(nx, ny, EastColor(i), up, Ports.Ramp);
-                }
-                if (i > 0)
-                {
-                    layout.Route(x, y, WestColor(i), Ports.Ramp, up);
-                    layout.Route(px, py, WestColor(i), down, Ports.Ramp);
-                }
-            }
-        layout.SetCode((x, y) => Code(columns ? y : x, n, c));
+        Route(layout, w, h, columns, Lanes);
+        layout.SetCode((x, y) =>
+        {
+            var i = columns ? y : x;
+            var code = new PeCode($"alltoall-{i}").SymbolF32("src", n * c).SymbolF32("dst", n * c);
+            BindQueues(code, i, n, Lanes);
+            return code.LocalTask(StartTask, ctx => Issue(ctx, i, n, c, ctx.Address("src"), ctx.Address("dst"), Lanes));
+        });
         var sim = new Simulator(wafer, layout, options);
         var rng = new Random(Seeds.For(size.Seed, w, h));
         var data = new float[w * h * n * c];
@@ -90,50 +87,79 @@ public sealed class AllToAll(bool columns = false) : IFabricDemo
         return new DemoResult(sim, maxErr, 0, parameters, extra, Model(wafer, n, c));
     }
 
-    private static PeCode Code(int x, int w, int c)
+    /// <summary>The routes of an all-to-all along every row (columns: every column) of a w x h layout.</summary>
+    public static void Route(FabricLayout layout, int w, int h, bool columns, AllToAllLanes lanes)
     {
-        var code = new PeCode($"alltoall-{x}").SymbolF32("src", w * c).SymbolF32("dst", w * c);
-        if (x > 0) code.InputQueue(EastIn, EastColor(x - 1)).OutputQueue(WestOut, WestColor(x));
-        if (x < w - 1) code.OutputQueue(EastOut, EastColor(x)).InputQueue(WestIn, WestColor(x + 1));
-        code.LocalTask(StartTask, ctx =>
-        {
-            int src = ctx.Address("src"), dst = ctx.Address("dst");
-            ctx.Fmovs(Dsd.Mem1D(dst, c, 1, x * c), Dsd.Mem1D(src, c, 1, x * c));
-            int east = (w - 1 - x) * c, west = x * c;
-            for (var s = 0; s < x; s++)
+        var n = columns ? h : w;
+        var (up, down) = columns ? (Ports.North, Ports.South) : (Ports.West, Ports.East);
+        for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
             {
-                ctx.Fmovs(Dsd.Mem1D(dst, c, 1, s * c), Dsd.FabIn(EastColor(x - 1), c, EastIn));
-                if (east > 0) ctx.Fmovs(Dsd.FabOut(EastColor(x), east, EastOut), Dsd.FabIn(EastColor(x - 1), east, EastIn));
+                var i = columns ? y : x;
+                int nx = columns ? x : x + 1, ny = columns ? y + 1 : y, px = columns ? x : x - 1, py = columns ? y - 1 : y;
+                if (i < n - 1)
+                {
+                    layout.Route(x, y, lanes.EastColor(i), Ports.Ramp, down);
+                    layout.Route(nx, ny, lanes.EastColor(i), up, Ports.Ramp);
+                }
+                if (i > 0)
+                {
+                    layout.Route(x, y, lanes.WestColor(i), Ports.Ramp, up);
+                    layout.Route(px, py, lanes.WestColor(i), down, Ports.Ramp);
+                }
             }
-            if (east > 0) ctx.Fmovs(Dsd.FabOut(EastColor(x), east, EastOut), Dsd.Mem1D(src, east, 1, (x + 1) * c));
-            for (var s = w - 1; s > x; s--)
-            {
-                if (west > 0) ctx.Fmovs(Dsd.FabOut(WestColor(x), west, WestOut), Dsd.FabIn(WestColor(x + 1), west, WestIn));
-                ctx.Fmovs(Dsd.Mem1D(dst, c, 1, s * c), Dsd.FabIn(WestColor(x + 1), c, WestIn));
-            }
-            if (west > 0) ctx.Fmovs(Dsd.FabOut(WestColor(x), west, WestOut), Dsd.Mem1D(src, west, 1, 0));
-        });
-        return code;
     }
 
-    /// <summary>Cycle model: a recursion over every value of the row, from the costs of docs/architecture.md §3. A PE's ops
-    /// run one after the other (TS to start the task; the own-chunk copy SU + c / fp32 move width); a streaming op moves
-    /// its first value SU after it issues and each next one a cycle later, or when it has arrived: a value moved by an
-    /// upstream engine at t is in this PE's queue at t + E + R + L + R. The next op issues the cycle after the last
-    /// value. Eastward streams are timed PE by PE from x = 0, then westward ones from x = W - 1 (a PE turns west once
-    /// its eastward ops are done). Backpressure is not modelled: every queue on the way is 6 deep.</summary>
-    public static long Model(WaferConfig cfg, int w, int c)
+    /// <summary>Binds the queues the PE at place i of a line of n uses.</summary>
+    public static void BindQueues(PeCode code, int i, int n, AllToAllLanes lanes)
     {
-        long ts = cfg.TaskStartCycles, su = cfg.DsdOpStartupCycles;
-        long path = cfg.ExecuteLatencyCycles + 2L * cfg.RampLatencyCycles + cfg.HopLatencyCycles;
-        var ready = new long[w];
-        Array.Fill(ready, ts + su + (c + cfg.SimdWidthFp32Add - 1) / cfg.SimdWidthFp32Add);
-        if (w == 1) return ready[0];
+        if (i > 0) code.InputQueue(lanes.EastIn, lanes.EastColor(i - 1)).OutputQueue(lanes.WestOut, lanes.WestColor(i));
+        if (i < n - 1) code.OutputQueue(lanes.EastOut, lanes.EastColor(i)).InputQueue(lanes.WestIn, lanes.WestColor(i + 1));
+    }
 
-        long Stream(long issue, long[] incoming, ref int next, int n, List<long>? moved)
+    /// <summary>The ops of the PE at place i: its chunks of c values at byte address src (chunk j for place j), the
+    /// chunks it gets at dst (chunk s from place s). Its own chunk is copied first, then the eastward streams, then the
+    /// westward ones (module comment).</summary>
+    public static void Issue(TaskContext ctx, int i, int n, int c, int src, int dst, AllToAllLanes lanes)
+    {
+        ctx.Fmovs(Dsd.Mem1D(dst, c, 1, i * c), Dsd.Mem1D(src, c, 1, i * c));
+        int east = (n - 1 - i) * c, west = i * c;
+        for (var s = 0; s < i; s++)
+        {
+            ctx.Fmovs(Dsd.Mem1D(dst, c, 1, s * c), Dsd.FabIn(lanes.EastColor(i - 1), c, lanes.EastIn));
+            if (east > 0) ctx.Fmovs(Dsd.FabOut(lanes.EastColor(i), east, lanes.EastOut), Dsd.FabIn(lanes.EastColor(i - 1), east, lanes.EastIn));
+        }
+        if (east > 0) ctx.Fmovs(Dsd.FabOut(lanes.EastColor(i), east, lanes.EastOut), Dsd.Mem1D(src, east, 1, (i + 1) * c));
+        for (var s = n - 1; s > i; s--)
+        {
+            if (west > 0) ctx.Fmovs(Dsd.FabOut(lanes.WestColor(i), west, lanes.WestOut), Dsd.FabIn(lanes.WestColor(i + 1), west, lanes.WestIn));
+            ctx.Fmovs(Dsd.Mem1D(dst, c, 1, s * c), Dsd.FabIn(lanes.WestColor(i + 1), c, lanes.WestIn));
+        }
+        if (west > 0) ctx.Fmovs(Dsd.FabOut(lanes.WestColor(i), west, lanes.WestOut), Dsd.Mem1D(src, west, 1, 0));
+    }
+
+    /// <summary>Cycles of the all-to-all program: the task start, then the line's ops (Finish).</summary>
+    public static long Model(WaferConfig cfg, int n, int c) => Finish(cfg, n, c, cfg.TaskStartCycles).Max();
+
+    /// <summary>Cycle model, per place on the line: the cycle after its last op, when every PE issues its first op at
+    /// `start`. A recursion over every value of the line, from the costs of docs/architecture.md §3: a PE's ops run one
+    /// after the other (the own-chunk copy SU + c / fp32 move width); a streaming op moves its first value SU after it
+    /// issues and each next one a cycle later, or when it has arrived: a value moved by an upstream engine at t is in
+    /// this PE's queue at t + E + R + L + R. The next op issues the cycle after the last value. Eastward streams are
+    /// timed PE by PE from place 0, then westward ones from place n - 1 (a PE turns west once its eastward ops are done).
+    /// Backpressure is not modelled: the queues on the way are at least R + 1 deep.</summary>
+    public static long[] Finish(WaferConfig cfg, int n, int c, long start)
+    {
+        long su = cfg.DsdOpStartupCycles;
+        long path = cfg.ExecuteLatencyCycles + 2L * cfg.RampLatencyCycles + cfg.HopLatencyCycles;
+        var ready = new long[n];
+        Array.Fill(ready, start + su + (c + cfg.SimdWidthFp32Add - 1) / cfg.SimdWidthFp32Add);
+        if (n == 1) return ready;
+
+        long Stream(long issue, long[] incoming, ref int next, int count, List<long>? moved)
         {
             var t = issue + su - 1;
-            for (var i = 0; i < n; i++)
+            for (var k = 0; k < count; k++)
             {
                 t = Math.Max(t + 1, incoming[next++] + path);
                 moved?.Add(t);
@@ -141,47 +167,46 @@ public sealed class AllToAll(bool columns = false) : IFabricDemo
             return t + 1;
         }
 
-        long Send(long issue, int n, List<long> moved)
+        long Send(long issue, int count, List<long> moved)
         {
-            for (var i = 0; i < n; i++) moved.Add(issue + su + i);
-            return issue + su + n;
+            for (var k = 0; k < count; k++) moved.Add(issue + su + k);
+            return issue + su + count;
         }
 
-        var eastOut = new long[w][];
-        for (var x = 0; x < w; x++)
+        var eastOut = new long[n][];
+        for (var i = 0; i < n; i++)
         {
             var moved = new List<long>();
-            var incoming = x > 0 ? eastOut[x - 1] : [];
+            var incoming = i > 0 ? eastOut[i - 1] : [];
             var next = 0;
-            int east = (w - 1 - x) * c;
-            var t = ready[x];
-            for (var s = 0; s < x; s++)
+            int east = (n - 1 - i) * c;
+            var t = ready[i];
+            for (var s = 0; s < i; s++)
             {
                 t = Stream(t, incoming, ref next, c, null);
                 if (east > 0) t = Stream(t, incoming, ref next, east, moved);
             }
             if (east > 0) t = Send(t, east, moved);
-            ready[x] = t;
-            eastOut[x] = [.. moved];
+            ready[i] = t;
+            eastOut[i] = [.. moved];
         }
-        long end = 0;
-        var westOut = new long[w][];
-        for (var x = w - 1; x >= 0; x--)
+        var westOut = new long[n][];
+        for (var i = n - 1; i >= 0; i--)
         {
             var moved = new List<long>();
-            var incoming = x < w - 1 ? westOut[x + 1] : [];
+            var incoming = i < n - 1 ? westOut[i + 1] : [];
             var next = 0;
-            int west = x * c;
-            var t = ready[x];
-            for (var s = w - 1; s > x; s--)
+            int west = i * c;
+            var t = ready[i];
+            for (var s = n - 1; s > i; s--)
             {
                 if (west > 0) t = Stream(t, incoming, ref next, west, moved);
                 t = Stream(t, incoming, ref next, c, null);
             }
             if (west > 0) t = Send(t, west, moved);
-            westOut[x] = [.. moved];
-            end = Math.Max(end, t);
+            westOut[i] = [.. moved];
+            ready[i] = t;
         }
-        return end;
+        return ready;
     }
 }
