@@ -38,7 +38,7 @@ public sealed class Stencil25 : IFabricDemo
     public static readonly float[] Coefficients = [-205f / 72f, 8f / 5f, -1f / 5f, 8f / 315f, -1f / 560f];
 
     public string Name => "stencil25";
-    public string Description => "25-point 3-D wave-equation stencil (SC22): X,Y on the fabric, Z (--length) in PE memory, --steps time steps";
+    public string Description => "25-point 3-D wave-equation stencil (SC22): X,Y on the fabric, Z (--length) in PE memory in blocks of --block, --steps time steps";
     public SizeOptions Reads => SizeOptions.Width | SizeOptions.Height | SizeOptions.Length | SizeOptions.Block | SizeOptions.Steps;
 
     /// <summary>The four directions data travel in: along x or y, towards growing or shrinking coordinates.</summary>
