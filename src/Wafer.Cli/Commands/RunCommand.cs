@@ -56,14 +56,15 @@ internal static class RunCommand
                 ?? throw new WaferInputException($"run: unknown program '{name}'; choose one of {string.Join(", ", DemoRegistry.All.Select(d => d.Name))}");
             var config = WaferConfigJson.Resolve(parse.GetValue(wafer)!);
             // An option the program does not read would change nothing: say so rather than run as if it had.
-            foreach (var (option, flag) in new (Option, SizeOptions)[]
-                     {
-                         (width, SizeOptions.Width), (height, SizeOptions.Height), (length, SizeOptions.Length), (block, SizeOptions.Block),
-                         (outputs, SizeOptions.Outputs), (sparsity, SizeOptions.Sparsity), (steps, SizeOptions.Steps), (seq, SizeOptions.Seq),
-                         (sinkCycles, SizeOptions.SinkCycles),
-                     })
+            var sizeOptions = new (Option Option, SizeOptions Flag)[]
+            {
+                (width, SizeOptions.Width), (height, SizeOptions.Height), (length, SizeOptions.Length), (block, SizeOptions.Block),
+                (outputs, SizeOptions.Outputs), (sparsity, SizeOptions.Sparsity), (steps, SizeOptions.Steps), (seq, SizeOptions.Seq),
+                (sinkCycles, SizeOptions.SinkCycles),
+            };
+            foreach (var (option, flag) in sizeOptions)
                 if (parse.GetResult(option) is { Implicit: false } && (demo.Reads & flag) == 0)
-                    throw new WaferInputException($"run {demo.Name}: {option.Name} means nothing to this program (it reads {ReadOptions(demo.Reads)})");
+                    throw new WaferInputException($"run {demo.Name}: {option.Name} means nothing to this program (it reads {string.Join(", ", sizeOptions.Where(o => (demo.Reads & o.Flag) != 0).Select(o => o.Option.Name).Append(seed.Name))})");
             var size = new DemoSize(
                 Positive(parse.GetValue(width), "--width", allowZero: true),
                 Positive(parse.GetValue(height), "--height", allowZero: true),
@@ -117,14 +118,6 @@ internal static class RunCommand
             columns = g.Columns, rows = g.Rows, values = g.Values,
         })));
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-    }
-
-    private static string ReadOptions(SizeOptions reads)
-    {
-        var names = Enum.GetValues<SizeOptions>().Where(f => f != SizeOptions.None && (reads & f) != 0)
-            .Select(f => f switch { SizeOptions.SinkCycles => "--sink-cycles", _ => "--" + f.ToString().ToLowerInvariant() })
-            .Append("--seed");
-        return string.Join(", ", names);
     }
 
     private static int Positive(int value, string name, bool allowZero = false) =>

@@ -13,15 +13,20 @@ internal sealed partial class ComputeEngine
     private static int BBytes(in Op op) => VectorMath.SourceBytes(op.Kind, op.Type, second: true);
     private static int DstBytes(in Op op) => VectorMath.DestinationBytes(op.Kind, op.Type);
 
-    /// <summary>Cycles of a memory-only op: ceil(n / SIMD width), the width capped by the operands' strides (docs/sources.md §2.2).</summary>
-    internal static int MemoryOpCycles(WaferConfig cfg, in Op op, bool withBankConflict = true)
+    /// <summary>Cycles of a memory-only op: ceil(n / SIMD width), the width capped by the operands' strides (docs/sources.md
+    /// §2.2) and halved by a bank conflict; and how many of them the conflict added (0 without one).</summary>
+    internal static (int Cycles, int ConflictCycles) MemoryOpCycles(WaferConfig cfg, in Op op)
     {
         var width = VectorMath.SimdWidth(cfg, op.Kind, op.Type);
         width = Math.Min(width, op.Dst.StrideWidthCap(width));
         if (op.A.Kind == OperandKind.Dsd) width = Math.Min(width, op.A.Dsd.StrideWidthCap(width));
         if (op.B.Kind == OperandKind.Dsd) width = Math.Min(width, op.B.Dsd.StrideWidthCap(width));
-        if (withBankConflict && BankConflict(op)) width = Math.Max(1, width / 2);
-        return (op.Dst.Length + width - 1) / width;
+        var n = op.Dst.Length;
+        var full = (n + width - 1) / width;
+        if (!BankConflict(op)) return (full, 0);
+        var half = Math.Max(1, width / 2);
+        var cycles = (n + half - 1) / half;
+        return (cycles, cycles - full);
     }
 
     /// <summary>Two memory sources whose streams collide in the 8 SRAM banks. SRAM interleaves 16-bit words over 8
@@ -39,8 +44,8 @@ internal sealed partial class ComputeEngine
         return w0 % 8 != (w1 + 4) % 8;
     }
 
-    /// <summary>Executes a memory-only op at once; returns its cycles.</summary>
-    private int RunMemoryOp(in Op op)
+    /// <summary>Executes a memory-only op at once; returns its cycles and those a bank conflict added.</summary>
+    private (int Cycles, int ConflictCycles) RunMemoryOp(in Op op)
     {
         var n = op.Dst.Length;
         if (op.Type == ElemType.F32 && op.Kind is VecKind.Fmac or VecKind.Add or VecKind.Mov && ContiguousF32(op)) RunContiguousF32(op);

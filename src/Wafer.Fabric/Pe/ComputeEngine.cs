@@ -430,8 +430,8 @@ internal sealed partial class ComputeEngine
                 else
                 {
                     _opHead++;
-                    var cycles = RunMemoryOp(op);
-                    BusyWithMemoryStall(t, _cfg.DsdOpStartupCycles + cycles, cycles - MemoryOpCycles(_cfg, op, withBankConflict: false));
+                    var (cycles, conflict) = RunMemoryOp(op);
+                    BusyWithMemoryStall(t, _cfg.DsdOpStartupCycles + cycles, conflict);
                 }
                 break;
             case OpCode.Activate:

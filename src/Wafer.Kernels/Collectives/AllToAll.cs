@@ -151,9 +151,9 @@ public sealed class AllToAll(bool columns = false) : IFabricDemo
     public static long[] Finish(WaferConfig cfg, int n, int c, long start)
     {
         long su = cfg.DsdOpStartupCycles;
-        long path = cfg.ExecuteLatencyCycles + 2L * cfg.RampLatencyCycles + cfg.HopLatencyCycles;
+        var path = StreamTiming.Path(cfg);
         var ready = new long[n];
-        Array.Fill(ready, start + su + (c + cfg.SimdWidthFp32Add - 1) / cfg.SimdWidthFp32Add);
+        Array.Fill(ready, start + OpCycles.Memory(cfg, c, cfg.SimdWidthFp32Add));
         if (n == 1) return ready;
 
         long Stream(long issue, long[] incoming, ref int next, int count, List<long>? moved)

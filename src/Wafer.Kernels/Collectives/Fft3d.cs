@@ -194,8 +194,7 @@ public sealed class Fft3d : IFabricDemo
     public static long Model(WaferConfig c, int p, int n)
     {
         int q = n / p, m = q * q, chunk = 2 * q * m;
-        long su = c.DsdOpStartupCycles;
-        long Op(int len, int width) => su + (len + width - 1) / width;
+        long Op(int len, int width) => OpCycles.Memory(c, len, width);
         int add = c.SimdWidthFp32Add, mul = c.SimdWidthFp32Mul;
         long fft = 0;
         for (var h = n / 2; h >= 1; h /= 2)

@@ -117,7 +117,7 @@ public static class LayerCycleModel
             var perOutput = 1 + casts + receive + n * (su + sums) + su + sums;
             total += rows * perOutput;
         }
-        return total + (long)g.Rows * (w.HopLatencyCycles + w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles);
+        return total + g.Rows * StreamTiming.Path(w);
     }
 
     /// <summary>RowCollectives.RowAllReduce of m values: the chain east into the last column (L + 2R + E a hop), then its
@@ -127,7 +127,7 @@ public static class LayerCycleModel
         long su = w.DsdOpStartupCycles;
         if (g.Columns == 1) return su + (m + w.SimdWidthFp32Add - 1) / w.SimdWidthFp32Add;
         long hops = g.Columns - 1;
-        return su + hops * (w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + w.HopLatencyCycles) + m + 1 + su + w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + hops * w.HopLatencyCycles + m;
+        return su + hops * StreamTiming.Path(w) + m + 1 + su + StreamTiming.Path(w, hops) + m;
     }
 
     private static long Op(WaferConfig w, long len, int width) => w.DsdOpStartupCycles + (len + width - 1) / width;
@@ -138,7 +138,7 @@ public static class LayerCycleModel
     {
         long su = w.DsdOpStartupCycles, n = g.N, k = g.K;
         int add = w.SimdWidthFp32Add, mul = w.SimdWidthFp32Mul;
-        var stream = su + 2 * k + w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + g.Rows * (long)w.HopLatencyCycles;
+        var stream = su + 2 * k + StreamTiming.Path(w, g.Rows);
         var sum = Op(w, n, add) + (k - 1) * Op(w, n, 1);
         var dev = Op(w, n, mul) + k * Op(w, n, 1) + Op(w, n, mul) + (k - 1) * (Op(w, n, mul) + Op(w, n, 1));
         var normalise = 1 + n * Layers.ScalarMath.RsqrtCycles + k * (Op(w, n, mul) + Op(w, n, mul) + Op(w, n, add));
@@ -150,12 +150,12 @@ public static class LayerCycleModel
     {
         long su = w.DsdOpStartupCycles, n = g.N, k = g.K;
         int add = w.SimdWidthFp32Add, mul = w.SimdWidthFp32Mul;
-        var stream = su + 2 * k + w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + g.Rows * (long)w.HopLatencyCycles;
+        var stream = su + 2 * k + StreamTiming.Path(w, g.Rows);
         var norm = k * (Op(w, n, 1) + Op(w, n, mul) + Op(w, n, mul));
         var sums = Op(w, n, add) + Op(w, n, mul) + (k - 1) * (Op(w, n, 1) + Op(w, n, mul) + Op(w, n, 1));
         var dx = Op(w, 2 * n, mul) + k * (Op(w, n, 1) + Op(w, n, mul) + Op(w, n, 1) + Op(w, n, mul) + Op(w, n, 1));
         var dparams = k * Op(w, n, mul) + 2 * Op(w, k, 1) + (n - 1) * 2 * Op(w, k, 1);
-        var column = su + 2 * k + g.Rows * (w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + w.HopLatencyCycles);
+        var column = su + 2 * k + g.Rows * StreamTiming.Path(w);
         return w.TaskStartCycles + stream + norm + sums + RowAllReduce(w, g, 2 * n) + dx + dparams + column;
     }
 
@@ -197,7 +197,7 @@ public static class LayerCycleModel
     public static long Attention(WaferConfig w, LayerGrid g, bool backward)
     {
         long su = w.DsdOpStartupCycles, n = g.N, ws = g.SliceWidth, kn = (long)g.K * g.N, sn = g.Slices * n;
-        long path = w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + w.HopLatencyCycles;
+        long path = StreamTiming.Path(w);
         int add = w.SimdWidthFp32Add, mul = w.SimdWidthFp32Mul, max = w.SimdWidthConvert;
         long O(long len, int width) => su + (len + width - 1) / width;
         long AllReduce(long m) => g.GroupColumns == 1 ? 0 : (g.GroupColumns - 1) * (path + su) + m + (g.GroupColumns - 1) * (2 * su + m + path);

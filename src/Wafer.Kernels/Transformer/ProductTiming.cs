@@ -20,7 +20,7 @@ internal static class ProductTiming
         bool fp16 = false, double pace = 0)
     {
         int cc = g.Columns, n = g.N;
-        long su = w.DsdOpStartupCycles, path = w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + w.HopLatencyCycles;
+        long su = w.DsdOpStartupCycles, path = StreamTiming.Path(w);
         var depth = w.InputQueueDepthWords;
         var outDepth = w.OutputQueueDepthWords;
         long eastBuffer = outDepth[LayerColors.EastOut] + w.RouterBufferDepthWavelets + depth[LayerColors.EastIn];
@@ -46,7 +46,7 @@ internal static class ProductTiming
         // The task starts (TS), its body's Then (1); the first weights reach the first worker row after the edge's op
         // start-up, its execute stage and ramp, one hop and the row's ramp. Rows do not meet in a product: the others run the same timeline
         // one hop later each, so the last ends R - 1 cycles after the first.
-        var weightsIn = w.TaskStartCycles + su + w.ExecuteLatencyCycles + 2L * w.RampLatencyCycles + w.HopLatencyCycles;
+        var weightsIn = w.TaskStartCycles + su + StreamTiming.Path(w);
         // fp16: the input block converted first (@fs2h, the conversion width).
         var convert = fp16 ? su + ((long)kin * n + w.SimdWidthConvert - 1) / w.SimdWidthConvert : 0;
         for (var x = 0; x < cc; x++) ready[x] = w.TaskStartCycles + convert + 1;
