@@ -106,13 +106,13 @@ public static class GpuStepModel
         // Backward = 2x forward's GEMMs and elementwise work, same all-reduces; what is recomputed comes on top: one
         // more forward (full), the attention core's two batched GEMMs and its elementwise work (selective), nothing.
         var backward = 2 * fwdMatmul + 2 * fwdElementwise + fwdTensorComm;
-        var recomputed = layout.Recompute switch
+        var (redoMatmul, redoElementwise, redoTensorComm) = layout.Recompute switch
         {
-            ActivationRecompute.Full => forward,
-            ActivationRecompute.Selective => attentionCore + coreElementwise,
-            _ => 0.0,
+            ActivationRecompute.Full => (fwdMatmul, fwdElementwise, fwdTensorComm),
+            ActivationRecompute.Selective => (attentionCore, coreElementwise, 0.0),
+            _ => (0.0, 0.0, 0.0),
         };
-        var layer = forward + recomputed + backward;
+        var layer = forward + redoMatmul + redoElementwise + redoTensorComm + backward;
         // The head (logits over V, split over t) runs on the last stage: forward, backward 2x.
         var head = 3 * Gemm(b * s, v / t, h);
         var p2p = p == 1 ? 0 : 2 * 2 * b * s * h / network; // activations forward and gradients back per micro-batch
@@ -146,14 +146,11 @@ public static class GpuStepModel
         var fits = memory <= g.MemoryBytes;
 
         var modelFlops = WaferStepModel.ModelFlops(m, batch, seq);
-        var recomputedMatmul = layout.Recompute switch { ActivationRecompute.Full => fwdMatmul, ActivationRecompute.Selective => attentionCore, _ => 0.0 };
-        var compute = microBatches * (l / p * (3 * fwdMatmul + recomputedMatmul) + head);
-        var tensorComms = layout.Recompute == ActivationRecompute.Full ? 4 : 3;
-        var comm = microBatches * (l / p * tensorComms * AllReduce(2 * b * s * h, t, nvlink) + p2p) + dataComm;
-        var elementwise = microBatches * l / p * (3 * fwdElementwise + (layout.Recompute switch
-        {
-            ActivationRecompute.Full => fwdElementwise, ActivationRecompute.Selective => coreElementwise, _ => 0.0,
-        }));
+        var compute = microBatches * (l / p * (3 * fwdMatmul + redoMatmul) + head);
+        // The tensor-parallel all-reduces the timeline above runs: forward and backward two each, and the recomputed
+        // forward's two with full recompute.
+        var comm = microBatches * (l / p * (2 * fwdTensorComm + redoTensorComm) + p2p) + dataComm;
+        var elementwise = microBatches * l / p * (3 * fwdElementwise + redoElementwise);
         var parts = new (string Name, double Seconds)[] { ("GPU compute", compute), ("memory-bound kernels", elementwise), ("communication", comm), ("pipeline bubble", bubble) };
         return new GpuEstimate(fits, fits ? null : $"needs {memory / 1e9:F1} GB per GPU of {g.MemoryBytes / 1e9:F0} GB", layout, gpus, step,
             batch * s / step, modelFlops / (step * gpus * g.PeakFlopsPerSecond), HardwareFlops(m, batch, seq, layout.Recompute) / step / gpus,
