@@ -40,7 +40,7 @@ public sealed class Fft3d : IFabricDemo
         int q = n / p, m = q * q;
         var bytes = 4L * (4L * n * m + 2L * m);
         if (bytes > wafer.UsableSramBytesPerPe)
-            throw new WaferInputException($"{Name}: an {n}^3 grid on {p} x {p} PEs needs {bytes:N0} bytes of SRAM per PE (two {n} x {m} complex arrays and a temporary); a PE has {wafer.UsableSramBytesPerPe:N0}: use more PEs");
+            throw new WaferInputException($"{Name}: the {n}^3 grid on {p} x {p} PEs needs {bytes:N0} bytes of SRAM per PE (two {n} x {m} complex arrays and a temporary); a PE has {wafer.UsableSramBytesPerPe:N0}: use more PEs");
         var layout = new FabricLayout(p, p);
         AllToAll.Route(layout, p, p, columns: false, RowLanes);
         AllToAll.Route(layout, p, p, columns: true, ColumnLanes);
