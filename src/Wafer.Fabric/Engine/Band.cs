@@ -1,4 +1,5 @@
-// A band of PE rows stepped by one thread: its active list, its timers, and its wake-ups for other bands.
+// A band of PE rows stepped by one thread: its PEs listed for this cycle and the next, its timers, and its wake-ups
+// for other bands. The band's PEs are numbered from 0 (its first row's first PE) in these structures.
 using Wafer.Fabric.Pe;
 
 namespace Wafer.Fabric.Engine;
@@ -7,11 +8,12 @@ internal sealed class Band
 {
     public readonly int Id;
     public readonly int RowStart, RowEnd;
-    // Sized for every PE of the band up front: growing them mid-run would allocate large arrays, and large-object
-    // allocations trigger full collections of a heap holding hundreds of thousands of PEs.
-    public List<ProcessingElement> Active;
-    public List<ProcessingElement> Next;
-    public readonly TimerWheel Timers = new();
+    /// <summary>Index (in the simulator's PE array) of the band's PE 0.</summary>
+    public readonly int FirstPe;
+    // Sized for every PE of the band up front (the cycle loop allocates nothing).
+    public PeSet Active;
+    public PeSet Next;
+    public readonly TimerWheel Timers;
     /// <summary>Wake-ups for PEs owned by other bands, by target band; drained by the owner after the cycle's barrier.</summary>
     public readonly List<ProcessingElement>[] CrossWakes;
     public readonly TraceBuffer Trace;
@@ -32,8 +34,10 @@ internal sealed class Band
     public Band(int id, int bands, int rowStart, int rowEnd, int width, TraceBuffer trace)
     {
         var pes = (rowEnd - rowStart) * width;
-        Active = new List<ProcessingElement>(pes);
-        Next = new List<ProcessingElement>(pes);
+        Active = new PeSet(pes);
+        Next = new PeSet(pes);
+        Timers = new TimerWheel(pes);
+        FirstPe = rowStart * width;
         Id = id;
         RowStart = rowStart;
         RowEnd = rowEnd;
@@ -56,19 +60,8 @@ internal sealed class Band
         else CrossWakes[pe.Band].Add(pe);
     }
 
-    public void ScheduleNext(ProcessingElement pe)
-    {
-        var next = Cycle + 1;
-        if (pe.ScheduledFor == next) return;
-        pe.ScheduledFor = next;
-        Next.Add(pe);
-    }
+    public void ScheduleNext(ProcessingElement pe) => Next.Add(pe.Index - FirstPe);
 
-    /// <summary>Adds <paramref name="pe"/> to the list of the cycle about to run (launch, timers).</summary>
-    public void ScheduleAt(ProcessingElement pe, long cycle)
-    {
-        if (pe.ScheduledFor >= cycle) return;
-        pe.ScheduledFor = cycle;
-        Active.Add(pe);
-    }
+    /// <summary>Lists the band's PE <paramref name="local"/> for the cycle about to run (launch, timers).</summary>
+    public void ScheduleAt(int local) => Active.Add(local);
 }

@@ -200,7 +200,8 @@ public sealed class Simulator
                 var pe = Pe(x, y);
                 if (pe.Ce is null || !pe.Ce.Binds(task)) continue;
                 pe.Ce.HostActivate(task);
-                _bands[pe.Band].ScheduleAt(pe, Cycle);
+                var band = _bands[pe.Band];
+                band.ScheduleAt(pe.Index - band.FirstPe);
                 launched++;
             }
         if (launched == 0) throw new FabricProgramException($"launch: no PE in the {width}x{height} rectangle at ({x0},{y0}) binds task {task}");
@@ -261,21 +262,20 @@ public sealed class Simulator
             band.Moves = 0;
             band.ArriveSlot = Links.SlotOf(t);
             band.SendSlot = Links.SlotOf(t + Links.LatencyCycles);
-            foreach (var pe in band.Active)
+            var first = band.FirstPe;
+            // The band's listed PEs in memory order; each steps once (the set holds a PE once however often it was
+            // woken), even when a neighbour stepped earlier in this cycle has already woken it for t + 1.
+            foreach (var local in band.Active.Drain())
             {
-                // Every entry of Active was listed for t; skip only a second entry of the same PE. (Testing ScheduledFor
-                // here lost the step of a PE that a neighbour, stepped earlier in the same band and cycle, had woken for
-                // t + 1 already: its wavelet arriving in t was never read, and runs differed with the band layout.)
-                if (pe.SteppedAt == t) continue;
-                pe.SteppedAt = t;
+                var pe = _pes[first + local];
                 band.Steps++;
-                band.Timers.Cancel(pe);
+                band.Timers.Cancel(local);
                 if (pe.BlockedAsleep) { pe.BlockedAsleep = false; band.BlockedSleepers--; }
                 try
                 {
                     var next = pe.Step(t, band);
                     if (next == t + 1) band.ScheduleNext(pe);
-                    else if (next != long.MaxValue) band.Timers.Add(pe, next, t);
+                    else if (next != long.MaxValue) band.Timers.Add(local, next, t);
                     else if (pe.NonEmpty != 0) { pe.BlockedAsleep = true; band.BlockedSleepers++; }
                 }
                 catch (Exception e) when (e is WaferInputException)

@@ -28,12 +28,6 @@ public sealed class ProcessingElement
     internal uint NonEmpty;
     internal ComputeEngine? Ce;
     internal int Band;
-    /// <summary>The latest cycle this PE was put on a list for (dedupes adds; a wake for t + 1 during cycle t moves it).</summary>
-    internal long ScheduledFor = -1;
-    /// <summary>The cycle this PE last stepped in: a PE listed for cycle t steps in t exactly once, even when a
-    /// neighbour earlier in the same cycle already woke it for t + 1.</summary>
-    internal long SteppedAt = -1;
-    internal long TimerAt = -1;
     internal bool Watched;
     /// <summary>Asleep with wavelets in its router that cannot move (no credit, a full queue, not yet visible): counted
     /// by its band so that a fabric that only holds such PEs is still pending work (deadlock detection).</summary>
