@@ -1,5 +1,6 @@
-// A band of PE rows stepped by one thread: its PEs listed for this cycle and the next, its timers, and its wake-ups
-// for other bands. The band's PEs are numbered from 0 (its first row's first PE) in these structures.
+// A band of PEs stepped by one thread (a run of consecutive PE indices: rows, or part of a row when the rectangle is
+// shorter than the thread count): its PEs listed for this cycle and the next, its timers, and its wake-ups for other
+// bands. The band's PEs are numbered from 0 (its first PE) in these structures.
 using Wafer.Fabric.Pe;
 
 namespace Wafer.Fabric.Engine;
@@ -7,9 +8,8 @@ namespace Wafer.Fabric.Engine;
 internal sealed class Band
 {
     public readonly int Id;
-    public readonly int RowStart, RowEnd;
-    /// <summary>Index (in the simulator's PE array) of the band's PE 0.</summary>
-    public readonly int FirstPe;
+    /// <summary>Index (in the simulator's PE array) of the band's PE 0, and one past its last.</summary>
+    public readonly int FirstPe, EndPe;
     // Sized for every PE of the band up front (the cycle loop allocates nothing).
     public PeSet Active;
     public PeSet Next;
@@ -31,16 +31,15 @@ internal sealed class Band
     public Exception? Error;
     public ProcessingElement? ErrorPe;
 
-    public Band(int id, int bands, int rowStart, int rowEnd, int width, TraceBuffer trace)
+    public Band(int id, int bands, int firstPe, int endPe, TraceBuffer trace)
     {
-        var pes = (rowEnd - rowStart) * width;
+        var pes = endPe - firstPe;
         Active = new PeSet(pes);
         Next = new PeSet(pes);
         Timers = new TimerWheel(pes);
-        FirstPe = rowStart * width;
+        FirstPe = firstPe;
+        EndPe = endPe;
         Id = id;
-        RowStart = rowStart;
-        RowEnd = rowEnd;
         CrossWakes = Enumerable.Range(0, bands).Select(_ => new List<ProcessingElement>()).ToArray();
         Trace = trace;
     }

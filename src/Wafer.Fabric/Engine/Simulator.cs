@@ -39,15 +39,22 @@ public sealed class Simulator
         _pes = new ProcessingElement[Width * Height];
 
         Load(layout);
-        var threads = Math.Min(_options.Threads, Height);
+        // A band is a run of consecutive PEs: whole rows when the rectangle has at least as many rows as threads, else
+        // an equal share of the PEs, so that one-row programs (reduces, MeshGEMV's row) use every thread too.
+        var peCount = _pes.Length;
+        var threads = Math.Min(_options.Threads, peCount);
         var traceColors = _options.TraceColors.Aggregate(0u, (m, c) => m | (1u << c));
         _bands = new Band[threads];
         for (var b = 0; b < threads; b++)
         {
-            int r0 = (int)((long)Height * b / threads), r1 = (int)((long)Height * (b + 1) / threads);
-            _bands[b] = new Band(b, threads, r0, r1, Width, new TraceBuffer { ColorMask = traceColors });
-            for (var y = r0; y < r1; y++)
-                for (var x = 0; x < Width; x++) _pes[y * Width + x].Band = b;
+            int p0 = (int)((long)peCount * b / threads), p1 = (int)((long)peCount * (b + 1) / threads);
+            if (Height >= threads)
+            {
+                p0 = (int)((long)Height * b / threads) * Width;
+                p1 = (int)((long)Height * (b + 1) / threads) * Width;
+            }
+            _bands[b] = new Band(b, threads, p0, p1, new TraceBuffer { ColorMask = traceColors });
+            for (var i = p0; i < p1; i++) _pes[i].Band = b;
         }
         foreach (var (x, y) in _options.TracePes)
         {
