@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Checks that two builds of the CLI simulate the same machine: runs every fabric program on a set of shapes with both
-# and compares stats.csv (every run and per-PE stat) after dropping what the host measures (wall time, PE-steps, host
+# and compares stats.csv (every run and per-PE stat) after dropping what the host measures or chooses (wall time, threads used, PE-steps, host
 # rates, peak RSS, bytes allocated). Usage: bench/fabric-identity.sh OLD_DIR NEW_DIR [threads]
 # (OLD_DIR/NEW_DIR: folders holding wafer.dll, e.g. a copy of src/Wafer.Cli/bin/Release/net10.0 from each build).
 set -uo pipefail
 old="$1/wafer.dll"; new="$2/wafer.dll"; threads="${3:-2}"
-host='wallSeconds|peSteps|peCyclesPerHostSecond|busyPeCyclesPerHostSecond|peakRssBytes|allocatedBytes|hostAllocatedBytes'
+host='wallSeconds|threads|peSteps|peCyclesPerHostSecond|busyPeCyclesPerHostSecond|peakRssBytes|allocatedBytes|hostAllocatedBytes'
 same=0; differ=0
 check() {
   local a b
@@ -24,7 +24,8 @@ check() {
 }
 for p in gemv-1pe gemv-row gemv-grid pipeline broadcast reduce stream matvec wsmm wsmm-overlap wsmm-fp16 wsmm-overlap-fp16 \
          wsmm-sparse wsmm-dx wsmm-dx-fp16 wsmm-dw wsmm-dw-fp16 broadcast2d allreduce layernorm softmax gelu residual \
-         reduce-tree reduce-2phase reduce-ktree allreduce-ktree; do
+         reduce-tree reduce-2phase reduce-ktree allreduce-ktree stencil25 attention summa meshgemv transformer-product \
+         alltoall alltoall-col fft3d; do
   check "$p" --wafer cs2
   check "$p" --wafer cs2 --width 7 --height 5 --length 13 --block 5 --outputs 9
 done

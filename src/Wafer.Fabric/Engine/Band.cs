@@ -15,7 +15,7 @@ internal sealed class Band
     public PeSet Next;
     public readonly TimerWheel Timers;
     /// <summary>Wake-ups for PEs owned by other bands, by target band; drained by the owner after the cycle's barrier.</summary>
-    public readonly List<ProcessingElement>[] CrossWakes;
+    public readonly List<int>[] CrossWakes;
     public readonly TraceBuffer Trace;
     /// <summary>The task context handed to task bodies run by this band's thread.</summary>
     public readonly TaskContext Context = new();
@@ -40,7 +40,7 @@ internal sealed class Band
         FirstPe = firstPe;
         EndPe = endPe;
         Id = id;
-        CrossWakes = Enumerable.Range(0, bands).Select(_ => new List<ProcessingElement>()).ToArray();
+        CrossWakes = Enumerable.Range(0, bands).Select(_ => new List<int>()).ToArray();
         Trace = trace;
     }
 
@@ -52,11 +52,11 @@ internal sealed class Band
         if (cycle > MaxBusyUntil) MaxBusyUntil = cycle;
     }
 
-    /// <summary>Makes <paramref name="pe"/> run in the next cycle (idempotent).</summary>
-    public void Wake(ProcessingElement pe)
+    /// <summary>Makes PE <paramref name="local"/> of band <paramref name="band"/> run in the next cycle (idempotent).</summary>
+    public void Wake(int band, int local)
     {
-        if (pe.Band == Id) ScheduleNext(pe);
-        else CrossWakes[pe.Band].Add(pe);
+        if (band == Id) Next.Add(local);
+        else CrossWakes[band].Add(local);
     }
 
     public void ScheduleNext(ProcessingElement pe) => Next.Add(pe.Index - FirstPe);

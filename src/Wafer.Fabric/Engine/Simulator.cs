@@ -56,6 +56,8 @@ public sealed class Simulator
             _bands[b] = new Band(b, threads, p0, p1, new TraceBuffer { ColorMask = traceColors });
             for (var i = p0; i < p1; i++) _pes[i].Band = b;
         }
+        var firstPes = _bands.Select(b => b.FirstPe).ToArray();
+        foreach (var pe in _pes) pe.SetNeighborBands(firstPes);
         foreach (var (x, y) in _options.TracePes)
         {
             if (x < 0 || y < 0 || x >= Width || y >= Height) throw new WaferInputException($"trace PE ({x},{y}) is outside the {Width}x{Height} program rectangle");
@@ -295,7 +297,7 @@ public sealed class Simulator
             foreach (var other in _bands)
             {
                 var list = other.CrossWakes[band.Id];
-                foreach (var pe in list) band.ScheduleNext(pe);
+                foreach (var local in list) band.Next.Add(local);
                 list.Clear();
             }
             barrier.SignalAndWait();

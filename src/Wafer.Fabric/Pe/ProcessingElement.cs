@@ -15,7 +15,7 @@ internal struct PortCounts { private long _e; }
 internal struct NeighborRefs { private ProcessingElement? _e; }
 
 [InlineArray(DirectionExtensions.LinkCount)]
-internal struct LinkStarts { private int _e; }
+internal struct IntPerLink { private int _e; }
 
 public sealed class ProcessingElement
 {
@@ -47,7 +47,9 @@ public sealed class ProcessingElement
     // Resolved once at load (Connect): the neighbours by direction, where the link from each into this PE starts in
     // the link table, and the config values the router reads every step.
     internal NeighborRefs Neighbors;
-    private LinkStarts _inLink;
+    private IntPerLink _inLink;
+    /// <summary>Each neighbour's band and index within it, so that a wake-up does not visit the neighbour's object.</summary>
+    private IntPerLink _wakeBand, _wakeLocal;
     private LinkTable _links = null!;
     private int _colors, _rampLatency, _bufferDepth;
 
@@ -72,6 +74,17 @@ public sealed class ProcessingElement
         {
             Neighbors[d] = neighbors[d];
             _inLink[d] = Neighbors[d] is { } nb ? _links.Index(nb.Index, (int)((Direction)d).Opposite(), 0) : -1;
+        }
+    }
+
+    /// <summary>Records which band steps each neighbour (once the simulator has formed its bands).</summary>
+    internal void SetNeighborBands(ReadOnlySpan<int> firstPeOfBand)
+    {
+        for (var d = 0; d < DirectionExtensions.LinkCount; d++)
+        {
+            if (Neighbors[d] is not { } nb) { _wakeBand[d] = -1; continue; }
+            _wakeBand[d] = nb.Band;
+            _wakeLocal[d] = nb.Index - firstPeOfBand[nb.Band];
         }
     }
 
@@ -124,7 +137,7 @@ public sealed class ProcessingElement
         {
             var ch = Channels![BitOperations.TrailingZeroCount(mask)]!;
             if (ch.HeadIn >= 0) continue;
-            var rx = (int)ch.Current.Rx;
+            var rx = (int)ch.CurrentRx;
             for (var d = 0; d < DirectionExtensions.PortCount; d++)
                 if ((rx & (1 << d)) != 0 && ch.In[d] is { IsEmpty: false } f) wake = Math.Min(wake, Math.Max(t + 1, f.HeadReadyCycle));
         }
@@ -159,6 +172,7 @@ public sealed class ProcessingElement
                         $"PE ({X},{Y}): cycle {t}: color {c} arrived from two inputs in the same cycle (second from {(Direction)d}); this violates architecture rules (docs/sources.md §3.1)");
                 arrived |= 1u << c;
                 fifo.Push(w, t);
+                Channels![c]!.Buffered++;
                 NonEmpty |= 1u << c;
                 if (Watched) band.Trace.Wavelet(t, this, w, "arrive", (Direction)d);
             }
@@ -212,7 +226,7 @@ public sealed class ProcessingElement
                     links.Wavelets[at] = w;
                     links.Arrival[at] = t + links.LatencyCycles;
                     ch.Sent[p]++;
-                    band.Wake(Neighbors[p]!);
+                    band.Wake(_wakeBand[p], _wakeLocal[p]);
                 }
                 used |= port;
                 left &= ~port;
@@ -229,7 +243,7 @@ public sealed class ProcessingElement
             {
                 // A credit goes back upstream: the sender may be asleep with its head blocked on it.
                 ch.MarkConsumed(ch.HeadIn, t);
-                band.Wake(Neighbors[ch.HeadIn]!);
+                band.Wake(_wakeBand[ch.HeadIn], _wakeLocal[ch.HeadIn]);
             }
             if (w.IsControl)
             {
@@ -237,7 +251,7 @@ public sealed class ProcessingElement
                 if (ControlPayload.ResetsSwitch(w.Payload)) ch.ResetSwitch();
             }
             ch.HeadIn = -1;
-            if (!ch.AnyInputNonEmpty) NonEmpty &= ~(1u << c);
+            if (--ch.Buffered == 0) NonEmpty &= ~(1u << c);
         }
     }
 
@@ -245,15 +259,15 @@ public sealed class ProcessingElement
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool PickHead(ColorChannel ch, long t)
     {
-        var pos = ch.Current;
+        var rx = (int)ch.CurrentRx;
         for (var k = 0; k < DirectionExtensions.PortCount; k++)
         {
             var d = ch.RoundRobinIn + k;
             if (d >= DirectionExtensions.PortCount) d -= DirectionExtensions.PortCount;
             var f = ch.In[d];
-            if (f is null || !f.HeadReady(t) || ((int)pos.Rx & (1 << d)) == 0) continue;
+            if (f is null || !f.HeadReady(t) || (rx & (1 << d)) == 0) continue;
             ch.HeadIn = d;
-            ch.HeadLeft = pos.Tx;
+            ch.HeadLeft = ch.CurrentTx;
             ch.RoundRobinIn = d + 1 == DirectionExtensions.PortCount ? 0 : d + 1;
             return true;
         }
@@ -261,7 +275,11 @@ public sealed class ProcessingElement
     }
 
     /// <summary>Called by the compute engine after it pushed into a router input (its output queue).</summary>
-    internal void RampInputPushed(int color) => NonEmpty |= 1u << color;
+    internal void RampInputPushed(int color)
+    {
+        Channels![color]!.Buffered++;
+        NonEmpty |= 1u << color;
+    }
 
     /// <summary>What is left in router buffers, for deadlock reports.</summary>
     internal IEnumerable<string> StuckRouterState()

@@ -21,6 +21,11 @@ internal sealed class ColorChannel
     public readonly int Color;
     public readonly ColorRoute Route;
     public int Position;
+    /// <summary>The current switch position's rx and tx sets, kept beside the state the router reads every cycle.</summary>
+    public Ports CurrentRx, CurrentTx;
+    /// <summary>Wavelets in all input buffers of this color (so the router knows the color is empty without visiting
+    /// every buffer).</summary>
+    public int Buffered;
 
     /// <summary>Input buffers by <see cref="Direction"/>; null where no switch position accepts that input.
     /// In[Ramp] is the compute engine's output queue bound to this color.</summary>
@@ -49,18 +54,13 @@ internal sealed class ColorChannel
     {
         Color = color;
         Route = route;
-        Position = route.InitialPosition;
+        SetPosition(route.InitialPosition);
     }
 
-    public RoutePosition Current => Route.Positions[Position];
-
-    public bool AnyInputNonEmpty
+    private void SetPosition(int position)
     {
-        get
-        {
-            for (var d = 0; d < DirectionExtensions.PortCount; d++) if (In[d] is { IsEmpty: false }) return true;
-            return false;
-        }
+        Position = position;
+        (CurrentRx, CurrentTx) = Route.Positions[position];
     }
 
     /// <summary>The consumed count on input <paramref name="d"/> as of the end of cycle <paramref name="cycle"/> - 1.</summary>
@@ -82,9 +82,9 @@ internal sealed class ColorChannel
 
     public void AdvanceSwitch()
     {
-        if (Position + 1 < Route.Positions.Length) Position++;
-        else if (Route.RingMode) Position = 0;
+        if (Position + 1 < Route.Positions.Length) SetPosition(Position + 1);
+        else if (Route.RingMode) SetPosition(0);
     }
 
-    public void ResetSwitch() => Position = 0;
+    public void ResetSwitch() => SetPosition(0);
 }
