@@ -44,5 +44,7 @@ row "wsmm 16x16, n 48 k 8, 128 outputs" wsmm --wafer cs2 --width 16 --height 16 
 row "reduce 256x256, 64 per PE" reduce --wafer cs2 --width 256 --height 256 --length 64
 row "gemv 16x16 blocks, full cs2" gemv --wafer cs2
 row "stencil25 64x64" stencil25 --wafer cs2 --width 64 --height 64
+row "reduce 750x1 (one row), 4096 per PE" reduce --wafer cs2 --width 750 --height 1 --length 4096
+row "meshgemv 512x1 (one row), 32x32 blocks" meshgemv --wafer cs2 --width 512 --height 1 --length 32 --block 32 --outputs 2
 row "matvec 32x32 per PE, 256x256" matvec --wafer cs2 --width 256 --height 256 --length 32
 row "matvec 32x32 per PE, full cs2" matvec --wafer cs2 --length 32
