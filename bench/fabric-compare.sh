@@ -3,14 +3,15 @@
 # run in its own process, REPS times each (default 3; the fastest run of each build is kept: the machine is shared
 # and single runs vary by up to 2x), and prints simulated
 # PE-cycles (program rectangle x cycles), PE-steps and busy PE-cycles per host second, peak RSS, and new/old.
-# Usage: bench/fabric-compare.sh OLD_DIR NEW_DIR [threads] [REPS]   (folders holding wafer.dll, e.g. copies of
-# src/Wafer.Cli/bin/Release/net10.0 from each build). Rows whose simulated cycles differ are marked: the two builds
-# must simulate the same machine (bench/fabric-identity.sh checks every stat).
+# Usage: bench/fabric-compare.sh OLD_DIR NEW_DIR [threads] [REPS] [NEW_THREADS]   (folders holding wafer.dll, e.g.
+# copies of src/Wafer.Cli/bin/Release/net10.0 from each build; NEW_THREADS, default `threads`, is the thread count of
+# the NEW runs: `bench/fabric-compare.sh B B 1 3 2` compares one build at 1 and 2 threads). Rows whose simulated
+# cycles differ are marked: the two builds must simulate the same machine (bench/fabric-identity.sh checks every stat).
 set -uo pipefail
-old="$1/wafer.dll"; new="$2/wafer.dll"; threads="${3:-2}"; reps="${4:-3}"
+old="$1/wafer.dll"; new="$2/wafer.dll"; threads="${3:-2}"; reps="${4:-3}"; newThreads="${5:-$threads}"
 field() { grep -o "\"$1\":[^,}]*" <<<"$2" | head -n 1 | cut -d: -f2; }
-once() { dotnet "$1" run "${@:2}" --threads "$threads" --json --out "$(mktemp -d)" 2>/dev/null; }
-best() { # the run of the smallest wall time of REPS
+once() { dotnet "$2" run "${@:3}" --threads "$1" --json --out "$(mktemp -d)" 2>/dev/null; }   # THREADS DLL ARGS...
+best() { # THREADS DLL ARGS...: the run of the smallest wall time of REPS
   local out w keep="" kept=""
   for _ in $(seq "$reps"); do
     out=$(once "$@"); w=$(field wallSeconds "$out")
@@ -23,7 +24,7 @@ echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 row() {
   local label="$1"; shift
   local a b
-  a=$(best "$old" "$@"); b=$(best "$new" "$@")
+  a=$(best "$threads" "$old" "$@"); b=$(best "$newThreads" "$new" "$@")
   awk -v l="$label" -v w="$(field width "$b")" -v h="$(field height "$b")" -v ca="$(field cycles "$a")" -v cb="$(field cycles "$b")" \
       -v sa="$(field wallSeconds "$a")" -v sb="$(field wallSeconds "$b")" -v ta="$(field peSteps "$a")" -v tb="$(field peSteps "$b")" \
       -v pa="$(field peCyclesPerHostSecond "$a")" -v pb="$(field peCyclesPerHostSecond "$b")" \

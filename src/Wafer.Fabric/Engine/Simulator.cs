@@ -278,13 +278,15 @@ public sealed class Simulator
             {
                 var pe = _pes[first + local];
                 band.Steps++;
-                band.Timers.Cancel(local);
+                // The flag sits in the PE's object, which the step reads anyway; the wheel's arrays are read only for
+                // a PE that may have a timer (on a large rectangle they are mostly out of cache).
+                if (pe.MayHaveTimer) { band.Timers.Cancel(local); pe.MayHaveTimer = false; }
                 if (pe.BlockedAsleep) { pe.BlockedAsleep = false; band.BlockedSleepers--; }
                 try
                 {
                     var next = pe.Step(t, band);
                     if (next == t + 1) band.ScheduleNext(pe);
-                    else if (next != long.MaxValue) band.Timers.Add(local, next, t);
+                    else if (next != long.MaxValue) { band.Timers.Add(local, next, t); pe.MayHaveTimer = true; }
                     else if (pe.NonEmpty != 0) { pe.BlockedAsleep = true; band.BlockedSleepers++; }
                 }
                 catch (Exception e) when (e is WaferInputException)

@@ -29,6 +29,9 @@ public sealed class ProcessingElement
     internal ComputeEngine? Ce;
     internal int Band;
     internal bool Watched;
+    /// <summary>Set when the band put this PE on its timer wheel (cleared when it steps): a popped timer leaves it set,
+    /// so it may be stale but is never missing.</summary>
+    internal bool MayHaveTimer;
     /// <summary>Asleep with wavelets in its router that cannot move (no credit, a full queue, not yet visible): counted
     /// by its band so that a fabric that only holds such PEs is still pending work (deadlock detection).</summary>
     internal bool BlockedAsleep;
