@@ -8,8 +8,8 @@ namespace Wafer.Fabric.Engine;
 internal sealed class Band
 {
     public readonly int Id;
-    /// <summary>Index (in the simulator's PE array) of the band's PE 0, and one past its last.</summary>
-    public readonly int FirstPe, EndPe;
+    /// <summary>Index (in the simulator's PE array) of the band's PE 0.</summary>
+    public readonly int FirstPe;
     // Sized for every PE of the band up front (the cycle loop allocates nothing).
     public PeSet Active;
     public PeSet Next;
@@ -38,7 +38,6 @@ internal sealed class Band
         Next = new PeSet(pes);
         Timers = new TimerWheel(pes);
         FirstPe = firstPe;
-        EndPe = endPe;
         Id = id;
         CrossWakes = Enumerable.Range(0, bands).Select(_ => new List<int>()).ToArray();
         Trace = trace;
@@ -58,8 +57,6 @@ internal sealed class Band
         if (band == Id) Next.Add(local);
         else CrossWakes[band].Add(local);
     }
-
-    public void ScheduleNext(ProcessingElement pe) => Next.Add(pe.Index - FirstPe);
 
     /// <summary>Lists the band's PE <paramref name="local"/> for the cycle about to run (launch, timers).</summary>
     public void ScheduleAt(int local) => Active.Add(local);

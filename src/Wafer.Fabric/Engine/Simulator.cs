@@ -47,12 +47,8 @@ public sealed class Simulator
         _bands = new Band[threads];
         for (var b = 0; b < threads; b++)
         {
-            int p0 = (int)((long)peCount * b / threads), p1 = (int)((long)peCount * (b + 1) / threads);
-            if (Height >= threads)
-            {
-                p0 = (int)((long)Height * b / threads) * Width;
-                p1 = (int)((long)Height * (b + 1) / threads) * Width;
-            }
+            int p0 = Height >= threads ? (int)((long)Height * b / threads) * Width : (int)((long)peCount * b / threads);
+            int p1 = Height >= threads ? (int)((long)Height * (b + 1) / threads) * Width : (int)((long)peCount * (b + 1) / threads);
             _bands[b] = new Band(b, threads, p0, p1, new TraceBuffer { ColorMask = traceColors });
             for (var i = p0; i < p1; i++) _pes[i].Band = b;
         }
@@ -278,15 +274,13 @@ public sealed class Simulator
             {
                 var pe = _pes[first + local];
                 band.Steps++;
-                // The flag sits in the PE's object, which the step reads anyway; the wheel's arrays are read only for
-                // a PE that may have a timer (on a large rectangle they are mostly out of cache).
-                if (pe.MayHaveTimer) { band.Timers.Cancel(local); pe.MayHaveTimer = false; }
+                band.Timers.Cancel(local);
                 if (pe.BlockedAsleep) { pe.BlockedAsleep = false; band.BlockedSleepers--; }
                 try
                 {
                     var next = pe.Step(t, band);
-                    if (next == t + 1) band.ScheduleNext(pe);
-                    else if (next != long.MaxValue) { band.Timers.Add(local, next, t); pe.MayHaveTimer = true; }
+                    if (next == t + 1) band.Next.Add(local);
+                    else if (next != long.MaxValue) band.Timers.Add(local, next, t);
                     else if (pe.NonEmpty != 0) { pe.BlockedAsleep = true; band.BlockedSleepers++; }
                 }
                 catch (Exception e) when (e is WaferInputException)

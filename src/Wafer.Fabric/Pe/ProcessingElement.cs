@@ -29,9 +29,6 @@ public sealed class ProcessingElement
     internal ComputeEngine? Ce;
     internal int Band;
     internal bool Watched;
-    /// <summary>Set when the band put this PE on its timer wheel (cleared when it steps): a popped timer leaves it set,
-    /// so it may be stale but is never missing.</summary>
-    internal bool MayHaveTimer;
     /// <summary>Asleep with wavelets in its router that cannot move (no credit, a full queue, not yet visible): counted
     /// by its band so that a fabric that only holds such PEs is still pending work (deadlock detection).</summary>
     internal bool BlockedAsleep;
@@ -166,7 +163,8 @@ public sealed class ProcessingElement
             {
                 var w = links.Wavelets[at];
                 var c = w.Color;
-                var fifo = Channel(c)?.In[d];
+                var ch = Channel(c);
+                var fifo = ch?.In[d];
                 if (fifo is null)
                     throw new FabricProgramException(
                         $"PE ({X},{Y}): cycle {t}: a wavelet on color {c} arrived from {(Direction)d} but no route of color {c} accepts {(Direction)d}");
@@ -175,7 +173,7 @@ public sealed class ProcessingElement
                         $"PE ({X},{Y}): cycle {t}: color {c} arrived from two inputs in the same cycle (second from {(Direction)d}); this violates architecture rules (docs/sources.md §3.1)");
                 arrived |= 1u << c;
                 fifo.Push(w, t);
-                Channels![c]!.Buffered++;
+                ch!.Buffered++;
                 NonEmpty |= 1u << c;
                 if (Watched) band.Trace.Wavelet(t, this, w, "arrive", (Direction)d);
             }
